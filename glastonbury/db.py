@@ -1,0 +1,50 @@
+"""SQLAlchemy engines that behave the same on SQLite (local) and PostgreSQL (production)."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite gets WAL, a busy timeout and write-locking transactions."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    _make_sqlite_transactions_take_the_write_lock(engine)
+    return engine
+
+
+def _make_sqlite_transactions_take_the_write_lock(engine: Engine) -> None:
+    # pysqlite's own BEGIN is deferred: two readers that both want to write then deadlock and
+    # one fails at once with "database is locked". BEGIN IMMEDIATE queues writers on the busy
+    # timeout instead, which is what a conditional UPDATE on stock needs under concurrency.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):  # type: ignore[no-untyped-def]
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_schema(engine: Engine, metadata: MetaData, attempts: int = 5) -> None:
+    """Create missing tables; several processes starting at once may race, so retry."""
+    for attempt in range(attempts):
+        try:
+            metadata.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))

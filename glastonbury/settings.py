@@ -1,0 +1,87 @@
+"""Every setting of the system, read from the environment with a documented default.
+
+The defaults describe the local stack that `make up` starts: embedded Redis and Tansu on their
+own ports (so they never clash with a Redis on 6379 or a Kafka on 9092) and SQLite files under
+`var/`. Production (docker-compose.yml) sets the same variables to real servers.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+
+EMBEDDED_REDIS_PORT = 16379
+EMBEDDED_KAFKA_PORT = 19092
+
+
+def env(name: str, default: str) -> str:
+    """The variable's value, or the default when it is unset or empty."""
+    return os.environ.get(name) or default
+
+
+def env_float(name: str, default: float) -> float:
+    return float(env(name, str(default)))
+
+
+def env_int(name: str, default: int) -> int:
+    return int(env(name, str(default)))
+
+
+def var_dir() -> Path:
+    """Where local state lives (SQLite files, embedded Redis data)."""
+    path = Path(env("GLASTONBURY_VAR", "var")).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def database_url(service: str) -> str:
+    """`<SERVICE>_DATABASE_URL`, or a SQLite file of the service's own under var/."""
+    return env(f"{service.upper()}_DATABASE_URL", f"sqlite:///{var_dir() / service}.db")
+
+
+def redis_url() -> str:
+    return env("REDIS_URL", f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0")
+
+
+def kafka_bootstrap_servers() -> list[str]:
+    return env("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{EMBEDDED_KAFKA_PORT}").split(",")
+
+
+def service_url(service: str, default_port: int) -> str:
+    """Base URL of a service, e.g. `INVENTORY_SERVICE_URL`, defaulting to its local port."""
+    port = env(f"{service.upper()}_PORT", str(default_port))
+    return env(f"{service.upper()}_SERVICE_URL", f"http://127.0.0.1:{port}").rstrip("/")
+
+
+def order_service_url() -> str:
+    return service_url("order", 8080)
+
+
+def inventory_service_url() -> str:
+    return service_url("inventory", 8081)
+
+
+def payment_service_url() -> str:
+    return service_url("payment", 8082)
+
+
+def payment_results_topic() -> str:
+    return env("PAYMENT_RESULTS_TOPIC", "payment.results")
+
+
+def payment_results_dead_letter_topic() -> str:
+    return env("PAYMENT_RESULTS_DLQ_TOPIC", payment_results_topic() + ".dlq")
+
+
+def payment_results_partitions() -> int:
+    return env_int("PAYMENT_RESULTS_PARTITIONS", 4)
+
+
+def payment_decline_above() -> Decimal:
+    return Decimal(env("PAYMENT_DECLINE_ABOVE", "1000.00"))
+
+
+def http_timeout() -> float:
+    """Seconds a service call may take before it counts as a technical failure."""
+    return env_float("HTTP_TIMEOUT", 5.0)

@@ -1,0 +1,91 @@
+"""What every Flask service shares at its edge: JSON errors, JSON bodies, validation errors.
+
+Every error a client can see is `{"error": code, "message": text, "details": [...]}` with a 4xx
+status; a 5xx is a bug. `details` names each offending field (`items[0].quantity`) and the problem.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, TypeVar
+
+from flask import Flask, Response, jsonify, request
+from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class ApiError(Exception):
+    """An error answered to the client as JSON with the given status."""
+
+    def __init__(self, status: int, code: str, message: str, details: list | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details or []
+
+
+def error_response(status: int, code: str, message: str, details: list | None = None) -> Response:
+    response = jsonify({"error": code, "message": message, "details": details or []})
+    response.status_code = status
+    return response
+
+
+def install_json_errors(app: Flask) -> None:
+    """Answer every error, Flask's own included, as a JSON body; never leak a traceback."""
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+
+    @app.errorhandler(ApiError)
+    def _api_error(error: ApiError) -> Response:
+        return error_response(error.status, error.code, error.message, error.details)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Response:
+        code = (error.name or "error").lower().replace(" ", "_")
+        response = error_response(error.code or 500, code, error.description or error.name)
+        if error.code == 405 and error.valid_methods:  # type: ignore[attr-defined]
+            response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "The server failed; the error is logged.")
+
+
+def json_object() -> dict[str, Any]:
+    """The request's body as a JSON object, or a 4xx saying why it is not one."""
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise ApiError(400, "malformed_json", "The body is not valid JSON.")
+    if not isinstance(body, dict):
+        raise ApiError(422, "validation_failed", "The body must be a JSON object.",
+                       [{"field": "(body)", "problem": "must be a JSON object"}])
+    return body
+
+
+def validated(model: type[Model], body: dict[str, Any]) -> Model:
+    """The body parsed into `model`, or a 422 naming each field and its problem."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        details = [{"field": field_path(e["loc"]), "problem": e["msg"]} for e in error.errors()]
+        raise ApiError(422, "validation_failed", _summary(details), details) from None
+
+
+def field_path(location: tuple) -> str:
+    """`("items", 0, "quantity")` as `items[0].quantity`."""
+    path = ""
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(body)"
+
+
+def _summary(details: list[dict[str, str]]) -> str:
+    first = details[0]
+    more = f" (and {len(details) - 1} more problems)" if len(details) > 1 else ""
+    return f"{first['field']}: {first['problem']}{more}"

