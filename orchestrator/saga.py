@@ -91,15 +91,25 @@ def reserve_tickets(saga: Saga) -> str | Stop:
 @saga_step("request_payment", runs_when=in_state(S.RESERVED, S.AWAITING_PAYMENT))
 def request_payment(saga: Saga) -> str | Stop:
     """Ask for the payment; the saga then waits as a row until the result or its deadline."""
+    # Waiting is recorded before the request (the result may arrive before we return), and
+    # the deadline counts from the last attempt: retries while the service is down are no wait.
+    deadline = now() + timedelta(seconds=payment_result_timeout())
     if saga.state is S.RESERVED:
-        # Waiting is recorded before the request: the result may arrive before we return.
-        deadline = now() + timedelta(seconds=payment_result_timeout())
         if not store().transition(saga.order_id, [S.RESERVED], S.AWAITING_PAYMENT,
                                   payment_requested=True, payment_deadline=deadline):
             return Stop("skipped: the saga moved on")
         store().begin_step(saga.order_id, "await_payment", None)
+    else:
+        _push_payment_deadline(saga.order_id)
     answer = payments().request(saga.order_id, saga.customer_id, str(saga.total))
+    _push_payment_deadline(saga.order_id)
     return f"payment {str(answer.body.get('status', 'requested')).lower()}"
+
+
+def _push_payment_deadline(order_id: str) -> None:
+    deadline = now() + timedelta(seconds=payment_result_timeout())
+    store().transition(order_id, [S.AWAITING_PAYMENT], S.AWAITING_PAYMENT,
+                       payment_deadline=deadline)
 
 
 # -- Step 3: the payment result --------------------------------------------------------------

@@ -61,7 +61,8 @@ def saga_step(name: str, runs_when: Guard) -> Callable[[Callable[[Saga], str | S
     """Register `body(saga)` as the Celery task `saga.<name>` with the guard, record and retries."""
 
     def register(body: Callable[[Saga], str | Stop]) -> Task:
-        @app.task(name=f"saga.{name}", bind=True)
+        # Retries are bounded by the step's RetryPolicy, not by Celery's default of three.
+        @app.task(name=f"saga.{name}", bind=True, max_retries=None)
         def step(self: Task, message: dict[str, Any]) -> str:
             order_id = StepInput.from_message(message).order_id
             saga = store().get(order_id)
@@ -88,7 +89,7 @@ def _retry_or_give_up(task: Task, order_id: str, name: str, error: Exception) ->
     if attempt >= policy.max_attempts:
         log.warning("%s for %s failed after %d attempts: %s", name, order_id, attempt, error)
         return ServiceUnavailable(f"{error} (gave up after {attempt} attempts)")
-    return task.retry(exc=error, countdown=policy.delay(task.request.retries), max_retries=None,
+    return task.retry(exc=error, countdown=policy.delay(task.request.retries),
                       throw=False)
 
 

@@ -1,0 +1,109 @@
+"""The whole stack, started once for the end-to-end tests, driven over HTTP and Kafka."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from glastonbury.kafka import make_producer
+from orchestrator.adapters.store import SagaStore
+from tests.e2e.stack import Stack, wait_for
+
+HELD_CUSTOMER = "00000000-0000-4000-8000-0000000000ed"   # the gateway never decides for them
+BRIEF_CUSTOMER = "e081ad0f-f83e-4f81-b2d7-23655ac04b8a"
+DAY_ONE = "3852cb18-9c19-4326-ac77-a1a0264bd98c"
+TERMINAL = {"COMPLETED", "REJECTED", "PAYMENT_FAILED"}
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    workdir = tmp_path_factory.mktemp("stack")
+    running = Stack(workdir, PAYMENT_HOLD_CUSTOMERS=HELD_CUSTOMER,
+                    SAGA_REQUEST_PAYMENT_MAX_ATTEMPTS="10",
+                    SAGA_REQUEST_PAYMENT_RETRY_DELAY="0.5")
+    running.start()
+    try:
+        running.wait_until_ready()
+        yield running
+    finally:
+        running.stop()
+        print(f"\nstack logs kept in {running.logs}")
+
+
+class Client:
+    """What a user of the stack does over HTTP, plus a look into the saga store."""
+
+    def __init__(self, stack: Stack):
+        self.stack = stack
+
+    def place_order(self, lines: list[tuple[str, float, int]], customer: str = BRIEF_CUSTOMER,
+                    amount: float = 10.5) -> str:
+        items = [{"id": ticket, "name": "ticket", "amount": price, "quantity": quantity}
+                 for ticket, price, quantity in lines]
+        response = requests.post(f"{self.stack.url('order')}/orders", timeout=10,
+                                 json={"customerId": customer, "amount": amount, "items": items})
+        assert response.status_code == 202, response.text
+        return response.json()["id"]
+
+    def order(self, order_id: str) -> dict[str, Any]:
+        return requests.get(f"{self.stack.url('order')}/orders/{order_id}", timeout=10).json()
+
+    def wait_until_terminal(self, order_id: str, timeout_s: float = 30) -> dict[str, Any]:
+        return wait_for(lambda: (o := self.order(order_id))["status"] in TERMINAL and o,
+                        timeout_s, f"order {order_id} terminal")
+
+    def new_ticket(self, available: int) -> str:
+        ticket = str(uuid.uuid4())
+        response = requests.post(f"{self.stack.url('inventory')}/tickets", timeout=10,
+                                 json={"id": ticket, "name": "e2e", "available": available})
+        assert response.status_code == 201, response.text
+        return ticket
+
+    def available(self, ticket: str) -> int:
+        response = requests.get(f"{self.stack.url('inventory')}/tickets/{ticket}", timeout=10)
+        return response.json()["available"]
+
+    def reservation(self, order_id: str) -> str | None:
+        response = requests.get(f"{self.stack.url('inventory')}/reservations/{order_id}", timeout=10)
+        return response.json()["status"] if response.status_code == 200 else None
+
+    def payment(self, order_id: str) -> str | None:
+        response = requests.get(f"{self.stack.url('payment')}/payments/{order_id}", timeout=10)
+        return response.json()["status"] if response.status_code == 200 else None
+
+    def saga(self, order_id: str):  # type: ignore[no-untyped-def]
+        store = SagaStore.connect(f"sqlite:///{self.stack.env['GLASTONBURY_VAR']}/orchestrator.db")
+        try:
+            return store.get(order_id)
+        finally:
+            store.engine.dispose()
+
+    def publish_payment_result(self, order_id: str, status: str, event_id: str | None = None,
+                               raw: bytes | None = None) -> None:
+        """Put a message on the payment results topic as the payment service would."""
+        message = {"version": 1, "eventId": event_id or str(uuid.uuid4()), "type": "PaymentDecided",
+                   "orderId": order_id, "paymentId": str(uuid.uuid4()), "status": status,
+                   "reason": None if status == "APPROVED" else "forged for a test",
+                   "amount": "1.00", "decidedAt": "2026-01-01T00:00:00+00:00"}
+        producer = make_producer([self.stack.env["KAFKA_BOOTSTRAP_SERVERS"]])
+        try:
+            value = raw if raw is not None else json.dumps(message).encode()
+            producer.send("payment.results", key=order_id.encode(), value=value).get(timeout=30)
+        finally:
+            producer.close()
+
+
+@pytest.fixture
+def client(stack: Stack) -> Client:
+    return Client(stack)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    return tmp_path

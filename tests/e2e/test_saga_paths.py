@@ -1,0 +1,160 @@
+"""Every path of the saga, end to end: HTTP in, real Redis, Tansu, Celery workers, HTTP out."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+import requests
+
+from tests.e2e.conftest import DAY_ONE, HELD_CUSTOMER, Client
+from tests.e2e.stack import Stack, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_briefs_order_completes_and_sells_one_ticket(client: Client) -> None:
+    before = client.available(DAY_ONE)
+    response = requests.post(f"{client.stack.url('order')}/orders", timeout=10, json={
+        "customerId": "e081ad0f-f83e-4f81-b2d7-23655ac04b8a", "amount": 10.5,
+        "items": [{"id": DAY_ONE, "name": "day-one", "amount": 200.00, "quantity": 1}]})
+    assert response.status_code == 202
+    assert response.headers["Location"].endswith(f"/orders/{response.json()['id']}")
+    order = client.wait_until_terminal(response.json()["id"])
+    assert order["status"] == "COMPLETED" and order["reason"] is None
+    assert client.available(DAY_ONE) == before - 1
+    assert client.reservation(order["id"]) == "CONFIRMED"
+    assert client.payment(order["id"]) == "APPROVED"
+
+
+def test_a_declined_payment_releases_the_reservation_and_fails_the_order(client: Client) -> None:
+    ticket = client.new_ticket(10)
+    order = client.wait_until_terminal(client.place_order([(ticket, 400.0, 3)]))  # 1200 > 1000
+    assert order["status"] == "PAYMENT_FAILED"
+    assert "above the gateway limit" in order["reason"]
+    assert client.available(ticket) == 10
+    assert client.reservation(order["id"]) == "RELEASED"
+    assert client.payment(order["id"]) == "DECLINED"
+
+
+def test_an_order_for_more_tickets_than_available_is_rejected_with_stock_unchanged(
+        client: Client) -> None:
+    ticket = client.new_ticket(2)
+    order = client.wait_until_terminal(client.place_order([(ticket, 10.0, 3)]))
+    assert order["status"] == "REJECTED"
+    assert "not available" in order["reason"].lower()
+    assert client.available(ticket) == 2
+    assert client.payment(order["id"]) is None
+
+
+def test_with_the_payment_service_down_then_back_the_request_is_retried_and_completes(
+        stack: Stack, client: Client) -> None:
+    ticket = client.new_ticket(5)
+    stack.kill("payment")
+    try:
+        order_id = client.place_order([(ticket, 50.0, 1)])
+        wait_for(lambda: _attempts(client, order_id, "request_payment") >= 2, 20,
+                 "two failed payment requests")
+    finally:
+        stack.start("payment")
+    order = client.wait_until_terminal(order_id)
+    assert order["status"] == "COMPLETED"
+    assert _attempts(client, order_id, "request_payment") >= 3
+    assert client.available(ticket) == 4
+
+
+def test_with_the_payment_service_down_for_good_the_saga_compensates_with_a_clear_reason(
+        stack: Stack, client: Client) -> None:
+    ticket = client.new_ticket(5)
+    stack.kill("payment")
+    try:
+        order = client.wait_until_terminal(client.place_order([(ticket, 50.0, 2)]), timeout_s=60)
+    finally:
+        stack.start("payment")
+        stack.wait_until_ready()
+    assert order["status"] == "PAYMENT_FAILED"
+    assert "request payment step failed" in order["reason"]
+    assert "gave up after 10 attempts" in order["reason"]
+    assert client.available(ticket) == 5
+    assert client.reservation(order["id"]) == "RELEASED"
+
+
+def test_without_a_payment_result_the_wait_times_out_cancels_and_a_late_result_changes_nothing(
+        client: Client) -> None:
+    ticket = client.new_ticket(5)
+    started = time.monotonic()
+    order = client.wait_until_terminal(
+        client.place_order([(ticket, 20.0, 2)], customer=HELD_CUSTOMER), timeout_s=40)
+    assert time.monotonic() - started >= 4  # PAYMENT_RESULT_TIMEOUT of the test stack
+    assert order["status"] == "PAYMENT_FAILED"
+    assert "No payment result within 4 s" in order["reason"]
+    assert client.payment(order["id"]) == "CANCELLED"
+    assert client.available(ticket) == 5
+
+    client.publish_payment_result(order["id"], "APPROVED")
+    wait_for(lambda: _all_published_results_consumed(client), 20, "the late result consumed")
+    assert client.order(order["id"])["status"] == "PAYMENT_FAILED"
+    assert client.payment(order["id"]) == "CANCELLED"
+    assert client.available(ticket) == 5
+
+
+def test_a_payment_result_delivered_twice_and_out_of_order_has_one_effect(client: Client) -> None:
+    ticket = client.new_ticket(5)
+    order_id = client.place_order([(ticket, 20.0, 2)], customer=HELD_CUSTOMER)
+    wait_for(lambda: (s := client.saga(order_id)) and s.state == "AWAITING_PAYMENT", 20,
+             "the saga waiting for its payment")
+    approval = str(uuid.uuid4())
+    client.publish_payment_result(order_id, "APPROVED", event_id=approval)
+    client.publish_payment_result(order_id, "APPROVED", event_id=approval)
+    client.publish_payment_result(order_id, "DECLINED")
+    order = client.wait_until_terminal(order_id)
+    wait_for(lambda: _all_published_results_consumed(client), 20, "every result consumed")
+    assert order["status"] == "COMPLETED"
+    assert client.order(order_id)["status"] == "COMPLETED"
+    assert client.available(ticket) == 3
+    assert client.reservation(order_id) == "CONFIRMED"
+    assert [s.name for s in client.saga(order_id).steps].count("confirm_reservation") == 1
+
+
+def test_a_payment_approved_after_the_saga_gave_up_is_refunded(client: Client) -> None:
+    ticket = client.new_ticket(1)
+    order = client.wait_until_terminal(client.place_order([(ticket, 30.0, 2)]))
+    assert order["status"] == "REJECTED"
+    # A payment for the rejected order that the gateway approves anyway (a late, stray request).
+    response = requests.post(f"{client.stack.url('payment')}/payments", timeout=10, json={
+        "orderId": order["id"], "customerId": order["customerId"], "amount": 60.0})
+    assert response.status_code == 202
+    wait_for(lambda: client.payment(order["id"]) == "REFUNDED", 30, "the stray payment refunded")
+    assert client.order(order["id"])["status"] == "REJECTED"
+
+
+def test_an_unreadable_payment_result_is_parked_and_the_bridge_goes_on(
+        stack: Stack, client: Client) -> None:
+    client.publish_payment_result(str(uuid.uuid4()), "APPROVED", raw=b"\xff not json")
+    client.publish_payment_result(str(uuid.uuid4()), "APPROVED", raw=b'{"version": 99}')
+    wait_for(lambda: stack.log("bridge").count("parked on payment.results.dlq") >= 2, 20,
+             "both messages parked")
+    ticket = client.new_ticket(3)
+    order = client.wait_until_terminal(client.place_order([(ticket, 5.0, 1)]))
+    assert order["status"] == "COMPLETED"
+
+
+def _attempts(client: Client, order_id: str, step: str) -> int:
+    saga = client.saga(order_id)
+    return next((s.attempts for s in saga.steps if s.name == step), 0) if saga else 0
+
+
+def _all_published_results_consumed(client: Client) -> bool:
+    from kafka import KafkaConsumer, TopicPartition
+
+    # A consumer that names the bridge's group can read its committed offsets without joining.
+    consumer = KafkaConsumer(bootstrap_servers=[client.stack.env["KAFKA_BOOTSTRAP_SERVERS"]],
+                             group_id="orchestrator-bridge", enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition("payment.results", p)
+                      for p in consumer.partitions_for_topic("payment.results") or ()]
+        ends = consumer.end_offsets(partitions)
+        return all((consumer.committed(tp) or 0) >= ends[tp] for tp in partitions)
+    finally:
+        consumer.close()
