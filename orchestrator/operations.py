@@ -1,0 +1,56 @@
+"""What a person may do to a saga (command line and dashboard alike), with the safety rules.
+
+Each action answers one sentence of outcome, or raises `Refused` with the reason it is unsafe:
+a finished saga is never retried, a saga is never compensated twice, and a saga whose payment
+was approved only moves forward.
+"""
+
+from __future__ import annotations
+
+from orchestrator import saga as flow
+from orchestrator.domain.model import TERMINAL, SagaState
+from orchestrator.steps import signature
+from orchestrator.wiring import store
+
+S = SagaState
+
+
+class Refused(Exception):
+    """The action is unsafe for this saga; the message says why."""
+
+
+def retry(order_id: str) -> str:
+    """Drive the saga's current step again (and unpark it)."""
+    saga = store().get(order_id)
+    if saga is None:
+        raise Refused(f"no saga for order {order_id}")
+    if saga.state in TERMINAL:
+        raise Refused(f"saga {order_id} is {saga.state}: there is nothing to retry")
+    store().update(order_id, parked=False, drives=0)
+    if saga.state is S.AWAITING_PAYMENT:
+        # The payment request is idempotent: sending it again recovers a request that was lost.
+        signature(flow.request_payment, order_id).apply_async()
+        return f"{order_id}: payment request sent again; waiting for its result"
+    flow.drive(order_id)
+    return f"{order_id}: {saga.state} driven again"
+
+
+def compensate(order_id: str, reason: str = "Compensated by an operator.") -> str:
+    """Undo what the saga did and fail the order, if its payment is not approved yet."""
+    saga = store().get(order_id)
+    if saga is None:
+        raise Refused(f"no saga for order {order_id}")
+    if saga.state in TERMINAL:
+        raise Refused(f"saga {order_id} is {saga.state} already: nothing to compensate")
+    if saga.state is S.COMPENSATING:
+        raise Refused(f"saga {order_id} is compensating already (use retry to drive it on)")
+    if saga.state is S.APPROVED:
+        raise Refused(f"saga {order_id} has an approved payment: it can only go forward "
+                      "(use retry)")
+    outcome = S.PAYMENT_FAILED if saga.payment_requested else S.REJECTED
+    canvas = flow.compensate(saga, outcome, reason)
+    if canvas is None:
+        raise Refused(f"saga {order_id} moved on meanwhile; look again")
+    store().update(order_id, parked=False, drives=0)
+    canvas.apply_async()
+    return f"{order_id}: compensating, the order will end {outcome}"
