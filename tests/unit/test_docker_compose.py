@@ -1,0 +1,658 @@
+"""docker-compose.yml (production) checked against the code, the settings and the Procfile.
+
+No Docker engine is needed: the file is read as YAML. Modules are located with
+`importlib.util.find_spec` and read with `ast`, never imported, so a missing module fails the test
+that needs it with its name, and nothing connects to anything.
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import importlib.util
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml  # type: ignore[import-untyped]
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+SETTINGS_FILE = ROOT / "glastonbury" / "settings.py"
+PROCFILE = ROOT / "Procfile"
+
+# Procfile parts that only the local stack has: production uses the real servers.
+EMBEDDED_ONLY = {"redis", "kafka"}
+# Options whose value differs between the local stack and production by design.
+PLACE_OPTIONS = {"--bind", "--address", "--port", "--schedule"}
+ENV_READERS = {"env", "env_int", "env_float", "env_bool", "env_list", "getenv"}
+
+
+# --- reading the files ---------------------------------------------------------------------------
+
+
+@cache
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+def services() -> dict[str, dict]:
+    return compose()["services"]
+
+
+def app_services() -> dict[str, dict]:
+    """The services run from the image built from this repository."""
+    return {name: spec for name, spec in services().items() if "build" in spec}
+
+
+def infrastructure_services() -> dict[str, dict]:
+    return {name: spec for name, spec in services().items() if "build" not in spec}
+
+
+def argv(command: str | list[str]) -> list[str]:
+    return shlex.split(command) if isinstance(command, str) else [str(part) for part in command]
+
+
+def environment(spec: dict) -> dict[str, str]:
+    env = spec.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
+    return {str(name): "" if value is None else str(value) for name, value in env.items()}
+
+
+def option(args: list[str], name: str) -> str | None:
+    """The value of `--name value` or `--name=value`."""
+    for index, arg in enumerate(args):
+        if arg == name and index + 1 < len(args):
+            return args[index + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+@cache
+def procfile() -> dict[str, list[str]]:
+    """Process name -> argv, with each `$VAR` placeholder kept as one token."""
+    processes = {}
+    for line in PROCFILE.read_text().splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, command = line.split(":", 1)
+        processes[name.strip()] = shlex.split(command)
+    return processes
+
+
+def published_ports(spec: dict) -> list[tuple[str | None, int]]:
+    """(host port or None, container port) of each `ports` entry."""
+    result = []
+    for entry in spec.get("ports") or []:
+        if isinstance(entry, dict):
+            published = entry.get("published")
+            result.append((None if published is None else str(published), int(entry["target"])))
+            continue
+        parts = str(entry).split("/")[0].rsplit(":", 2)
+        host = parts[-2] if len(parts) >= 2 else None
+        result.append((host, int(parts[-1])))
+    return result
+
+
+def depends_on(spec: dict) -> dict[str, dict]:
+    deps = spec.get("depends_on") or {}
+    if isinstance(deps, list):  # the short form waits for nothing but the start
+        return {name: {"condition": "service_started"} for name in deps}
+    return deps
+
+
+# --- the code, read without importing it ---------------------------------------------------------
+
+
+def locate(module: str) -> Path:
+    """The source file of `module`; fails naming the module if it is not written (yet)."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except ModuleNotFoundError as error:
+        pytest.fail(f"module {module} does not exist ({error})")
+    if spec is None:
+        pytest.fail(f"module {module} does not exist")
+    origin = spec.origin
+    if origin is None or origin == "namespace" or not Path(origin).is_file():
+        pytest.fail(f"module {module} is only a directory: it has no __init__.py")
+    return Path(origin)
+
+
+def top_level_names(path: Path) -> dict[str, ast.AST]:
+    """Names a module binds at its top level (functions, classes, assignments, imports)."""
+    names: dict[str, ast.AST] = {}
+    for node in ast.parse(path.read_text(), str(path)).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names[node.name] = node
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for leaf in ast.walk(target):
+                    if isinstance(leaf, ast.Name):
+                        names[leaf.id] = node
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                names[(alias.asname or alias.name).split(".")[0]] = node
+    return names
+
+
+@cache
+def code_packages() -> list[str]:
+    """The top-level packages that `pip install .` installs (setup.cfg)."""
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    include = config["options.packages.find"]["include"].split()
+    return sorted({pattern.rstrip("*").rstrip(".") for pattern in include})
+
+
+def code_files() -> list[Path]:
+    return sorted(
+        path for package in code_packages() for path in (ROOT / package).rglob("*.py")
+    )
+
+
+def called_name(call: ast.Call) -> str | None:
+    if isinstance(call.func, ast.Name):
+        return call.func.id
+    if isinstance(call.func, ast.Attribute):
+        return call.func.attr
+    return None
+
+
+def is_environ(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Attribute) and node.attr == "environ") or (
+        isinstance(node, ast.Name) and node.id == "environ"
+    )
+
+
+def literal(node: ast.AST) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+@cache
+def variables_the_code_reads() -> frozenset[str]:
+    """Every environment variable name the installed packages read.
+
+    Literal names: `env("NAME", ...)` (and env_int/env_float...), `os.getenv("NAME")`,
+    `os.environ.get("NAME")`, `os.environ["NAME"]`. Formatted names such as
+    `f"{service.upper()}_DATABASE_URL"` inside `def database_url(service)` are expanded with every
+    literal first argument the code passes to that function (`database_url("order")`) and with the
+    name of every service package (order_service -> order, orchestrator).
+    """
+    names: set[str] = set()
+    templates: dict[str, set[str]] = {}  # function -> suffixes such as "_DATABASE_URL"
+    calls: list[tuple[str, str]] = []  # (function, literal first argument)
+    for path in code_files():
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for inner in ast.walk(node):
+                    suffix = formatted_upper_suffix(inner)
+                    if suffix:
+                        templates.setdefault(node.name, set()).add(suffix)
+            elif isinstance(node, ast.Call) and node.args:
+                function, first = called_name(node), literal(node.args[0])
+                if first is None or function is None:
+                    continue
+                calls.append((function, first))
+                reads_env = function in ENV_READERS or (
+                    function in {"get", "setdefault", "pop"}
+                    and isinstance(node.func, ast.Attribute)
+                    and is_environ(node.func.value)
+                )
+                if reads_env:
+                    names.add(first)
+            elif isinstance(node, ast.Subscript) and is_environ(node.value):
+                key = literal(node.slice)
+                if key:
+                    names.add(key)
+    services_named = {
+        package.removesuffix("_service") for package in code_packages() if package != "glastonbury"
+    }
+    for function, suffixes in templates.items():
+        prefixes = services_named | {first for called, first in calls if called == function}
+        names |= {prefix.upper() + suffix for prefix in prefixes for suffix in suffixes}
+    return frozenset(name for name in names if re.fullmatch(r"[A-Z][A-Z0-9_]*", name))
+
+
+def formatted_upper_suffix(node: ast.AST) -> str | None:
+    """`_DATABASE_URL` for the f-string `f"{service.upper()}_DATABASE_URL"`."""
+    if not isinstance(node, ast.JoinedStr) or len(node.values) != 2:
+        return None
+    head, tail = node.values
+    if (
+        isinstance(head, ast.FormattedValue)
+        and isinstance(head.value, ast.Call)
+        and isinstance(head.value.func, ast.Attribute)
+        and head.value.func.attr == "upper"
+        and literal(tail)
+    ):
+        return literal(tail)
+    return None
+
+
+@cache
+def default_ports() -> dict[str, int]:
+    """Service -> port: `service_url("order", 8080)` and `env_int("FLOWER_PORT", 8083)` in
+    settings.py; while settings.py has no Flower port, the one DEVELOPERS.md gives."""
+    ports: dict[str, int] = {}
+    for node in ast.walk(ast.parse(SETTINGS_FILE.read_text())):
+        if not isinstance(node, ast.Call) or len(node.args) < 2:
+            continue
+        first, second = literal(node.args[0]), node.args[1]
+        if not (first and isinstance(second, ast.Constant) and isinstance(second.value, int)):
+            continue
+        if called_name(node) == "service_url":
+            ports[first] = second.value
+        elif called_name(node) in ENV_READERS and first == "FLOWER_PORT":
+            ports["flower"] = second.value
+    if "flower" not in ports:
+        documented = re.search(r"Flower (\d+)", (ROOT / "DEVELOPERS.md").read_text())
+        assert documented, "neither settings.py nor DEVELOPERS.md gives Flower's port"
+        ports["flower"] = int(documented.group(1))
+    return ports
+
+
+# --- what a command runs ------------------------------------------------------------------------
+
+
+def program(args: list[str]) -> tuple[str, ...]:
+    """What a command runs: ("gunicorn", "pkg.mod:create_app()"), ("python -m", "pkg.mod") or
+    ("celery", "orchestrator", "worker")."""
+    executable = Path(args[0]).name
+    if executable == "gunicorn":
+        apps = [arg for arg in args[1:] if re.fullmatch(r"[A-Za-z_][\w.]*:\w+(\(\))?", arg)]
+        assert len(apps) == 1, f"gunicorn command without one module:factory() app: {args}"
+        return ("gunicorn", apps[0])
+    if re.fullmatch(r"python(3(\.\d+)?)?", executable) and args[1:2] == ["-m"]:
+        return ("python -m", args[2])
+    if executable == "celery":
+        app = option(args, "-A") or option(args, "--app") or ""
+        positional = [arg for arg in args[1:] if not arg.startswith("-") and arg != app]
+        return ("celery", app, positional[0])
+    return (executable,)
+
+
+def normalised(args: list[str]) -> list[str]:
+    """The command with the values that legitimately differ (addresses, ports, paths) blanked."""
+    result, skip = [], False
+    for arg in args:
+        if skip:
+            result.append("<value>")
+            skip = False
+        elif arg in PLACE_OPTIONS:
+            result.append(arg)
+            skip = True
+        elif arg.split("=", 1)[0] in PLACE_OPTIONS:
+            result.append(arg.split("=", 1)[0] + "=<value>")
+        else:
+            result.append(arg)
+    return result
+
+
+def assert_runs_something_real(service: str, args: list[str]) -> None:
+    kind = program(args)
+    if kind[0] == "gunicorn":
+        module, factory = kind[1].removesuffix("()").split(":")
+        path = locate(module)
+        defined = top_level_names(path)
+        assert factory in defined, f"{service}: {module} ({path}) defines no {factory}"
+        node = defined[factory]
+        if kind[1].endswith("()") and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            required = len(node.args.posonlyargs + node.args.args) - len(node.args.defaults)
+            assert required == 0, f"{service}: {factory}() in {module} needs {required} arguments"
+    elif kind[0] == "python -m":
+        path = locate(kind[1])
+        if path.name == "__init__.py":
+            locate(kind[1] + ".__main__")
+    elif kind[0] == "celery":
+        assert kind[1], f"{service}: celery without -A"
+        locate(kind[1].split(":")[0])
+    else:
+        pytest.fail(f"{service}: does not know how to check the program of {args}")
+
+
+# --- the tests ------------------------------------------------------------------------------------
+
+
+def test_the_compose_file_is_a_mapping_of_services_with_an_image_or_a_build() -> None:
+    assert services(), "docker-compose.yml has no services"
+    for name, spec in services().items():
+        assert "image" in spec or "build" in spec, f"{name} has neither image nor build"
+
+
+@pytest.mark.parametrize("service", sorted(app_services()))
+def test_every_service_with_a_command_runs_a_module_that_exists(service: str) -> None:
+    spec = app_services()[service]
+    assert "command" in spec, f"{service} is built from the repository but has no command"
+    assert_runs_something_real(service, argv(spec["command"]))
+
+
+def test_celery_finds_the_orchestrator_app_where_celery_dash_a_looks() -> None:
+    apps = {
+        program(argv(spec["command"]))[1]
+        for spec in app_services().values()
+        if program(argv(spec["command"]))[0] == "celery"
+    }
+    assert apps == {"orchestrator"}
+    package = locate("orchestrator")
+    names = top_level_names(package)
+    creates_celery = any(
+        isinstance(node, ast.Call) and called_name(node) == "Celery"
+        for node in ast.walk(ast.parse(package.read_text()))
+    )
+    has_celery_module = (package.parent / "celery.py").is_file()
+    assert {"app", "celery"} & set(names) or creates_celery or has_celery_module, (
+        "`celery -A orchestrator` looks for orchestrator.app, orchestrator.celery or a Celery "
+        f"instance in {package}; none is there"
+    )
+
+
+def test_every_procfile_process_has_a_service_running_the_same_command() -> None:
+    for name, args in procfile().items():
+        if name in EMBEDDED_ONLY:
+            continue
+        service = name.replace("_", "-")
+        assert service in services(), f"Procfile process {name} has no service {service}"
+        command = argv(services()[service].get("command") or [])
+        assert program(command) == program(args), (
+            f"{service} runs {program(command)}, the Procfile's {name} runs {program(args)}"
+        )
+        assert normalised(command) == normalised(args), (
+            f"{service} runs {command}, the Procfile's {name} runs {args}"
+        )
+
+
+def test_the_http_services_bind_publish_and_check_the_ports_of_the_settings() -> None:
+    for service, port in default_ports().items():
+        assert service in services(), f"no service {service} (port {port} in the settings)"
+        spec = services()[service]
+        args = argv(spec["command"])
+        bind = option(args, "--bind") or f"{option(args, '--address')}:{option(args, '--port')}"
+        assert bind == f"0.0.0.0:{port}", f"{service} listens on {bind}, not 0.0.0.0:{port}"
+        for host, container in published_ports(spec):
+            assert container == port, f"{service} publishes container port {container}"
+            assert host in (None, str(port)), f"{service} publishes {port} as host port {host}"
+        healthcheck = " ".join(argv((spec.get("healthcheck") or {}).get("test") or []))
+        assert f"127.0.0.1:{port}/" in healthcheck, f"{service}'s healthcheck misses port {port}"
+
+
+def test_the_order_service_and_flower_are_published_on_their_ports() -> None:
+    for service in ("order", "flower"):
+        port = default_ports()[service]
+        assert (str(port), port) in published_ports(services()[service]), (
+            f"{service} is not published on port {port}"
+        )
+
+
+def test_every_variable_an_app_service_sets_is_one_the_code_reads() -> None:
+    known = variables_the_code_reads()
+    for service, spec in app_services().items():
+        for name in environment(spec):
+            if name.startswith("FLOWER_") and program(argv(spec["command"]))[2:] == ("flower",):
+                assert is_flower_option(name), (
+                    f"{service} sets {name}, which is no Flower option: Flower ignores it"
+                )
+                continue
+            assert name in known, (
+                f"{service} sets {name}, which no module of {code_packages()} reads"
+            )
+
+
+def is_flower_option(name: str) -> bool:
+    """Flower's own test of which FLOWER_* variables it applies as options."""
+    from flower.command import is_flower_envvar  # type: ignore[import-untyped]
+
+    return bool(is_flower_envvar(name))
+
+
+def test_the_flower_dashboard_asks_for_the_techlead_login_with_a_required_password() -> None:
+    auth = environment(services()["flower"]).get("FLOWER_BASIC_AUTH", "")
+    assert auth.startswith("techlead:${FLOWER_PASSWORD:?"), auth
+
+
+def test_every_address_an_app_service_is_given_names_a_service_and_its_port() -> None:
+    for service, spec in app_services().items():
+        for name, value in environment(spec).items():
+            for host, port in addresses(value):
+                assert host in services(), f"{service}: {name} points at unknown host {host}"
+                listening = listening_ports(host)
+                assert port in listening, (
+                    f"{service}: {name} uses {host}:{port}, {host} listens on {listening}"
+                )
+
+
+def without_placeholders(value: str) -> str:
+    """`${POSTGRES_PASSWORD:?...}` -> `placeholder`, so that the value parses as a URL."""
+    return re.sub(r"\$\{[^}]*\}", "placeholder", value)
+
+
+def addresses(value: str) -> list[tuple[str, int]]:
+    """(host, port) of a URL or of a comma-separated host:port list; [] for anything else."""
+    if "://" in value:
+        url = urlsplit(without_placeholders(value))
+        port = url.port or {"http": 80, "redis": 6379, "postgresql": 5432}.get(url.scheme)
+        return [(url.hostname, port)] if url.hostname and port else []
+    pairs = [item.rsplit(":", 1) for item in value.split(",")]
+    if all(
+        len(pair) == 2 and re.fullmatch(r"[a-z][\w.-]*", pair[0]) and pair[1].isdigit()
+        for pair in pairs
+    ):
+        return [(host, int(port)) for host, port in pairs]
+    return []
+
+
+def listening_ports(service: str) -> set[int]:
+    image = services()[service].get("image", "")
+    known = {"redis": {6379}, "postgres": {5432}}
+    for prefix, ports in known.items():
+        if image.startswith(prefix):
+            return ports
+    if "kafka" in image:
+        listeners = kafka_env()["KAFKA_ADVERTISED_LISTENERS"]
+        return {int(port) for port in re.findall(rf"//{service}:(\d+)", listeners)}
+    return {default_ports()[service]} if service in default_ports() else set()
+
+
+def test_each_app_service_waits_for_the_infrastructure_it_uses_to_be_healthy() -> None:
+    infrastructure = set(infrastructure_services())
+    for service, spec in app_services().items():
+        used = {
+            host
+            for value in environment(spec).values()
+            for host, _port in addresses(value)
+            if host in infrastructure
+        }
+        deps = depends_on(spec)
+        for host in sorted(used):
+            assert host in deps, f"{service} uses {host} but does not depend on it"
+            assert deps[host].get("condition") == "service_healthy", (
+                f"{service} does not wait for {host} to be healthy"
+            )
+
+
+def test_every_dependency_that_must_be_healthy_has_a_healthcheck() -> None:
+    for service, spec in services().items():
+        for dependency, condition in depends_on(spec).items():
+            assert dependency in services(), f"{service} depends on unknown {dependency}"
+            if condition.get("condition") == "service_healthy":
+                assert has_healthcheck(services()[dependency]), f"{dependency} has no healthcheck"
+
+
+def has_healthcheck(spec: dict) -> bool:
+    check = spec.get("healthcheck") or {}
+    return bool(check.get("test")) and not check.get("disable") and check["test"] != ["NONE"]
+
+
+def test_every_http_and_infrastructure_service_has_a_healthcheck() -> None:
+    for service in set(infrastructure_services()) | set(default_ports()):
+        assert has_healthcheck(services()[service]), f"{service} has no healthcheck"
+    for service in ("order", "inventory", "payment"):
+        test = " ".join(argv(services()[service]["healthcheck"]["test"]))
+        assert f":{default_ports()[service]}/healthz" in test, f"{service} does not check /healthz"
+
+
+def test_each_web_service_declares_the_route_its_healthcheck_asks_for() -> None:
+    for service, spec in app_services().items():
+        kind = program(argv(spec["command"]))
+        if kind[0] != "gunicorn":
+            continue
+        test = " ".join(argv(spec["healthcheck"]["test"]))
+        path = re.search(r"http://127\.0\.0\.1:\d+(/[\w/-]*)", test)
+        assert path, f"{service}'s healthcheck asks for no URL: {test}"
+        module = locate(kind[1].split(":")[0])
+        strings = {
+            node.value
+            for node in ast.walk(ast.parse(module.read_text()))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        }
+        assert path.group(1) in strings, f"{module} declares no route {path.group(1)}"
+
+
+@pytest.mark.parametrize("service", ["worker", "bridge"])
+def test_the_worker_and_the_bridge_can_be_scaled(service: str) -> None:
+    spec = services()[service]
+    assert "container_name" not in spec, f"{service} has a container_name: it cannot scale"
+    hosts = [host for host, _port in published_ports(spec) if host]
+    assert not hosts, f"{service} publishes host ports {hosts}: a second replica would clash"
+
+
+def test_every_replicated_service_can_run_more_than_once() -> None:
+    for service, spec in services().items():
+        if int((spec.get("deploy") or {}).get("replicas", 1)) > 1:
+            assert "container_name" not in spec, f"{service} is replicated but named"
+            hosts = [host for host, _port in published_ports(spec) if host]
+            assert not hosts, f"{service} is replicated but publishes host ports {hosts}"
+
+
+def test_there_is_exactly_one_beat() -> None:
+    beats = [
+        name for name, spec in app_services().items()
+        if program(argv(spec["command"]))[2:] == ("beat",)
+    ]
+    assert beats == ["beat"], beats
+    assert int((services()["beat"].get("deploy") or {}).get("replicas", 1)) == 1
+
+
+def kafka_env() -> dict[str, str]:
+    return environment(services()["kafka"])
+
+
+def test_kafka_runs_in_kraft_mode_without_zookeeper() -> None:
+    for name, spec in services().items():
+        assert "zookeeper" not in name.lower() and "zookeeper" not in spec.get("image", ""), name
+    env = kafka_env()
+    assert services()["kafka"]["image"].startswith("apache/kafka:")
+    assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    assert "KAFKA_ZOOKEEPER_CONNECT" not in env
+    assert env["KAFKA_CONTROLLER_LISTENER_NAMES"] in env["KAFKA_LISTENERS"]
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"].lower() == "false"
+    healthcheck = " ".join(argv(services()["kafka"]["healthcheck"]["test"]))
+    assert "/opt/kafka/bin/kafka-broker-api-versions.sh" in healthcheck
+
+
+def test_the_apps_bootstrap_from_the_listener_kafka_advertises() -> None:
+    listeners = kafka_env()["KAFKA_ADVERTISED_LISTENERS"].split(",")
+    advertised = {listener.split("://", 1)[1] for listener in listeners}
+    for service, spec in app_services().items():
+        servers = environment(spec).get("KAFKA_BOOTSTRAP_SERVERS")
+        if servers:
+            assert set(servers.split(",")) <= advertised, f"{service}: {servers} vs {advertised}"
+
+
+def test_the_payment_results_partitions_match_the_settings_default() -> None:
+    default = re.search(r'"PAYMENT_RESULTS_PARTITIONS",\s*(\d+)', SETTINGS_FILE.read_text())
+    assert default, "settings.py has no PAYMENT_RESULTS_PARTITIONS default"
+    for service, spec in app_services().items():
+        value = environment(spec).get("PAYMENT_RESULTS_PARTITIONS")
+        if value is not None:
+            assert value == default.group(1), f"{service}: {value} partitions"
+
+
+def test_postgres_creates_every_database_the_services_are_given() -> None:
+    postgres = services()["postgres"]
+    mounts = [str(volume) for volume in postgres.get("volumes") or []]
+    init = [m for m in mounts if ":/docker-entrypoint-initdb.d/" in m or m.endswith("initdb.d")]
+    assert init, "postgres mounts no init script"
+    source = ROOT / init[0].split(":", 1)[0]
+    assert source.is_file() and source.is_relative_to(ROOT / "deploy"), source
+    created = set(re.findall(r"CREATE DATABASE\s+\"?(\w+)", source.read_text(), re.IGNORECASE))
+    user = environment(postgres)["POSTGRES_USER"]
+    for service, spec in app_services().items():
+        for name, value in environment(spec).items():
+            if not name.endswith("_DATABASE_URL"):
+                continue
+            database = urlsplit(without_placeholders(value)).path.lstrip("/")
+            assert database in created, f"{service}: {name} names {database}, not created"
+            assert value.startswith(f"postgresql://{user}:${{POSTGRES_PASSWORD:?"), (
+                f"{service}: {name} must take the password from POSTGRES_PASSWORD"
+            )
+
+
+def test_each_database_url_is_given_only_to_the_processes_of_its_service() -> None:
+    for service, spec in app_services().items():
+        runs = program(argv(spec["command"]))[1]
+        for name in environment(spec):
+            if name.endswith("_DATABASE_URL"):
+                owner = name.removesuffix("_DATABASE_URL").lower()
+                package = owner if owner == "orchestrator" else f"{owner}_service"
+                assert runs.split(".")[0].split(":")[0] == package, (
+                    f"{service} runs {runs} but is given {name}: services never share a database"
+                )
+
+
+def test_redis_keeps_an_append_only_file_and_answers_ping() -> None:
+    redis = services()["redis"]
+    assert redis["image"].startswith("redis:")
+    assert option(argv(redis["command"]), "--appendonly") == "yes"
+    assert "ping" in argv(redis["healthcheck"]["test"])
+
+
+def test_the_image_runs_as_a_user_and_installs_what_the_commands_need() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim", dockerfile, re.MULTILINE)
+    users = re.findall(r"^USER\s+(\S+)", dockerfile, re.MULTILINE)
+    assert users and users[-1] not in {"root", "0"}, "the image runs as root"
+    assert re.search(r"pip install .*\.(\s|$)", dockerfile)
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    requires = config["options"]["install_requires"]
+    for needed in {program(argv(spec["command"]))[0] for spec in app_services().values()}:
+        if needed != "python -m":
+            assert re.search(rf"^\s*{needed}\b", requires, re.MULTILINE), f"{needed} not installed"
+    assert re.search(r"^\s*flower\b", requires, re.MULTILINE)
+
+
+def test_the_build_context_keeps_what_pip_install_needs() -> None:
+    ignored = {
+        line.strip().rstrip("/")
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    for needed in ["setup.cfg", "pyproject.toml", "README.md", *code_packages()]:
+        assert needed not in ignored, f".dockerignore leaves out {needed}"
+
+
+def test_docker_compose_validates_the_file_when_it_is_installed() -> None:
+    if shutil.which("docker-compose"):
+        command = ["docker-compose"]
+    elif shutil.which("docker"):
+        command = ["docker", "compose"]
+    else:
+        pytest.skip("neither docker-compose nor docker is installed")
+    result = subprocess.run(
+        [*command, "-f", str(COMPOSE_FILE), "config", "-q"],
+        check=False, capture_output=True, text=True, timeout=60, cwd=ROOT,
+        env={**os.environ, "POSTGRES_PASSWORD": "p", "FLOWER_PASSWORD": "f"},
+    )
+    if result.returncode and "docker daemon" in result.stderr.lower():
+        pytest.skip(f"docker compose needs a daemon here: {result.stderr.strip()}")
+    assert result.returncode == 0, result.stderr
