@@ -6,7 +6,7 @@ import time
 
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 
 def make_engine(url: str) -> Engine:
@@ -44,7 +44,7 @@ def create_schema(engine: Engine, metadata: MetaData, attempts: int = 5) -> None
         try:
             metadata.create_all(engine)
             return
-        except (OperationalError, ProgrammingError):
+        except (IntegrityError, OperationalError, ProgrammingError):
             if attempt == attempts - 1:
                 raise
             time.sleep(0.2 * (attempt + 1))

@@ -1,0 +1,1 @@
+"""SQLAlchemy tables and the repositories that read and write them."""

@@ -1,0 +1,111 @@
+"""Repositories over one SQLAlchemy connection (the unit of work's transaction)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from sqlalchemy import Connection, Insert, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from inventory_service.adapters.tables import reservation_lines, reservations, tickets
+from inventory_service.domain.model import Line, Reservation, ReservationStatus, Ticket
+
+
+class DuplicateKey(Exception):
+    """A row with the same primary key exists, possibly written by a concurrent transaction."""
+
+
+class TicketRepository:
+    """Tickets, and the stock behind them (implements the domain's `Stock` port)."""
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+
+    def get(self, ticket_id: UUID) -> Ticket | None:
+        """The ticket, or None."""
+        row = self.connection.execute(select(tickets).where(tickets.c.id == ticket_id)).first()
+        return Ticket(row.id, row.name, row.available) if row else None
+
+    def list_all(self) -> list[Ticket]:
+        """Every ticket, by name."""
+        rows = self.connection.execute(select(tickets).order_by(tickets.c.name, tickets.c.id))
+        return [Ticket(row.id, row.name, row.available) for row in rows]
+
+    def add(self, ticket: Ticket) -> None:
+        """Insert the ticket; DuplicateKey if its id is taken."""
+        statement = insert(tickets).values(id=ticket.id, name=ticket.name,
+                                           available=ticket.available)
+        _insert(self.connection, statement)
+
+    def missing(self, ticket_ids: list[UUID]) -> list[UUID]:
+        """Those of the ids that name no ticket, in the order given."""
+        query = select(tickets.c.id).where(tickets.c.id.in_(ticket_ids))
+        found: set[UUID] = set(self.connection.execute(query).scalars())
+        return [ticket_id for ticket_id in ticket_ids if ticket_id not in found]
+
+    def take(self, ticket_id: UUID, quantity: int) -> bool:
+        """Decrement the stock if enough is left; False (and no change) if not.
+
+        One conditional UPDATE: the database checks and decrements under the row's lock, so two
+        concurrent takers can never both see the last ticket as available.
+        """
+        statement = (update(tickets)
+                     .where(tickets.c.id == ticket_id, tickets.c.available >= quantity)
+                     .values(available=tickets.c.available - quantity))
+        return self.connection.execute(statement).rowcount == 1
+
+    def give_back(self, ticket_id: UUID, quantity: int) -> None:
+        """Return stock taken earlier."""
+        statement = (update(tickets).where(tickets.c.id == ticket_id)
+                     .values(available=tickets.c.available + quantity))
+        self.connection.execute(statement)
+
+    def available(self, ticket_id: UUID) -> int:
+        """How many of the ticket are left."""
+        query = select(tickets.c.available).where(tickets.c.id == ticket_id)
+        return self.connection.execute(query).scalar_one()
+
+
+class ReservationRepository:
+    """Reservations with their lines; the order id is the key."""
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+
+    def get(self, order_id: UUID, *, for_update: bool = False) -> Reservation | None:
+        """The order's reservation, or None; `for_update` locks it until the transaction ends."""
+        query = select(reservations.c.status).where(reservations.c.order_id == order_id)
+        if for_update:
+            query = query.with_for_update()
+        status = self.connection.execute(query).scalar_one_or_none()
+        if status is None:
+            return None
+        return Reservation(order_id, ReservationStatus(status), self._lines(order_id))
+
+    def add(self, reservation: Reservation) -> None:
+        """Insert the reservation and its lines; DuplicateKey if the order has one already."""
+        _insert(self.connection, insert(reservations).values(
+            order_id=reservation.order_id, status=reservation.status.value))
+        if reservation.lines:
+            self.connection.execute(insert(reservation_lines), [
+                {"order_id": reservation.order_id, "ticket_id": line.ticket_id,
+                 "quantity": line.quantity} for line in reservation.lines])
+
+    def save_status(self, reservation: Reservation) -> None:
+        """Write the reservation's status (its lines never change)."""
+        self.connection.execute(update(reservations)
+                                .where(reservations.c.order_id == reservation.order_id)
+                                .values(status=reservation.status.value))
+
+    def _lines(self, order_id: UUID) -> tuple[Line, ...]:
+        query = (select(reservation_lines.c.ticket_id, reservation_lines.c.quantity)
+                 .where(reservation_lines.c.order_id == order_id)
+                 .order_by(reservation_lines.c.ticket_id))
+        return tuple(Line(row.ticket_id, row.quantity) for row in self.connection.execute(query))
+
+
+def _insert(connection: Connection, statement: Insert) -> None:
+    try:
+        connection.execute(statement)
+    except IntegrityError as error:
+        raise DuplicateKey(str(error.orig)) from error

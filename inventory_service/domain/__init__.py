@@ -1,0 +1,1 @@
+"""Tickets, reservations and their rules, in plain Python (no framework imports)."""

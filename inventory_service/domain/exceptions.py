@@ -1,0 +1,76 @@
+"""What can go wrong in the inventory, in business words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+
+class InventoryError(Exception):
+    """Base of every business rule the inventory refuses to break."""
+
+
+@dataclass(frozen=True)
+class Shortage:
+    """One ticket that cannot supply what an order asked for."""
+
+    ticket_id: UUID
+    requested: int
+    available: int
+
+
+class OutOfStock(InventoryError):
+    """At least one ticket has fewer available than requested; nothing was held."""
+
+    def __init__(self, shortages: list[Shortage]):
+        super().__init__("not enough tickets: " + ", ".join(
+            f"{s.ticket_id} ({s.available} available, {s.requested} requested)" for s in shortages))
+        self.shortages = shortages
+
+
+class UnknownTicket(InventoryError):
+    """The order asked for tickets that do not exist; nothing was held."""
+
+    def __init__(self, ticket_ids: list[UUID]):
+        super().__init__("no such tickets: " + ", ".join(str(t) for t in ticket_ids))
+        self.ticket_ids = ticket_ids
+
+
+class _AboutOneThing(InventoryError):
+    """An error about one order or ticket, whose id it keeps; subclasses word the message."""
+
+    message = "{}"
+
+    def __init__(self, subject_id: UUID):
+        super().__init__(self.message.format(subject_id))
+        self.subject_id = subject_id
+
+
+class ReservationReleased(_AboutOneThing):
+    """The order's reservation was released (compensated) and can no longer hold or confirm."""
+
+    message = "the reservation of order {} was released"
+
+
+class AlreadyConfirmed(_AboutOneThing):
+    """The order's reservation was confirmed; its tickets are sold and cannot be released."""
+
+    message = "the reservation of order {} is confirmed"
+
+
+class ReservationNotFound(_AboutOneThing):
+    """No reservation, not even a tombstone, exists for the order."""
+
+    message = "no reservation for order {}"
+
+
+class TicketNotFound(_AboutOneThing):
+    """No ticket has this id."""
+
+    message = "no ticket {}"
+
+
+class TicketAlreadyExists(_AboutOneThing):
+    """A ticket with this id exists already."""
+
+    message = "ticket {} exists already"

@@ -1,0 +1,62 @@
+"""Domain errors and malformed ids as the JSON errors of `glastonbury.web`."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from glastonbury.web import ApiError
+from inventory_service.domain.exceptions import (
+    AlreadyConfirmed,
+    InventoryError,
+    OutOfStock,
+    ReservationNotFound,
+    ReservationReleased,
+    TicketAlreadyExists,
+    TicketNotFound,
+    UnknownTicket,
+)
+from inventory_service.entrypoints.schemas import ReservationRequest
+
+STATUS_AND_CODE: dict[type[InventoryError], tuple[int, str]] = {
+    OutOfStock: (409, "out_of_stock"),
+    UnknownTicket: (409, "unknown_ticket"),
+    ReservationReleased: (409, "reservation_released"),
+    AlreadyConfirmed: (409, "already_confirmed"),
+    TicketAlreadyExists: (409, "ticket_exists"),
+    ReservationNotFound: (404, "reservation_not_found"),
+    TicketNotFound: (404, "ticket_not_found"),
+}
+
+
+def parse_uuid(value: str, field: str) -> UUID:
+    """The path segment as a UUID, or a 400 naming the field."""
+    try:
+        return UUID(value)
+    except ValueError:
+        raise ApiError(400, "malformed_id", f"{field} must be a UUID, not {value!r}.",
+                       [{"field": field, "problem": "must be a UUID"}]) from None
+
+
+def api_error(error: InventoryError, request: ReservationRequest | None = None) -> ApiError:
+    """The HTTP answer to a domain error; `request` lets details name the offending items."""
+    status, code = STATUS_AND_CODE[type(error)]
+    return ApiError(status, code, str(error), _details(error, request))
+
+
+def _details(error: InventoryError, request: ReservationRequest | None) -> list[dict]:
+    if isinstance(error, OutOfStock):
+        return [{"field": _item_field(request, s.ticket_id, "quantity"), "ticketId": str(s.ticket_id),
+                 "requested": s.requested, "available": s.available,
+                 "problem": f"{s.available} available, {s.requested} requested"}
+                for s in error.shortages]
+    if isinstance(error, UnknownTicket):
+        return [{"field": _item_field(request, ticket_id, "ticketId"), "ticketId": str(ticket_id),
+                 "problem": "no such ticket"} for ticket_id in error.ticket_ids]
+    return []
+
+
+def _item_field(request: ReservationRequest | None, ticket_id: UUID, name: str) -> str:
+    # Duplicate lines of a ticket were merged: name the first item that asked for it.
+    items = request.items if request else []
+    index = next((i for i, item in enumerate(items) if item.ticket_id == ticket_id), 0)
+    return f"items[{index}].{name}"

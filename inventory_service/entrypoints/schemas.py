@@ -1,0 +1,57 @@
+"""The JSON the HTTP API accepts (pydantic models) and answers (plain dicts)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel, Field
+
+from inventory_service.adapters.tables import MAX_AVAILABLE, NAME_LENGTH
+from inventory_service.domain.model import Line, Reservation, Ticket
+
+MAX_QUANTITY = 1000
+MAX_ITEMS = 50
+
+# Strict: JSON `true` or `"3"` is not a quantity, even though Python would coerce it.
+Quantity = Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY)]
+Available = Annotated[int, Field(strict=True, ge=0, le=MAX_AVAILABLE)]
+Name = Annotated[str, Field(strict=True, min_length=1, max_length=NAME_LENGTH)]
+
+
+class ReservationItem(BaseModel):
+    ticket_id: UUID = Field(alias="ticketId")
+    quantity: Quantity
+
+
+class ReservationRequest(BaseModel):
+    """`PUT /reservations/{orderId}`; unknown fields are ignored."""
+
+    items: list[ReservationItem] = Field(min_length=1, max_length=MAX_ITEMS)
+
+    def lines(self) -> list[Line]:
+        """The requested items as domain lines (duplicates are merged by the domain)."""
+        return [Line(item.ticket_id, item.quantity) for item in self.items]
+
+
+class NewTicket(BaseModel):
+    """`POST /tickets`; the id is optional, but not null."""
+
+    id: UUID = Field(default_factory=uuid4)
+    name: Name
+    available: Available
+
+
+def ticket_json(ticket: Ticket) -> dict[str, Any]:
+    """A ticket as the API shows it."""
+    return {"id": str(ticket.id), "name": ticket.name, "available": ticket.available}
+
+
+def reservation_json(reservation: Reservation) -> dict[str, Any]:
+    """A reservation as the API shows it; a tombstone has no items."""
+    return {
+        "orderId": str(reservation.order_id),
+        "status": reservation.status.value,
+        "items": [{"ticketId": str(line.ticket_id), "quantity": line.quantity}
+                  for line in reservation.lines],
+    }

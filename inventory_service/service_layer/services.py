@@ -1,0 +1,132 @@
+"""The use cases: each runs in one transaction of the unit of work it is given."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+from uuid import UUID, uuid4
+
+from inventory_service.adapters.repository import DuplicateKey
+from inventory_service.domain import model
+from inventory_service.domain.exceptions import (
+    InventoryError,
+    ReservationNotFound,
+    TicketAlreadyExists,
+    TicketNotFound,
+)
+from inventory_service.domain.model import Line, Reservation, Ticket
+from inventory_service.service_layer.unit_of_work import SqlAlchemyUnitOfWork
+
+Result = TypeVar("Result")
+
+DEFAULT_TICKETS = (Ticket(UUID("3852cb18-9c19-4326-ac77-a1a0264bd98c"), "day-one", 1000),)
+
+
+def reserve(uow: SqlAlchemyUnitOfWork, order_id: UUID,
+            lines: Iterable[Line]) -> tuple[Reservation, bool]:
+    """Hold the order's tickets, all or nothing; (reservation, True if it was created now)."""
+    lines = tuple(lines)
+
+    def attempt() -> tuple[Reservation, bool]:
+        with uow:
+            existing = uow.reservations.get(order_id, for_update=True)
+            if existing:
+                existing.ensure_can_be_reserved_again()
+                return existing, False
+            reservation = model.hold(order_id, lines, uow.tickets)
+            uow.reservations.add(reservation)
+            uow.commit()
+            return reservation, True
+
+    return _retried_once_if_raced(attempt)
+
+
+def release(uow: SqlAlchemyUnitOfWork, order_id: UUID) -> Reservation:
+    """Release the order's reservation and return its stock, once; tombstone an unknown order."""
+
+    def attempt() -> Reservation:
+        with uow:
+            reservation = uow.reservations.get(order_id, for_update=True)
+            if reservation is None:
+                # The compensation may overtake the reserve it undoes: remember the order as
+                # released so that the late reserve is refused instead of holding stock forever.
+                reservation = Reservation.tombstone(order_id)
+                uow.reservations.add(reservation)
+            else:
+                for line in reservation.release():
+                    uow.tickets.give_back(line.ticket_id, line.quantity)
+                uow.reservations.save_status(reservation)
+            uow.commit()
+            return reservation
+
+    return _retried_once_if_raced(attempt)
+
+
+def confirm(uow: SqlAlchemyUnitOfWork, order_id: UUID) -> Reservation:
+    """Confirm the order's held reservation (a repeat is a no-op)."""
+    with uow:
+        reservation = _found(uow.reservations.get(order_id, for_update=True),
+                             ReservationNotFound(order_id))
+        if reservation.confirm():
+            uow.reservations.save_status(reservation)
+            uow.commit()
+        return reservation
+
+
+def get_reservation(uow: SqlAlchemyUnitOfWork, order_id: UUID) -> Reservation:
+    """The order's reservation, tombstones included."""
+    with uow:
+        return _found(uow.reservations.get(order_id), ReservationNotFound(order_id))
+
+
+def create_ticket(uow: SqlAlchemyUnitOfWork, name: str, available: int,
+                  ticket_id: UUID | None = None) -> Ticket:
+    """Add a kind of ticket with its stock; TicketAlreadyExists if the id is taken."""
+    ticket = Ticket(ticket_id or uuid4(), name, available)
+    try:
+        with uow:
+            uow.tickets.add(ticket)
+            uow.commit()
+    except DuplicateKey:
+        raise TicketAlreadyExists(ticket.id) from None
+    return ticket
+
+
+def get_ticket(uow: SqlAlchemyUnitOfWork, ticket_id: UUID) -> Ticket:
+    """The ticket with its current stock."""
+    with uow:
+        return _found(uow.tickets.get(ticket_id), TicketNotFound(ticket_id))
+
+
+def list_tickets(uow: SqlAlchemyUnitOfWork) -> list[Ticket]:
+    """Every ticket with its current stock."""
+    with uow:
+        return uow.tickets.list_all()
+
+
+def seed_default_tickets(uow: SqlAlchemyUnitOfWork) -> None:
+    """Create the festival's default tickets that do not exist yet.
+
+    Several server processes start at once and all seed: the primary key decides which one
+    inserts, and the others find the ticket exists, so a seed never resets sold stock.
+    """
+    for ticket in DEFAULT_TICKETS:
+        try:
+            create_ticket(uow, ticket.name, ticket.available, ticket.id)
+        except TicketAlreadyExists:
+            pass
+
+
+def _found(value: Result | None, missing: InventoryError) -> Result:
+    if value is None:
+        raise missing
+    return value
+
+
+def _retried_once_if_raced(attempt: Callable[[], Result]) -> Result:
+    # Two requests for the same new order may both find no reservation and both insert one; the
+    # loser's insert fails on the key once the winner commits. Its retry reads the winner's row.
+    try:
+        return attempt()
+    except DuplicateKey:
+        return attempt()

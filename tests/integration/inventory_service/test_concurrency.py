@@ -1,0 +1,84 @@
+"""Many requests at once, on one engine: stock is never oversold and never returned twice."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+
+from flask import Flask
+
+from .support import available, new_order, new_ticket, reserve
+
+
+def run_at_once(count: int, work: Callable[[int], int]) -> Counter[int]:
+    """Run `work(i)` in `count` threads released together; how many returned each status."""
+    start = threading.Barrier(count)
+    statuses: Counter[int] = Counter()
+    lock = threading.Lock()
+
+    def worker(i: int) -> None:
+        start.wait()
+        status = work(i)
+        with lock:
+            statuses[status] += 1
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    return statuses
+
+
+def test_two_hundred_orders_for_fifty_tickets_hold_exactly_fifty(app: Flask, client):
+    ticket = new_ticket(client, 50)
+    orders = [new_order() for _ in range(200)]
+
+    def order_one(i: int) -> int:
+        response = reserve(app.test_client(), orders[i], (ticket, 1))
+        assert response.status_code == 201 or response.json["error"] == "out_of_stock"
+        return response.status_code
+
+    assert run_at_once(200, order_one) == {201: 50, 409: 150}
+    assert available(client, ticket) == 0
+    statuses = Counter(client.get(f"/reservations/{order}").status_code for order in orders)
+    assert statuses == {200: 50, 404: 150}
+
+
+def test_two_orders_can_never_both_take_the_last_ticket(app: Flask, client):
+    ticket = new_ticket(client, 1)
+    orders = [new_order(), new_order()]
+    statuses = run_at_once(2, lambda i: reserve(app.test_client(), orders[i],
+                                                (ticket, 1)).status_code)
+    assert statuses == {201: 1, 409: 1}
+    assert available(client, ticket) == 0
+
+
+def test_the_same_order_reserved_many_times_at_once_holds_its_tickets_once(app: Flask, client):
+    ticket = new_ticket(client, 10)
+    order = new_order()
+    statuses = run_at_once(20, lambda _: reserve(app.test_client(), order, (ticket, 3)).status_code)
+    assert statuses == {201: 1, 200: 19}
+    assert available(client, ticket) == 7
+
+
+def test_a_reservation_released_many_times_at_once_returns_its_stock_once(app: Flask, client):
+    ticket = new_ticket(client, 10)
+    order = new_order()
+    reserve(client, order, (ticket, 4))
+    path = f"/reservations/{order}/release"
+    assert run_at_once(20, lambda _: app.test_client().post(path).status_code) == {200: 20}
+    assert available(client, ticket) == 10
+
+
+def test_a_release_racing_its_reserve_never_leaves_stock_held(app: Flask, client):
+    ticket = new_ticket(client, 10)
+    order = new_order()
+    steps = [lambda c: reserve(c, order, (ticket, 4)),
+             lambda c: c.post(f"/reservations/{order}/release")]
+    statuses = run_at_once(2, lambda i: steps[i](app.test_client()).status_code)
+    assert statuses in ({201: 1, 200: 1}, {409: 1, 200: 1})
+    assert client.get(f"/reservations/{order}").json["status"] == "RELEASED"
+    assert available(client, ticket) == 10

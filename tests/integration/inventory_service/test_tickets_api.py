@@ -1,0 +1,150 @@
+"""Tickets over HTTP: seeding, creating, reading, and every error with its JSON body."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+
+from inventory_service.entrypoints.flask_app import create_app
+
+from .support import DAY_ONE, assert_error, new_order, new_ticket, reserve
+
+
+def test_the_day_one_ticket_is_seeded_with_a_thousand_available(client):
+    assert client.get(f"/tickets/{DAY_ONE}").json == {
+        "id": DAY_ONE, "name": "day-one", "available": 1000}
+
+
+def test_starting_again_never_resets_sold_stock(app, client, database_url):
+    assert reserve(client, new_order(), (DAY_ONE, 7)).status_code == 201
+    restarted = create_app(database_url)
+    try:
+        assert restarted.test_client().get(f"/tickets/{DAY_ONE}").json["available"] == 993
+    finally:
+        restarted.extensions["inventory_engine"].dispose()
+
+
+def test_several_workers_starting_at_once_seed_the_ticket_once(database_url):
+    apps, failures = [], []
+    start = threading.Barrier(4)
+
+    def start_worker() -> None:
+        start.wait()
+        try:
+            apps.append(create_app(database_url))
+        except Exception as error:  # noqa: BLE001 - the test reports any failure to start
+            failures.append(error)
+
+    workers = [threading.Thread(target=start_worker) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert failures == []
+    assert apps[0].test_client().get("/tickets").json["tickets"] == [
+        {"id": DAY_ONE, "name": "day-one", "available": 1000}]
+    for app in apps:
+        app.extensions["inventory_engine"].dispose()
+
+
+def test_a_created_ticket_is_answered_with_its_location_and_can_be_read_back(client):
+    ticket_id = str(uuid.uuid4())
+    response = client.post("/tickets", json={"id": ticket_id, "name": "day-two", "available": 5})
+    assert response.status_code == 201
+    assert response.json == {"id": ticket_id, "name": "day-two", "available": 5}
+    assert response.headers["Location"] == f"/tickets/{ticket_id}"
+    assert client.get(f"/tickets/{ticket_id}").json == response.json
+
+
+def test_a_ticket_created_without_an_id_gets_one_and_is_listed(client):
+    ticket_id = new_ticket(client, 0, name="sold out")
+    listed = client.get("/tickets").json["tickets"]
+    assert {"id": ticket_id, "name": "sold out", "available": 0} in listed
+    assert len(listed) == 2
+
+
+def test_creating_a_ticket_whose_id_exists_is_a_conflict(client):
+    response = client.post("/tickets", json={"id": DAY_ONE, "name": "again", "available": 1})
+    assert_error(response, 409, "ticket_exists")
+    assert client.get(f"/tickets/{DAY_ONE}").json["available"] == 1000
+
+
+def test_an_unknown_ticket_is_not_found(client):
+    assert_error(client.get(f"/tickets/{uuid.uuid4()}"), 404, "ticket_not_found")
+
+
+def test_a_malformed_ticket_id_is_a_bad_request(client):
+    details = assert_error(client.get("/tickets/not-a-uuid"), 400, "malformed_id")
+    assert details == [{"field": "ticketId", "problem": "must be a UUID"}]
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"available": 1}, "name"),
+    ({"name": "", "available": 1}, "name"),
+    ({"name": "x" * 201, "available": 1}, "name"),
+    ({"name": 5, "available": 1}, "name"),
+    ({"name": "x"}, "available"),
+    ({"name": "x", "available": -1}, "available"),
+    ({"name": "x", "available": True}, "available"),
+    ({"name": "x", "available": "5"}, "available"),
+    ({"name": "x", "available": 1.5}, "available"),
+    ({"name": "x", "available": 2**31}, "available"),
+    ({"id": None, "name": "x", "available": 1}, "id"),
+    ({"id": "nope", "name": "x", "available": 1}, "id"),
+])
+def test_an_invalid_ticket_is_refused_naming_the_field(client, body, field):
+    details = assert_error(client.post("/tickets", json=body), 422, "validation_failed")
+    assert [detail["field"] for detail in details] == [field]
+
+
+def test_a_body_that_is_not_json_is_refused(client):
+    assert_error(client.post("/tickets", data="name=x"), 415, "unsupported_media_type")
+    response = client.post("/tickets", data="{", content_type="application/json")
+    assert_error(response, 400, "malformed_json")
+    response = client.post("/tickets", json=[1])
+    assert_error(response, 422, "validation_failed")
+
+
+def test_a_body_over_64_kib_is_refused(client):
+    response = client.post("/tickets", json={"name": "x" * 70_000, "available": 1})
+    assert_error(response, 413, "request_entity_too_large")
+
+
+def test_unknown_routes_and_methods_answer_json_errors(client):
+    assert_error(client.get("/nowhere"), 404, "not_found")
+    assert_error(client.delete("/tickets"), 405, "method_not_allowed")
+
+
+def test_the_service_reports_it_is_alive(client):
+    assert client.get("/healthz").json == {"status": "ok"}
+
+
+def test_the_openapi_document_describes_every_route(app, client):
+    document = client.get("/openapi.json").json
+    assert document["openapi"].startswith("3.1")
+    routes = {(rule.rule.replace("<", "{").replace(">", "}"), method.lower())
+              for rule in app.url_map.iter_rules() if rule.endpoint != "static"
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    described = {(path, method) for path, item in document["paths"].items() for method in item}
+    renamed = {(path.replace("{ticket_id}", "{ticketId}").replace("{order_id}", "{orderId}"), m)
+               for path, m in routes}
+    assert described == renamed
+
+
+def test_every_reference_in_the_openapi_document_resolves(client):
+    document = client.get("/openapi.json").json
+
+    def references(node):
+        if isinstance(node, dict):
+            yield from ([node["$ref"]] if "$ref" in node else [])
+            for value in node.values():
+                yield from references(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from references(value)
+
+    for reference in references(document):
+        name = reference.removeprefix("#/components/schemas/")
+        assert name in document["components"]["schemas"], reference

@@ -1,0 +1,93 @@
+"""In-memory stand-ins for the three services, answering as their contracts say."""
+
+from __future__ import annotations
+
+from orchestrator.adapters.services import Answer, ServiceUnavailable
+
+
+class FakeInventory:
+    def __init__(self, stock: dict[str, int]):
+        self.stock = dict(stock)
+        self.reservations: dict[str, tuple[str, dict[str, int]]] = {}
+        self.down = 0  # how many next calls fail technically
+
+    def _maybe_down(self) -> None:
+        if self.down:
+            self.down -= 1
+            raise ServiceUnavailable("inventory down")
+
+    def reserve(self, order_id, lines):  # type: ignore[no-untyped-def]
+        self._maybe_down()
+        if order_id in self.reservations:
+            status = self.reservations[order_id][0]
+            if status == "RELEASED":
+                return Answer(409, {"error": "reservation_released", "message": "released"})
+            return Answer(200, {"status": status})
+        short = [line for line in lines if self.stock.get(line.ticket_id, 0) < line.quantity]
+        if short:
+            return Answer(409, {"error": "out_of_stock", "message": f"{len(short)} short"})
+        for line in lines:
+            self.stock[line.ticket_id] -= line.quantity
+        self.reservations[order_id] = ("HELD", {line.ticket_id: line.quantity for line in lines})
+        return Answer(201, {"status": "HELD"})
+
+    def confirm(self, order_id):  # type: ignore[no-untyped-def]
+        self._maybe_down()
+        status, lines = self.reservations[order_id]
+        self.reservations[order_id] = ("CONFIRMED", lines)
+        return Answer(200, {"status": "CONFIRMED"})
+
+    def release(self, order_id):  # type: ignore[no-untyped-def]
+        self._maybe_down()
+        status, lines = self.reservations.get(order_id, ("RELEASED", {}))
+        if status == "HELD":
+            for ticket, quantity in lines.items():
+                self.stock[ticket] += quantity
+        self.reservations[order_id] = ("RELEASED", lines)
+        return Answer(200, {"status": "RELEASED"})
+
+
+class FakePayments:
+    def __init__(self) -> None:
+        self.payments: dict[str, str] = {}
+        self.down = 0
+
+    def _maybe_down(self) -> None:
+        if self.down:
+            self.down -= 1
+            raise ServiceUnavailable("payment down")
+
+    def request(self, order_id, customer_id, amount):  # type: ignore[no-untyped-def]
+        self._maybe_down()
+        self.payments.setdefault(order_id, "PENDING")
+        return Answer(202, {"status": self.payments[order_id]})
+
+    def status(self, order_id):  # type: ignore[no-untyped-def]
+        self._maybe_down()
+        if order_id not in self.payments:
+            return Answer(404, {"error": "not_found"})
+        return Answer(200, {"status": self.payments[order_id], "reason": None})
+
+    def cancel(self, order_id):  # type: ignore[no-untyped-def]
+        self._maybe_down()
+        if self.payments.get(order_id, "PENDING") == "PENDING":
+            self.payments[order_id] = "CANCELLED"
+        return Answer(200, {"status": self.payments[order_id]})
+
+    def refund(self, order_id):  # type: ignore[no-untyped-def]
+        self._maybe_down()
+        if self.payments.get(order_id) == "APPROVED":
+            self.payments[order_id] = "REFUNDED"
+        return Answer(200, {"status": self.payments.get(order_id)})
+
+
+class FakeOrders:
+    def __init__(self) -> None:
+        self.outcomes: dict[str, tuple[str, str | None]] = {}
+
+    def record_outcome(self, order_id, status, reason):  # type: ignore[no-untyped-def]
+        self.outcomes.setdefault(order_id, (status, reason))
+        return Answer(200, {"status": status})
+
+    def pending_before(self, moment_iso, limit=100):  # type: ignore[no-untyped-def]
+        return []

@@ -1,0 +1,103 @@
+"""The whole flow in one process: Celery in eager mode, fake services, a real SQLite store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orchestrator import wiring
+from orchestrator.adapters.store import SagaStore
+from orchestrator.celery_app import app
+from orchestrator.domain.model import PaymentDecided, SagaState
+from orchestrator.saga import record_payment_result, start
+from tests.unit.orchestrator.fakes import FakeInventory, FakeOrders, FakePayments
+
+S = SagaState
+TICKET = "ticket-1"
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict]:
+    monkeypatch.setenv("STEP_RETRY_DELAY", "0")
+    monkeypatch.setenv("STEP_MAX_ATTEMPTS", "3")
+    app.conf.task_always_eager = True
+    parts = {"store": SagaStore.connect(f"sqlite:///{tmp_path / 'saga.db'}"),
+             "inventory": FakeInventory({TICKET: 5}), "payments": FakePayments(),
+             "orders": FakeOrders()}
+    wiring.use(**parts)
+    yield parts
+    app.conf.task_always_eager = False
+    wiring.reset()
+
+
+def place(order_id: str, quantity: int = 1) -> None:
+    start.delay({"version": 1, "orderId": order_id, "customerId": "c", "total": "200.00",
+                 "items": [{"ticketId": TICKET, "quantity": quantity, "amount": "200.00"}]})
+
+
+def decide(order_id: str, approved: bool, event_id: str = "e1") -> None:
+    record_payment_result(PaymentDecided(event_id, order_id, approved, None if approved else "no"))
+
+
+def test_an_order_waits_for_its_payment_without_running_anything(world: dict) -> None:
+    place("o1")
+    assert world["store"].get("o1").state is S.AWAITING_PAYMENT
+    assert world["inventory"].stock[TICKET] == 4
+    assert world["payments"].payments["o1"] == "PENDING"
+
+
+def test_an_approved_payment_confirms_and_completes(world: dict) -> None:
+    place("o1")
+    decide("o1", approved=True)
+    assert world["store"].get("o1").state is S.COMPLETED
+    assert world["inventory"].reservations["o1"][0] == "CONFIRMED"
+    assert world["orders"].outcomes["o1"] == ("COMPLETED", None)
+
+
+def test_a_declined_payment_releases_the_tickets_and_fails_the_order(world: dict) -> None:
+    place("o1", quantity=2)
+    decide("o1", approved=False)
+    assert world["store"].get("o1").state is S.PAYMENT_FAILED
+    assert world["inventory"].stock[TICKET] == 5
+    assert world["orders"].outcomes["o1"][0] == "PAYMENT_FAILED"
+
+
+def test_out_of_stock_rejects_without_asking_for_a_payment(world: dict) -> None:
+    place("o1", quantity=6)
+    assert world["store"].get("o1").state is S.REJECTED
+    assert "o1" not in world["payments"].payments
+    assert world["orders"].outcomes["o1"][0] == "REJECTED"
+
+
+def test_the_same_result_twice_has_one_effect(world: dict) -> None:
+    place("o1")
+    decide("o1", approved=True, event_id="same")
+    decide("o1", approved=True, event_id="same")
+    decide("o1", approved=False, event_id="other")
+    assert world["store"].get("o1").state is S.COMPLETED
+    assert world["inventory"].stock[TICKET] == 4
+
+
+def test_a_second_start_of_the_same_order_changes_nothing(world: dict) -> None:
+    place("o1")
+    place("o1")
+    assert world["inventory"].stock[TICKET] == 4
+
+
+def test_a_technical_failure_is_retried_and_the_saga_goes_on(world: dict) -> None:
+    world["inventory"].down = 2
+    place("o1")
+    saga = world["store"].get("o1")
+    assert saga.state is S.AWAITING_PAYMENT
+    assert next(s for s in saga.steps if s.name == "reserve_tickets").attempts == 3
+
+
+def test_a_payment_request_that_fails_for_good_compensates_with_the_reason(world: dict) -> None:
+    world["payments"].down = 3
+    place("o1")
+    saga = world["store"].get("o1")
+    assert saga.state is S.PAYMENT_FAILED
+    assert "gave up after 3 attempts" in saga.reason
+    assert world["inventory"].stock[TICKET] == 5
