@@ -59,7 +59,10 @@ def json_object() -> dict[str, Any]:
     """The request's body as a JSON object, or a 4xx saying why it is not one."""
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # deeply nested brackets overflow the parser: still malformed input
+        body = None
     if body is None:
         raise ApiError(400, "malformed_json", "The body is not valid JSON.")
     if not isinstance(body, dict):

@@ -150,7 +150,9 @@ class SagaStore:
             connection.execute(
                 update(saga_steps)
                 .where(and_(saga_steps.c.order_id == order_id, saga_steps.c.name == name))
-                .values(ended_at=now(), outcome=outcome, error=error))
+                .values(ended_at=now(), outcome=outcome,
+                        # a step that succeeded after retries keeps its last error in view
+                        **({"error": error} if error is not None else {})))
 
     def note_step_error(self, order_id: str, name: str, error: str) -> None:
         """Keep the last technical error of a step that is being retried."""

@@ -1,0 +1,1 @@
+"""The order service's edges to the outside: its database and the saga's broker."""

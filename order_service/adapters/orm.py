@@ -1,0 +1,84 @@
+"""The order service's tables (SQLAlchemy Core), the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+)
+from sqlalchemy.types import TypeDecorator
+
+from order_service.domain.model import money
+
+
+class Money(TypeDecorator[Decimal]):
+    """A Decimal amount stored as whole cents: exact on SQLite too, which has no decimals."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Any) -> int | None:
+        return None if value is None else int(money(value) * 100)
+
+    def process_result_value(self, value: int | None, dialect: Any) -> Decimal | None:
+        return None if value is None else money(Decimal(value) / 100)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime; SQLite hands back naive ones, which are UTC here."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("customer_id", Uuid, nullable=False),
+    Column("amount", Money, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("reason", String(500)),
+    # Unique but nullable: orders placed without the header never collide.
+    Column("idempotency_key", String(255), unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+# The reconciler's question: which orders are still PENDING since before some time?
+Index("ix_orders_status_created_at", orders.c.status, orders.c.created_at)
+Index("ix_orders_created_at", orders.c.created_at)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("order_id", Uuid, ForeignKey("orders.id"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("ticket_id", Uuid, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("amount", Money, nullable=False),
+    Column("quantity", Integer, nullable=False),
+)

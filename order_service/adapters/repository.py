@@ -1,0 +1,111 @@
+"""Orders in and out of the database, as domain objects."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Row, Select, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from order_service.adapters.orm import order_lines, orders
+from order_service.domain.model import Order, OrderLine, OrderStatus
+
+
+class DuplicateIdempotencyKey(Exception):
+    """Another order already holds this idempotency key."""
+
+
+class OrderRepository(Protocol):
+    """Where orders are kept; the service layer sees only this."""
+
+    def add(self, order: Order) -> None: ...
+    def get(self, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None: ...
+    def get_by_idempotency_key(self, key: str) -> Order | None: ...
+    def find(self, status: OrderStatus | None, created_before: datetime | None,
+             limit: int) -> list[Order]: ...
+    def save_outcome(self, order: Order) -> None: ...
+
+
+class SqlOrderRepository:
+    """Orders in the `orders` and `order_lines` tables, through one connection."""
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+
+    def add(self, order: Order) -> None:
+        """Insert the order and its lines; DuplicateIdempotencyKey if its key is taken."""
+        try:
+            self.connection.execute(insert(orders).values(_order_row(order)))
+        except IntegrityError as error:
+            if order.idempotency_key is None:
+                raise
+            raise DuplicateIdempotencyKey(order.idempotency_key) from error
+        self.connection.execute(insert(order_lines), [
+            _line_row(order.id, position, line) for position, line in enumerate(order.lines)
+        ])
+
+    def get(self, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None:
+        """The order, or None; `for_update` locks its row until the transaction ends."""
+        query = select(orders).where(orders.c.id == order_id)
+        return self._one(query.with_for_update() if for_update else query)
+
+    def get_by_idempotency_key(self, key: str) -> Order | None:
+        """The order placed with this idempotency key, or None."""
+        return self._one(select(orders).where(orders.c.idempotency_key == key))
+
+    def find(self, status: OrderStatus | None, created_before: datetime | None,
+             limit: int) -> list[Order]:
+        """Up to `limit` orders, oldest first, optionally of one status and older than a time."""
+        query = select(orders).order_by(orders.c.created_at, orders.c.id).limit(limit)
+        if status is not None:
+            query = query.where(orders.c.status == status.value)
+        if created_before is not None:
+            query = query.where(orders.c.created_at < created_before)
+        return self._with_lines(self.connection.execute(query).all())
+
+    def save_outcome(self, order: Order) -> None:
+        """Store the order's status, reason and update time."""
+        self.connection.execute(
+            update(orders).where(orders.c.id == order.id).values(
+                status=order.status.value, reason=order.reason, updated_at=order.updated_at)
+        )
+
+    def _one(self, query: Select[Any]) -> Order | None:
+        found = self._with_lines(self.connection.execute(query).all())
+        return found[0] if found else None
+
+    def _with_lines(self, rows: Iterable[Row[Any]]) -> list[Order]:
+        rows = list(rows)
+        lines: dict[uuid.UUID, list[OrderLine]] = {row.id: [] for row in rows}
+        if lines:
+            query = (select(order_lines).where(order_lines.c.order_id.in_(list(lines)))
+                     .order_by(order_lines.c.order_id, order_lines.c.position))
+            for line in self.connection.execute(query):
+                lines[line.order_id].append(
+                    OrderLine(line.ticket_id, line.name, line.amount, line.quantity))
+        return [_order(row, lines[row.id]) for row in rows]
+
+
+def _order_row(order: Order) -> dict[str, Any]:
+    return {
+        "id": order.id, "customer_id": order.customer_id, "amount": order.amount,
+        "status": order.status.value, "reason": order.reason,
+        "idempotency_key": order.idempotency_key,
+        "created_at": order.created_at, "updated_at": order.updated_at,
+    }
+
+
+def _line_row(order_id: uuid.UUID, position: int, line: OrderLine) -> dict[str, Any]:
+    return {"order_id": order_id, "position": position, "ticket_id": line.ticket_id,
+            "name": line.name, "amount": line.amount, "quantity": line.quantity}
+
+
+def _order(row: Row[Any], lines: list[OrderLine]) -> Order:
+    return Order(
+        id=row.id, customer_id=row.customer_id, amount=row.amount, lines=lines,
+        created_at=row.created_at, updated_at=row.updated_at,
+        status=OrderStatus(row.status), reason=row.reason, idempotency_key=row.idempotency_key,
+    )

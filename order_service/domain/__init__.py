@@ -1,0 +1,1 @@
+"""Orders and their rules, in plain Python: no framework, no database."""

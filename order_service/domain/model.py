@@ -1,0 +1,128 @@
+"""An order of festival tickets, its statuses and the one rule of its outcome."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+CENT = Decimal("0.01")
+ORDER_MESSAGE_VERSION = 1
+
+
+class OrderStatus(str, Enum):
+    """Where an order stands; every status but PENDING is final."""
+
+    PENDING = "PENDING"
+    COMPLETED = "COMPLETED"
+    REJECTED = "REJECTED"
+    PAYMENT_FAILED = "PAYMENT_FAILED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self is not OrderStatus.PENDING
+
+
+# A failed order always says why, even when the orchestrator sent no sentence of its own.
+DEFAULT_REASONS = {
+    OrderStatus.REJECTED: "The tickets are not in stock.",
+    OrderStatus.PAYMENT_FAILED: "The payment was not effected.",
+}
+
+
+class ConflictingOutcome(Exception):
+    """The order already ended with another outcome."""
+
+    def __init__(self, order_id: uuid.UUID, current: OrderStatus, proposed: OrderStatus):
+        super().__init__(
+            f"Order {order_id} is already {current.value}; it cannot become {proposed.value}."
+        )
+        self.current, self.proposed = current, proposed
+
+
+def money(amount: Decimal) -> Decimal:
+    """The amount in whole cents."""
+    return amount.quantize(CENT)
+
+
+def money_text(amount: Decimal) -> str:
+    """The amount as the saga's messages carry it: `"200.00"`."""
+    return str(money(amount))
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    """Some tickets of one kind: `amount` is the price of one ticket."""
+
+    ticket_id: uuid.UUID
+    name: str
+    amount: Decimal
+    quantity: int
+
+    @property
+    def subtotal(self) -> Decimal:
+        return self.amount * self.quantity
+
+
+@dataclass
+class Order:
+    """A customer's order; `amount` is what the customer declared, kept as sent."""
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    amount: Decimal
+    lines: list[OrderLine]
+    created_at: datetime
+    updated_at: datetime
+    status: OrderStatus = OrderStatus.PENDING
+    reason: str | None = None
+    idempotency_key: str | None = field(default=None, compare=False)
+
+    @classmethod
+    def place(
+        cls,
+        customer_id: uuid.UUID,
+        amount: Decimal,
+        lines: list[OrderLine],
+        now: datetime,
+        idempotency_key: str | None = None,
+    ) -> Order:
+        """A new PENDING order with a fresh id."""
+        return cls(uuid.uuid4(), customer_id, amount, list(lines), now, now,
+                   idempotency_key=idempotency_key)
+
+    @property
+    def total(self) -> Decimal:
+        """What the tickets cost: the sum of amount x quantity over the lines."""
+        return money(sum((line.subtotal for line in self.lines), Decimal(0)))
+
+    def record_outcome(self, status: OrderStatus, reason: str | None, now: datetime) -> bool:
+        """End the order with `status`; False if it already ended so (a repeat is a no-op)."""
+        if not status.is_terminal:
+            raise ValueError("an outcome must be a terminal status")
+        if self.status is status:
+            return False
+        if self.status.is_terminal:
+            raise ConflictingOutcome(self.id, self.status, status)
+        self.status = status
+        self.reason = (reason or DEFAULT_REASONS[status]) if status in DEFAULT_REASONS else None
+        self.updated_at = now
+        return True
+
+
+def order_message(order: Order) -> dict[str, Any]:
+    """The saga's input (`saga.start`'s one argument): ids as text, amounts as "0.00" text."""
+    return {
+        "version": ORDER_MESSAGE_VERSION,
+        "orderId": str(order.id),
+        "customerId": str(order.customer_id),
+        "total": money_text(order.total),
+        "items": [
+            {"ticketId": str(line.ticket_id), "name": line.name,
+             "quantity": line.quantity, "amount": money_text(line.amount)}
+            for line in order.lines
+        ],
+    }

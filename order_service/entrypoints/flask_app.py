@@ -1,0 +1,133 @@
+"""The order service's HTTP API: each route parses the request, calls one use case, answers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from glastonbury import settings
+from glastonbury.db import create_schema, make_engine
+from glastonbury.web import (
+    ApiError,
+    error_response,
+    install_json_errors,
+    json_object,
+    validated,
+)
+from order_service.adapters.orm import metadata
+from order_service.adapters.saga_starter import CelerySagaStarter, SagaStarter
+from order_service.domain.model import ConflictingOutcome, OrderStatus
+from order_service.entrypoints import schemas
+from order_service.entrypoints.openapi import openapi_document
+from order_service.service_layer import services
+from order_service.service_layer.unit_of_work import SqlUnitOfWork, UnitOfWork
+
+routes = Blueprint("orders", __name__)
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """What the routes need, chosen once when the app is created."""
+
+    engine: Engine
+    unit_of_work: Callable[[], UnitOfWork]
+    saga_starter: SagaStarter
+
+
+def create_app(database_url: str | None = None,
+               saga_starter: SagaStarter | None = None) -> Flask:
+    """The order service's Flask app; creates its tables if missing, connects to no broker yet."""
+    engine = make_engine(database_url or settings.database_url("order"))
+    create_schema(engine, metadata)
+    app = Flask(__name__)
+    app.url_map.merge_slashes = False  # "//" would redirect with an HTML body; 404 JSON instead
+    app.json = schemas.DecimalJSONProvider(app)
+    install_json_errors(app)
+    app.extensions["order_service"] = Dependencies(
+        engine, lambda: SqlUnitOfWork(engine),
+        saga_starter or CelerySagaStarter(settings.redis_url()))
+    app.register_blueprint(routes)
+    return app
+
+
+def _dependencies() -> Dependencies:
+    return current_app.extensions["order_service"]  # type: ignore[no-any-return]
+
+
+@routes.post("/orders")
+def place_order() -> tuple[Response, int, dict[str, str]]:
+    """Store the order PENDING and start its saga: 202 with the order and its Location."""
+    body = validated(schemas.PlaceOrderBody, json_object())
+    key = validated(schemas.IdempotencyKeyHeader, dict(request.headers)).key
+    command = services.PlaceOrder(body.customer_id, body.amount,
+                                  [item.to_line() for item in body.items], key)
+    deps = _dependencies()
+    order = services.place_order(command, deps.unit_of_work(), deps.saga_starter)
+    return jsonify(schemas.order_json(order)), 202, {"Location": f"/orders/{order.id}"}
+
+
+@routes.get("/orders")
+def list_orders() -> Response:
+    """Orders oldest first, filtered by `status` and `createdBefore`, at most `limit`."""
+    query = validated(schemas.ListOrdersQuery, request.args.to_dict())
+    found = services.list_orders(query.status, query.created_before_utc(), query.limit,
+                                 _dependencies().unit_of_work())
+    return jsonify({"orders": [schemas.order_json(order) for order in found]})
+
+
+@routes.get("/orders/<order_id>")
+def get_order(order_id: str) -> Response:
+    """One order, 404 if unknown, 400 if the id is not a UUID."""
+    order = services.get_order(_order_id(order_id), _dependencies().unit_of_work())
+    return jsonify(schemas.order_json(order))
+
+
+@routes.post("/orders/<order_id>/outcome")
+def record_outcome(order_id: str) -> Response:
+    """The orchestrator reports how the saga ended: 200, or 409 for a different end."""
+    parsed_id = _order_id(order_id)
+    body = validated(schemas.OutcomeBody, json_object())
+    order = services.record_outcome(parsed_id, OrderStatus(body.status), body.reason,
+                                    _dependencies().unit_of_work())
+    return jsonify(schemas.order_json(order))
+
+
+@routes.get("/healthz")
+def health() -> Response:
+    """200 while the database answers, else 503."""
+    try:
+        with _dependencies().engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError as error:
+        raise ApiError(503, "unavailable", f"The database does not answer: {error}") from None
+    return jsonify({"status": "ok"})
+
+
+@routes.get("/openapi.json")
+def openapi() -> Response:
+    """This service's OpenAPI 3.1 document."""
+    return jsonify(openapi_document())
+
+
+@routes.errorhandler(services.OrderNotFound)
+def _not_found(error: services.OrderNotFound) -> Response:
+    return error_response(404, "order_not_found", str(error))
+
+
+@routes.errorhandler(ConflictingOutcome)
+def _conflict(error: ConflictingOutcome) -> Response:
+    return error_response(409, "conflicting_outcome", str(error))
+
+
+def _order_id(text_id: str) -> uuid.UUID:
+    try:
+        return schemas.parse_uuid(text_id)
+    except ValueError:
+        raise ApiError(400, "malformed_id", f"{text_id!r} is not an order id (a UUID).",
+                       [{"field": "orderId", "problem": "must be a UUID"}]) from None

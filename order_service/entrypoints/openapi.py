@@ -1,0 +1,196 @@
+"""The order service's OpenAPI 3.1 document, written by hand to match the routes exactly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from order_service.entrypoints.schemas import (
+    IDEMPOTENCY_KEY_PATTERN,
+    MAX_AMOUNT,
+    TEXT_PATTERN,
+    UUID_PATTERN,
+)
+
+STATUSES = ["PENDING", "COMPLETED", "REJECTED", "PAYMENT_FAILED"]
+UUID = {"type": "string", "format": "uuid", "pattern": UUID_PATTERN}
+AMOUNT = {"type": "number", "minimum": 0, "maximum": float(MAX_AMOUNT), "multipleOf": 0.01,
+          "description": "At most 2 decimals, as written in the JSON text."}
+TIMESTAMP = {"type": "string", "format": "date-time", "description": "ISO 8601, UTC"}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    return {str(status): {"$ref": f"#/components/responses/{ERRORS[status][0]}"}
+            for status in statuses}
+
+
+ERRORS = {
+    400: ("BadRequest", "Malformed JSON, or a malformed order id in the path."),
+    404: ("NotFound", "No such order or route."),
+    409: ("Conflict", "The order already ended with another outcome (`conflicting_outcome`)."),
+    413: ("PayloadTooLarge", "The body is over 64 KiB."),
+    415: ("UnsupportedMediaType", "The body is not sent as application/json."),
+    422: ("ValidationFailed", "A field is missing or invalid; `details` names each one."),
+    503: ("Unavailable", "The database does not answer."),
+}
+BODY_ERRORS = (400, 413, 415, 422)
+ORDER_ID = {"name": "orderId", "in": "path", "required": True, "schema": UUID}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error", "message", "details"],
+        "properties": {
+            "error": {"type": "string", "description": "A code, e.g. `validation_failed`."},
+            "message": {"type": "string"},
+            "details": {"type": "array", "items": {
+                "type": "object", "required": ["field", "problem"],
+                "properties": {"field": {"type": "string", "examples": ["items[0].quantity"]},
+                               "problem": {"type": "string"}}}},
+        },
+    },
+    "OrderItemRequest": {
+        "type": "object",
+        "required": ["id", "name", "amount", "quantity"],
+        "properties": {
+            "id": UUID,
+            "name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": TEXT_PATTERN},
+            "amount": AMOUNT,
+            "quantity": {"type": "integer", "minimum": 1, "maximum": 100},
+        },
+    },
+    "OrderRequest": {
+        "type": "object",
+        "required": ["customerId", "amount", "items"],
+        "properties": {
+            "customerId": UUID,
+            "amount": AMOUNT,
+            "items": {"type": "array", "minItems": 1, "maxItems": 50,
+                      "items": _ref("OrderItemRequest")},
+        },
+    },
+    "OrderItem": {
+        "type": "object",
+        "required": ["id", "name", "amount", "quantity"],
+        "properties": {"id": UUID, "name": {"type": "string"}, "amount": {"type": "number"},
+                       "quantity": {"type": "integer"}},
+    },
+    "Order": {
+        "type": "object",
+        "required": ["id", "status", "reason", "customerId", "amount", "total", "items",
+                     "createdAt", "updatedAt"],
+        "properties": {
+            "id": UUID,
+            "status": {"type": "string", "enum": STATUSES},
+            "reason": {"type": ["string", "null"], "description": "Why the order failed."},
+            "customerId": UUID,
+            "amount": {"type": "number", "description": "The declared amount, as sent."},
+            "total": {"type": "number", "description": "Sum of amount x quantity."},
+            "items": {"type": "array", "items": _ref("OrderItem")},
+            "createdAt": TIMESTAMP,
+            "updatedAt": TIMESTAMP,
+        },
+    },
+    "OrderList": {"type": "object", "required": ["orders"],
+                  "properties": {"orders": {"type": "array", "items": _ref("Order")}}},
+    "Outcome": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {"type": "string", "enum": STATUSES[1:]},
+            "reason": {"anyOf": [{"type": "string", "maxLength": 500, "pattern": TEXT_PATTERN},
+                                 {"type": "null"}]},
+        },
+    },
+    "Health": {"type": "object", "required": ["status"],
+               "properties": {"status": {"type": "string", "const": "ok"}}},
+}
+
+PLACE_ORDER = {
+    "summary": "Place an order and start its saga",
+    "operationId": "placeOrder",
+    "parameters": [{
+        "name": "Idempotency-Key", "in": "header", "required": False,
+        "description": "The same key returns the same order instead of placing another.",
+        "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
+    }],
+    "requestBody": {"required": True,
+                    "content": {"application/json": {"schema": _ref("OrderRequest")}}},
+    "responses": {
+        "202": {**_json(_ref("Order"), "Stored PENDING; the saga decides the rest."),
+                "headers": {"Location": {"description": "/orders/{id}",
+                                         "schema": {"type": "string"}}}},
+        **_errors(*BODY_ERRORS),
+    },
+}
+
+LIST_ORDERS = {
+    "summary": "Orders, oldest first",
+    "operationId": "listOrders",
+    "parameters": [
+        {"name": "status", "in": "query", "schema": {"type": "string", "enum": STATUSES}},
+        {"name": "createdBefore", "in": "query", "schema": TIMESTAMP,
+         "description": "Only orders created before this time; without an offset, UTC."},
+        {"name": "limit", "in": "query",
+         "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+    ],
+    "responses": {"200": _json(_ref("OrderList"), "The orders."), **_errors(422)},
+}
+
+GET_ORDER = {
+    "summary": "One order",
+    "operationId": "getOrder",
+    "parameters": [ORDER_ID],
+    "responses": {"200": _json(_ref("Order"), "The order."), **_errors(400, 404)},
+}
+
+RECORD_OUTCOME = {
+    "summary": "Record the order's outcome (the orchestrator only)",
+    "operationId": "recordOutcome",
+    "parameters": [ORDER_ID],
+    "requestBody": {"required": True,
+                    "content": {"application/json": {"schema": _ref("Outcome")}}},
+    "responses": {
+        "200": _json(_ref("Order"), "Recorded, or the same outcome again (a no-op)."),
+        **_errors(*BODY_ERRORS, 404, 409),
+    },
+}
+
+HEALTH = {
+    "summary": "Whether the service and its database answer",
+    "operationId": "health",
+    "responses": {"200": _json(_ref("Health"), "Healthy."), **_errors(503)},
+}
+
+OPENAPI = {
+    "summary": "This document",
+    "operationId": "openapi",
+    "responses": {"200": _json({"type": "object"}, "The OpenAPI 3.1 document.")},
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    """The whole OpenAPI 3.1 document of the order service."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Glastonbury order service", "version": "1.0.0",
+                 "description": "Takes ticket orders and starts their sagas."},
+        "paths": {
+            "/orders": {"post": PLACE_ORDER, "get": LIST_ORDERS},
+            "/orders/{orderId}": {"get": GET_ORDER},
+            "/orders/{orderId}/outcome": {"post": RECORD_OUTCOME},
+            "/healthz": {"get": HEALTH},
+            "/openapi.json": {"get": OPENAPI},
+        },
+        "components": {
+            "schemas": SCHEMAS,
+            "responses": {name: _json(_ref("Error"), text) for name, text in ERRORS.values()},
+        },
+    }

@@ -1,0 +1,148 @@
+"""The HTTP shapes of the order service: request models (pydantic) and response bodies.
+
+Numbers arrive as Decimal (see `DecimalJSONProvider`), so "at most 2 decimals" is judged on
+the digits the client sent, not on a binary float's approximation of them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from flask.json.provider import DefaultJSONProvider
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
+
+from order_service.domain.model import Order, OrderLine, OrderStatus
+
+MAX_AMOUNT = Decimal("999999999.99")
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+TEXT_PATTERN = r"^[^\u0000]*$"
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~]{1,255}$"
+
+
+class DecimalJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, reading numbers with a fraction as Decimal and refusing NaN/Infinity."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return json.loads(s, parse_float=Decimal, parse_constant=_not_json, **kwargs)
+        except RecursionError:
+            raise ValueError("the JSON is nested too deeply") from None
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _json_number(value: Any) -> Any:
+    # Pydantic would take True as 1 and "10.5" as a number; JSON booleans and strings are not.
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        raise PydanticCustomError("not_a_number", "must be a JSON number")
+    if isinstance(value, float):
+        return Decimal(str(value))
+    return value
+
+
+def _text(value: str) -> str:
+    # PostgreSQL cannot store NUL, and no database can store half of a surrogate pair.
+    if "\x00" in value:
+        raise PydanticCustomError("nul_character", "must not contain the NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError("not_unicode", "must be valid Unicode text") from None
+    return value
+
+
+def parse_uuid(value: Any) -> uuid.UUID:
+    """A UUID in its canonical 8-4-4-4-12 text form, or a ValueError (PydanticCustomError)."""
+    if not isinstance(value, str) or not re.fullmatch(UUID_PATTERN, value):
+        raise PydanticCustomError("not_a_uuid", "must be a UUID in its 8-4-4-4-12 hex form")
+    return uuid.UUID(value)
+
+
+Amount = Annotated[Decimal, BeforeValidator(_json_number),
+                   Field(ge=0, le=MAX_AMOUNT, decimal_places=2)]
+Quantity = Annotated[int, BeforeValidator(_json_number), Field(ge=1, le=100)]
+Uuid = Annotated[uuid.UUID, BeforeValidator(parse_uuid)]
+Name = Annotated[str, Field(strict=True, min_length=1, max_length=200), AfterValidator(_text)]
+Reason = Annotated[str, Field(strict=True, max_length=500), AfterValidator(_text)]
+
+
+class OrderItemBody(BaseModel):
+    """One line of `POST /orders`."""
+
+    id: Uuid
+    name: Name
+    amount: Amount
+    quantity: Quantity
+
+    def to_line(self) -> OrderLine:
+        """The domain's line for this item."""
+        return OrderLine(self.id, self.name, self.amount, self.quantity)
+
+
+class PlaceOrderBody(BaseModel):
+    """The body of `POST /orders`; unknown fields are ignored."""
+
+    customer_id: Uuid = Field(alias="customerId")
+    amount: Amount
+    items: list[OrderItemBody] = Field(min_length=1, max_length=50)
+
+
+class OutcomeBody(BaseModel):
+    """The body of `POST /orders/{id}/outcome`, sent by the orchestrator."""
+
+    status: Literal["COMPLETED", "REJECTED", "PAYMENT_FAILED"]
+    reason: Reason | None = None
+
+
+class ListOrdersQuery(BaseModel):
+    """The query of `GET /orders`; a time without an offset is UTC."""
+
+    status: OrderStatus | None = None
+    created_before: datetime | None = Field(default=None, alias="createdBefore")
+    limit: int = Field(default=100, ge=1, le=1000)
+
+    def created_before_utc(self) -> datetime | None:
+        """`createdBefore` as an aware UTC time, or None."""
+        moment = self.created_before
+        if moment is None or moment.tzinfo is not None:
+            return moment
+        return moment.replace(tzinfo=UTC)
+
+
+class IdempotencyKeyHeader(BaseModel):
+    """The optional `Idempotency-Key` header: 1..255 visible ASCII characters."""
+
+    key: str | None = Field(default=None, alias="Idempotency-Key",
+                            pattern=IDEMPOTENCY_KEY_PATTERN)
+
+
+def order_json(order: Order) -> dict[str, Any]:
+    """The order as the API shows it: amounts as JSON numbers, times as ISO 8601 UTC."""
+    return {
+        "id": str(order.id),
+        "status": order.status.value,
+        "reason": order.reason,
+        "customerId": str(order.customer_id),
+        "amount": float(order.amount),
+        "total": float(order.total),
+        "items": [
+            {"id": str(line.ticket_id), "name": line.name, "amount": float(line.amount),
+             "quantity": line.quantity}
+            for line in order.lines
+        ],
+        "createdAt": iso_utc(order.created_at),
+        "updatedAt": iso_utc(order.updated_at),
+    }
+
+
+def iso_utc(moment: datetime) -> str:
+    """`2025-06-25T10:00:00.000000Z`."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")

@@ -1,0 +1,94 @@
+"""The order service's use cases: place an order, read orders, record an order's outcome."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from order_service.adapters.repository import DuplicateIdempotencyKey
+from order_service.adapters.saga_starter import SagaStarter
+from order_service.domain.model import Order, OrderLine, OrderStatus, order_message
+from order_service.service_layer.unit_of_work import UnitOfWork
+
+
+class OrderNotFound(Exception):
+    """No order has this id."""
+
+    def __init__(self, order_id: uuid.UUID):
+        super().__init__(f"No order has the id {order_id}.")
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    """A customer's request for tickets, already validated."""
+
+    customer_id: uuid.UUID
+    amount: Decimal
+    lines: list[OrderLine]
+    idempotency_key: str | None = None
+
+
+def utc_now() -> datetime:
+    """The current time, in UTC."""
+    return datetime.now(UTC)
+
+
+def place_order(command: PlaceOrder, uow: UnitOfWork, starter: SagaStarter) -> Order:
+    """Store a PENDING order, then start its saga; the same idempotency key gives the same order.
+
+    The order is committed before the saga starts, so the saga never looks for an order that is
+    not there yet; if the start is lost, the order stays PENDING for the reconciler.
+    """
+    with uow:
+        existing = _order_with_key(uow, command.idempotency_key)
+        if existing is not None:
+            return existing
+        order = Order.place(command.customer_id, command.amount, command.lines, utc_now(),
+                            command.idempotency_key)
+        try:
+            uow.orders.add(order)
+            uow.commit()
+        except DuplicateIdempotencyKey:
+            # A concurrent request with the same key won the race: answer its order.
+            uow.rollback()
+            return _order_with_key(uow, command.idempotency_key)  # type: ignore[return-value]
+    starter.start(order_message(order))
+    return order
+
+
+def _order_with_key(uow: UnitOfWork, key: str | None) -> Order | None:
+    return None if key is None else uow.orders.get_by_idempotency_key(key)
+
+
+def get_order(order_id: uuid.UUID, uow: UnitOfWork) -> Order:
+    """The order, or OrderNotFound."""
+    with uow:
+        order = uow.orders.get(order_id)
+    if order is None:
+        raise OrderNotFound(order_id)
+    return order
+
+
+def list_orders(status: OrderStatus | None, created_before: datetime | None, limit: int,
+                uow: UnitOfWork) -> list[Order]:
+    """Up to `limit` orders, oldest first, filtered by status and creation time."""
+    with uow:
+        return uow.orders.find(status, created_before, limit)
+
+
+def record_outcome(order_id: uuid.UUID, status: OrderStatus, reason: str | None,
+                   uow: UnitOfWork) -> Order:
+    """End the order as the orchestrator reports; a repeat is a no-op, a different end conflicts.
+
+    The row is locked while deciding, so two outcomes arriving together cannot both win.
+    """
+    with uow:
+        order = uow.orders.get(order_id, for_update=True)
+        if order is None:
+            raise OrderNotFound(order_id)
+        if order.record_outcome(status, reason, utc_now()):
+            uow.orders.save_outcome(order)
+            uow.commit()
+        return order

@@ -1,0 +1,101 @@
+"""The saga store on real databases (SQLite, and PostgreSQL when TEST_DATABASE_URL is set)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from orchestrator.adapters.store import SagaStore
+from orchestrator.domain.model import OrderLine, OrderPlaced, SagaState
+
+S = SagaState
+
+
+@pytest.fixture
+def store(database_url: str) -> SagaStore:
+    store = SagaStore.connect(database_url)
+    yield store
+    store.engine.dispose()
+
+
+def order(order_id: str = "o1") -> OrderPlaced:
+    return OrderPlaced(order_id, "c1", Decimal("200.00"), (OrderLine("t1", 2),))
+
+
+def test_a_saga_is_recorded_once_per_order(store: SagaStore) -> None:
+    assert store.create_if_absent(order())
+    assert not store.create_if_absent(order())
+    saga = store.get("o1")
+    assert saga.state is S.STARTED and saga.lines == (OrderLine("t1", 2),)
+    assert saga.total == Decimal("200.00")
+
+
+def test_a_transition_happens_only_from_an_allowed_state(store: SagaStore) -> None:
+    store.create_if_absent(order())
+    assert store.transition("o1", [S.STARTED], S.RESERVED)
+    assert not store.transition("o1", [S.STARTED], S.COMPENSATING)
+    assert store.get("o1").state is S.RESERVED
+
+
+def test_of_many_concurrent_transitions_exactly_one_wins(store: SagaStore) -> None:
+    store.create_if_absent(order())
+    store.transition("o1", [S.STARTED], S.AWAITING_PAYMENT)
+    wins: list[bool] = []
+    target = [S.APPROVED, S.COMPENSATING] * 8
+    threads = [threading.Thread(target=lambda to=to: wins.append(
+        store.transition("o1", [S.AWAITING_PAYMENT], to))) for to in target]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wins.count(True) == 1
+
+
+def test_a_message_id_is_accepted_once(store: SagaStore) -> None:
+    with store.transaction() as tx:
+        assert store.record_event_once("e1", "o1", tx)
+    with store.transaction() as tx:
+        assert not store.record_event_once("e1", "o1", tx)
+
+
+def test_a_message_id_recorded_in_a_failed_transaction_is_not_remembered(store: SagaStore) -> None:
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        store.record_event_once("e1", "o1", tx)
+        raise RuntimeError("crash before the transition was stored")
+    with store.transaction() as tx:
+        assert store.record_event_once("e1", "o1", tx)
+
+
+def test_steps_count_their_attempts_and_keep_their_outcome(store: SagaStore) -> None:
+    store.create_if_absent(order())
+    store.begin_step("o1", "reserve_tickets", "task-1")
+    store.note_step_error("o1", "reserve_tickets", "inventory down")
+    store.begin_step("o1", "reserve_tickets", "task-1")
+    store.end_step("o1", "reserve_tickets", "reserved")
+    (step,) = store.get("o1").steps
+    assert (step.attempts, step.outcome, step.error) == (2, "reserved", "inventory down")
+    assert step.ended_at >= step.started_at
+
+
+def test_the_reconciler_finds_sagas_that_stopped_moving_but_not_those_waiting(
+        store: SagaStore) -> None:
+    store.create_if_absent(order("moving"))
+    store.create_if_absent(order("waiting"))
+    store.transition("waiting", [S.STARTED], S.AWAITING_PAYMENT)
+    assert store.stuck(timedelta(seconds=-1)) == ["moving"]
+    assert store.stuck(timedelta(hours=1)) == []
+
+
+def test_a_wait_past_its_deadline_is_found(store: SagaStore) -> None:
+    from orchestrator.adapters.store import now
+
+    store.create_if_absent(order("late"))
+    store.create_if_absent(order("early"))
+    store.transition("late", [S.STARTED], S.AWAITING_PAYMENT,
+                     payment_deadline=now() - timedelta(seconds=1))
+    store.transition("early", [S.STARTED], S.AWAITING_PAYMENT,
+                     payment_deadline=now() + timedelta(hours=1))
+    assert store.payment_wait_expired() == ["late"]

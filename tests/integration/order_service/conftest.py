@@ -1,0 +1,24 @@
+"""The order service on a real database (SQLite, and PostgreSQL when configured)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flask.testing import FlaskClient
+
+from order_service.entrypoints.flask_app import create_app
+from tests.unit.order_service.fakes import FakeSagaStarter
+
+
+@pytest.fixture
+def saga_starter() -> FakeSagaStarter:
+    return FakeSagaStarter()
+
+
+@pytest.fixture
+def client(database_url: str, saga_starter: FakeSagaStarter) -> Iterator[FlaskClient]:
+    app = create_app(database_url, saga_starter)
+    # Not `with app.test_client()`: that keeps a context per thread, and tests use threads.
+    yield app.test_client()
+    app.extensions["order_service"].engine.dispose()  # PostgreSQL drops the database next

@@ -1,0 +1,139 @@
+"""The order API over a real database: place, read, list, record outcomes, idempotency."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.unit.order_service.fakes import FakeSagaStarter
+from tests.unit.order_service.test_order_validation import BRIEF_BODY
+
+
+def answer(response: Any) -> tuple[int, Any]:
+    return response.status_code, json.loads(response.data)
+
+
+def place(client: FlaskClient, headers: dict[str, str] | None = None, **changes: Any) -> Any:
+    response = client.post("/orders", json=BRIEF_BODY | changes, headers=headers)
+    assert response.status_code == 202, response.data
+    return json.loads(response.data)
+
+
+def test_the_briefs_order_is_stored_pending_and_starts_its_saga(
+        client: FlaskClient, saga_starter: FakeSagaStarter) -> None:
+    response = client.post("/orders", json=BRIEF_BODY)
+    order = json.loads(response.data)
+    assert response.status_code == 202
+    assert response.headers["Location"] == f"/orders/{order['id']}"
+    assert order | {"id": None, "createdAt": None, "updatedAt": None} == {
+        "id": None, "status": "PENDING", "reason": None,
+        "customerId": "e081ad0f-f83e-4f81-b2d7-23655ac04b8a", "amount": 10.5, "total": 200.0,
+        "items": [{"id": "3852cb18-9c19-4326-ac77-a1a0264bd98c", "name": "day-one",
+                   "amount": 200.0, "quantity": 1}],
+        "createdAt": None, "updatedAt": None,
+    }
+    assert order["createdAt"].endswith("Z")
+    assert [m["orderId"] for m in saga_starter.messages] == [order["id"]]
+    assert saga_starter.messages[0]["total"] == "200.00"
+
+
+def test_a_placed_order_reads_back_the_same(client: FlaskClient) -> None:
+    order = place(client, amount=1234.56)
+    assert answer(client.get(f"/orders/{order['id']}")) == (200, order)
+
+
+def test_an_unknown_order_is_404_and_a_malformed_id_400(client: FlaskClient) -> None:
+    status, body = answer(client.get(f"/orders/{uuid.uuid4()}"))
+    assert (status, body["error"]) == (404, "order_not_found")
+    status, body = answer(client.get("/orders/42"))
+    assert (status, body["error"], body["details"][0]["field"]) == (400, "malformed_id", "orderId")
+
+
+def test_orders_are_listed_oldest_first_and_filtered(client: FlaskClient) -> None:
+    first, second, third = (place(client) for _ in range(3))
+    client.post(f"/orders/{second['id']}/outcome", json={"status": "COMPLETED"})
+    listed = answer(client.get("/orders"))[1]["orders"]
+    assert [o["id"] for o in listed] == [first["id"], second["id"], third["id"]]
+    pending = answer(client.get("/orders", query_string={"status": "PENDING", "limit": 1}))
+    assert [o["id"] for o in pending[1]["orders"]] == [first["id"]]
+
+
+def test_created_before_keeps_only_older_orders(client: FlaskClient) -> None:
+    old = place(client)
+    cutoff = datetime.now(UTC).isoformat()
+    place(client)
+    listed = answer(client.get("/orders", query_string={"createdBefore": cutoff}))[1]
+    assert [o["id"] for o in listed["orders"]] == [old["id"]]
+
+
+@pytest.mark.parametrize("query", [{"status": "LOST"}, {"limit": "0"}, {"limit": "1001"},
+                                   {"limit": "ten"}, {"createdBefore": "yesterday"}])
+def test_a_bad_list_query_is_a_422_naming_the_parameter(
+        client: FlaskClient, query: dict[str, str]) -> None:
+    status, body = answer(client.get("/orders", query_string=query))
+    assert (status, body["error"]) == (422, "validation_failed")
+    assert body["details"][0]["field"] == next(iter(query))
+
+
+def test_an_outcome_ends_the_order_once(client: FlaskClient) -> None:
+    order_id = place(client)["id"]
+    outcome = f"/orders/{order_id}/outcome"
+    status, body = answer(client.post(outcome, json={"status": "PAYMENT_FAILED",
+                                                     "reason": "card declined by the gateway"}))
+    assert (status, body["status"], body["reason"]) == (
+        200, "PAYMENT_FAILED", "card declined by the gateway")
+    assert answer(client.post(outcome, json={"status": "PAYMENT_FAILED"})) == (200, body)
+    status, conflict = answer(client.post(outcome, json={"status": "COMPLETED"}))
+    assert (status, conflict["error"]) == (409, "conflicting_outcome")
+    assert answer(client.get(f"/orders/{order_id}"))[1] == body
+
+
+def test_the_outcome_of_an_unknown_order_is_404(client: FlaskClient) -> None:
+    status, body = answer(client.post(f"/orders/{uuid.uuid4()}/outcome",
+                                      json={"status": "COMPLETED"}))
+    assert (status, body["error"]) == (404, "order_not_found")
+
+
+def test_the_same_idempotency_key_returns_the_same_order(
+        client: FlaskClient, saga_starter: FakeSagaStarter) -> None:
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    first, again = place(client, key), place(client, key)
+    assert again == first
+    assert len(saga_starter.messages) == 1
+    assert place(client, {"Idempotency-Key": str(uuid.uuid4())})["id"] != first["id"]
+
+
+def test_concurrent_requests_with_one_key_make_one_order(
+        client: FlaskClient, saga_starter: FakeSagaStarter) -> None:
+    key = {"Idempotency-Key": "checkout-" + uuid.uuid4().hex}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        orders = list(pool.map(lambda _: place(client, key), range(16)))
+    assert len({order["id"] for order in orders}) == 1
+    assert len(answer(client.get("/orders"))[1]["orders"]) == 1
+    assert len(saga_starter.messages) == 1
+
+
+def test_every_client_error_has_the_json_error_body(client: FlaskClient) -> None:
+    for response in [
+        client.post("/orders", data="{", content_type="application/json"),
+        client.post("/orders", data="{}", content_type="text/plain"),
+        client.post("/orders", json={"items": []}),
+        client.post("/orders", data=b"x" * 70_000, content_type="application/json"),
+        client.get("/nowhere"), client.delete("/orders"), client.get("/orders//x"),
+    ]:
+        status, body = answer(response)
+        assert 400 <= status < 500 and set(body) == {"error", "message", "details"}
+
+
+def test_health_and_the_openapi_document_are_served(client: FlaskClient) -> None:
+    assert answer(client.get("/healthz")) == (200, {"status": "ok"})
+    document = answer(client.get("/openapi.json"))[1]
+    assert document["openapi"].startswith("3.1")
+    assert set(document["paths"]) == {"/orders", "/orders/{orderId}", "/orders/{orderId}/outcome",
+                                      "/healthz", "/openapi.json"}

@@ -1,0 +1,71 @@
+"""In-memory stand-ins for the order service's database and broker."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Self
+
+from order_service.adapters.repository import DuplicateIdempotencyKey
+from order_service.domain.model import Order, OrderStatus
+
+
+class FakeOrderRepository:
+    """Orders in a dict; `list` and `get` answer as the SQL repository does."""
+
+    def __init__(self) -> None:
+        self.orders: dict[uuid.UUID, Order] = {}
+
+    def add(self, order: Order) -> None:
+        if order.idempotency_key and self.get_by_idempotency_key(order.idempotency_key):
+            raise DuplicateIdempotencyKey(order.idempotency_key)
+        self.orders[order.id] = order
+
+    def get(self, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None:
+        return self.orders.get(order_id)
+
+    def get_by_idempotency_key(self, key: str) -> Order | None:
+        return next((o for o in self.orders.values() if o.idempotency_key == key), None)
+
+    def find(self, status: OrderStatus | None, created_before: datetime | None,
+             limit: int) -> list[Order]:
+        found = [o for o in self.orders.values()
+                 if (status is None or o.status is status)
+                 and (created_before is None or o.created_at < created_before)]
+        return sorted(found, key=lambda o: o.created_at)[:limit]
+
+    def save_outcome(self, order: Order) -> None:
+        self.orders[order.id] = order
+
+
+class FakeUnitOfWork:
+    """A unit of work that counts its commits, so tests can see what was committed when."""
+
+    def __init__(self) -> None:
+        self.orders = FakeOrderRepository()
+        self.commits = 0
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def commit(self) -> None:
+        self.commits += 1
+
+    def rollback(self) -> None:
+        pass
+
+
+class FakeSagaStarter:
+    """Records each order message; with a unit of work, also how many commits preceded it."""
+
+    def __init__(self, uow: FakeUnitOfWork | None = None) -> None:
+        self.uow = uow
+        self.messages: list[dict[str, Any]] = []
+        self.commits_before_start: list[int] = []
+
+    def start(self, order_message: dict[str, Any]) -> None:
+        self.messages.append(order_message)
+        self.commits_before_start.append(self.uow.commits if self.uow else 0)
