@@ -1,0 +1,1 @@
+"""What the payment service talks to: its database tables and the Kafka broker."""

@@ -1,0 +1,114 @@
+"""Reading and writing payments and outbox rows on one database connection (one transaction)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection, Engine, RowMapping
+
+from payment_service.adapters.tables import outbox, payments
+from payment_service.domain.model import Payment, PaymentStatus
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """One message waiting in the outbox (or already sent, when `published_at` is set)."""
+
+    id: int
+    event_id: str
+    topic: str
+    key: str
+    payload: str
+    created_at: datetime
+    published_at: datetime | None
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[PaymentRepository]:
+    """A repository whose writes commit together when the block ends, or not at all."""
+    with engine.begin() as connection:
+        yield PaymentRepository(connection)
+
+
+class PaymentRepository:
+    """Payments keyed by order id, and the outbox of messages about them."""
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+
+    def get(self, order_id: str) -> Payment | None:
+        """The order's payment, or None if there is none."""
+        row = self.connection.execute(
+            select(payments).where(payments.c.order_id == order_id)).mappings().first()
+        return _payment(row) if row else None
+
+    def add(self, payment: Payment) -> None:
+        """Store a new payment; IntegrityError if the order already has one."""
+        self.connection.execute(insert(payments).values(
+            **_columns(payment), order_id=payment.order_id, payment_id=payment.payment_id,
+            customer_id=payment.customer_id, amount=payment.amount,
+            created_at=payment.created_at, updated_at=payment.created_at))
+
+    def replace(self, expected: PaymentStatus, payment: Payment, now: datetime) -> bool:
+        """Write `payment`'s new state if the stored status is still `expected`.
+
+        The condition makes racing writers safe: the loser updates no row and learns it here.
+        """
+        result = self.connection.execute(
+            update(payments)
+            .where(payments.c.order_id == payment.order_id, payments.c.status == expected.value)
+            .values(**_columns(payment), updated_at=now))
+        return result.rowcount == 1
+
+    def pending_requested_before(self, cutoff: datetime, skip_customers: frozenset[str],
+                                 limit: int) -> list[Payment]:
+        """PENDING payments requested at or before `cutoff`, oldest first, minus skipped ones."""
+        query = (select(payments)
+                 .where(payments.c.status == PaymentStatus.PENDING.value,
+                        payments.c.created_at <= cutoff)
+                 .order_by(payments.c.created_at, payments.c.order_id).limit(limit))
+        if skip_customers:
+            query = query.where(payments.c.customer_id.not_in(sorted(skip_customers)))
+        return [_payment(row) for row in self.connection.execute(query).mappings()]
+
+    def add_message(self, event_id: str, topic: str, key: str, payload: str,
+                    now: datetime) -> None:
+        """Queue a message in the outbox; it is sent once this transaction has committed."""
+        self.connection.execute(insert(outbox).values(
+            event_id=event_id, topic=topic, key=key, payload=payload, created_at=now))
+
+    def unpublished_messages(self, limit: int) -> list[OutboxMessage]:
+        """Messages not yet acknowledged by the broker, oldest first."""
+        rows = self.connection.execute(
+            select(outbox).where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.id).limit(limit)).mappings()
+        return [OutboxMessage(**row) for row in rows]
+
+    def all_messages(self) -> list[OutboxMessage]:
+        """Every outbox message, oldest first (for inspection and tests)."""
+        rows = self.connection.execute(select(outbox).order_by(outbox.c.id)).mappings()
+        return [OutboxMessage(**row) for row in rows]
+
+    def mark_published(self, ids: list[int], now: datetime) -> None:
+        """Record that the broker acknowledged these messages."""
+        if ids:
+            self.connection.execute(
+                update(outbox).where(outbox.c.id.in_(ids), outbox.c.published_at.is_(None))
+                .values(published_at=now))
+
+
+def _columns(payment: Payment) -> dict[str, Any]:
+    return {"status": payment.status.value, "reason": payment.reason,
+            "decided_at": payment.decided_at}
+
+
+def _payment(row: RowMapping) -> Payment:
+    return Payment(
+        payment_id=row["payment_id"], order_id=row["order_id"], customer_id=row["customer_id"],
+        amount=row["amount"], status=PaymentStatus(row["status"]), reason=row["reason"],
+        created_at=row["created_at"], decided_at=row["decided_at"])

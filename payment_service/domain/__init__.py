@@ -1,0 +1,1 @@
+"""Payments and the simulated gateway's rules: plain Python, no framework import."""

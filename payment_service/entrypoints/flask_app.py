@@ -1,0 +1,99 @@
+"""The payment service's HTTP API: it only translates between HTTP and the use cases.
+
+Run it with `gunicorn 'payment_service.entrypoints.flask_app:create_app()'`.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app, jsonify
+from flask.typing import ResponseReturnValue
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from glastonbury import settings
+from glastonbury.db import create_schema, make_engine
+from glastonbury.web import error_response, install_json_errors, json_object, validated
+from payment_service.adapters.tables import metadata
+from payment_service.entrypoints.openapi import OPENAPI
+from payment_service.entrypoints.schemas import (
+    PaymentRequest,
+    acknowledgement,
+    parse_order_id,
+    payment_view,
+)
+from payment_service.service_layer import services
+
+api = Blueprint("payments", __name__)
+
+
+def create_app(database_url: str | None = None) -> Flask:
+    """The Flask app on `database_url` (default: PAYMENT_DATABASE_URL); creates missing tables."""
+    app = Flask(__name__)
+    install_json_errors(app)
+    engine = make_engine(database_url or settings.database_url("payment"))
+    create_schema(engine, metadata)
+    app.extensions["payment_engine"] = engine
+    app.register_blueprint(api)
+    app.register_error_handler(services.PaymentNotFound, _not_found)
+    app.register_error_handler(OperationalError, _database_down)
+    return app
+
+
+def _engine() -> Engine:
+    engine: Engine = current_app.extensions["payment_engine"]
+    return engine
+
+
+def _not_found(error: services.PaymentNotFound) -> ResponseReturnValue:
+    return error_response(404, "not_found", f"No payment for order {error}.")
+
+
+def _database_down(_error: OperationalError) -> ResponseReturnValue:
+    # A technical failure the caller should retry, not a bug: 503 rather than 500.
+    return error_response(503, "unavailable", "The database does not answer; try again.")
+
+
+@api.post("/payments")
+def request_payment() -> ResponseReturnValue:
+    """Accept a payment for the gateway to decide later; the order id makes it idempotent."""
+    body = validated(PaymentRequest, json_object())
+    payment, _created = services.request_payment(
+        _engine(), str(body.orderId), str(body.customerId), body.amount)
+    # 202 for a repeat too: the contract promises one answer, whatever the payment's status.
+    return jsonify(acknowledgement(payment)), 202, {"Location": f"/payments/{payment.order_id}"}
+
+
+@api.get("/payments/<order_id>")
+def get_payment(order_id: str) -> ResponseReturnValue:
+    """The order's payment."""
+    return jsonify(payment_view(services.get_payment(_engine(), parse_order_id(order_id))))
+
+
+@api.post("/payments/<order_id>/cancel")
+def cancel_payment(order_id: str) -> ResponseReturnValue:
+    """Cancel the order's payment before the gateway decides it (a tombstone if unknown)."""
+    return jsonify(payment_view(services.cancel_payment(_engine(), parse_order_id(order_id))))
+
+
+@api.post("/payments/<order_id>/refund")
+def refund_payment(order_id: str) -> ResponseReturnValue:
+    """Refund the order's approved payment."""
+    return jsonify(payment_view(services.refund_payment(_engine(), parse_order_id(order_id))))
+
+
+@api.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    """200 when the service can reach its database, else 503."""
+    try:
+        with _engine().connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        return jsonify({"status": "unavailable", "database": "unreachable"}), 503
+    return jsonify({"status": "ok", "database": "ok"})
+
+
+@api.get("/openapi.json")
+def openapi() -> ResponseReturnValue:
+    """The API's OpenAPI 3.1 description."""
+    return jsonify(OPENAPI)

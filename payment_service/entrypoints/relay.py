@@ -1,0 +1,135 @@
+"""The payment relay: the simulated gateway decides due payments, the outbox goes to Kafka.
+
+Run it with `python -m payment_service.entrypoints.relay`. It runs until SIGTERM or SIGINT and
+outlives a broker or database outage: it logs, backs off and tries again.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from kafka.errors import KafkaError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from glastonbury import settings
+from glastonbury.db import create_schema, make_engine
+from glastonbury.kafka import wait_for_topics
+from payment_service import config
+from payment_service.adapters.kafka_publisher import KafkaPublisher
+from payment_service.adapters.tables import metadata
+from payment_service.domain.gateway import GatewayRules
+from payment_service.service_layer import services
+
+log = logging.getLogger("payment_service.relay")
+
+MAX_BACKOFF_S = 5.0
+OUTAGES = (KafkaError, SQLAlchemyError, OSError)
+T = TypeVar("T")
+
+
+@dataclass
+class Relay:
+    """One relay's wiring: where payments live, the gateway's rules and the Kafka side."""
+
+    engine: Engine
+    rules: GatewayRules
+    topic: str
+    publisher: services.Publisher
+
+    def run_once(self) -> int:
+        """One pass: decide due payments, then publish the outbox; returns the work done."""
+        decided = services.decide_due_payments(self.engine, self.rules, self.topic)
+        for payment in decided:
+            log.info("payment %s for order %s %s%s", payment.payment_id, payment.order_id,
+                     payment.status.value, f" ({payment.reason})" if payment.reason else "")
+        return len(decided) + services.publish_pending_outbox(self.engine, self.publisher)
+
+
+def run_forever(relay: Relay, stop: threading.Event, poll_interval_s: float,
+                on_outage: Callable[[], None] = lambda: None) -> None:
+    """Run passes until `stop` is set: sleep when idle; on an outage back off, call `on_outage`.
+
+    Anything else is a bug and ends the process rather than spinning on it.
+    """
+    backoff = poll_interval_s
+    while not stop.is_set():
+        try:
+            busy = relay.run_once() > 0
+            backoff = poll_interval_s
+        except OUTAGES as error:
+            log.warning("relay pass failed, retrying in %.1f s: %s", backoff, error)
+            stop.wait(backoff)
+            backoff = min(max(backoff * 2, 0.1), MAX_BACKOFF_S)
+            on_outage()
+            continue
+        if not busy:
+            stop.wait(poll_interval_s)
+
+
+def results_topics() -> dict[str, int]:
+    """The topics the relay writes to (name -> partitions), dead letters included."""
+    return {settings.payment_results_topic(): settings.payment_results_partitions(),
+            settings.payment_results_dead_letter_topic(): 1}
+
+
+def retry_until_done(stop: threading.Event, what: str, attempt: Callable[[], T]) -> T | None:
+    """`attempt()`'s result once it stops failing with an outage, or None if asked to stop."""
+    while not stop.is_set():
+        try:
+            return attempt()
+        except OUTAGES as error:
+            log.warning("%s failed, retrying in %.0f s: %s", what, MAX_BACKOFF_S, error)
+            stop.wait(MAX_BACKOFF_S)
+    return None
+
+
+def recreate_topics() -> None:
+    """Create the topics again if a broker that keeps them in memory only has restarted."""
+    try:
+        wait_for_topics(settings.kafka_bootstrap_servers(), results_topics(), deadline_s=2)
+    except KafkaError:
+        pass  # still down; the next pass will say so
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT, so the current pass ends before the process does."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+def main() -> None:
+    """Start the relay with the environment's settings and run it until signalled."""
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    stop = stop_on_signals()
+    engine = make_engine(settings.database_url("payment"))
+    servers = settings.kafka_bootstrap_servers()
+    publisher = None
+    try:
+        retry_until_done(stop, "creating the tables", lambda: create_schema(engine, metadata))
+        retry_until_done(stop, "creating the topics",
+                         lambda: wait_for_topics(servers, results_topics()))
+        publisher = retry_until_done(stop, "connecting to Kafka",
+                                     lambda: KafkaPublisher.connect(servers))
+        if publisher is not None:
+            relay = Relay(engine, config.gateway_rules(), settings.payment_results_topic(),
+                          publisher)
+            log.info("payment relay started, publishing to %s", relay.topic)
+            run_forever(relay, stop, config.relay_poll_interval(), on_outage=recreate_topics)
+    finally:
+        if publisher is not None:
+            publisher.close()
+        engine.dispose()
+        log.info("payment relay stopped")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""The HTTP API's request body and response shapes (camelCase, as the contract writes them)."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, field_validator
+
+from glastonbury.web import ApiError
+from payment_service.domain.model import Payment
+
+# Fits the NUMERIC(14, 2) column on every backend.
+MAX_AMOUNT = Decimal("999999999999.99")
+
+
+class PaymentRequest(BaseModel):
+    """`POST /payments`: unknown fields are ignored."""
+
+    orderId: uuid.UUID
+    customerId: uuid.UUID
+    amount: Decimal
+
+    @field_validator("orderId", "customerId", mode="before")
+    @classmethod
+    def _uuid_text(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValueError("must be a UUID string")  # noqa: TRY004 - pydantic wants ValueError
+        return value
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _positive_money(cls, value: Any) -> Decimal:
+        # bool is an int in Python, but true is not an amount; a string is not a JSON number.
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError("must be a JSON number")  # noqa: TRY004 - pydantic wants ValueError
+        amount = Decimal(str(value))
+        if not amount.is_finite() or amount <= 0:
+            raise ValueError("must be a number greater than 0")
+        if amount > MAX_AMOUNT:
+            raise ValueError(f"must be at most {MAX_AMOUNT}")
+        if amount != amount.quantize(Decimal("0.01")):
+            raise ValueError("must have at most 2 decimals")
+        return amount
+
+
+def parse_order_id(text: str) -> str:
+    """The path's order id in canonical form, or a 400 if it is not a UUID."""
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise ApiError(400, "malformed_id", f"{text!r} is not a UUID.",
+                       [{"field": "orderId", "problem": "must be a UUID"}]) from None
+
+
+def acknowledgement(payment: Payment) -> dict[str, Any]:
+    """The answer to a payment request."""
+    return {"paymentId": payment.payment_id, "orderId": payment.order_id,
+            "status": payment.status.value}
+
+
+def payment_view(payment: Payment) -> dict[str, Any]:
+    """A payment as `GET /payments/{orderId}` shows it; amounts are JSON numbers."""
+    return {
+        "paymentId": payment.payment_id,
+        "orderId": payment.order_id,
+        "customerId": payment.customer_id,
+        "amount": float(payment.amount) if payment.amount is not None else None,
+        "status": payment.status.value,
+        "reason": payment.reason,
+        "createdAt": payment.created_at.isoformat(),
+        "decidedAt": payment.decided_at.isoformat() if payment.decided_at else None,
+    }

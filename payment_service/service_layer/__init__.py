@@ -1,0 +1,1 @@
+"""The payment service's use cases, each in its own transaction."""

@@ -1,0 +1,153 @@
+"""The payment service's use cases. Each runs in its own transaction(s) on the given engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Protocol
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from payment_service.adapters.repository import transaction
+from payment_service.domain.events import PaymentDecided
+from payment_service.domain.gateway import GatewayRules
+from payment_service.domain.model import (
+    Payment,
+    PaymentStatus,
+    cancelled_tombstone,
+    new_payment,
+)
+
+DECISION_BATCH = 100
+PUBLISH_BATCH = 100
+
+
+class PaymentNotFound(Exception):
+    """The order has no payment."""
+
+
+class Publisher(Protocol):
+    """Sends one message and returns only once the broker has acknowledged it."""
+
+    def publish(self, topic: str, key: str, payload: str) -> None: ...
+
+
+def utcnow() -> datetime:
+    """The current instant, time zone aware (UTC)."""
+    return datetime.now(UTC)
+
+
+def request_payment(engine: Engine, order_id: str, customer_id: str,
+                    amount: Decimal) -> tuple[Payment, bool]:
+    """The order's payment and whether it was created now; a repeat returns the stored one."""
+    existing = get_or_none(engine, order_id)
+    if existing:
+        return existing, False
+    payment = new_payment(order_id, customer_id, amount, utcnow())
+    if _insert_unless_present(engine, payment):
+        return payment, True
+    return get_payment(engine, order_id), False
+
+
+def get_payment(engine: Engine, order_id: str) -> Payment:
+    """The order's payment; PaymentNotFound if it has none."""
+    payment = get_or_none(engine, order_id)
+    if payment is None:
+        raise PaymentNotFound(order_id)
+    return payment
+
+
+def get_or_none(engine: Engine, order_id: str) -> Payment | None:
+    """The order's payment, or None."""
+    with transaction(engine) as payments:
+        return payments.get(order_id)
+
+
+def cancel_payment(engine: Engine, order_id: str) -> Payment:
+    """Cancel a PENDING payment; leave a CANCELLED tombstone for an unknown order.
+
+    If the gateway decides the payment at the same moment, exactly one of the two wins and the
+    answer says which.
+    """
+    if get_or_none(engine, order_id) is None:
+        _insert_unless_present(engine, cancelled_tombstone(order_id, utcnow()))
+    return _transition(engine, order_id, Payment.cancel)
+
+
+def refund_payment(engine: Engine, order_id: str) -> Payment:
+    """Refund an APPROVED payment; other statuses stay; PaymentNotFound for an unknown order."""
+    return _transition(engine, order_id, Payment.refund)
+
+
+def decide_due_payments(engine: Engine, rules: GatewayRules, topic: str,
+                        now: datetime | None = None) -> list[Payment]:
+    """Let the gateway decide every payment due at `now`; return those decided by this call.
+
+    Each decision and its outgoing message commit together, or neither does.
+    """
+    now = now or utcnow()
+    with transaction(engine) as payments:
+        due = payments.pending_requested_before(rules.requested_before(now),
+                                                rules.hold_customers, DECISION_BATCH)
+    decided = [_decide(engine, rules, payment, topic, now) for payment in due]
+    return [payment for payment in decided if payment is not None]
+
+
+def publish_pending_outbox(engine: Engine, publisher: Publisher,
+                           limit: int = PUBLISH_BATCH) -> int:
+    """Publish unpublished outbox messages oldest first; return how many were acknowledged.
+
+    A message is marked published only after the broker acknowledged it, so a crash between
+    the two publishes it again: at least once, never zero times. A failure stops the pass (to
+    keep the order) after marking what was acknowledged, then propagates.
+    """
+    with transaction(engine) as payments:
+        messages = payments.unpublished_messages(limit)
+    acknowledged: list[int] = []
+    try:
+        for message in messages:
+            publisher.publish(message.topic, message.key, message.payload)
+            acknowledged.append(message.id)
+    finally:
+        with transaction(engine) as payments:
+            payments.mark_published(acknowledged, utcnow())
+    return len(acknowledged)
+
+
+def _decide(engine: Engine, rules: GatewayRules, payment: Payment, topic: str,
+            now: datetime) -> Payment | None:
+    decision = rules.decide(payment)
+    if decision is None:
+        return None
+    decided = payment.decide(decision, now)
+    event = PaymentDecided.of(decided)
+    with transaction(engine) as payments:
+        # Another relay or a cancel may have moved it since it was read: then it is theirs.
+        if not payments.replace(PaymentStatus.PENDING, decided, now):
+            return None
+        payments.add_message(event.event_id, topic, decided.order_id, event.to_json(), now)
+    return decided
+
+
+def _transition(engine: Engine, order_id: str, change: Callable[[Payment], Payment]) -> Payment:
+    with transaction(engine) as payments:
+        payment = payments.get(order_id)
+        if payment is None:
+            raise PaymentNotFound(order_id)
+        changed = change(payment)
+        if changed is payment or payments.replace(payment.status, changed, utcnow()):
+            return changed
+        # Lost a race (the relay decided it meanwhile): answer what is stored now.
+        return payments.get(order_id) or payment
+
+
+def _insert_unless_present(engine: Engine, payment: Payment) -> bool:
+    # Two requests for one order may both find nothing; the primary key lets only one in.
+    try:
+        with transaction(engine) as payments:
+            payments.add(payment)
+        return True
+    except IntegrityError:
+        return False

@@ -1,0 +1,131 @@
+"""The outbox through a real Kafka-protocol broker (Tansu): at least once, never zero times."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from decimal import Decimal
+
+import pytest
+from kafka import KafkaConsumer
+from kafka.errors import KafkaTimeoutError
+
+from glastonbury.kafka import wait_for_topics
+from payment_service.adapters.kafka_publisher import KafkaPublisher
+from payment_service.adapters.repository import transaction
+from payment_service.domain.gateway import GatewayRules
+from payment_service.entrypoints.relay import Relay, run_forever
+from payment_service.service_layer import services
+
+from .conftest import new_id
+
+
+@pytest.fixture
+def topic(kafka_servers):
+    """A fresh results topic with 4 partitions on the test broker."""
+    name = f"payment.results.{uuid.uuid4().hex[:8]}"
+    wait_for_topics(kafka_servers, {name: 4})
+    return name
+
+
+@pytest.fixture
+def publisher(kafka_servers):
+    publisher = KafkaPublisher.connect(kafka_servers)
+    yield publisher
+    publisher.close()
+
+
+def consume(servers, topic, count, deadline_s=30.0):
+    """The first `count` messages of the topic, polling until the deadline."""
+    consumer = KafkaConsumer(
+        topic, bootstrap_servers=servers, group_id=f"test-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest", session_timeout_ms=6000, heartbeat_interval_ms=1000)
+    records = []
+    give_up_at = time.monotonic() + deadline_s
+    try:
+        while len(records) < count and time.monotonic() < give_up_at:
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend(batch)
+    finally:
+        consumer.close()
+    return records
+
+
+def wait_until(condition, deadline_s=10.0):
+    give_up_at = time.monotonic() + deadline_s
+    while not condition():
+        assert time.monotonic() < give_up_at, "timed out"
+        time.sleep(0.01)
+
+
+def request(engine, amount="200.00"):
+    payment, _ = services.request_payment(engine, new_id(), new_id(), Decimal(amount))
+    return payment
+
+
+def unpublished(engine):
+    with transaction(engine) as payments:
+        return payments.unpublished_messages(100)
+
+
+class FailingPublisher:
+    """Acknowledges the first `succeed` messages, then fails like a broker that went away."""
+
+    def __init__(self, inner, succeed=0):
+        self.inner, self.succeed, self.failures = inner, succeed, 0
+
+    def publish(self, topic, key, payload):
+        if self.succeed <= 0:
+            self.failures += 1
+            raise KafkaTimeoutError("broker gone")
+        self.succeed -= 1
+        self.inner.publish(topic, key, payload)
+
+
+def test_a_decision_arrives_on_kafka_keyed_by_order_id(engine, kafka_servers, topic, publisher):
+    payment = request(engine, "1200.00")
+    relay = Relay(engine, GatewayRules(), topic, publisher)
+    assert relay.run_once() == 2  # one decision, one message
+    [record] = consume(kafka_servers, topic, 1)
+    assert record.key == payment.order_id.encode()
+    message = json.loads(record.value.decode("utf-8"))
+    assert uuid.UUID(message.pop("eventId")).version == 4
+    assert message.pop("decidedAt")
+    assert message == {
+        "version": 1, "type": "PaymentDecided", "orderId": payment.order_id,
+        "paymentId": payment.payment_id, "status": "DECLINED",
+        "reason": "amount 1200.00 is above the gateway limit of 1000.00", "amount": "1200.00"}
+    assert unpublished(engine) == []
+
+
+def test_a_failed_publish_leaves_the_row_unpublished_for_a_later_pass(
+        engine, kafka_servers, topic, publisher):
+    payments = [request(engine) for _ in range(3)]
+    services.decide_due_payments(engine, GatewayRules(), topic)
+    with pytest.raises(KafkaTimeoutError):
+        services.publish_pending_outbox(engine, FailingPublisher(publisher, succeed=1))
+    assert [m.key for m in unpublished(engine)] == [p.order_id for p in payments[1:]]
+    assert services.publish_pending_outbox(engine, publisher) == 2
+    records = consume(kafka_servers, topic, 3)
+    assert sorted(r.key.decode() for r in records) == sorted(p.order_id for p in payments)
+
+
+def test_the_relay_loop_decides_and_publishes_until_stopped(
+        engine, kafka_servers, topic, publisher):
+    stop, failing = threading.Event(), FailingPublisher(publisher)
+    relay = Relay(engine, GatewayRules(), topic, failing)
+    loop = threading.Thread(target=run_forever, args=(relay, stop, 0.01))
+    loop.start()
+    try:
+        payment = request(engine)
+        # The broker is "down": the loop must survive failed passes, then publish once it is back.
+        wait_until(lambda: failing.failures >= 2)
+        relay.publisher = publisher
+        [record] = consume(kafka_servers, topic, 1)
+        assert record.key == payment.order_id.encode()
+    finally:
+        stop.set()
+        loop.join(timeout=10)
+    assert not loop.is_alive()
