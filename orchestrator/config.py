@@ -50,7 +50,8 @@ class RetryPolicy:
         return cls(
             max_attempts=env_int(prefix + "MAX_ATTEMPTS", env_int("STEP_MAX_ATTEMPTS", 5)),
             first_delay=env_float(prefix + "RETRY_DELAY", env_float("STEP_RETRY_DELAY", 1.0)),
-            max_delay=env_float(prefix + "RETRY_MAX_DELAY", env_float("STEP_RETRY_MAX_DELAY", 30.0)),
+            max_delay=env_float(prefix + "RETRY_MAX_DELAY",
+                                env_float("STEP_RETRY_MAX_DELAY", 30.0)),
         )
 
     def delay(self, retries_so_far: int) -> float:

@@ -52,7 +52,8 @@ class ServerProcess:
 
     def __init__(self, command: list[str], port: int):
         self.port = port
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
         binaries.wait_for_port(port)
 
     def stop(self) -> None:

@@ -6,14 +6,15 @@ same message, or a late one, exactly one moves the saga and the others change no
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import (Boolean, Column, DateTime, Integer, MetaData, String, Table, Text,
-                        and_, func, insert, select, update)
+from sqlalchemy import (Boolean, Column, DateTime, Integer, MetaData, Select, String, Table,
+                        Text, and_, func, insert, select, update)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -98,7 +99,8 @@ class SagaStore:
                 tx.execute(insert(sagas).values(
                     order_id=order.order_id, state=SagaState.STARTED, customer_id=order.customer_id,
                     total=str(order.total), lines=lines, payment_requested=False,
-                    payment_to_void=False, drives=0, parked=False, created_at=moment, updated_at=moment))
+                    payment_to_void=False, drives=0, parked=False, created_at=moment,
+                    updated_at=moment))
         except IntegrityError:
             return False
         return True
@@ -140,8 +142,9 @@ class SagaStore:
                 .values(attempts=saga_steps.c.attempts + 1, task_id=task_id, ended_at=None,
                         outcome=None)).rowcount
             if not changed:
-                tx.execute(insert(saga_steps).values(order_id=order_id, name=name, started_at=moment,
-                                                     attempts=1, task_id=task_id))
+                tx.execute(insert(saga_steps).values(order_id=order_id, name=name,
+                                                     started_at=moment, attempts=1,
+                                                     task_id=task_id))
             tx.execute(update(sagas).where(sagas.c.order_id == order_id).values(updated_at=moment))
 
     def end_step(self, order_id: str, name: str, outcome: str, error: str | None = None,
@@ -215,10 +218,10 @@ class SagaStore:
 
     def counts_by_state(self) -> dict[str, int]:
         with self.engine.connect() as connection:
-            rows = connection.execute(select(sagas.c.state, func.count()).group_by(sagas.c.state))
-            return {state: count for state, count in rows}
+            query = select(sagas.c.state, func.count()).group_by(sagas.c.state)
+            return {row[0]: row[1] for row in connection.execute(query).tuples()}
 
-    def _ids(self, query) -> list[str]:  # type: ignore[no-untyped-def]
+    def _ids(self, query: Select) -> builtins.list[str]:
         with self.engine.connect() as connection:
             return [row[0] for row in connection.execute(query)]
 

@@ -95,7 +95,8 @@ class PaymentDecided:
         if not (isinstance(event_id, str) and event_id and isinstance(order_id, str) and order_id):
             raise InvalidMessage("eventId and orderId must be non-empty strings")
         reason = message.get("reason")
-        return cls(event_id, order_id, status == "APPROVED", reason if isinstance(reason, str) else None)
+        reason = reason if isinstance(reason, str) else None
+        return cls(event_id, order_id, status == "APPROVED", reason)
 
 
 def _require_version(message: dict[str, Any]) -> None:

@@ -83,7 +83,8 @@ class PaymentResultsBridge:
         """Put an unreadable message on the dead-letter topic, with the reason in a header."""
         log.error("unreadable payment result parked on %s: %s", self.dead_letter_topic, problem)
         headers = [("error", problem.encode()[:1000])]
-        self.producer.send(self.dead_letter_topic, value=raw or b"", headers=headers).get(timeout=30)
+        sent = self.producer.send(self.dead_letter_topic, value=raw or b"", headers=headers)
+        sent.get(timeout=30)
 
     def stop(self, *_: Any) -> None:
         self.running = False

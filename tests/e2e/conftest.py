@@ -70,7 +70,8 @@ class Client:
         return response.json()["available"]
 
     def reservation(self, order_id: str) -> str | None:
-        response = requests.get(f"{self.stack.url('inventory')}/reservations/{order_id}", timeout=10)
+        response = requests.get(f"{self.stack.url('inventory')}/reservations/{order_id}",
+                                timeout=10)
         return response.json()["status"] if response.status_code == 200 else None
 
     def payment(self, order_id: str) -> str | None:
