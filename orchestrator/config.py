@@ -30,6 +30,11 @@ def max_drives() -> int:
     return env_int("SAGA_MAX_DRIVES", 10)
 
 
+def step_attempt_limit() -> int:
+    """Attempts at one step, across re-deliveries and re-drives, before it is parked."""
+    return env_int("SAGA_STEP_ATTEMPT_LIMIT", 25)
+
+
 def visibility_timeout() -> int:
     """Seconds before Redis hands an unacknowledged task (its worker died) to another worker."""
     return env_int("CELERY_VISIBILITY_TIMEOUT", 300)

@@ -18,6 +18,7 @@ from celery.canvas import Signature
 
 from orchestrator.adapters.services import ServiceUnavailable
 from orchestrator.celery_app import app
+from orchestrator import config
 from orchestrator.config import RetryPolicy
 from orchestrator.domain.model import MESSAGE_VERSION, InvalidMessage, Saga, SagaState
 from orchestrator.wiring import store
@@ -69,6 +70,8 @@ def saga_step(name: str, runs_when: Guard) -> Callable[[Callable[[Saga], str | S
             if saga is None or not runs_when(saga):
                 end_chain(self)
                 return f"skipped: saga is {saga.state if saga else 'unknown'}"
+            if _attempts(saga, name) >= config.step_attempt_limit():
+                return _park(self, order_id, name)
             store().begin_step(order_id, name, self.request.id)
             try:
                 verdict = body(saga)
@@ -80,6 +83,19 @@ def saga_step(name: str, runs_when: Guard) -> Callable[[Callable[[Saga], str | S
         return step
 
     return register
+
+
+def _attempts(saga: Saga, name: str) -> int:
+    return next((step.attempts for step in saga.steps if step.name == name), 0)
+
+
+def _park(task: Task, order_id: str, name: str) -> str:
+    # A task that kills its worker comes back on every redelivery and Redis keeps no count;
+    # the store does, and a step tried this often waits for a person instead.
+    log.error("step %s of %s parked after %d attempts", name, order_id, config.step_attempt_limit())
+    store().update(order_id, parked=True)
+    end_chain(task)
+    return "parked: too many attempts"
 
 
 def _retry_or_give_up(task: Task, order_id: str, name: str, error: Exception) -> Exception:

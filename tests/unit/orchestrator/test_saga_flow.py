@@ -101,3 +101,14 @@ def test_a_payment_request_that_fails_for_good_compensates_with_the_reason(world
     assert saga.state is S.PAYMENT_FAILED
     assert "gave up after 3 attempts" in saga.reason
     assert world["inventory"].stock[TICKET] == 5
+
+
+def test_a_step_tried_too_often_is_parked_for_a_person(world: dict,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAGA_STEP_ATTEMPT_LIMIT", "2")
+    world["inventory"].down = 10
+    place("o1")  # attempts 1 and 2 fail; the third delivery finds the limit reached
+    saga = world["store"].get("o1")
+    assert saga.parked
+    assert saga.state is S.STARTED
+    assert world["inventory"].down == 8
