@@ -27,6 +27,7 @@ def retry(order_id: str) -> str:
     if saga.state in TERMINAL:
         raise Refused(f"saga {order_id} is {saga.state}: there is nothing to retry")
     store().update(order_id, parked=False, drives=0)
+    store().restart_unfinished_steps(order_id)
     if saga.state is S.AWAITING_PAYMENT:
         # The payment request is idempotent: sending it again recovers a request that was lost.
         signature(flow.request_payment, order_id).apply_async()

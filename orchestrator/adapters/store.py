@@ -147,6 +147,14 @@ class SagaStore:
                                                      task_id=task_id))
             tx.execute(update(sagas).where(sagas.c.order_id == order_id).values(updated_at=moment))
 
+    def restart_unfinished_steps(self, order_id: str) -> None:
+        """A person retries: count the attempts of unfinished or failed steps afresh."""
+        with self.transaction() as tx:
+            tx.execute(update(saga_steps)
+                       .where(saga_steps.c.order_id == order_id,
+                              saga_steps.c.ended_at.is_(None) | (saga_steps.c.outcome == "failed"))
+                       .values(attempts=0))
+
     def end_step(self, order_id: str, name: str, outcome: str, error: str | None = None,
                  tx: Connection | None = None) -> None:
         with self._use(tx) as connection:

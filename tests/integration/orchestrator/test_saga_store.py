@@ -99,3 +99,14 @@ def test_a_wait_past_its_deadline_is_found(store: SagaStore) -> None:
     store.transition("early", [S.STARTED], S.AWAITING_PAYMENT,
                      payment_deadline=now() + timedelta(hours=1))
     assert store.payment_wait_expired() == ["late"]
+
+
+def test_a_persons_retry_counts_the_attempts_of_unfinished_steps_afresh(store: SagaStore) -> None:
+    store.create_if_absent(order())
+    store.begin_step("o1", "reserve_tickets", None)
+    store.end_step("o1", "reserve_tickets", "reserved")
+    store.begin_step("o1", "request_payment", None)
+    store.begin_step("o1", "request_payment", None)
+    store.restart_unfinished_steps("o1")
+    attempts = {step.name: step.attempts for step in store.get("o1").steps}
+    assert attempts == {"reserve_tickets": 1, "request_payment": 0}
