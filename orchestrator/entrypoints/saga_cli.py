@@ -1,0 +1,221 @@
+"""`celery -A orchestrator saga ...`: look at sagas, and retry or compensate them by hand.
+
+A Celery extension command (the `celery.commands` entry point in setup.cfg): Celery's own
+command line loads the app given with `-A` into `ctx.obj.app` and hands it this click group.
+It reads the store the worker writes (`orchestrator.wiring.store()`, so
+ORCHESTRATOR_DATABASE_URL or GLASTONBURY_VAR) and acts only through `orchestrator.operations`,
+which holds the safety rules; the steps it enqueues go to the app's broker.
+
+    celery -A orchestrator saga list --state stuck --since 2h
+    celery -A orchestrator saga show ORDER_ID
+    celery -A orchestrator saga retry ORDER_ID
+    celery -A orchestrator saga compensate --state AWAITING_PAYMENT --since 1d --yes
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import click
+from celery.bin.base import handle_preload_options
+from kombu.exceptions import OperationalError
+
+from orchestrator import config, operations
+from orchestrator.adapters.store import now
+from orchestrator.domain.model import TERMINAL, Saga, SagaState
+from orchestrator.entrypoints import saga_text as text
+from orchestrator.wiring import store
+
+STUCK, PARKED = "stuck", "parked"
+SELECTABLE = [*(state.value for state in SagaState), STUCK, PARKED]
+OPEN_STATES = [state for state in SagaState if state not in TERMINAL]
+
+
+class Since(click.ParamType):
+    """`--since`: an ISO 8601 time, or an age like `10m`, `2h`, `1d` counted back from now."""
+
+    name = "time"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return text.parse_since(str(value), now())
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
+class StateName(click.ParamType):
+    """`--state`: a saga state, `stuck` or `parked`, in any case."""
+
+    name = "state"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        for choice in SELECTABLE:
+            if str(value).lower() == choice.lower():
+                return choice
+        self.fail(f"{value!r} is not one of {', '.join(SELECTABLE)}", param, ctx)
+
+
+class Refusal(click.ClickException):
+    """An action refused (or an order unknown): the reason alone on stderr, exit status 1."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(self.message, err=True)
+
+
+state_option = click.option(
+    "--state", type=StateName(),
+    help=f"One of {', '.join(SagaState)}; or `stuck`: not finished and untouched for longer "
+         "than SAGA_STUCK_AFTER (a payment wait counts from its deadline); `parked`: given up "
+         "on by the reconciler.")
+since_option = click.option(
+    "--since", type=Since(), help="Created at or after: 2026-06-24T18:00Z, or an age: 10m, 2h, 1d.")
+
+
+@click.group(name="saga")
+@click.pass_context
+@handle_preload_options
+def saga(ctx: click.Context) -> None:
+    """Look at sagas, and retry or compensate them."""
+
+
+@saga.command(name="list")
+@state_option
+@since_option
+def list_sagas(state: str | None, since: datetime | None) -> None:
+    """A table of sagas, newest first: order id, state, age, current or last step, reason."""
+    found = select(state, since)
+    click.echo(text.saga_table(with_steps(found), now()) if found else "no saga matches")
+
+
+@saga.command()
+@click.argument("order_id")
+def show(order_id: str) -> None:
+    """One saga's timeline: its state and every step with its times, attempts and outcome."""
+    found = store().get(order_id)
+    if found is None:
+        raise Refusal(f"no saga for order {order_id}")
+    click.echo(text.timeline(found, now()))
+
+
+# -- choosing sagas ----------------------------------------------------------------------------
+
+def select(state: str | None, since: datetime | None) -> list[Saga]:
+    """The sagas a `--state` / `--since` selection names, newest first."""
+    if state == STUCK:
+        idle_since = now() - timedelta(seconds=config.stuck_after())
+        return [one for one in open_sagas(since) if quiet_since(one) < idle_since]
+    if state == PARKED:
+        return [one for one in open_sagas(since) if one.parked]
+    return store().list(state, since)
+
+
+def open_sagas(since: datetime | None) -> list[Saga]:
+    """Every saga not finished yet (one indexed query per state)."""
+    found = [one for state in OPEN_STATES for one in store().list(state, since)]
+    return sorted(found, key=lambda one: one.created_at or now(), reverse=True)
+
+
+def quiet_since(one: Saga) -> datetime:
+    """Since when nothing was expected of the saga: its last change, or its payment deadline."""
+    moment = one.updated_at or now()
+    if one.state is SagaState.AWAITING_PAYMENT and one.payment_deadline:
+        return max(moment, one.payment_deadline)
+    return moment
+
+
+def with_steps(sagas: list[Saga]) -> list[Saga]:
+    """The same sagas with their step records (a listing does not load them)."""
+    return [store().get(one.order_id) or one for one in sagas]
+
+
+# -- retry and compensate ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Action:
+    """An operator action on one saga, and the words that report it."""
+
+    name: str
+    done: str
+    perform: Callable[[str], str]
+    help: str
+
+
+def action_command(action: Action) -> click.Command:
+    """The `saga <action>` command: one order, or every saga of a selection."""
+
+    @saga.command(name=action.name, help=action.help)
+    @click.argument("order_id", required=False)
+    @state_option
+    @since_option
+    @click.option("--yes", "-y", is_flag=True, help="Act on several sagas without asking.")
+    def command(order_id: str | None, state: str | None, since: datetime | None,
+                yes: bool) -> None:
+        selection = state is not None or since is not None
+        if (order_id is None) == (not selection):
+            raise click.UsageError("give either an ORDER_ID or a selection (--state, --since)")
+        try:
+            if order_id is not None:
+                click.echo(perform(action, order_id))
+            else:
+                act_on_selection(action, select(state, since), yes)
+        except OperationalError as error:
+            raise click.ClickException(f"cannot reach the Celery broker: {error}") from None
+
+    return command
+
+
+def perform(action: Action, order_id: str) -> str:
+    """Act on one saga; a refusal becomes the exit status 1 with its reason on stderr."""
+    try:
+        return action.perform(order_id)
+    except operations.Refused as refusal:
+        raise Refusal(str(refusal)) from None
+
+
+def act_on_selection(action: Action, sagas: list[Saga], yes: bool) -> None:
+    """List the selection, confirm, act on each saga, then sum up; exit 1 if any was refused."""
+    if not sagas:
+        click.echo("no saga matches")
+        return
+    click.echo(text.saga_table(with_steps(sagas), now()))
+    if len(sagas) > 1 and not yes:
+        confirm(action, len(sagas))
+    refused = 0
+    for one in sagas:
+        try:
+            click.echo(action.perform(one.order_id))
+        except operations.Refused as refusal:
+            refused += 1
+            click.echo(f"refused: {refusal}")
+    click.echo(f"{len(sagas) - refused} {action.done}, {refused} refused")
+    if refused:
+        click.get_current_context().exit(1)
+
+
+def confirm(action: Action, count: int) -> None:
+    """Ask before acting on several sagas; without a terminal to ask on, refuse."""
+    if not can_ask():
+        raise Refusal(f"{count} sagas match: pass --yes to {action.name} them all "
+                      "(there is no terminal to ask for confirmation)")
+    click.confirm(f"{action.name.capitalize()} these {count} sagas?", abort=True, err=True)
+
+
+def can_ask() -> bool:
+    return sys.stdin.isatty()
+
+
+retry = action_command(Action(
+    "retry", "retried", lambda order_id: operations.retry(order_id),
+    "Drive a saga's current step again (and unpark it): one ORDER_ID, or a selection."))
+compensate = action_command(Action(
+    "compensate", "compensated", lambda order_id: operations.compensate(order_id),
+    "Undo a saga whose payment is not approved yet and fail its order: one ORDER_ID, "
+    "or a selection."))

@@ -1,0 +1,280 @@
+"""`celery -A orchestrator saga`, through Celery's own command line, on a real SQLite store.
+
+Nothing reaches a broker: what the operations would enqueue is recorded instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from celery.bin.celery import celery as celery_command
+from celery.canvas import Signature, _chain, group
+from click.testing import CliRunner, Result
+from sqlalchemy import update
+
+from orchestrator import operations, wiring
+from orchestrator.adapters.store import SagaStore, now, sagas
+from orchestrator.domain.model import OrderLine, OrderPlaced, SagaState
+from orchestrator.entrypoints import saga_cli
+from orchestrator.entrypoints.saga_text import duration, parse_since, timeline
+
+S = SagaState
+MOMENT = datetime(2026, 6, 24, 18, 0, tzinfo=UTC)
+
+
+@dataclass
+class World:
+    store: SagaStore
+    sent: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    world = World(SagaStore.connect(f"sqlite:///{tmp_path / 'saga.db'}"))
+    wiring.use(store=world.store)
+    monkeypatch.setattr(operations.flow, "drive", lambda order_id: world.sent.append("drive"))
+    for canvas in (Signature, _chain, group):
+        monkeypatch.setattr(canvas, "apply_async",
+                            lambda self, *a, **k: world.sent.append(type(self).__name__))
+    yield world
+    wiring.reset()
+    world.store.engine.dispose()
+
+
+def saga_in(world: World, order_id: str, state: SagaState, steps: tuple = (), **fields) -> None:
+    """A saga in `state` whose steps (name, outcome or None while running, error) ran in order."""
+    world.store.create_if_absent(OrderPlaced(order_id, "customer-1", Decimal("40.00"),
+                                             (OrderLine("ticket-1", 2),)))
+    for name, outcome, error in steps:
+        world.store.begin_step(order_id, name, f"task-{name}")
+        if outcome:
+            world.store.end_step(order_id, name, outcome, error)
+    world.store.transition(order_id, list(SagaState), state, **fields)
+
+
+def backdate(world: World, order_id: str, **moments: datetime) -> None:
+    with world.store.transaction() as tx:
+        tx.execute(update(sagas).where(sagas.c.order_id == order_id).values(**moments))
+
+
+def saga(*args: str, input: str | None = None) -> Result:
+    return CliRunner().invoke(celery_command, ["-A", "orchestrator", "saga", *args], input=input)
+
+
+# -- list ---------------------------------------------------------------------------------------
+
+def test_the_list_shows_each_sagas_state_age_current_step_and_reason(world: World) -> None:
+    saga_in(world, "o-done", S.COMPLETED, (("reserve_tickets", "reserved", None),
+                                           ("complete_order", "completed", None)))
+    saga_in(world, "o-failed", S.REJECTED, (("reserve_tickets", "out_of_stock", None),),
+            reason="Tickets not available: 1 short")
+    saga_in(world, "o-paying", S.AWAITING_PAYMENT, (("await_payment", None, None),))
+    result = saga("list")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["ORDER", "ID", "STATE", "AGE", "STEP", "REASON"]
+    assert lines[1].split()[:2] == ["o-paying", "AWAITING_PAYMENT"]
+    assert "await_payment (running)" in lines[1]
+    assert "complete_order (completed)" in result.output
+    assert "reserve_tickets (out_of_stock)  Tickets not available: 1 short" in result.output
+
+
+def test_the_list_filters_by_state_in_any_case_and_by_creation_time(world: World) -> None:
+    saga_in(world, "o-old", S.COMPLETED)
+    saga_in(world, "o-new", S.COMPLETED)
+    saga_in(world, "o-other", S.REJECTED)
+    backdate(world, "o-old", created_at=now() - timedelta(days=2))
+    result = saga("list", "--state", "completed", "--since", "1d")
+    assert result.exit_code == 0, result.output
+    assert "o-new" in result.output
+    assert "o-old" not in result.output and "o-other" not in result.output
+
+
+def test_stuck_means_unfinished_and_untouched_past_the_threshold(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAGA_STUCK_AFTER", "60")
+    long_ago = now() - timedelta(minutes=5)
+    for order_id, state in [("o-stuck", S.APPROVED), ("o-busy", S.APPROVED),
+                            ("o-done", S.COMPLETED), ("o-wait-due", S.AWAITING_PAYMENT),
+                            ("o-wait-later", S.AWAITING_PAYMENT)]:
+        saga_in(world, order_id, state, payment_deadline=long_ago)
+        backdate(world, order_id, updated_at=long_ago)
+    backdate(world, "o-busy", updated_at=now())
+    backdate(world, "o-wait-later", payment_deadline=now() + timedelta(minutes=5))
+    listed = saga("list", "--state", "stuck").output
+    assert "o-stuck" in listed and "o-wait-due" in listed
+    assert not {"o-busy", "o-done", "o-wait-later"} & set(listed.split())
+
+
+def test_parked_lists_the_sagas_the_reconciler_gave_up_on(world: World) -> None:
+    saga_in(world, "o-parked", S.COMPENSATING, parked=True)
+    saga_in(world, "o-moving", S.COMPENSATING)
+    listed = saga("list", "--state", "PARKED").output
+    assert "o-parked  COMPENSATING (parked)" in listed and "o-moving" not in listed
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("10m", MOMENT - timedelta(minutes=10)),
+    ("2h", MOMENT - timedelta(hours=2)),
+    ("1d", MOMENT - timedelta(days=1)),
+    ("2026-06-20T08:30:00Z", datetime(2026, 6, 20, 8, 30, tzinfo=UTC)),
+    ("2026-06-20T10:30+02:00", datetime(2026, 6, 20, 8, 30, tzinfo=UTC)),
+    ("2026-06-20", datetime(2026, 6, 20, tzinfo=UTC)),
+])
+def test_since_reads_an_age_or_an_iso_8601_time(text: str, expected: datetime) -> None:
+    assert parse_since(text, MOMENT) == expected
+
+
+@pytest.mark.parametrize("since", ["10x", "yesterday", "-1h", "2026-13-01"])
+def test_an_unreadable_since_is_a_usage_error(world: World, since: str) -> None:
+    result = saga("list", "--since", since)
+    assert result.exit_code == 2
+    assert "Invalid value for '--since'" in result.output and "10m, 2h, 1d" in result.output
+
+
+def test_an_unknown_state_is_a_usage_error(world: World) -> None:
+    result = saga("list", "--state", "LOST")
+    assert result.exit_code == 2 and "AWAITING_PAYMENT" in result.output
+
+
+def test_durations_read_well_at_every_scale() -> None:
+    assert [duration(s) for s in (0.12, 4.25, 200, 7500, 3 * 86400 + 4 * 3600)] == [
+        "120 ms", "4.2 s", "3m 20s", "2h 05m", "3d 04h"]
+
+
+# -- show ---------------------------------------------------------------------------------------
+
+def test_show_prints_each_step_with_its_times_attempts_outcome_and_error(world: World) -> None:
+    saga_in(world, "o-1", S.RESERVED, (("reserve_tickets", "reserved", None),
+                                       ("request_payment", None, None)))
+    world.store.begin_step("o-1", "request_payment", "task-again")
+    world.store.note_step_error("o-1", "request_payment", "ServiceUnavailable: payment down")
+    result = saga("show", "o-1")
+    assert result.exit_code == 0, result.output
+    assert "Order o-1" in result.output and "state     RESERVED" in result.output
+    assert "STEP             STARTED (UTC)            DURATION" in result.output
+    reserve, request = result.output.splitlines()[-2:]
+    assert reserve.startswith("reserve_tickets") and reserve.split()[-2:] == ["1", "reserved"]
+    assert request.startswith("request_payment") and " so far " in request
+    assert request.split()[-5:] == ["2", "running", "ServiceUnavailable:", "payment", "down"]
+
+
+def test_show_gives_the_reason_and_the_payment_deadline_of_a_waiting_saga() -> None:
+    from orchestrator.domain.model import Saga, StepRecord
+
+    waiting = Saga("o-1", S.AWAITING_PAYMENT, "c", Decimal("40.00"), (), reason=None,
+                   payment_deadline=MOMENT + timedelta(seconds=90), created_at=MOMENT,
+                   updated_at=MOMENT,
+                   steps=[StepRecord("await_payment", MOMENT, None, 1, None, None, None)])
+    text = timeline(waiting, MOMENT + timedelta(seconds=30))
+    assert "payment   due by 2026-06-24 18:01:30.000 (in 1m 00s)" in text
+    assert "await_payment  2026-06-24 18:00:00.000  30.0 s so far  1         running" in text
+    waiting.state, waiting.reason = S.COMPENSATING, "Payment declined: card declined"
+    assert "reason    Payment declined: card declined" in timeline(waiting, MOMENT)
+    assert "due by" not in timeline(waiting, MOMENT)
+
+
+def test_show_of_an_unknown_order_fails_with_exit_1(world: World) -> None:
+    result = saga("show", "o-missing")
+    assert result.exit_code == 1 and result.stderr.strip() == "no saga for order o-missing"
+
+
+# -- retry and compensate one saga ---------------------------------------------------------------
+
+def test_retry_drives_the_saga_again_and_prints_the_outcome(world: World) -> None:
+    saga_in(world, "o-1", S.APPROVED, parked=True)
+    result = saga("retry", "o-1")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "o-1: APPROVED driven again"
+    assert world.sent == ["drive"] and not world.store.get("o-1").parked
+
+
+def test_retry_of_a_finished_saga_is_refused_on_stderr_with_exit_1(world: World) -> None:
+    saga_in(world, "o-1", S.COMPLETED)
+    result = saga("retry", "o-1")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "saga o-1 is COMPLETED: there is nothing to retry"
+    assert result.stdout == "" and world.sent == []
+
+
+def test_compensate_turns_a_waiting_saga_back(world: World) -> None:
+    saga_in(world, "o-1", S.AWAITING_PAYMENT, payment_requested=True)
+    result = saga("compensate", "o-1")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "o-1: compensating, the order will end PAYMENT_FAILED"
+    assert world.store.get("o-1").state is S.COMPENSATING and world.sent == ["group"]
+    again = saga("compensate", "o-1")
+    assert again.exit_code == 1 and "compensating already" in again.stderr
+
+
+def test_an_unknown_order_is_refused_with_exit_1(world: World) -> None:
+    result = saga("compensate", "o-missing")
+    assert result.exit_code == 1 and result.stderr.strip() == "no saga for order o-missing"
+
+
+@pytest.mark.parametrize("args", [["retry"], ["retry", "o-1", "--state", "stuck"],
+                                  ["compensate", "o-1", "--since", "1h"]])
+def test_an_action_takes_exactly_one_of_an_order_or_a_selection(world: World, args) -> None:
+    saga_in(world, "o-1", S.APPROVED)
+    result = saga(*args)
+    assert result.exit_code == 2 and "either an ORDER_ID or a selection" in result.output
+    assert world.sent == []
+
+
+# -- retry and compensate a selection ------------------------------------------------------------
+
+def three_sagas(world: World) -> None:
+    saga_in(world, "o-a", S.APPROVED)
+    saga_in(world, "o-b", S.STARTED)
+    saga_in(world, "o-c", S.COMPLETED)
+
+
+def test_a_selection_is_acted_on_with_one_line_per_saga_and_a_summary(world: World) -> None:
+    three_sagas(world)
+    result = saga("retry", "--since", "1h", "--yes")
+    assert result.exit_code == 1  # one was refused
+    lines = result.output.splitlines()
+    assert [line.split()[0] for line in lines[1:4]] == ["o-c", "o-b", "o-a"]  # the table
+    assert lines[4:] == ["refused: saga o-c is COMPLETED: there is nothing to retry",
+                         "o-b: STARTED driven again", "o-a: APPROVED driven again",
+                         "2 retried, 1 refused"]
+    assert world.sent == ["drive", "drive"]
+
+
+def test_a_selection_without_refusals_exits_0(world: World) -> None:
+    three_sagas(world)
+    result = saga("compensate", "--state", "STARTED")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-2:] == [
+        "o-b: compensating, the order will end REJECTED", "1 compensated, 0 refused"]
+
+
+def test_several_sagas_without_a_terminal_or_yes_are_refused(world: World) -> None:
+    three_sagas(world)
+    result = saga("retry", "--since", "1h")
+    assert result.exit_code == 1
+    assert "3 sagas match: pass --yes to retry them all" in result.stderr
+    assert world.sent == []
+
+
+def test_several_sagas_are_acted_on_only_once_confirmed(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    three_sagas(world)
+    monkeypatch.setattr(saga_cli, "can_ask", lambda: True)
+    declined = saga("compensate", "--since", "1h", input="n\n")
+    assert declined.exit_code == 1 and "Compensate these 3 sagas?" in declined.output
+    assert world.sent == [] and world.store.get("o-a").state is S.APPROVED
+    accepted = saga("compensate", "--since", "1h", input="y\n")
+    assert accepted.output.splitlines()[-1] == "1 compensated, 2 refused"
+    assert "refused: saga o-a has an approved payment" in accepted.output
+    assert world.store.get("o-b").state is S.COMPENSATING
+
+
+def test_an_empty_selection_does_nothing(world: World) -> None:
+    result = saga("retry", "--state", "parked")
+    assert result.exit_code == 0 and result.output.strip() == "no saga matches"
