@@ -26,3 +26,12 @@ lint: $(STAMP)
 
 clean:
 	rm -rf var .pytest_cache
+
+# A chaos run of CHAOS_ORDERS orders (1,000) with parts SIGKILLed; report in bench/results/.
+chaos: $(STAMP)
+	CHAOS_ORDERS=$${CHAOS_ORDERS:-1000} $(BIN)/python -m tests.chaos
+
+# Sagas end to end against the plain-Celery floor (bench/README.md); BENCH_ORDERS (1,000),
+# BENCH_ARGS e.g. "--hold 10000 --scale"; writes bench/results/<timestamp>.json.
+bench: $(STAMP)
+	$(BIN)/python -m bench.run --orders $${BENCH_ORDERS:-1000} $(BENCH_ARGS)

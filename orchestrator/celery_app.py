@@ -11,6 +11,9 @@ app = Celery("orchestrator", include=["orchestrator.saga", "orchestrator.reconci
 app.conf.update(
     broker_url=settings.redis_url(),
     result_backend=settings.redis_url(),
+    # Nothing reads a step's return value (the saga store is the record; Flower reads events):
+    # storing it cost every hop four Redis round trips (STARTED and SUCCESS, each read then set).
+    task_ignore_result=True,
     result_expires=24 * 3600,
     task_serializer="json",
     result_serializer="json",
@@ -29,6 +32,10 @@ app.conf.update(
     task_send_sent_event=True,
     task_track_started=True,
     beat_schedule={
-        "reconcile-sagas": {"task": "saga.reconcile", "schedule": config.reconcile_interval()},
+        # A pass that waited in the queue longer than a saga may stand still would take the
+        # queue's own backlog for stuck sagas and add to it: such a pass is dropped unrun.
+        "reconcile-sagas": {"task": "saga.reconcile", "schedule": config.reconcile_interval(),
+                            "options": {"expires": max(config.stuck_after(),
+                                                       config.reconcile_interval())}},
     },
 )

@@ -16,7 +16,7 @@ from orchestrator import config
 from orchestrator.adapters.services import ServiceUnavailable
 from orchestrator.adapters.store import now
 from orchestrator.celery_app import app
-from orchestrator.domain.model import InvalidMessage, OrderPlaced
+from orchestrator.domain.model import InvalidMessage, OrderPlaced, Saga
 from orchestrator.saga import check_payment, drive, start, void_payment
 from orchestrator.steps import StepInput
 from orchestrator.wiring import orders, store
@@ -40,7 +40,7 @@ def drive_stuck_sagas(stuck_after: timedelta) -> int:
     driven = 0
     for order_id in store().stuck(stuck_after):
         saga = store().get(order_id)
-        if saga is None:
+        if saga is None or _driven_lately(saga, stuck_after):
             continue
         if saga.drives >= config.max_drives():
             log.error("saga %s parked in %s after %d drives", order_id, saga.state, saga.drives)
@@ -50,6 +50,16 @@ def drive_stuck_sagas(stuck_after: timedelta) -> int:
         drive(order_id)
         driven += 1
     return driven
+
+
+def _driven_lately(saga: Saga, stuck_after: timedelta) -> bool:
+    """A saga driven again and again waits longer each time (x2, up to x8) before the next drive.
+
+    Its steps may only be queued behind a backlog: driving it every `stuck_after` would add a
+    copy of them to the queue each time and make the backlog grow without end.
+    """
+    backoff = stuck_after * 2 ** min(saga.drives, 3)
+    return saga.updated_at is not None and saga.updated_at > now() - backoff
 
 
 def check_expired_payment_waits(stuck_after: timedelta) -> int:
