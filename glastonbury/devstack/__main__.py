@@ -22,9 +22,19 @@ SERVICE_PORTS = {"ORDER_PORT": 8080, "INVENTORY_PORT": 8081, "PAYMENT_PORT": 808
 LOCAL_DEFAULTS = {"PAYMENT_RESULT_TIMEOUT": "30", "SAGA_STUCK_AFTER": "15"}
 
 
+def env_file(path: Path) -> dict[str, str]:
+    """`NAME=value` lines of a dotenv file (comments and blank lines skipped)."""
+    if not path.exists():
+        return {}
+    from honcho.environ import parse
+
+    return dict(parse(path.read_text()))
+
+
 def stack_environment(environ: dict[str, str]) -> dict[str, str]:
-    """The environment every part runs with: the caller's, plus the local defaults."""
-    env = dict(environ)
+    """The environment every part runs with: the caller's, then `.env`, then `.env.example`
+    (the documented local defaults, such as the dashboard's password), then the defaults here."""
+    env = {**env_file(ROOT / ".env.example"), **env_file(ROOT / ".env"), **environ}
     for name, port in SERVICE_PORTS.items():
         env.setdefault(name, str(port))
     for name, value in LOCAL_DEFAULTS.items():

@@ -415,8 +415,8 @@ def is_flower_option(name: str) -> bool:
 
 
 def test_the_flower_dashboard_asks_for_the_techlead_login_with_a_required_password() -> None:
-    auth = environment(services()["flower"]).get("FLOWER_BASIC_AUTH", "")
-    assert auth.startswith("techlead:${FLOWER_PASSWORD:?"), auth
+    password = environment(services()["flower"]).get("FLOWER_PASSWORD", "")
+    assert password.startswith("${FLOWER_PASSWORD:?"), password
 
 
 def test_every_address_an_app_service_is_given_names_a_service_and_its_port() -> None:

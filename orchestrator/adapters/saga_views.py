@@ -1,0 +1,177 @@
+"""Read-only queries over the saga store for the dashboard: step figures and saga lists.
+
+Everything here reads the orchestrator's own tables (never Flower's memory), so the figures and
+the history survive a restart of any process. Counts are done by the database; medians and
+percentiles in Python over the most recent finished runs of each step, because SQLite has no
+percentile function.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy.engine import Engine
+
+from orchestrator.adapters.store import _aware, now, saga_steps, sagas
+from orchestrator.domain.model import TERMINAL, SagaState
+
+# The outcome that lets the saga go forward, for the steps where a business "no" is possible;
+# any other outcome there (out of stock, declined, gave up) is a failure of that step. Every
+# step fails with the outcome "failed" when its retries are exhausted.
+PASSING_OUTCOME = {"reserve_tickets": "reserved", "await_payment": "approved"}
+TECHNICAL_FAILURE = "failed"
+NEEDS_A_PERSON = ("stuck", "retrying", "failed")
+DURATION_SAMPLE = 5000
+
+
+def step_failed(step: str, outcome: str | None) -> bool:
+    """Whether a finished step with this outcome counts as failed there."""
+    if outcome == TECHNICAL_FAILURE:
+        return True
+    return step in PASSING_OUTCOME and outcome != PASSING_OUTCOME[step]
+
+
+@dataclass(frozen=True)
+class StepFigures:
+    """What the diagram shows for one step: sagas in it now, how runs ended, how long they took."""
+
+    step: str
+    now: int = 0
+    passed: int = 0
+    failed: int = 0
+    median_s: float | None = None
+    p95_s: float | None = None
+
+
+@dataclass(frozen=True)
+class SagaLine:
+    """One saga in the dashboard's list, with the reasons it may need a person."""
+
+    order_id: str
+    state: str
+    reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    stuck: bool
+    retrying: bool
+    failed: bool
+
+    @property
+    def needs_a_person(self) -> bool:
+        return self.stuck or self.retrying or self.failed
+
+
+def median_and_p95(durations: list[float]) -> tuple[float | None, float | None]:
+    """The median and the 95th percentile (linear between the closest ranks); None if empty."""
+    if not durations:
+        return None, None
+    if len(durations) == 1:
+        return durations[0], durations[0]
+    percentiles = statistics.quantiles(durations, n=100, method="inclusive")
+    return statistics.median(durations), percentiles[94]
+
+
+def step_figures(engine: Engine, steps: list[str],
+                 sample: int = DURATION_SAMPLE) -> dict[str, StepFigures]:
+    """Figures of each named step; durations over its `sample` most recent finished runs."""
+    in_now = _sagas_in_each_step(engine)
+    ended = _ended_runs_by_outcome(engine)
+    figures = {}
+    for step in steps:
+        outcomes = ended.get(step, {})
+        failed = sum(n for outcome, n in outcomes.items() if step_failed(step, outcome))
+        median, p95 = median_and_p95(step_durations(engine, step, sample))
+        figures[step] = StepFigures(step, in_now.get(step, 0), sum(outcomes.values()) - failed,
+                                    failed, median, p95)
+    return figures
+
+
+def step_durations(engine: Engine, step: str, sample: int = DURATION_SAMPLE) -> list[float]:
+    """Seconds from start to end of the step's most recent finished runs."""
+    query = (select(saga_steps.c.started_at, saga_steps.c.ended_at)
+             .where(saga_steps.c.name == step, saga_steps.c.ended_at.is_not(None))
+             .order_by(saga_steps.c.ended_at.desc()).limit(sample))
+    with engine.connect() as connection:
+        runs = connection.execute(query).all()
+    return [(_aware(run.ended_at) - _aware(run.started_at)).total_seconds()  # type: ignore[operator]
+            for run in runs]
+
+
+def counts_by_state(engine: Engine) -> dict[str, int]:
+    """How many sagas are in each state (every state present, zero when none)."""
+    with engine.connect() as connection:
+        rows = connection.execute(select(sagas.c.state, func.count()).group_by(sagas.c.state))
+        counts: dict[str, int] = {row[0]: row[1] for row in rows}
+    return {state.value: counts.get(state.value, 0) for state in SagaState}
+
+
+def find_sagas(engine: Engine, stuck_after: timedelta, state: str | None = None,
+               needs: str | None = None, limit: int = 100) -> list[SagaLine]:
+    """Sagas most recently touched first, filtered by state and by a reason to need a person.
+
+    `needs` is one of NEEDS_A_PERSON, or "any" for all three.
+    """
+    flags = _flags(stuck_after)
+    query = (select(sagas.c.order_id, sagas.c.state, sagas.c.reason, sagas.c.created_at,
+                    sagas.c.updated_at, *(flag.label(name) for name, flag in flags.items()))
+             .order_by(sagas.c.updated_at.desc()).limit(limit))
+    if state:
+        query = query.where(sagas.c.state == state)
+    if needs == "any":
+        query = query.where(or_(*flags.values()))
+    elif needs:
+        query = query.where(flags[needs])
+    with engine.connect() as connection:
+        return [SagaLine(row.order_id, row.state, row.reason, _aware(row.created_at),  # type: ignore[arg-type]
+                         _aware(row.updated_at), bool(row.stuck), bool(row.retrying),  # type: ignore[arg-type]
+                         bool(row.failed))
+                for row in connection.execute(query)]
+
+
+def needs_a_person_counts(engine: Engine, stuck_after: timedelta) -> dict[str, int]:
+    """How many sagas are stuck, retrying, failed (a saga may be in more than one)."""
+    flags = _flags(stuck_after)
+    query = select(*(func.count().filter(flag).label(name) for name, flag in flags.items()))
+    with engine.connect() as connection:
+        row = connection.execute(query.select_from(sagas)).one()
+    return {name: int(getattr(row, name)) for name in flags}
+
+
+def _flags(stuck_after: timedelta) -> dict[str, ColumnElement[bool]]:
+    """The conditions, on a row of `sagas`, that a saga needs a person."""
+    cutoff = now() - stuck_after
+    live = sagas.c.state.not_in([state.value for state in TERMINAL])
+    # A saga waiting for its payment is untouched by design until its deadline.
+    stuck = and_(live, sagas.c.updated_at < cutoff,
+                 or_(sagas.c.state != SagaState.AWAITING_PAYMENT.value,
+                     sagas.c.payment_deadline < cutoff))
+    of_this_saga = saga_steps.c.order_id == sagas.c.order_id
+    retrying = exists().where(of_this_saga, saga_steps.c.attempts > 1,
+                              saga_steps.c.ended_at.is_(None))
+    failed = or_(sagas.c.parked.is_(True),
+                 exists().where(of_this_saga, saga_steps.c.outcome == TECHNICAL_FAILURE))
+    return {"stuck": stuck, "retrying": retrying, "failed": failed}
+
+
+def _sagas_in_each_step(engine: Engine) -> dict[str, int]:
+    query = (select(saga_steps.c.name, func.count())
+             .join(sagas, sagas.c.order_id == saga_steps.c.order_id)
+             .where(saga_steps.c.ended_at.is_(None),
+                    sagas.c.state.not_in([state.value for state in TERMINAL]))
+             .group_by(saga_steps.c.name))
+    with engine.connect() as connection:
+        return dict(connection.execute(query).all())  # type: ignore[arg-type]
+
+
+def _ended_runs_by_outcome(engine: Engine) -> dict[str, dict[str | None, int]]:
+    query = (select(saga_steps.c.name, saga_steps.c.outcome, func.count())
+             .where(saga_steps.c.ended_at.is_not(None))
+             .group_by(saga_steps.c.name, saga_steps.c.outcome))
+    result: dict[str, dict[str | None, int]] = {}
+    with engine.connect() as connection:
+        for row in connection.execute(query):
+            result.setdefault(row[0], {})[row[1]] = row[2]
+    return result

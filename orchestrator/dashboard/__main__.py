@@ -1,0 +1,54 @@
+"""`python -m orchestrator.dashboard [--address=...] [--port=...]` — Flower with the saga view.
+
+Takes Flower's own options, from the command line and `FLOWER_*` variables, exactly as
+`celery -A orchestrator flower` does; the login is user `techlead` with the password in
+`FLOWER_PASSWORD` (required: no password is written in the code).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import sys
+
+from flower.command import (apply_env_options, apply_options, extract_settings, print_banner,
+                            setup_logging, sigterm_handler)
+from flower.urls import settings
+from tornado.options import options
+
+from orchestrator import app as celery_app
+from orchestrator.dashboard.app import make_dashboard
+from orchestrator.dashboard.login import USER
+
+
+
+def configure(argv: list[str]) -> None:
+    """Flower's options and settings as its command would set them, plus our login."""
+    apply_env_options()
+    apply_options(sys.argv[0], argv)
+    password = os.environ.get("FLOWER_PASSWORD")
+    if not password:
+        sys.exit("FLOWER_PASSWORD is not set: the dashboard needs the techlead password")
+    if options.url_prefix:
+        sys.exit("--url_prefix is not supported: the saga pages live at the root")
+    options.basic_auth = [f"{USER}:{password}"]
+    extract_settings()
+    setup_logging()
+
+
+def main(argv: list[str]) -> None:
+    configure(argv)
+    dashboard = make_dashboard(celery_app, options, settings)
+    atexit.register(dashboard.stop)
+    signal.signal(signal.SIGTERM, sigterm_handler)
+    port = dashboard.start_http_server()
+    print_banner(celery_app, "ssl_options" in settings, port)
+    try:
+        dashboard.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,69 @@
+"""The dashboard application: Flower's own Tornado application, our saga pages beside it.
+
+Flower's pages, its API, `/metrics` and `/healthcheck` all sit behind the one login
+(`login.guard_all`); the saga pages read the orchestrator's store, not Flower's memory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+from flower.app import Flower
+from flower.urls import handlers as flower_handlers
+from tornado import template
+from tornado.web import url
+
+from orchestrator.dashboard import pages
+from orchestrator.dashboard.login import guard_all
+
+TEMPLATES = Path(__file__).parent / "templates"
+# Flower's navbar gets one more tab; it goes before the end of the first list, the main tabs.
+NAVBAR, END_OF_MAIN_TABS = "navbar.html", "</ul>"
+
+
+class DashboardTemplates(template.Loader):
+    """Our templates first, then Flower's (so ours can extend its base.html)."""
+
+    def _create_template(self, name: str) -> template.Template:
+        ours = TEMPLATES / name
+        if ours.is_file():
+            return template.Template(ours.read_bytes(), name=name, loader=self)
+        source = (Path(self.root) / name).read_text()
+        if name == NAVBAR:
+            source = with_sagas_tab(source)
+        return template.Template(source, name=name, loader=self)
+
+
+def with_sagas_tab(navbar: str) -> str:
+    """Flower's navbar with the Sagas tab after its own (unchanged if its shape is unknown)."""
+    tab = (TEMPLATES / "navbar_tab.html").read_text()
+    head, found, tail = navbar.partition(END_OF_MAIN_TABS)
+    return head + tab + found + tail if found else navbar
+
+
+def saga_routes() -> list[Any]:
+    return [
+        url(r"/sagas", pages.SagasPage, name="sagas"),
+        url(r"/sagas/([A-Za-z0-9_.:-]{1,64})", pages.SagaPage, name="saga"),
+        url(r"/sagas/([A-Za-z0-9_.:-]{1,64})/(retry|compensate)", pages.SagaAction,
+            name="saga_action"),
+    ]
+
+
+def make_dashboard(capp: Celery, options: Any, settings: dict[str, Any]) -> Flower:
+    """Flower with `options` as its command would build it, our pages added, all behind the login.
+
+    `settings` are Flower's Tornado settings (`flower.urls.settings` after its command's
+    `extract_settings()`); `options.basic_auth` holds the login.
+    """
+    if not options.basic_auth:
+        raise ValueError("the dashboard needs a login (options.basic_auth)")
+    loader = DashboardTemplates(settings["template_path"])
+    dashboard = Flower(capp=capp, options=options, **{**settings, "template_loader": loader})
+    # Matched before Flower's own list (a host rule inserted ahead of the catch-all), so every
+    # path goes through a guarded handler, including Flower's final "not found" handler.
+    dashboard.add_handlers(r".*", guard_all([*saga_routes(), *flower_handlers]))
+    return dashboard
+

@@ -1,0 +1,93 @@
+"""The dashboard application without the stack: Flower's app, our pages, one login for all."""
+
+from __future__ import annotations
+
+import tempfile
+from base64 import b64encode
+from pathlib import Path
+from types import SimpleNamespace
+
+from celery import Celery
+from flower.urls import settings as flower_settings
+from tornado.options import options
+from tornado.testing import AsyncHTTPTestCase
+from tornado.web import Application, RequestHandler
+
+from orchestrator import wiring
+from orchestrator.adapters.store import SagaStore
+from orchestrator.dashboard.app import make_dashboard, with_sagas_tab
+from orchestrator.dashboard.login import guard_all, has_login
+
+LOGIN = "techlead:s3cret"
+
+
+def basic(credentials: str) -> str:
+    return "Basic " + b64encode(credentials.encode()).decode()
+
+
+def test_only_the_exact_login_in_a_basic_header_is_accepted() -> None:
+    assert has_login(basic(LOGIN), [LOGIN])
+    assert not has_login(basic("techlead:wrong"), [LOGIN])
+    assert not has_login(basic(LOGIN), [])
+    assert not has_login(None, [LOGIN])
+    assert not has_login("Bearer " + b64encode(LOGIN.encode()).decode(), [LOGIN])
+    assert not has_login("Basic not-base64!", [LOGIN])
+
+
+def test_the_sagas_tab_joins_flowers_main_tabs_and_an_unknown_navbar_is_left_alone() -> None:
+    navbar = (Path(flower_settings["template_path"]) / "navbar.html").read_text()
+    with_tab = with_sagas_tab(navbar)
+    assert with_tab.index("reverse_url('sagas')") < with_tab.index("</ul>")
+    assert with_sagas_tab("<nav>no list</nav>") == "<nav>no list</nav>"
+
+
+class Hello(RequestHandler):
+    def get(self) -> None:
+        self.write("hello")
+
+
+class GuardedApp(AsyncHTTPTestCase):
+    def get_app(self) -> Application:
+        app = Application(guard_all([(r"/hello", Hello)]))
+        app.options = SimpleNamespace(basic_auth=[LOGIN])  # type: ignore[attr-defined]
+        return app
+
+    def test_a_guarded_handler_answers_401_with_a_challenge_then_200_with_the_login(self) -> None:
+        denied = self.fetch("/hello")
+        assert denied.code == 401 and denied.headers["WWW-Authenticate"].startswith("Basic")
+        assert self.fetch("/hello", headers={"Authorization": basic(LOGIN)}).body == b"hello"
+
+
+class Dashboard(AsyncHTTPTestCase):
+    """The whole application on a memory broker and a SQLite store."""
+
+    def get_app(self) -> Application:
+        store = SagaStore.connect(f"sqlite:///{self.tmp}/orchestrator.db")
+        wiring.use(store=store)
+        options.basic_auth = [LOGIN]
+        return make_dashboard(Celery("test", broker="memory://"), options,
+                              {**flower_settings, "debug": False})
+
+    def setUp(self) -> None:
+        self.folder = tempfile.TemporaryDirectory()
+        self.tmp = self.folder.name
+        super().setUp()
+
+    def tearDown(self) -> None:
+        super().tearDown()
+        wiring.reset()
+        options.basic_auth = []
+        self.folder.cleanup()
+
+    def test_every_path_wants_the_login_metrics_and_healthcheck_included(self) -> None:
+        for path in ("/", "/sagas", "/metrics", "/healthcheck", "/api/workers",
+                     "/static/css/flower.css", "/no-such-page"):
+            assert self.fetch(path).code == 401, path
+        for path in ("/sagas", "/metrics", "/healthcheck"):
+            assert self.fetch(path, headers={"Authorization": basic(LOGIN)}).code == 200, path
+
+    def test_an_action_without_the_pages_token_is_refused(self) -> None:
+        answer = self.fetch("/sagas/o-1/retry", method="POST", body="",
+                            headers={"Authorization": basic(LOGIN)})
+        assert answer.code == 403
+
