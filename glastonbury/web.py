@@ -11,11 +11,14 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
-from werkzeug.exceptions import HTTPException
+from pydantic_core import PydanticCustomError
+from werkzeug.exceptions import BadRequest, HTTPException
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
+# Text every database stores: PostgreSQL refuses NUL (the OpenAPI documents say it so).
+TEXT_PATTERN = r"^[^\u0000]*$"
 Model = TypeVar("Model", bound=BaseModel)
 
 
@@ -60,12 +63,10 @@ def json_object() -> dict[str, Any]:
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
     try:
-        body = request.get_json(silent=True)
-    except RecursionError:  # deeply nested brackets overflow the parser: still malformed input
-        body = None
-    if body is None:
-        raise ApiError(400, "malformed_json", "The body is not valid JSON.")
-    if not isinstance(body, dict):
+        body = request.get_json()
+    except (BadRequest, RecursionError):  # deeply nested brackets overflow the parser
+        raise ApiError(400, "malformed_json", "The body is not valid JSON.") from None
+    if not isinstance(body, dict):  # `null` too: valid JSON, but not an object
         raise ApiError(422, "validation_failed", "The body must be a JSON object.",
                        [{"field": "(body)", "problem": "must be a JSON object"}])
     return body
@@ -78,6 +79,20 @@ def validated(model: type[Model], body: dict[str, Any]) -> Model:
     except ValidationError as error:
         details = [{"field": field_path(e["loc"]), "problem": e["msg"]} for e in error.errors()]
         raise ApiError(422, "validation_failed", _summary(details), details) from None
+
+
+def storable_text(value: str) -> str:
+    """`value` unchanged, or a pydantic error if a database could not store it.
+
+    PostgreSQL cannot store NUL, and no database can store half of a surrogate pair.
+    """
+    if "\x00" in value:
+        raise PydanticCustomError("nul_character", "must not contain the NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError("not_unicode", "must be valid Unicode text") from None
+    return value
 
 
 def field_path(location: tuple) -> str:

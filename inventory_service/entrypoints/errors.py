@@ -45,7 +45,8 @@ def api_error(error: InventoryError, request: ReservationRequest | None = None) 
 
 def _details(error: InventoryError, request: ReservationRequest | None) -> list[dict]:
     if isinstance(error, OutOfStock):
-        return [{"field": _item_field(request, s.ticket_id, "quantity"), "ticketId": str(s.ticket_id),
+        return [{"field": _item_field(request, s.ticket_id, "quantity"),
+                 "ticketId": str(s.ticket_id),
                  "requested": s.requested, "available": s.available,
                  "problem": f"{s.available} available, {s.requested} requested"}
                 for s in error.shortages]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
+from glastonbury.web import storable_text
 from inventory_service.adapters.tables import MAX_AVAILABLE, NAME_LENGTH
 from inventory_service.domain.model import Line, Reservation, Ticket
 
@@ -16,7 +17,8 @@ MAX_ITEMS = 50
 # Strict: JSON `true` or `"3"` is not a quantity, even though Python would coerce it.
 Quantity = Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY)]
 Available = Annotated[int, Field(strict=True, ge=0, le=MAX_AVAILABLE)]
-Name = Annotated[str, Field(strict=True, min_length=1, max_length=NAME_LENGTH)]
+Name = Annotated[str, Field(strict=True, min_length=1, max_length=NAME_LENGTH),
+                 AfterValidator(storable_text)]
 
 
 class ReservationItem(BaseModel):

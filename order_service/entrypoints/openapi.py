@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from glastonbury.openapi import (
+    BODY_ERRORS,
+    document,
+    error_responses,
+    json_body,
+    json_response,
+    ref,
+)
+from glastonbury.web import TEXT_PATTERN
 from order_service.entrypoints.schemas import (
     IDEMPOTENCY_KEY_PATTERN,
     MAX_AMOUNT,
-    TEXT_PATTERN,
     UUID_PATTERN,
 )
 
@@ -17,45 +25,24 @@ AMOUNT = {"type": "number", "minimum": 0, "maximum": float(MAX_AMOUNT), "multipl
           "description": "At most 2 decimals, as written in the JSON text."}
 TIMESTAMP = {"type": "string", "format": "date-time", "description": "ISO 8601, UTC"}
 
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+ERRORS = {
+    400: "Malformed JSON, or a malformed order id in the path.",
+    404: "No such order or route.",
+    409: "The order already ended with another outcome (`conflicting_outcome`).",
+    413: BODY_ERRORS[413],
+    415: BODY_ERRORS[415],
+    422: "A field is missing or invalid; `details` names each one.",
+    503: "The database does not answer.",
+}
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
-    return {str(status): {"$ref": f"#/components/responses/{ERRORS[status][0]}"}
-            for status in statuses}
+    return error_responses({status: ERRORS[status] for status in statuses})
 
 
-ERRORS = {
-    400: ("BadRequest", "Malformed JSON, or a malformed order id in the path."),
-    404: ("NotFound", "No such order or route."),
-    409: ("Conflict", "The order already ended with another outcome (`conflicting_outcome`)."),
-    413: ("PayloadTooLarge", "The body is over 64 KiB."),
-    415: ("UnsupportedMediaType", "The body is not sent as application/json."),
-    422: ("ValidationFailed", "A field is missing or invalid; `details` names each one."),
-    503: ("Unavailable", "The database does not answer."),
-}
-BODY_ERRORS = (400, 413, 415, 422)
 ORDER_ID = {"name": "orderId", "in": "path", "required": True, "schema": UUID}
 
 SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["error", "message", "details"],
-        "properties": {
-            "error": {"type": "string", "description": "A code, e.g. `validation_failed`."},
-            "message": {"type": "string"},
-            "details": {"type": "array", "items": {
-                "type": "object", "required": ["field", "problem"],
-                "properties": {"field": {"type": "string", "examples": ["items[0].quantity"]},
-                               "problem": {"type": "string"}}}},
-        },
-    },
     "OrderItemRequest": {
         "type": "object",
         "required": ["id", "name", "amount", "quantity"],
@@ -73,7 +60,7 @@ SCHEMAS: dict[str, Any] = {
             "customerId": UUID,
             "amount": AMOUNT,
             "items": {"type": "array", "minItems": 1, "maxItems": 50,
-                      "items": _ref("OrderItemRequest")},
+                      "items": ref("OrderItemRequest")},
         },
     },
     "OrderItem": {
@@ -93,13 +80,13 @@ SCHEMAS: dict[str, Any] = {
             "customerId": UUID,
             "amount": {"type": "number", "description": "The declared amount, as sent."},
             "total": {"type": "number", "description": "Sum of amount x quantity."},
-            "items": {"type": "array", "items": _ref("OrderItem")},
+            "items": {"type": "array", "items": ref("OrderItem")},
             "createdAt": TIMESTAMP,
             "updatedAt": TIMESTAMP,
         },
     },
     "OrderList": {"type": "object", "required": ["orders"],
-                  "properties": {"orders": {"type": "array", "items": _ref("Order")}}},
+                  "properties": {"orders": {"type": "array", "items": ref("Order")}}},
     "Outcome": {
         "type": "object",
         "required": ["status"],
@@ -121,10 +108,9 @@ PLACE_ORDER = {
         "description": "The same key returns the same order instead of placing another.",
         "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
     }],
-    "requestBody": {"required": True,
-                    "content": {"application/json": {"schema": _ref("OrderRequest")}}},
+    "requestBody": json_body("OrderRequest"),
     "responses": {
-        "202": {**_json(_ref("Order"), "Stored PENDING; the saga decides the rest."),
+        "202": {**json_response(ref("Order"), "Stored PENDING; the saga decides the rest."),
                 "headers": {"Location": {"description": "/orders/{id}",
                                          "schema": {"type": "string"}}}},
         **_errors(*BODY_ERRORS),
@@ -141,24 +127,23 @@ LIST_ORDERS = {
         {"name": "limit", "in": "query",
          "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
     ],
-    "responses": {"200": _json(_ref("OrderList"), "The orders."), **_errors(422)},
+    "responses": {"200": json_response(ref("OrderList"), "The orders."), **_errors(422)},
 }
 
 GET_ORDER = {
     "summary": "One order",
     "operationId": "getOrder",
     "parameters": [ORDER_ID],
-    "responses": {"200": _json(_ref("Order"), "The order."), **_errors(400, 404)},
+    "responses": {"200": json_response(ref("Order"), "The order."), **_errors(400, 404)},
 }
 
 RECORD_OUTCOME = {
     "summary": "Record the order's outcome (the orchestrator only)",
     "operationId": "recordOutcome",
     "parameters": [ORDER_ID],
-    "requestBody": {"required": True,
-                    "content": {"application/json": {"schema": _ref("Outcome")}}},
+    "requestBody": json_body("Outcome"),
     "responses": {
-        "200": _json(_ref("Order"), "Recorded, or the same outcome again (a no-op)."),
+        "200": json_response(ref("Order"), "Recorded, or the same outcome again (a no-op)."),
         **_errors(*BODY_ERRORS, 404, 409),
     },
 }
@@ -166,31 +151,18 @@ RECORD_OUTCOME = {
 HEALTH = {
     "summary": "Whether the service and its database answer",
     "operationId": "health",
-    "responses": {"200": _json(_ref("Health"), "Healthy."), **_errors(503)},
-}
-
-OPENAPI = {
-    "summary": "This document",
-    "operationId": "openapi",
-    "responses": {"200": _json({"type": "object"}, "The OpenAPI 3.1 document.")},
+    "responses": {"200": json_response(ref("Health"), "Healthy."), **_errors(503)},
 }
 
 
 def openapi_document() -> dict[str, Any]:
     """The whole OpenAPI 3.1 document of the order service."""
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "Glastonbury order service", "version": "1.0.0",
-                 "description": "Takes ticket orders and starts their sagas."},
-        "paths": {
+    return document(
+        "Glastonbury order service", "Takes ticket orders and starts their sagas.",
+        {
             "/orders": {"post": PLACE_ORDER, "get": LIST_ORDERS},
             "/orders/{orderId}": {"get": GET_ORDER},
             "/orders/{orderId}/outcome": {"post": RECORD_OUTCOME},
             "/healthz": {"get": HEALTH},
-            "/openapi.json": {"get": OPENAPI},
         },
-        "components": {
-            "schemas": SCHEMAS,
-            "responses": {name: _json(_ref("Error"), text) for name, text in ERRORS.values()},
-        },
-    }
+        SCHEMAS)

@@ -17,12 +17,15 @@ from flask.json.provider import DefaultJSONProvider
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
+from glastonbury.web import storable_text
 from order_service.domain.model import Order, OrderLine, OrderStatus
 
 MAX_AMOUNT = Decimal("999999999.99")
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-TEXT_PATTERN = r"^[^\u0000]*$"
 IDEMPOTENCY_KEY_PATTERN = r"^[!-~]{1,255}$"
+# RFC 3339's date-time, except that the offset may be left out (then it is UTC).
+DATE_TIME_PATTERN = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+                     r"([Zz]|[+-][0-9]{2}:[0-9]{2})?$")
 
 
 class DecimalJSONProvider(DefaultJSONProvider):
@@ -48,17 +51,6 @@ def _json_number(value: Any) -> Any:
     return value
 
 
-def _text(value: str) -> str:
-    # PostgreSQL cannot store NUL, and no database can store half of a surrogate pair.
-    if "\x00" in value:
-        raise PydanticCustomError("nul_character", "must not contain the NUL character")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise PydanticCustomError("not_unicode", "must be valid Unicode text") from None
-    return value
-
-
 def parse_uuid(value: Any) -> uuid.UUID:
     """A UUID in its canonical 8-4-4-4-12 text form, or a ValueError (PydanticCustomError)."""
     if not isinstance(value, str) or not re.fullmatch(UUID_PATTERN, value):
@@ -66,12 +58,28 @@ def parse_uuid(value: Any) -> uuid.UUID:
     return uuid.UUID(value)
 
 
+def _utc_moment(value: Any) -> datetime:
+    # Pydantic alone would read "0.5" as seconds since 1970, and a moment whose UTC falls
+    # outside years 1..9999 would only overflow later, in the database adapter (a 500).
+    if not isinstance(value, str) or not re.fullmatch(DATE_TIME_PATTERN, value):
+        raise PydanticCustomError("not_a_date_time",
+                                  "must be an ISO 8601 date and time, e.g. 2025-06-25T10:00:00Z")
+    try:
+        moment = datetime.fromisoformat(value.upper())
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise PydanticCustomError(
+            "not_a_date_time", "must be a real date and time within years 1 to 9999 UTC") from None
+
+
 Amount = Annotated[Decimal, BeforeValidator(_json_number),
                    Field(ge=0, le=MAX_AMOUNT, decimal_places=2)]
 Quantity = Annotated[int, BeforeValidator(_json_number), Field(ge=1, le=100)]
 Uuid = Annotated[uuid.UUID, BeforeValidator(parse_uuid)]
-Name = Annotated[str, Field(strict=True, min_length=1, max_length=200), AfterValidator(_text)]
-Reason = Annotated[str, Field(strict=True, max_length=500), AfterValidator(_text)]
+Name = Annotated[str, Field(strict=True, min_length=1, max_length=200),
+                 AfterValidator(storable_text)]
+Reason = Annotated[str, Field(strict=True, max_length=500), AfterValidator(storable_text)]
+UtcMoment = Annotated[datetime, BeforeValidator(_utc_moment)]
 
 
 class OrderItemBody(BaseModel):
@@ -106,15 +114,12 @@ class ListOrdersQuery(BaseModel):
     """The query of `GET /orders`; a time without an offset is UTC."""
 
     status: OrderStatus | None = None
-    created_before: datetime | None = Field(default=None, alias="createdBefore")
+    created_before: UtcMoment | None = Field(default=None, alias="createdBefore")
     limit: int = Field(default=100, ge=1, le=1000)
 
     def created_before_utc(self) -> datetime | None:
         """`createdBefore` as an aware UTC time, or None."""
-        moment = self.created_before
-        if moment is None or moment.tzinfo is not None:
-            return moment
-        return moment.replace(tzinfo=UTC)
+        return self.created_before
 
 
 class IdempotencyKeyHeader(BaseModel):

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from glastonbury.openapi import (
+    BODY_ERRORS,
+    document,
+    error_answer,
+    error_responses,
+    json_body,
+    json_response,
+    ref,
+)
+
 STATUSES = ["PENDING", "APPROVED", "DECLINED", "CANCELLED", "REFUNDED"]
 UUID = {"type": "string", "format": "uuid"}
 NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _error(description: str) -> dict[str, Any]:
-    return _json(_ref("Error"), description)
-
 
 ORDER_ID_PARAMETER = {
     "name": "orderId", "in": "path", "required": True, "schema": UUID,
@@ -66,37 +63,23 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"status": {"type": "string", "enum": ["ok", "unavailable"]},
                        "database": {"type": "string"}},
     },
-    "Error": {
-        "type": "object",
-        "required": ["error", "message", "details"],
-        "properties": {
-            "error": {"type": "string"},
-            "message": {"type": "string"},
-            "details": {"type": "array", "items": {
-                "type": "object", "required": ["field", "problem"],
-                "properties": {"field": {"type": "string"}, "problem": {"type": "string"}}}},
-        },
-    },
 }
 
-UNAVAILABLE = {"503": _error("The database does not answer; retry later.")}
-PAYMENT_ANSWERS = {"200": _json(_ref("Payment"), "The payment."),
-                   "400": _error("The order id is not a UUID."), **UNAVAILABLE}
+UNAVAILABLE = {"503": error_answer("The database does not answer; retry later.")}
+PAYMENT_ANSWERS = {"200": json_response(ref("Payment"), "The payment."),
+                   "400": error_answer("The order id is not a UUID."), **UNAVAILABLE}
 
 PATHS: dict[str, Any] = {
     "/payments": {"post": {
         "operationId": "requestPayment",
         "summary": "Request a payment; the gateway decides it later. Idempotent by orderId.",
-        "requestBody": {"required": True,
-                        "content": {"application/json": {"schema": _ref("PaymentRequest")}}},
+        "requestBody": json_body("PaymentRequest"),
         "responses": {
-            "202": {**_json(_ref("PaymentAcknowledgement"),
-                            "Accepted, or the order's existing payment whatever its status."),
+            "202": {**json_response(
+                ref("PaymentAcknowledgement"),
+                "Accepted, or the order's existing payment whatever its status."),
                     "headers": {"Location": {"schema": {"type": "string"}}}},
-            "400": _error("The body is not valid JSON."),
-            "413": _error("The body is over 64 KiB."),
-            "415": _error("The body is not application/json."),
-            "422": _error("The body does not match the schema; details name each field."),
+            **error_responses(BODY_ERRORS),
             **UNAVAILABLE,
         },
     }},
@@ -104,7 +87,7 @@ PATHS: dict[str, Any] = {
         "operationId": "getPayment",
         "summary": "The order's payment.",
         "parameters": [ORDER_ID_PARAMETER],
-        "responses": {**PAYMENT_ANSWERS, "404": _error("The order has no payment.")},
+        "responses": {**PAYMENT_ANSWERS, "404": error_answer("The order has no payment.")},
     }},
     "/payments/{orderId}/cancel": {"post": {
         "operationId": "cancelPayment",
@@ -117,26 +100,18 @@ PATHS: dict[str, Any] = {
         "operationId": "refundPayment",
         "summary": "APPROVED becomes REFUNDED; other statuses are unchanged.",
         "parameters": [ORDER_ID_PARAMETER],
-        "responses": {**PAYMENT_ANSWERS, "404": _error("The order has no payment.")},
+        "responses": {**PAYMENT_ANSWERS, "404": error_answer("The order has no payment.")},
     }},
     "/healthz": {"get": {
         "operationId": "health",
         "summary": "Whether the service can reach its database.",
-        "responses": {"200": _json(_ref("Health"), "Healthy."),
-                      "503": _json(_ref("Health"), "The database is unreachable.")},
-    }},
-    "/openapi.json": {"get": {
-        "operationId": "openapi",
-        "summary": "This document.",
-        "responses": {"200": _json({"type": "object"}, "The OpenAPI 3.1 document.")},
+        "responses": {"200": json_response(ref("Health"), "Healthy."),
+                      "503": json_response(ref("Health"), "The database is unreachable.")},
     }},
 }
 
-OPENAPI: dict[str, Any] = {
-    "openapi": "3.1.0",
-    "info": {"title": "Glastonbury payment service", "version": "1.0.0",
-             "description": "Payments for festival ticket orders, decided asynchronously by a "
-                            "simulated gateway; decisions are published on Kafka."},
-    "paths": PATHS,
-    "components": {"schemas": SCHEMAS},
-}
+OPENAPI: dict[str, Any] = document(
+    "Glastonbury payment service",
+    "Payments for festival ticket orders, decided asynchronously by a simulated gateway; "
+    "decisions are published on Kafka.",
+    PATHS, SCHEMAS)
