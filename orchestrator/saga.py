@@ -29,7 +29,7 @@ from orchestrator.adapters.store import now
 from orchestrator.celery_app import app
 from orchestrator.config import payment_result_timeout
 from orchestrator.domain.model import (GAVE_UP, InvalidMessage, OrderPlaced, PaymentDecided,
-                                       Saga, SagaState)
+                                       Saga, SagaState, customer_reason)
 from orchestrator.steps import StepInput, Stop, in_state, saga_step, signature
 from orchestrator.wiring import inventory, orders, payments, store
 
@@ -192,7 +192,8 @@ def compensate(saga: Saga, outcome: SagaState, reason: str, tx: Any = None,
     """
     void = saga.payment_requested if void is None else void
     if not store().transition(saga.order_id, BEFORE_PAYMENT_DECIDED, S.COMPENSATING, tx,
-                              outcome=outcome, reason=reason, payment_to_void=void):
+                              outcome=outcome, reason=customer_reason(reason),
+                              payment_to_void=void):
         return None  # someone else decided first
     if saga.state is S.AWAITING_PAYMENT:
         store().end_step(saga.order_id, "await_payment", "gave up", tx=tx)

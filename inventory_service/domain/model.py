@@ -77,12 +77,12 @@ class Reservation:
         return cls(order_id, ReservationStatus.RELEASED)
 
     def ensure_can_be_reserved_again(self) -> None:
-        """A repeated reserve returns a live reservation unchanged, but never revives a released one."""
+        """A repeated reserve returns a live reservation unchanged; a released one stays released."""
         if self.status is ReservationStatus.RELEASED:
             raise ReservationReleased(self.order_id)
 
     def release(self) -> tuple[Line, ...]:
-        """Release the reservation; the lines whose stock must go back (none if released already)."""
+        """Release the reservation: the lines whose stock goes back (none if released already)."""
         if self.status is ReservationStatus.CONFIRMED:
             raise AlreadyConfirmed(self.order_id)
         if self.status is ReservationStatus.RELEASED:

@@ -11,7 +11,7 @@ from glastonbury.web import storable_text
 from inventory_service.adapters.tables import MAX_AVAILABLE, NAME_LENGTH
 from inventory_service.domain.model import Line, Reservation, Ticket
 
-MAX_QUANTITY = 1000
+MAX_QUANTITY = 10_000  # the order service accepts up to this many per line
 MAX_ITEMS = 50
 
 # Strict: JSON `true` or `"3"` is not a quantity, even though Python would coerce it.

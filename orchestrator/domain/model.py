@@ -99,6 +99,17 @@ class PaymentDecided:
         return cls(event_id, order_id, status == "APPROVED", reason)
 
 
+REASON_MAX_LENGTH = 480  # the order service keeps at most 500 characters
+
+
+def customer_reason(text: str) -> str:
+    """A reason the order service will store: printable, and cut to length with an ellipsis."""
+    printable = "".join(ch for ch in text if ch.isprintable() or ch == " ")
+    if len(printable) <= REASON_MAX_LENGTH:
+        return printable
+    return printable[:REASON_MAX_LENGTH - 1] + "…"
+
+
 def _require_version(message: dict[str, Any]) -> None:
     if message.get("version") != MESSAGE_VERSION:
         raise InvalidMessage(f"unsupported message version {message.get('version')!r}")

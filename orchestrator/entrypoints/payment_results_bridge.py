@@ -74,7 +74,8 @@ class PaymentResultsBridge:
     def handle(self, raw: bytes) -> None:
         try:
             result = PaymentDecided.from_message(json.loads(raw))
-        except (ValueError, InvalidMessage) as error:  # JSONDecodeError is a ValueError
+        # JSONDecodeError is a ValueError; brackets nested too deep overflow the parser.
+        except (ValueError, RecursionError, InvalidMessage) as error:
             self.park(raw, str(error))
             return
         record_payment_result(result)

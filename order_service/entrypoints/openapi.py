@@ -16,6 +16,7 @@ from glastonbury.web import TEXT_PATTERN
 from order_service.entrypoints.schemas import (
     IDEMPOTENCY_KEY_PATTERN,
     MAX_AMOUNT,
+    MAX_QUANTITY,
     UUID_PATTERN,
 )
 
@@ -50,7 +51,7 @@ SCHEMAS: dict[str, Any] = {
             "id": UUID,
             "name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": TEXT_PATTERN},
             "amount": AMOUNT,
-            "quantity": {"type": "integer", "minimum": 1, "maximum": 100},
+            "quantity": {"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY},
         },
     },
     "OrderRequest": {

@@ -74,7 +74,10 @@ def _utc_moment(value: Any) -> datetime:
 
 Amount = Annotated[Decimal, BeforeValidator(_json_number),
                    Field(ge=0, le=MAX_AMOUNT, decimal_places=2)]
-Quantity = Annotated[int, BeforeValidator(_json_number), Field(ge=1, le=100)]
+# Ordering more tickets than exist is a rejection by the saga, not invalid input: the cap only
+# keeps totals and stock arithmetic within bounds.
+MAX_QUANTITY = 10_000
+Quantity = Annotated[int, BeforeValidator(_json_number), Field(ge=1, le=MAX_QUANTITY)]
 Uuid = Annotated[uuid.UUID, BeforeValidator(parse_uuid)]
 Name = Annotated[str, Field(strict=True, min_length=1, max_length=200),
                  AfterValidator(storable_text)]

@@ -112,3 +112,12 @@ def test_a_step_tried_too_often_is_parked_for_a_person(world: dict,
     assert saga.parked
     assert saga.state is S.STARTED
     assert world["inventory"].down == 8
+
+
+def test_a_long_decline_reason_is_cut_so_the_order_service_can_store_it(world: dict) -> None:
+    place("o1")
+    record_payment_result(PaymentDecided("e1", "o1", False, "x" * 2000 + "\x00"))
+    saga = world["store"].get("o1")
+    assert saga.state is S.PAYMENT_FAILED
+    assert len(saga.reason) <= 480 and "\x00" not in saga.reason
+    assert saga.reason.endswith("…")
