@@ -77,7 +77,7 @@ class Reservation:
         return cls(order_id, ReservationStatus.RELEASED)
 
     def ensure_can_be_reserved_again(self) -> None:
-        """A repeated reserve returns a live reservation unchanged; a released one stays released."""
+        """A repeated reserve returns a live reservation as it is; a released one stays released."""
         if self.status is ReservationStatus.RELEASED:
             raise ReservationReleased(self.order_id)
 
