@@ -7,6 +7,8 @@ A 4xx the contract does not foresee is a `ContractBroken` and is never retried.
 
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,8 +40,8 @@ def call(method: str, url: str, expected: tuple[int, ...], json: dict | None = N
          params: dict | None = None) -> Answer:
     """One HTTP call; the statuses in `expected` are answers, every other one an exception."""
     try:
-        response = requests.request(method, url, json=json, params=params,
-                                    timeout=settings.http_timeout())
+        response = _session().request(method, url, json=json, params=params,
+                                      timeout=settings.http_timeout())
     except requests.RequestException as error:
         raise ServiceUnavailable(f"{method} {url}: {type(error).__name__}") from None
     if response.status_code >= 500:
@@ -51,6 +53,17 @@ def call(method: str, url: str, expected: tuple[int, ...], json: dict | None = N
     if response.status_code not in expected:
         raise ContractBroken(f"{method} {url}: HTTP {response.status_code} {body}")
     return Answer(response.status_code, body if isinstance(body, dict) else {})
+
+
+_local = threading.local()
+
+
+def _session() -> requests.Session:
+    """This thread's HTTP session: connections kept alive between calls (one TCP handshake per
+    service and process, not per call). A forked worker process opens its own."""
+    if getattr(_local, "pid", None) != os.getpid():
+        _local.session, _local.pid = requests.Session(), os.getpid()
+    return _local.session
 
 
 class InventoryClient:
