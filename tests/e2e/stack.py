@@ -29,16 +29,24 @@ FAST_SETTINGS = {
 }
 
 
+def isolated_environment(workdir: Path) -> dict[str, str]:
+    """This process's environment for a stack of its own: embedded servers and SQLite files
+    under `workdir`, every port a free one, whatever servers the caller's shell points at."""
+    environ = {k: v for k, v in os.environ.items()
+               if k not in ("REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS")
+               and not k.endswith("_DATABASE_URL")}
+    for name in [*SERVICE_PORTS, "EMBEDDED_REDIS_PORT", "EMBEDDED_KAFKA_PORT"]:
+        environ[name] = str(binaries.free_port())
+    environ["GLASTONBURY_VAR"] = str(workdir / "var")
+    return environ
+
+
 class Stack:
     """Every part of the local stack, each startable and killable on its own."""
 
     def __init__(self, workdir: Path, **overrides: str):
-        environ = {k: v for k, v in os.environ.items()
-                   if k not in ("REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS")
-                   and not k.endswith("_DATABASE_URL")}
-        for name in [*SERVICE_PORTS, "EMBEDDED_REDIS_PORT", "EMBEDDED_KAFKA_PORT"]:
-            environ[name] = str(binaries.free_port())
-        environ.update(FAST_SETTINGS, GLASTONBURY_VAR=str(workdir / "var"), **overrides)
+        environ = isolated_environment(workdir)
+        environ.update(FAST_SETTINGS, **overrides)
         self.env = stack_environment(environ)
         self.parts = parts_to_run(ROOT / "Procfile", environ)
         self.logs = workdir / "logs"

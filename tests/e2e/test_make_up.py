@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -15,28 +14,18 @@ import psutil
 import pytest
 import requests
 
-from glastonbury.devstack import binaries
-from glastonbury.devstack.__main__ import ROOT, SERVICE_PORTS
+from glastonbury.devstack.__main__ import ROOT
 from tests.e2e.conftest import DAY_ONE
-from tests.e2e.stack import wait_for
+from tests.e2e.stack import isolated_environment, wait_for
 
 pytestmark = pytest.mark.e2e
 BRIEF_ORDER = {"customerId": "e081ad0f-f83e-4f81-b2d7-23655ac04b8a", "amount": 10.5,
                "items": [{"id": DAY_ONE, "name": "day-one", "amount": 200.00, "quantity": 1}]}
 
 
-def up_environment(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS")}
-    for name in [*SERVICE_PORTS, "EMBEDDED_REDIS_PORT", "EMBEDDED_KAFKA_PORT"]:
-        env[name] = str(binaries.free_port())
-    env["GLASTONBURY_VAR"] = str(tmp_path / "var")
-    return env
-
-
 @pytest.fixture
 def make_up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, dict[str, str]]]:
-    env = up_environment(tmp_path)
+    env = isolated_environment(tmp_path)
     log = open(tmp_path / "up.log", "wb")
     process = subprocess.Popen([sys.executable, "-m", "glastonbury.devstack", "up"], cwd=ROOT,
                                env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -82,7 +71,7 @@ def test_make_up_serves_the_briefs_order_and_ctrl_c_stops_every_part(
 
 
 def test_make_up_says_which_port_is_taken_instead_of_a_traceback(tmp_path: Path) -> None:
-    env = up_environment(tmp_path)
+    env = isolated_environment(tmp_path)
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", int(env["ORDER_PORT"])))
         squatter.listen()
