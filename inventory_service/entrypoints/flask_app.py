@@ -8,8 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 
 from glastonbury import settings
 from glastonbury.db import create_schema, make_engine
@@ -34,23 +32,13 @@ Answer = tuple[dict[str, Any], int] | tuple[dict[str, Any], int, dict[str, str]]
 def create_app(database_url: str | None = None) -> Flask:
     """The app on `database_url` (default `INVENTORY_DATABASE_URL`), schema created and seeded."""
     engine = make_engine(database_url or settings.database_url("inventory"))
-    _create_schema(engine)
+    create_schema(engine, metadata)
     services.seed_default_tickets(SqlAlchemyUnitOfWork(engine))
     app = Flask(__name__)
     install_json_errors(app)
     app.extensions["inventory_engine"] = engine
     app.register_blueprint(api)
     return app
-
-
-def _create_schema(engine: Engine) -> None:
-    try:
-        create_schema(engine, metadata)
-    except IntegrityError:
-        # PostgreSQL reports a CREATE TABLE that raced another worker's as a unique violation in
-        # its catalog, which glastonbury.db.create_schema does not retry; the winner's tables
-        # were committed all at once (one transaction), so a second look finds them.
-        create_schema(engine, metadata)
 
 
 def _uow() -> SqlAlchemyUnitOfWork:
