@@ -18,6 +18,7 @@ from payment_service.adapters.repository import transaction
 from payment_service.domain.gateway import GatewayRules
 from payment_service.entrypoints.relay import Relay, run_forever
 from payment_service.service_layer import services
+from tests.e2e.stack import wait_for
 
 from .conftest import new_id
 
@@ -51,13 +52,6 @@ def consume(servers, topic, count, deadline_s=30.0):
     finally:
         consumer.close()
     return records
-
-
-def wait_until(condition, deadline_s=10.0):
-    give_up_at = time.monotonic() + deadline_s
-    while not condition():
-        assert time.monotonic() < give_up_at, "timed out"
-        time.sleep(0.01)
 
 
 def request(engine, amount="200.00"):
@@ -121,7 +115,7 @@ def test_the_relay_loop_decides_and_publishes_until_stopped(
     try:
         payment = request(engine)
         # The broker is "down": the loop must survive failed passes, then publish once it is back.
-        wait_until(lambda: failing.failures >= 2)
+        wait_for(lambda: failing.failures >= 2, 10, "two failed publishes", interval_s=0.01)
         relay.publisher = publisher
         [record] = consume(kafka_servers, topic, 1)
         assert record.key == payment.order_id.encode()
