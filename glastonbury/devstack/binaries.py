@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import socket
-import sys
 from pathlib import Path
 
 
@@ -81,7 +80,3 @@ def wait_for_port(port: int, timeout_s: float = 30, host: str = "127.0.0.1") -> 
                 return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout_s} s")
-
-
-def python() -> str:
-    return sys.executable

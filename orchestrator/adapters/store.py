@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import (Boolean, Column, DateTime, Integer, MetaData, Select, String, Table,
-                        Text, and_, func, insert, select, update)
+                        Text, and_, insert, select, update)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -223,11 +223,6 @@ class SagaStore:
             query = query.where(sagas.c.created_at >= since)
         with self.engine.connect() as connection:
             return [_saga_from_row(row, []) for row in connection.execute(query)]
-
-    def counts_by_state(self) -> dict[str, int]:
-        with self.engine.connect() as connection:
-            query = select(sagas.c.state, func.count()).group_by(sagas.c.state)
-            return {row[0]: row[1] for row in connection.execute(query).tuples()}
 
     def _ids(self, query: Select) -> builtins.list[str]:
         with self.engine.connect() as connection:
