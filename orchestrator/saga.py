@@ -18,7 +18,7 @@ Services only do their step and answer; every decision is made here. Steps are C
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from celery import chain, group
@@ -93,10 +93,9 @@ def request_payment(saga: Saga) -> str | Stop:
     """Ask for the payment; the saga then waits as a row until the result or its deadline."""
     # Waiting is recorded before the request (the result may arrive before we return), and
     # the deadline counts from the last attempt: retries while the service is down are no wait.
-    deadline = now() + timedelta(seconds=payment_result_timeout())
     if saga.state is S.RESERVED:
         if not store().transition(saga.order_id, [S.RESERVED], S.AWAITING_PAYMENT,
-                                  payment_requested=True, payment_deadline=deadline):
+                                  payment_requested=True, payment_deadline=_payment_deadline()):
             return Stop("skipped: the saga moved on")
         store().begin_step(saga.order_id, "await_payment", None)
     else:
@@ -106,10 +105,13 @@ def request_payment(saga: Saga) -> str | Stop:
     return f"payment {str(answer.body.get('status', 'requested')).lower()}"
 
 
+def _payment_deadline() -> datetime:
+    return now() + timedelta(seconds=payment_result_timeout())
+
+
 def _push_payment_deadline(order_id: str) -> None:
-    deadline = now() + timedelta(seconds=payment_result_timeout())
     store().transition(order_id, [S.AWAITING_PAYMENT], S.AWAITING_PAYMENT,
-                       payment_deadline=deadline)
+                       payment_deadline=_payment_deadline())
 
 
 # -- Step 3: the payment result --------------------------------------------------------------
