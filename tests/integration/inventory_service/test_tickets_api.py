@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+import multiprocessing
 import uuid
 
 import pytest
@@ -26,27 +26,32 @@ def test_starting_again_never_resets_sold_stock(app, client, database_url):
         restarted.extensions["inventory_engine"].dispose()
 
 
+def _start_worker(database_url, start, outcomes) -> None:
+    start.wait()
+    try:
+        create_app(database_url).extensions["inventory_engine"].dispose()
+        outcomes.put(None)
+    except Exception as error:  # noqa: BLE001 - the test reports any failure to start
+        outcomes.put(repr(error))
+
+
 def test_several_workers_starting_at_once_seed_the_ticket_once(database_url):
-    apps, failures = [], []
-    start = threading.Barrier(4)
-
-    def start_worker() -> None:
-        start.wait()
-        try:
-            apps.append(create_app(database_url))
-        except Exception as error:  # noqa: BLE001 - the test reports any failure to start
-            failures.append(error)
-
-    workers = [threading.Thread(target=start_worker) for _ in range(4)]
+    # Processes, as gunicorn's workers are (threads also trip CPython 3.11's concurrent-compile
+    # bug, "AST constructor recursion depth mismatch", which no worker of ours would meet).
+    context = multiprocessing.get_context("fork")
+    start, outcomes = context.Barrier(4), context.Queue()
+    workers = [context.Process(target=_start_worker, args=(database_url, start, outcomes))
+               for _ in range(4)]
     for worker in workers:
         worker.start()
+    failures = [failure for failure in (outcomes.get(timeout=60) for _ in workers) if failure]
     for worker in workers:
-        worker.join()
+        worker.join(timeout=60)
     assert failures == []
-    assert apps[0].test_client().get("/tickets").json["tickets"] == [
+    app = create_app(database_url)
+    assert app.test_client().get("/tickets").json["tickets"] == [
         {"id": DAY_ONE, "name": "day-one", "available": 1000}]
-    for app in apps:
-        app.extensions["inventory_engine"].dispose()
+    app.extensions["inventory_engine"].dispose()
 
 
 def test_a_created_ticket_is_answered_with_its_location_and_can_be_read_back(client):
