@@ -198,7 +198,8 @@ def compensate(saga: Saga, outcome: SagaState, reason: str, tx: Any = None,
                               payment_to_void=void):
         return None  # someone else decided first
     if saga.state is S.AWAITING_PAYMENT:
-        store().end_step(saga.order_id, "await_payment", "gave up", tx=tx)
+        # A declined result closed the wait already, with the better word for it.
+        store().end_step(saga.order_id, "await_payment", "gave up", tx=tx, unless_ended=True)
     saga.state, saga.payment_to_void = S.COMPENSATING, void
     return next_canvas(saga)
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import (Boolean, Column, DateTime, Integer, MetaData, Select, String, Table,
-                        Text, and_, insert, select, update)
+                        Text, and_, insert, select, true, update)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -156,11 +156,14 @@ class SagaStore:
                        .values(attempts=0))
 
     def end_step(self, order_id: str, name: str, outcome: str, error: str | None = None,
-                 tx: Connection | None = None) -> None:
+                 tx: Connection | None = None, unless_ended: bool = False) -> None:
+        """Close a step with its outcome; `unless_ended` keeps an outcome recorded before."""
+        still_open = saga_steps.c.ended_at.is_(None) if unless_ended else true()
         with self._use(tx) as connection:
             connection.execute(
                 update(saga_steps)
-                .where(and_(saga_steps.c.order_id == order_id, saga_steps.c.name == name))
+                .where(and_(saga_steps.c.order_id == order_id, saga_steps.c.name == name,
+                            still_open))
                 .values(ended_at=now(), outcome=outcome,
                         # a step that succeeded after retries keeps its last error in view
                         **({"error": error} if error is not None else {})))

@@ -121,3 +121,10 @@ def test_a_long_decline_reason_is_cut_so_the_order_service_can_store_it(world: d
     assert saga.state is S.PAYMENT_FAILED
     assert len(saga.reason) <= 480 and "\x00" not in saga.reason
     assert saga.reason.endswith("…")
+
+
+def test_the_wait_of_a_declined_payment_ends_as_declined_in_the_timeline(world: dict) -> None:
+    place("o1")
+    decide("o1", approved=False)
+    wait = next(s for s in world["store"].get("o1").steps if s.name == "await_payment")
+    assert wait.outcome == "declined"
