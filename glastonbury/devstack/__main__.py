@@ -8,6 +8,7 @@ or `KAFKA_BOOTSTRAP_SERVERS` to use servers of your own and those parts are not 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -83,11 +84,21 @@ def up() -> int:
         print("cannot start the stack:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 2
     Path(env["GLASTONBURY_VAR"]).mkdir(parents=True, exist_ok=True)
+    if migrate(env) != 0:
+        print("cannot start the stack: the databases' schemas could not be created",
+              file=sys.stderr)
+        return 2
     manager = Manager(Printer(sys.stdout))
     for name, command in parts.items():
         manager.add_process(name, command, env=env, cwd=str(ROOT))
     manager.loop()
     return manager.returncode or 0
+
+
+def migrate(env: dict[str, str]) -> int:
+    """Every database's schema before any part starts (docker-compose's `migrate` service)."""
+    return subprocess.run([sys.executable, "-m", "glastonbury.migrate"], env=env, cwd=ROOT,
+                          check=False).returncode
 
 
 def run_redis() -> int:

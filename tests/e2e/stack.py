@@ -16,7 +16,8 @@ from typing import Any
 import requests
 
 from glastonbury.devstack import binaries
-from glastonbury.devstack.__main__ import ROOT, SERVICE_PORTS, parts_to_run, stack_environment
+from glastonbury.devstack.__main__ import (ROOT, SERVICE_PORTS, migrate, parts_to_run,
+                                           stack_environment)
 
 FAST_SETTINGS = {
     "PAYMENT_RESULT_TIMEOUT": "4",
@@ -52,11 +53,16 @@ class Stack:
         self.logs = workdir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.processes: dict[str, subprocess.Popen] = {}
+        self.migrated = False
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.env[service.upper() + '_PORT']}"
 
     def start(self, *names: str) -> None:
+        if not self.migrated:
+            # As `make up` does: every schema in place before any part (or test) reads it.
+            assert migrate(self.env) == 0, "the databases' schemas could not be created"
+            self.migrated = True
         for name in names or tuple(self.parts):
             log = open(self.logs / f"{name}.log", "ab")
             self.processes[name] = subprocess.Popen(

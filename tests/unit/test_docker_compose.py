@@ -597,9 +597,14 @@ def test_postgres_creates_every_database_the_services_are_given() -> None:
             )
 
 
+MIGRATE = "migrate"   # the one-shot schema job: the one process given every database
+
+
 def test_each_database_url_is_given_only_to_the_processes_of_its_service() -> None:
     for service, spec in app_services().items():
         runs = program(argv(spec["command"]))[1]
+        if service == MIGRATE:
+            continue
         for name in environment(spec):
             if name.endswith("_DATABASE_URL"):
                 owner = name.removesuffix("_DATABASE_URL").lower()
@@ -607,6 +612,22 @@ def test_each_database_url_is_given_only_to_the_processes_of_its_service() -> No
                 assert runs.split(".")[0].split(":")[0] == package, (
                     f"{service} runs {runs} but is given {name}: services never share a database"
                 )
+
+
+def test_the_migrate_job_creates_every_schema_before_any_process_uses_a_database() -> None:
+    migrate = app_services()[MIGRATE]
+    assert program(argv(migrate["command"])) == ("python -m", "glastonbury.migrate")
+    assert migrate.get("restart") == "no", "a one-shot job must not be restarted when it is done"
+    urls = {name for name in environment(migrate) if name.endswith("_DATABASE_URL")}
+    assert urls == {f"{db.upper()}_DATABASE_URL" for db in ("order", "inventory", "payment",
+                                                            "orchestrator")}
+    for service, spec in app_services().items():
+        if service == MIGRATE or not any(name.endswith("_DATABASE_URL")
+                                         for name in environment(spec)):
+            continue
+        condition = depends_on(spec).get(MIGRATE, {}).get("condition")
+        assert condition == "service_completed_successfully", (
+            f"{service} uses a database but does not wait for the migrate job to finish")
 
 
 def test_redis_keeps_an_append_only_file_and_answers_ping() -> None:
@@ -641,13 +662,24 @@ def test_the_build_context_keeps_what_pip_install_needs() -> None:
         assert needed not in ignored, f".dockerignore leaves out {needed}"
 
 
+def compose_command() -> list[str] | None:
+    """A docker compose that answers `version`: the v1 `docker-compose`, or the `docker compose`
+    plugin. The Docker CLI alone (no plugin) answers "unknown command" and is no compose."""
+    for command in (["docker-compose"], ["docker", "compose"]):
+        if not shutil.which(command[0]):
+            continue
+        answer = subprocess.run([*command, "version"], check=False, capture_output=True,
+                                text=True, timeout=60)
+        if answer.returncode == 0:
+            return command
+    return None
+
+
 def test_docker_compose_validates_the_file_when_it_is_installed() -> None:
-    if shutil.which("docker-compose"):
-        command = ["docker-compose"]
-    elif shutil.which("docker"):
-        command = ["docker", "compose"]
-    else:
-        pytest.skip("neither docker-compose nor docker is installed")
+    command = compose_command()
+    if command is None:
+        pytest.skip("no working docker compose: install Debian's docker-compose (.ci/run does "
+                    "as root) or Docker's compose plugin to validate the file")
     result = subprocess.run(
         [*command, "-f", str(COMPOSE_FILE), "config", "-q"],
         check=False, capture_output=True, text=True, timeout=60, cwd=ROOT,
