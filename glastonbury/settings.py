@@ -13,6 +13,7 @@ from pathlib import Path
 
 EMBEDDED_REDIS_PORT = 16379
 EMBEDDED_KAFKA_PORT = 19092
+RELAY_WAKE_PORT = 18089   # UDP
 
 
 def env(name: str, default: str) -> str:
@@ -66,6 +67,12 @@ def payment_service_url() -> str:
     return service_url("payment", 8082)
 
 
+def kafka_fetch_max_wait_ms() -> int:
+    """Milliseconds a consumer's fetch may wait at the broker for new messages (Kafka's 500;
+    the local stack sets 20 for Tansu, which does not answer a waiting fetch early)."""
+    return env_int("KAFKA_FETCH_MAX_WAIT_MS", 500)
+
+
 def payment_results_topic() -> str:
     return env("PAYMENT_RESULTS_TOPIC", "payment.results")
 
@@ -76,6 +83,12 @@ def payment_results_dead_letter_topic() -> str:
 
 def payment_results_partitions() -> int:
     return env_int("PAYMENT_RESULTS_PARTITIONS", 4)
+
+
+def payment_relay_wake_address() -> str:
+    """`host:port` (UDP) where the payment relay listens for the payment API's nudges; empty
+    for none (the relay then finds new payments at its poll only)."""
+    return os.environ.get("PAYMENT_RELAY_WAKE_ADDRESS", f"127.0.0.1:{RELAY_WAKE_PORT}")
 
 
 def payment_decline_above() -> Decimal:

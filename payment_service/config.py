@@ -22,5 +22,6 @@ def gateway_rules() -> GatewayRules:
 
 
 def relay_poll_interval() -> float:
-    """Seconds the relay sleeps when a pass found nothing to do."""
-    return settings.env_float("PAYMENT_RELAY_POLL_INTERVAL", 0.02)
+    """Seconds the relay sleeps when a pass found nothing to do, unless the payment API nudges
+    it first (a new payment): its catch-up poll, for nudges lost and decisions delayed."""
+    return settings.env_float("PAYMENT_RELAY_POLL_INTERVAL", 0.25)

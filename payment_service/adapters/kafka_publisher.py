@@ -1,6 +1,8 @@
-"""Sends outbox messages to Kafka and waits until the broker has acknowledged each one."""
+"""Sends outbox messages to Kafka; each can be waited for until the broker acknowledged it."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from kafka import KafkaProducer
 
@@ -11,7 +13,7 @@ SEND_TIMEOUT_S = 15.0
 
 
 class KafkaPublisher:
-    """A publisher over one KafkaProducer (acks=all); `publish` returns only once acknowledged."""
+    """A publisher over one KafkaProducer (acks=all): send many, then wait for each."""
 
     def __init__(self, producer: KafkaProducer, send_timeout_s: float = SEND_TIMEOUT_S):
         self.producer = producer
@@ -22,10 +24,15 @@ class KafkaPublisher:
         """A publisher on the given bootstrap servers; NoBrokersAvailable if none answers."""
         return cls(make_producer(servers))
 
+    def send(self, topic: str, key: str, payload: str) -> Callable[[], None]:
+        """Hand one message to the producer; the returned call blocks until the broker
+        acknowledged it, or raises KafkaError."""
+        future = self.producer.send(topic, key=key.encode(), value=payload.encode())
+        return lambda: future.get(timeout=self.send_timeout_s)
+
     def publish(self, topic: str, key: str, payload: str) -> None:
         """Send one message and block until the broker acknowledged it, or raise KafkaError."""
-        future = self.producer.send(topic, key=key.encode(), value=payload.encode())
-        future.get(timeout=self.send_timeout_s)
+        self.send(topic, key, payload)()
 
     def close(self) -> None:
         """Send what is buffered and let go of the connections."""

@@ -8,11 +8,36 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from payment_service.adapters.tables import outbox, payments
 from payment_service.domain.model import Payment, PaymentStatus
+
+# The relay's statements run many times a second: built once with bind parameters, each is
+# compiled once per process instead of being rebuilt and re-keyed by SQLAlchemy on every call.
+PAYMENT_BY_ORDER = select(payments).where(payments.c.order_id == bindparam("order_id"))
+REPLACE_IF_STATUS = (update(payments)
+                     .where(payments.c.order_id == bindparam("key_order_id"),
+                            payments.c.status == bindparam("expected"))
+                     .values(status=bindparam("status"), reason=bindparam("reason"),
+                             decided_at=bindparam("decided_at"),
+                             updated_at=bindparam("updated_at")))
+DUE_PAYMENTS = (select(payments)
+                .where(payments.c.status == PaymentStatus.PENDING.value,
+                       payments.c.created_at <= bindparam("cutoff"),
+                       payments.c.customer_id.not_in(bindparam("skip", expanding=True)))
+                .order_by(payments.c.created_at, payments.c.order_id)
+                .limit(bindparam("limit")))
+NEW_MESSAGE = insert(outbox).values(event_id=bindparam("event_id"), topic=bindparam("topic"),
+                                    key=bindparam("key"), payload=bindparam("payload"),
+                                    created_at=bindparam("created_at"))
+UNPUBLISHED = (select(outbox).where(outbox.c.published_at.is_(None))
+               .order_by(outbox.c.id).limit(bindparam("limit")))
+MARK_PUBLISHED = (update(outbox)
+                  .where(outbox.c.id.in_(bindparam("ids", expanding=True)),
+                         outbox.c.published_at.is_(None))
+                  .values(published_at=bindparam("published_at")))
 
 
 @dataclass(frozen=True)
@@ -43,8 +68,7 @@ class PaymentRepository:
 
     def get(self, order_id: str) -> Payment | None:
         """The order's payment, or None if there is none."""
-        row = self.connection.execute(
-            select(payments).where(payments.c.order_id == order_id)).mappings().first()
+        row = self.connection.execute(PAYMENT_BY_ORDER, {"order_id": order_id}).mappings().first()
         return _payment(row) if row else None
 
     def add(self, payment: Payment) -> None:
@@ -59,34 +83,27 @@ class PaymentRepository:
 
         The condition makes racing writers safe: the loser updates no row and learns it here.
         """
-        result = self.connection.execute(
-            update(payments)
-            .where(payments.c.order_id == payment.order_id, payments.c.status == expected.value)
-            .values(**_columns(payment), updated_at=now))
+        result = self.connection.execute(REPLACE_IF_STATUS, {
+            "key_order_id": payment.order_id, "expected": expected.value, **_columns(payment),
+            "updated_at": now})
         return result.rowcount == 1
 
     def pending_requested_before(self, cutoff: datetime, skip_customers: frozenset[str],
                                  limit: int) -> list[Payment]:
         """PENDING payments requested at or before `cutoff`, oldest first, minus skipped ones."""
-        query = (select(payments)
-                 .where(payments.c.status == PaymentStatus.PENDING.value,
-                        payments.c.created_at <= cutoff)
-                 .order_by(payments.c.created_at, payments.c.order_id).limit(limit))
-        if skip_customers:
-            query = query.where(payments.c.customer_id.not_in(sorted(skip_customers)))
-        return [_payment(row) for row in self.connection.execute(query).mappings()]
+        rows = self.connection.execute(DUE_PAYMENTS, {
+            "cutoff": cutoff, "skip": sorted(skip_customers), "limit": limit}).mappings()
+        return [_payment(row) for row in rows]
 
     def add_message(self, event_id: str, topic: str, key: str, payload: str,
                     now: datetime) -> None:
         """Queue a message in the outbox; it is sent once this transaction has committed."""
-        self.connection.execute(insert(outbox).values(
-            event_id=event_id, topic=topic, key=key, payload=payload, created_at=now))
+        self.connection.execute(NEW_MESSAGE, {"event_id": event_id, "topic": topic, "key": key,
+                                              "payload": payload, "created_at": now})
 
     def unpublished_messages(self, limit: int) -> list[OutboxMessage]:
         """Messages not yet acknowledged by the broker, oldest first."""
-        rows = self.connection.execute(
-            select(outbox).where(outbox.c.published_at.is_(None))
-            .order_by(outbox.c.id).limit(limit)).mappings()
+        rows = self.connection.execute(UNPUBLISHED, {"limit": limit}).mappings()
         return [OutboxMessage(**row) for row in rows]
 
     def all_messages(self) -> list[OutboxMessage]:
@@ -97,9 +114,7 @@ class PaymentRepository:
     def mark_published(self, ids: list[int], now: datetime) -> None:
         """Record that the broker acknowledged these messages."""
         if ids:
-            self.connection.execute(
-                update(outbox).where(outbox.c.id.in_(ids), outbox.c.published_at.is_(None))
-                .values(published_at=now))
+            self.connection.execute(MARK_PUBLISHED, {"ids": ids, "published_at": now})
 
 
 def _columns(payment: Payment) -> dict[str, Any]:

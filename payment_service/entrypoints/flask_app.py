@@ -1,6 +1,6 @@
 """The payment service's HTTP API: it only translates between HTTP and the use cases.
 
-Run it with `gunicorn 'payment_service.entrypoints.flask_app:create_app()'`.
+Run it with `granian --interface wsgi --factory payment_service.entrypoints.flask_app:create_app`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from glastonbury import settings
 from glastonbury.db import create_schema, make_engine
 from glastonbury.web import error_response, install_json_errors, json_object, validated
+from payment_service.adapters.relay_wake import RelayNudger
 from payment_service.adapters.tables import metadata
 from payment_service.entrypoints.openapi import OPENAPI
 from payment_service.entrypoints.schemas import (
@@ -34,6 +35,7 @@ def create_app(database_url: str | None = None) -> Flask:
     engine = make_engine(database_url or settings.database_url("payment"))
     create_schema(engine, metadata)
     app.extensions["payment_engine"] = engine
+    app.extensions["relay_nudger"] = RelayNudger(settings.payment_relay_wake_address())
     app.register_blueprint(api)
     app.register_error_handler(services.PaymentNotFound, _not_found)
     app.register_error_handler(OperationalError, _database_down)
@@ -58,8 +60,10 @@ def _database_down(_error: OperationalError) -> ResponseReturnValue:
 def request_payment() -> ResponseReturnValue:
     """Accept a payment for the gateway to decide later; the order id makes it idempotent."""
     body = validated(PaymentRequest, json_object())
-    payment, _created = services.request_payment(
+    payment, created = services.request_payment(
         _engine(), str(body.orderId), str(body.customerId), body.amount)
+    if created:  # committed: the gateway (the relay) can decide it now
+        current_app.extensions["relay_nudger"].nudge()
     # 202 for a repeat too: the contract promises one answer, whatever the payment's status.
     return jsonify(acknowledgement(payment)), 202, {"Location": f"/payments/{payment.order_id}"}
 

@@ -22,6 +22,7 @@ from glastonbury.db import create_schema, make_engine
 from glastonbury.kafka import wait_for_topics
 from payment_service import config
 from payment_service.adapters.kafka_publisher import KafkaPublisher
+from payment_service.adapters.relay_wake import RelayNudger, WakeListener
 from payment_service.adapters.tables import metadata
 from payment_service.domain.gateway import GatewayRules
 from payment_service.service_layer import services
@@ -41,6 +42,7 @@ class Relay:
     rules: GatewayRules
     topic: str
     publisher: services.Publisher
+    caught_up: bool = True   # the last pass took less than a full batch of either kind
 
     def run_once(self) -> int:
         """One pass: decide due payments, then publish the outbox; returns the work done."""
@@ -48,19 +50,28 @@ class Relay:
         for payment in decided:
             log.info("payment %s for order %s %s%s", payment.payment_id, payment.order_id,
                      payment.status.value, f" ({payment.reason})" if payment.reason else "")
-        return len(decided) + services.publish_pending_outbox(self.engine, self.publisher)
+        published = services.publish_pending_outbox(self.engine, self.publisher)
+        self.caught_up = (len(decided) < services.DECISION_BATCH
+                          and published < services.PUBLISH_BATCH)
+        return len(decided) + published
 
 
 def run_forever(relay: Relay, stop: threading.Event, poll_interval_s: float,
-                on_outage: Callable[[], None] = lambda: None) -> None:
-    """Run passes until `stop` is set: sleep when idle; on an outage back off, call `on_outage`.
+                on_outage: Callable[[], None] = lambda: None,
+                wake: WakeListener | None = None) -> None:
+    """Run passes until `stop` is set: when idle, sleep until nudged or the poll is due; on an
+    outage back off, call `on_outage`.
 
     Anything else is a bug and ends the process rather than spinning on it.
     """
+    wake = wake or WakeListener(None)
     backoff = poll_interval_s
     while not stop.is_set():
         try:
-            busy = relay.run_once() > 0
+            relay.run_once()
+            # A pass that took less than a full batch left nothing behind: what arrives next
+            # nudges the relay (or waits for the poll) instead of costing an empty pass.
+            busy = not relay.caught_up
             backoff = poll_interval_s
         except OUTAGES as error:
             log.warning("relay pass failed, retrying in %.1f s: %s", backoff, error)
@@ -69,7 +80,7 @@ def run_forever(relay: Relay, stop: threading.Event, poll_interval_s: float,
             on_outage()
             continue
         if not busy:
-            stop.wait(poll_interval_s)
+            wake.wait(poll_interval_s)
 
 
 def results_topics() -> dict[str, int]:
@@ -100,8 +111,14 @@ def recreate_topics() -> None:
 def stop_on_signals() -> threading.Event:
     """An event set by SIGTERM or SIGINT, so the current pass ends before the process does."""
     stop = threading.Event()
+    nudger = RelayNudger(settings.payment_relay_wake_address())
+
+    def stop_now(*_: object) -> None:
+        stop.set()
+        nudger.nudge()  # the relay may be asleep waiting for one
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, stop_now)
     return stop
 
 
@@ -110,6 +127,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     stop = stop_on_signals()
+    wake = WakeListener.bind(settings.payment_relay_wake_address())
     engine = make_engine(settings.database_url("payment"))
     servers = settings.kafka_bootstrap_servers()
     publisher = None
@@ -123,8 +141,10 @@ def main() -> None:
             relay = Relay(engine, config.gateway_rules(), settings.payment_results_topic(),
                           publisher)
             log.info("payment relay started, publishing to %s", relay.topic)
-            run_forever(relay, stop, config.relay_poll_interval(), on_outage=recreate_topics)
+            run_forever(relay, stop, config.relay_poll_interval(), on_outage=recreate_topics,
+                        wake=wake)
     finally:
+        wake.close()
         if publisher is not None:
             publisher.close()
         engine.dispose()

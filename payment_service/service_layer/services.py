@@ -29,9 +29,9 @@ class PaymentNotFound(Exception):
 
 
 class Publisher(Protocol):
-    """Sends one message and returns only once the broker has acknowledged it."""
+    """Hands messages to the broker; each send's returned call waits for its acknowledgement."""
 
-    def publish(self, topic: str, key: str, payload: str) -> None: ...
+    def send(self, topic: str, key: str, payload: str) -> Callable[[], None]: ...
 
 
 def utcnow() -> datetime:
@@ -42,11 +42,8 @@ def utcnow() -> datetime:
 def request_payment(engine: Engine, order_id: str, customer_id: str,
                     amount: Decimal) -> tuple[Payment, bool]:
     """The order's payment and whether it was created now; a repeat returns the stored one."""
-    existing = get_or_none(engine, order_id)
-    if existing:
-        return existing, False
     payment = new_payment(order_id, customer_id, amount, utcnow())
-    if _insert_unless_present(engine, payment):
+    if _insert_unless_present(engine, payment):  # one transaction for a new payment
         return payment, True
     return get_payment(engine, order_id), False
 
@@ -88,47 +85,49 @@ def decide_due_payments(engine: Engine, rules: GatewayRules, topic: str,
     Each decision and its outgoing message commit together, or neither does.
     """
     now = now or utcnow()
-    with transaction(engine) as payments:
+    decided = []
+    with transaction(engine) as payments:  # one transaction for the whole batch
         due = payments.pending_requested_before(rules.requested_before(now),
                                                 rules.hold_customers, DECISION_BATCH)
-    decided = [_decide(engine, rules, payment, topic, now) for payment in due]
-    return [payment for payment in decided if payment is not None]
+        for payment in due:
+            decision = rules.decide(payment)
+            if decision is None:
+                continue
+            outcome = payment.decide(decision, now)
+            # Another relay or a cancel may have moved it since it was read: then it is theirs.
+            if payments.replace(PaymentStatus.PENDING, outcome, now):
+                event = PaymentDecided.of(outcome)
+                payments.add_message(event.event_id, topic, outcome.order_id, event.to_json(),
+                                     now)
+                decided.append(outcome)
+    return decided
 
 
 def publish_pending_outbox(engine: Engine, publisher: Publisher,
                            limit: int = PUBLISH_BATCH) -> int:
     """Publish unpublished outbox messages oldest first; return how many were acknowledged.
 
+    The whole batch is handed to the broker at once and its acknowledgements awaited in order.
     A message is marked published only after the broker acknowledged it, so a crash between
-    the two publishes it again: at least once, never zero times. A failure stops the pass (to
-    keep the order) after marking what was acknowledged, then propagates.
+    the two publishes it again: at least once, never zero times. A failure stops the pass
+    after marking what was acknowledged before it, then propagates.
     """
     with transaction(engine) as payments:
         messages = payments.unpublished_messages(limit)
+    if not messages:
+        return 0
     acknowledged: list[int] = []
     try:
-        for message in messages:
-            publisher.publish(message.topic, message.key, message.payload)
-            acknowledged.append(message.id)
+        waits = [(message.id, publisher.send(message.topic, message.key, message.payload))
+                 for message in messages]
+        for message_id, wait in waits:
+            wait()
+            acknowledged.append(message_id)
     finally:
-        with transaction(engine) as payments:
-            payments.mark_published(acknowledged, utcnow())
+        if acknowledged:
+            with transaction(engine) as payments:
+                payments.mark_published(acknowledged, utcnow())
     return len(acknowledged)
-
-
-def _decide(engine: Engine, rules: GatewayRules, payment: Payment, topic: str,
-            now: datetime) -> Payment | None:
-    decision = rules.decide(payment)
-    if decision is None:
-        return None
-    decided = payment.decide(decision, now)
-    event = PaymentDecided.of(decided)
-    with transaction(engine) as payments:
-        # Another relay or a cancel may have moved it since it was read: then it is theirs.
-        if not payments.replace(PaymentStatus.PENDING, decided, now):
-            return None
-        payments.add_message(event.event_id, topic, decided.order_id, event.to_json(), now)
-    return decided
 
 
 def _transition(engine: Engine, order_id: str, change: Callable[[Payment], Payment]) -> Payment:

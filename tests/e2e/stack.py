@@ -38,6 +38,7 @@ def isolated_environment(workdir: Path) -> dict[str, str]:
                and not k.endswith("_DATABASE_URL")}
     for name in [*SERVICE_PORTS, "EMBEDDED_REDIS_PORT", "EMBEDDED_KAFKA_PORT"]:
         environ[name] = str(binaries.free_port())
+    environ["PAYMENT_RELAY_WAKE_ADDRESS"] = f"127.0.0.1:{binaries.free_port()}"
     environ["GLASTONBURY_VAR"] = str(workdir / "var")
     return environ
 

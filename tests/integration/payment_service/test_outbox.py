@@ -70,12 +70,16 @@ class FailingPublisher:
     def __init__(self, inner, succeed=0):
         self.inner, self.succeed, self.failures = inner, succeed, 0
 
-    def publish(self, topic, key, payload):
+    def send(self, topic, key, payload):
         if self.succeed <= 0:
             self.failures += 1
-            raise KafkaTimeoutError("broker gone")
+            return self._fail
         self.succeed -= 1
-        self.inner.publish(topic, key, payload)
+        return self.inner.send(topic, key, payload)
+
+    @staticmethod
+    def _fail():
+        raise KafkaTimeoutError("broker gone")
 
 
 def test_a_decision_arrives_on_kafka_keyed_by_order_id(engine, kafka_servers, topic, publisher):
