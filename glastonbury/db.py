@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 
@@ -35,7 +37,21 @@ def _make_sqlite_transactions_take_the_write_lock(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):  # type: ignore[no-untyped-def]
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only transaction (see `reading`) takes no lock at all: in WAL mode a reader
+        # sees the last commit and neither waits for nor holds up any writer.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+READ_ONLY = "glastonbury_read_only"
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads only. On SQLite its transaction takes no write lock (every other
+    transaction does, see above), so reading never queues behind, or ahead of, the writers."""
+    with engine.connect() as connection:
+        yield connection.execution_options(**{READ_ONLY: True})
 
 
 def create_schema(engine: Engine, metadata: MetaData, attempts: int = 5) -> None:

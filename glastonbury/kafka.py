@@ -13,6 +13,8 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from glastonbury import settings
+
 log = logging.getLogger(__name__)
 
 # Tansu and Kafka alike: with the client's default 10 s session a group join takes ~20 s.
@@ -57,6 +59,10 @@ def make_consumer(servers: list[str], group_id: str, *topics: str) -> KafkaConsu
     """A group consumer that commits only what the caller says it has stored."""
     return KafkaConsumer(
         *topics,
+        # How long the broker may hold a fetch that finds nothing new. Apache Kafka answers a
+        # held fetch as soon as a message arrives; Tansu (the local broker) only when the wait
+        # ends, so the local stack shortens it (glastonbury.devstack).
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms(),
         bootstrap_servers=servers,
         group_id=group_id,
         enable_auto_commit=False,

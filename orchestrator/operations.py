@@ -21,7 +21,7 @@ class Refused(Exception):
 
 def retry(order_id: str) -> str:
     """Drive the saga's current step again (and unpark it)."""
-    saga = store().get(order_id)
+    saga = store().current(order_id)
     if saga is None:
         raise Refused(f"no saga for order {order_id}")
     if saga.state in TERMINAL:
@@ -38,7 +38,7 @@ def retry(order_id: str) -> str:
 
 def compensate(order_id: str, reason: str = "Compensated by an operator.") -> str:
     """Undo what the saga did and fail the order, if its payment is not approved yet."""
-    saga = store().get(order_id)
+    saga = store().current(order_id)
     if saga is None:
         raise Refused(f"no saga for order {order_id}")
     if saga.state in TERMINAL:
@@ -49,9 +49,7 @@ def compensate(order_id: str, reason: str = "Compensated by an operator.") -> st
         raise Refused(f"saga {order_id} has an approved payment: it can only go forward "
                       "(use retry)")
     outcome = S.PAYMENT_FAILED if saga.payment_requested else S.REJECTED
-    canvas = flow.compensate(saga, outcome, reason)
-    if canvas is None:
-        raise Refused(f"saga {order_id} moved on meanwhile; look again")
     store().update(order_id, parked=False, drives=0)
-    canvas.apply_async()
+    if not flow.start_compensation(saga, outcome, reason):
+        raise Refused(f"saga {order_id} moved on meanwhile; look again")
     return f"{order_id}: compensating, the order will end {outcome}"

@@ -28,18 +28,22 @@ log = logging.getLogger(__name__)
 def reconcile() -> dict[str, int]:
     """One pass over the store; answers how many sagas each kind of repair touched."""
     stuck_after = timedelta(seconds=config.stuck_after())
-    return {
+    repaired = {
         "driven": drive_stuck_sagas(stuck_after),
         "checked": check_expired_payment_waits(stuck_after),
         "voided": void_pending_payments(stuck_after),
         "started": start_orphan_orders(stuck_after),
     }
+    if any(repaired.values()):
+        log.info("reconciler: %s", ", ".join(f"{what} {count}" for what, count in
+                                             repaired.items()))
+    return repaired
 
 
 def drive_stuck_sagas(stuck_after: timedelta) -> int:
     driven = 0
     for order_id in store().stuck(stuck_after):
-        saga = store().get(order_id)
+        saga = store().current(order_id)
         if saga is None or _driven_lately(saga, stuck_after):
             continue
         if saga.drives >= config.max_drives():

@@ -5,37 +5,42 @@
                    │                                       │ check_payment after the deadline
                    ▼                       approved ◄──────┴──────► declined / no result
             compensate(REJECTED)              │                          │
-                                     confirm_reservation         compensate(PAYMENT_FAILED)
-                                     complete_order ──► COMPLETED
+                                        finalise_order ──► COMPLETED   compensate(PAYMENT_FAILED)
 
     compensate(outcome): release_reservation ──► fail_order ──► REJECTED | PAYMENT_FAILED
                          (and void_payment beside it, when a payment may have been taken)
 
-Services only do their step and answer; every decision is made here. Steps are Celery tasks
-(`orchestrator.steps`), guarded by the saga's stored state so each is safe to run twice.
+Three canvases carry it forward: reserve (reserve_tickets, request_payment), then the wait,
+then finalise; compensation is a fourth. Services only do their step and answer; every
+decision is made here. Steps are Celery tasks (`orchestrator.steps`), guarded by the saga's
+stored state so each is safe to run twice; each returns a verdict that the runner stores with
+the step's record in one transaction.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from celery import chain, group
 from celery.canvas import Signature
 
-from orchestrator.adapters.services import Answer
-from orchestrator.adapters.store import now
-from orchestrator.celery_app import app
+from orchestrator.adapters.store import Move, StepRun, now
+from orchestrator.celery_app import FINISHING, ONGOING, app
 from orchestrator.config import payment_result_timeout
 from orchestrator.domain.model import (GAVE_UP, InvalidMessage, OrderPlaced, PaymentDecided,
                                        Saga, SagaState, customer_reason)
-from orchestrator.steps import StepInput, Stop, in_state, saga_step, signature
+from orchestrator.steps import (StepInput, Verdict, advance, done, in_state, saga_step,
+                                signature, turn)
 from orchestrator.wiring import inventory, orders, payments, store
 
 log = logging.getLogger(__name__)
 S = SagaState
 BEFORE_PAYMENT_DECIDED = (S.STARTED, S.RESERVED, S.AWAITING_PAYMENT)
+# A payment may exist once it was asked for, even if the answer never came back.
+PAYMENT_MAY_EXIST = (S.RESERVED, S.AWAITING_PAYMENT)
 
 
 @app.task(name="saga.start")
@@ -43,17 +48,19 @@ def start(order_message: dict[str, Any]) -> str:
     """The order service placed an order: record its saga and set it going (once per order)."""
     order = OrderPlaced.from_message(order_message)
     if not store().create_if_absent(order):
+        log.info("start order_id=%s: already started", order.order_id)
         return "already started"
-    drive(order.order_id)
+    log.info("start order_id=%s: started", order.order_id)
+    apply(next_canvas(Saga(order.order_id, S.STARTED, order.customer_id, order.total,
+                           order.lines)))
     return "started"
 
 
 def drive(order_id: str) -> None:
-    """Run what comes next for the saga in its stored state (start, resume, or re-drive)."""
-    saga = store().get(order_id)
-    canvas = next_canvas(saga) if saga else None
-    if canvas is not None:
-        canvas.apply_async()
+    """Run what comes next for the saga in its stored state (resume, or re-drive)."""
+    saga = store().current(order_id)
+    if saga is not None:
+        apply(next_canvas(saga))
 
 
 def next_canvas(saga: Saga) -> Signature | None:
@@ -61,7 +68,7 @@ def next_canvas(saga: Saga) -> Signature | None:
     steps = {
         S.STARTED: [reserve_tickets, request_payment],
         S.RESERVED: [request_payment],
-        S.APPROVED: [confirm_reservation, complete_order],
+        S.APPROVED: [finalise_order],
         S.COMPENSATING: [release_reservation, fail_order],
     }.get(saga.state)
     if steps is None:
@@ -73,161 +80,177 @@ def next_canvas(saga: Saga) -> Signature | None:
     return canvas
 
 
+def apply(canvas: Signature | None) -> None:
+    if canvas is not None:
+        canvas.apply_async()
+
+
 # -- Step 1: reserve the tickets ------------------------------------------------------------
 
-@saga_step("reserve_tickets", runs_when=in_state(S.STARTED))
-def reserve_tickets(saga: Saga) -> str | Stop:
+@saga_step("reserve_tickets", runs_when=in_state(S.STARTED), queue=ONGOING)
+def reserve_tickets(saga: Saga) -> Verdict:
     """Hold every ticket of the order, or none; out of stock ends the saga as REJECTED."""
-    answer = inventory().reserve(saga.order_id, saga.lines)
-    if answer.status in (200, 201):
-        store().transition(saga.order_id, [S.STARTED], S.RESERVED)
-        return "reserved"
-    return Stop(answer.error or "rejected",
-                then=compensate(saga, S.REJECTED, f"Tickets not available: {_message(answer)}"))
+    refusal = inventory().reserve(saga.order_id, saga.lines)
+    if refusal is None:
+        return advance("reserved", (S.STARTED,), S.RESERVED)
+    return compensate(saga, S.REJECTED, f"Tickets not available: {refusal.message}",
+                      outcome=refusal.code)
 
 
 # -- Step 2: request the payment (asynchronous: the result comes later, from Kafka) ----------
 
-@saga_step("request_payment", runs_when=in_state(S.RESERVED, S.AWAITING_PAYMENT))
-def request_payment(saga: Saga) -> str | Stop:
-    """Ask for the payment; the saga then waits as a row until the result or its deadline."""
-    # Waiting is recorded before the request (the result may arrive before we return), and
-    # the deadline counts from the last attempt: retries while the service is down are no wait.
-    if saga.state is S.RESERVED:
-        if not store().transition(saga.order_id, [S.RESERVED], S.AWAITING_PAYMENT,
-                                  payment_requested=True, payment_deadline=_payment_deadline()):
-            return Stop("skipped: the saga moved on")
-        store().begin_step(saga.order_id, "await_payment", None)
-    else:
-        _push_payment_deadline(saga.order_id)
-    answer = payments().request(saga.order_id, saga.customer_id, str(saga.total))
-    _push_payment_deadline(saga.order_id)
-    return f"payment {str(answer.body.get('status', 'requested')).lower()}"
+@saga_step("request_payment", runs_when=in_state(S.RESERVED, S.AWAITING_PAYMENT), queue=ONGOING)
+def request_payment(saga: Saga) -> Verdict:
+    """Ask for the payment; the saga then waits as a row until the result or its deadline.
+
+    The result may be stored before this step is (the bridge accepts it in RESERVED too), and
+    the deadline counts from the last request: retries while the service is down are no wait.
+    """
+    status = payments().request(saga.order_id, saga.customer_id, saga.total)
+    return advance(f"payment {status.lower()}", (S.RESERVED, S.AWAITING_PAYMENT),
+                   S.AWAITING_PAYMENT, opens="await_payment", payment_requested=True,
+                   payment_deadline=payment_deadline())
 
 
-def _payment_deadline() -> datetime:
+def payment_deadline() -> datetime:
     return now() + timedelta(seconds=payment_result_timeout())
-
-
-def _push_payment_deadline(order_id: str) -> None:
-    store().transition(order_id, [S.AWAITING_PAYMENT], S.AWAITING_PAYMENT,
-                       payment_deadline=_payment_deadline())
 
 
 # -- Step 3: the payment result --------------------------------------------------------------
 
-def record_payment_result(result: PaymentDecided) -> None:
+def record_payment_results(results: Iterable[PaymentDecided]) -> None:
     """The payment service decided (Kafka bridge, or check_payment): store it, then act on it.
 
-    The event id is stored in the same transaction as the transition, so a message delivered
-    twice, late or out of order moves the saga at most once.
+    Every result of a batch and its message id are stored in one transaction, so a message
+    delivered twice, late or out of order moves the saga at most once; what follows each one
+    is sent once they are stored.
     """
     with store().transaction() as tx:
-        if not store().record_event_once(result.event_id, result.order_id, tx):
-            return
-        saga = store().get(result.order_id, tx)
-        if saga is None:
-            log.warning("payment result for unknown order %s ignored", result.order_id)
-            return
-        follow_up = _decide_on_payment(saga, result, tx)
-    follow_up()
+        follow_ups = [_decide_on_payment(result, tx) for result in results]
+    for follow_up in follow_ups:
+        follow_up()
 
 
-def _decide_on_payment(saga: Saga, result: PaymentDecided, tx: Any) -> Any:
-    if saga.state is S.AWAITING_PAYMENT:
-        store().end_step(saga.order_id, "await_payment",
-                         "approved" if result.approved else "declined", tx=tx)
+def _decide_on_payment(result: PaymentDecided, tx: Any) -> Callable[[], None]:
+    if not store().record_event_once(result.event_id, result.order_id, tx):
+        return _nothing
+    saga = store().current(result.order_id, tx)
+    if saga is None:
+        log.warning("payment result for unknown order %s ignored", result.order_id)
+        return _nothing
+    if saga.state in PAYMENT_MAY_EXIST:
+        # The wait began when the request was stored (or now, if the result came first).
+        wait = StepRun("await_payment", "approved" if result.approved else "declined", now(),
+                       counted=True)
         if result.approved:
-            store().transition(saga.order_id, [S.AWAITING_PAYMENT], S.APPROVED, tx)
-            return lambda: drive(saga.order_id)
-        reason = f"Payment declined: {result.reason or 'no reason given'}"
-        canvas = compensate(saga, S.PAYMENT_FAILED, reason, tx=tx, void=False)
-        return lambda: canvas.apply_async() if canvas else None
+            move = Move(PAYMENT_MAY_EXIST, S.APPROVED)
+            store().finish_step(saga.order_id, wait, move, tx)
+            saga.state = S.APPROVED
+            return lambda: apply(next_canvas(saga))
+        verdict = compensate(saga, S.PAYMENT_FAILED,
+                             f"Payment declined: {result.reason or 'no reason given'}",
+                             void=False)
+        if store().finish_step(saga.order_id, wait, verdict.move, tx):
+            _take(saga, verdict)
+            return lambda: apply(next_canvas(saga))
+        return _nothing
     if result.approved and saga.state in GAVE_UP:
         # Approved after the saga gave up: the money goes back (see void_payment).
         store().update(saga.order_id, tx, payment_to_void=True)
-        return lambda: void_payment.apply_async((StepInput(saga.order_id).as_message(),))
-    return lambda: None
+        return lambda: signature(void_payment, saga.order_id).apply_async()
+    return _nothing
 
 
-@saga_step("check_payment", runs_when=in_state(S.AWAITING_PAYMENT))
-def check_payment(saga: Saga) -> str | Stop:
+def _nothing() -> None:
+    return None
+
+
+def _take(saga: Saga, verdict: Verdict) -> None:
+    assert verdict.move is not None
+    saga.state = verdict.move.to
+    for name, value in verdict.move.changes.items():
+        setattr(saga, name, value)
+
+
+@saga_step("check_payment", runs_when=in_state(*PAYMENT_MAY_EXIST), queue=FINISHING)
+def check_payment(saga: Saga) -> Verdict:
     """No result by the deadline: ask the payment service; cancel what is still undecided."""
-    answer = payments().status(saga.order_id)
-    status = answer.body.get("status") if answer.status == 200 else None
-    if status not in ("APPROVED", "DECLINED"):
-        answer = payments().cancel(saga.order_id)  # cancelled now: it can never be approved
-        status = answer.body.get("status")
-    if status in ("APPROVED", "DECLINED"):
-        record_payment_result(PaymentDecided(f"check:{saga.order_id}", saga.order_id,
-                                             status == "APPROVED", answer.body.get("reason")))
-        return f"payment {status.lower()}"
+    payment = payments().status(saga.order_id)
+    if payment is None or payment.status not in ("APPROVED", "DECLINED"):
+        payment = payments().cancel(saga.order_id)  # cancelled now: it can never be approved
+    if payment.status in ("APPROVED", "DECLINED"):
+        record_payment_results([PaymentDecided(f"check:{saga.order_id}", saga.order_id,
+                                               payment.status == "APPROVED", payment.reason)])
+        return done(f"payment {payment.status.lower()}")
     reason = f"No payment result within {payment_result_timeout():g} s; the payment was cancelled."
-    return Stop("payment cancelled", then=compensate(saga, S.PAYMENT_FAILED, reason, void=False))
+    return compensate(saga, S.PAYMENT_FAILED, reason, outcome="payment cancelled", void=False)
 
 
 # -- Step 4: finalise (after approval the saga only moves forward) ---------------------------
 
-@saga_step("confirm_reservation", runs_when=in_state(S.APPROVED))
-def confirm_reservation(saga: Saga) -> str:
-    """The tickets held in step 1 are sold."""
+@saga_step("finalise_order", runs_when=in_state(S.APPROVED), queue=FINISHING)
+def finalise_order(saga: Saga) -> Verdict:
+    """The tickets held in step 1 are sold, and the order becomes COMPLETED; so does the saga."""
     inventory().confirm(saga.order_id)
-    return "confirmed"
-
-
-@saga_step("complete_order", runs_when=in_state(S.APPROVED))
-def complete_order(saga: Saga) -> str:
-    """The order becomes COMPLETED; so does the saga."""
     orders().record_outcome(saga.order_id, "COMPLETED", None)
-    store().transition(saga.order_id, [S.APPROVED], S.COMPLETED)
-    return "completed"
+    return advance("completed", (S.APPROVED,), S.COMPLETED)
 
 
 # -- Compensation ------------------------------------------------------------------------------
 
-def compensate(saga: Saga, outcome: SagaState, reason: str, tx: Any = None,
-               void: bool | None = None) -> Signature | None:
-    """Turn the saga back (before the payment was approved); the canvas that undoes it.
+def compensate(saga: Saga, ends_as: SagaState, reason: str, outcome: str = "compensating",
+               void: bool | None = None) -> Verdict:
+    """Turn the saga back (before the payment was approved): release, void, fail the order.
 
     `void` says whether a payment may have been taken and must be cancelled or refunded; by
-    default, whenever one was requested.
+    default, whenever one may have been asked for (a request whose answer was lost included).
     """
-    void = saga.payment_requested if void is None else void
-    if not store().transition(saga.order_id, BEFORE_PAYMENT_DECIDED, S.COMPENSATING, tx,
-                              outcome=outcome, reason=customer_reason(reason),
-                              payment_to_void=void):
-        return None  # someone else decided first
+    if void is None:
+        void = saga.payment_requested or saga.state in PAYMENT_MAY_EXIST
+    return turn(outcome, BEFORE_PAYMENT_DECIDED, S.COMPENSATING, outcome=ends_as,
+                reason=customer_reason(reason), payment_to_void=void)
+
+
+def start_compensation(saga: Saga, ends_as: SagaState, reason: str) -> bool:
+    """Compensate a saga from outside a step (an operator, a step that gave up); False if it
+    moved on meanwhile."""
+    verdict = compensate(saga, ends_as, reason)
+    assert verdict.move is not None
+    if not store().transition(saga.order_id, verdict.move.allowed, verdict.move.to,
+                              **verdict.move.changes):
+        return False
     if saga.state is S.AWAITING_PAYMENT:
-        # A declined result closed the wait already, with the better word for it.
-        store().end_step(saga.order_id, "await_payment", "gave up", tx=tx, unless_ended=True)
-    saga.state, saga.payment_to_void = S.COMPENSATING, void
-    return next_canvas(saga)
+        store().finish_step(saga.order_id, StepRun("await_payment", "gave up", now(),
+                                                   counted=True))
+    _take(saga, verdict)
+    apply(next_canvas(saga))
+    return True
 
 
-@saga_step("release_reservation", runs_when=in_state(S.COMPENSATING))
-def release_reservation(saga: Saga) -> str:
+@saga_step("release_reservation", runs_when=in_state(S.COMPENSATING), queue=FINISHING)
+def release_reservation(saga: Saga) -> Verdict:
     """Undo step 1: the held tickets go back on sale (a no-op if none are held)."""
     inventory().release(saga.order_id)
-    return "released"
+    return done("released")
 
 
-@saga_step("fail_order", runs_when=in_state(S.COMPENSATING))
-def fail_order(saga: Saga) -> str:
+@saga_step("fail_order", runs_when=in_state(S.COMPENSATING), queue=FINISHING)
+def fail_order(saga: Saga) -> Verdict:
     """The order ends REJECTED or PAYMENT_FAILED, with the reason the customer sees."""
-    outcome = saga.outcome or S.PAYMENT_FAILED
-    orders().record_outcome(saga.order_id, outcome.value, saga.reason)
-    store().transition(saga.order_id, [S.COMPENSATING], outcome)
-    return outcome.value.lower()
+    ends_as = saga.outcome or S.PAYMENT_FAILED
+    orders().record_outcome(saga.order_id, ends_as.value, saga.reason)
+    return advance(ends_as.value.lower(), (S.COMPENSATING,), ends_as)
 
 
-@saga_step("void_payment", runs_when=lambda saga: saga.payment_to_void)
-def void_payment(saga: Saga) -> str:
+@saga_step("void_payment", runs_when=lambda saga: saga.payment_to_void, queue=FINISHING)
+def void_payment(saga: Saga) -> Verdict:
     """Undo step 2: cancel a payment still undecided, refund one that was approved."""
-    status = payments().cancel(saga.order_id).body.get("status")
+    payment = payments().cancel(saga.order_id)
+    status = payment.status
     if status == "APPROVED":
-        status = payments().refund(saga.order_id).body.get("status", "REFUNDED")
-    store().update(saga.order_id, payment_to_void=False)
-    return f"payment {str(status).lower()}"
+        refunded = payments().refund(saga.order_id)
+        status = refunded.status if refunded else "REFUNDED"
+    return done(f"payment {status.lower()}", payment_to_void=False)
 
 
 # -- When a step fails for good -----------------------------------------------------------------
@@ -249,15 +272,9 @@ def on_step_failed(request: Any, exc: BaseException, traceback: Any) -> None:
         log.error("step %s failed with an unreadable message: %r", step, request.args)
         return
     error = f"{type(exc).__name__}: {exc}"
-    store().end_step(order_id, step, "failed", error=error)
-    saga = store().get(order_id)
+    store().finish_step(order_id, StepRun(step, "failed", now(), request.id, counted=True,
+                                          error=error))
+    saga = store().current(order_id)
     if saga is None or step not in GIVE_UP_AS:
         return
-    reason = f"The {step.replace('_', ' ')} step failed: {exc}"
-    canvas = compensate(saga, GIVE_UP_AS[step], reason)
-    if canvas is not None:
-        canvas.apply_async()
-
-
-def _message(answer: Answer) -> str:
-    return str(answer.body.get("message") or answer.error or f"HTTP {answer.status}")
+    start_compensation(saga, GIVE_UP_AS[step], f"The {step.replace('_', ' ')} step failed: {exc}")

@@ -2,23 +2,27 @@
 
 A step is a small Celery task taking one versioned message, `{"version": 1, "orderId": ...}`.
 It runs only while the saga is in a state the step belongs to; anywhere else it does nothing, so
-a duplicate, late or re-driven delivery changes nothing. Technical failures are retried by the
-step's `RetryPolicy`; when the last attempt fails the chain's error callback takes over.
+a duplicate, late or re-driven delivery changes nothing. Its body calls the services and returns
+a `Verdict`: what happened, and where the saga goes. The runner then stores the move and the
+step's record in one transaction (one read and one write of the store a step). Technical
+failures are retried by the step's `RetryPolicy`; when the last attempt fails the chain's error
+callback takes over.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Task
 from celery.canvas import Signature
 
-from orchestrator.adapters.services import ServiceUnavailable
-from orchestrator.celery_app import app
 from orchestrator import config
+from orchestrator.adapters.services import ConflictingOutcome, ServiceUnavailable
+from orchestrator.adapters.store import Move, StepRun, now
+from orchestrator.celery_app import app
 from orchestrator.config import RetryPolicy
 from orchestrator.domain.model import MESSAGE_VERSION, InvalidMessage, Saga, SagaState
 from orchestrator.wiring import store
@@ -44,40 +48,77 @@ class StepInput:
 
 
 @dataclass(frozen=True)
-class Stop:
-    """A step's verdict that ends its chain here; `then` is what the orchestrator runs instead."""
+class Verdict:
+    """What a step's body found, and what the saga does about it.
+
+    `outcome` is recorded with the step. `move` is the saga's transition, stored with that
+    record. `turns` says the saga leaves its planned path (compensation): the rest of the chain
+    is dropped and the decision table's canvas for the new state runs instead. `opens` names a
+    step that begins as this one ends (the wait for the payment).
+    """
 
     outcome: str
-    then: Signature | None = None
+    move: Move | None = None
+    turns: bool = False
+    changes: dict[str, Any] = field(default_factory=dict)
+    opens: str | None = None
+
+
+def advance(outcome: str, allowed: tuple[SagaState, ...], to: SagaState, /,
+            opens: str | None = None, **changes: object) -> Verdict:
+    """The step succeeded: the saga moves on along its chain."""
+    return Verdict(outcome, Move(allowed, to, changes), opens=opens)
+
+
+def turn(outcome: str, allowed: tuple[SagaState, ...], to: SagaState, /,
+         **changes: object) -> Verdict:
+    """The saga leaves its path (compensation): what follows is decided for its new state."""
+    return Verdict(outcome, Move(allowed, to, changes), turns=True)
+
+
+def done(outcome: str, /, **changes: object) -> Verdict:
+    """The step did its work; the saga's state stays."""
+    return Verdict(outcome, changes=changes)
 
 
 Guard = Callable[[Saga], bool]
+Body = Callable[[Saga], Verdict]
 
 
 def in_state(*states: SagaState) -> Guard:
     return lambda saga: saga.state in states
 
 
-def saga_step(name: str, runs_when: Guard) -> Callable[[Callable[[Saga], str | Stop]], Task]:
-    """Register `body(saga)` as the Celery task `saga.<name>` with the guard, record and retries."""
+def saga_step(name: str, runs_when: Guard, queue: str) -> Callable[[Body], Task]:
+    """Register `body(saga)` as the Celery task `saga.<name>` with the guard, record and retries.
 
-    def register(body: Callable[[Saga], str | Stop]) -> Task:
+    `queue` is the step's place in the saga (see `orchestrator.celery_app.QUEUES`): the later
+    the step, the sooner a worker takes it, so a burst of new orders never starves paid ones.
+    """
+
+    def register(body: Body) -> Task:
         # Retries are bounded by the step's RetryPolicy, not by Celery's default of three.
-        @app.task(name=f"saga.{name}", bind=True, max_retries=None)
+        @app.task(name=f"saga.{name}", bind=True, max_retries=None, queue=queue)
         def step(self: Task, message: dict[str, Any]) -> str:
             order_id = StepInput.from_message(message).order_id
-            saga = store().get(order_id)
+            saga = store().current(order_id)
             if saga is None or not runs_when(saga):
                 end_chain(self)
                 return f"skipped: saga is {saga.state if saga else 'unknown'}"
-            if _attempts(saga, name) >= config.step_attempt_limit():
-                return _park(self, order_id, name)
-            store().begin_step(order_id, name, self.request.id)
+            began, counted = now(), _redelivered(self)
+            if counted and store().count_attempt(order_id, name, self.request.id) \
+                    > config.step_attempt_limit():
+                # Its worker died with it, again and again (Redis keeps no count; the store
+                # does): a person looks at it instead.
+                return park(self, order_id, name, "too many attempts")
             try:
                 verdict = body(saga)
             except ServiceUnavailable as error:
-                raise _retry_or_give_up(self, order_id, name, error) from None
-            return _finish(self, order_id, name, verdict)
+                return _retry_or_give_up(self, order_id, name, error)
+            except ConflictingOutcome as error:
+                return park(self, order_id, name, str(error))
+            return _finish(self, saga, StepRun(name, verdict.outcome, began, self.request.id,
+                                               counted), verdict)
 
         step.__doc__ = body.__doc__
         return step
@@ -85,38 +126,57 @@ def saga_step(name: str, runs_when: Guard) -> Callable[[Callable[[Saga], str | S
     return register
 
 
-def _attempts(saga: Saga, name: str) -> int:
-    return next((step.attempts for step in saga.steps if step.name == name), 0)
+def _redelivered(task: Task) -> bool:
+    return bool((task.request.delivery_info or {}).get("redelivered"))
 
 
-def _park(task: Task, order_id: str, name: str) -> str:
-    # A task that kills its worker comes back on every redelivery and Redis keeps no count;
-    # the store does, and a step tried this often waits for a person instead.
-    log.error("step %s of %s parked after %d attempts", name, order_id, config.step_attempt_limit())
-    store().update(order_id, parked=True)
+def park(task: Task, order_id: str, name: str, why: str) -> str:
+    """Leave the saga where it is, flagged for a person, with the reason in the step's record."""
+    log.error("%s order_id=%s: parked: %s", name, order_id, why)
+    store().finish_step(order_id, StepRun(name, "parked", now(), task.request.id, counted=True,
+                                          error=why), parked=True)
     end_chain(task)
-    return "parked: too many attempts"
+    return f"parked: {why}"
 
 
-def _retry_or_give_up(task: Task, order_id: str, name: str, error: Exception) -> Exception:
-    store().note_step_error(order_id, name, str(error))
+def _retry_or_give_up(task: Task, order_id: str, name: str, error: Exception) -> str:
+    """Retry by the step's policy; give up to the error callback after its last attempt; park
+    a step tried `SAGA_STEP_ATTEMPT_LIMIT` times in all (across re-drives and redeliveries)."""
+    attempts = store().note_step_error(order_id, name, str(error), task.request.id,
+                                       counted=_redelivered(task))
+    if attempts >= config.step_attempt_limit():
+        return park(task, order_id, name, f"tried {attempts} times; last: {error}")
     policy = RetryPolicy.for_step(name)
     attempt = task.request.retries + 1
     if attempt >= policy.max_attempts:
-        log.warning("%s for %s failed after %d attempts: %s", name, order_id, attempt, error)
-        return ServiceUnavailable(f"{error} (gave up after {attempt} attempts)")
-    return task.retry(exc=error, countdown=policy.delay(task.request.retries),
-                      throw=False)
+        log.warning("%s order_id=%s: failed after %d attempts: %s", name, order_id, attempt,
+                    error)
+        raise ServiceUnavailable(f"{error} (gave up after {attempt} attempts)") from None
+    delay = policy.delay(task.request.retries)
+    log.info("%s order_id=%s: attempt %d failed, retrying in %.1f s: %s", name, order_id,
+             attempt, delay, error)
+    raise task.retry(exc=error, countdown=delay, throw=False)
 
 
-def _finish(task: Task, order_id: str, name: str, verdict: str | Stop) -> str:
-    outcome = verdict.outcome if isinstance(verdict, Stop) else verdict
-    store().end_step(order_id, name, outcome)
-    if isinstance(verdict, Stop):
-        end_chain(task)
-        if verdict.then is not None:
-            verdict.then.apply_async()
-    return outcome
+def _finish(task: Task, saga: Saga, run: StepRun, verdict: Verdict) -> str:
+    moved = store().finish_step(saga.order_id, run, verdict.move, opens=verdict.opens,
+                                **verdict.changes)
+    log.info("%s order_id=%s: %s%s (%.1f ms)", run.name, saga.order_id, verdict.outcome,
+             "" if moved else " (the saga moved on meanwhile)",
+             (now() - run.started_at).total_seconds() * 1000)
+    if verdict.move is None or (moved and not verdict.turns):
+        return verdict.outcome  # the chain goes on
+    end_chain(task)
+    if moved:  # the saga turned: run what its decision table says for its new state
+        from orchestrator.saga import next_canvas  # the flow imports the steps, not back
+
+        saga.state = verdict.move.to
+        for name, value in verdict.move.changes.items():
+            setattr(saga, name, value)
+        canvas = next_canvas(saga)
+        if canvas is not None:
+            canvas.apply_async()
+    return verdict.outcome if moved else f"{verdict.outcome} (the saga moved on meanwhile)"
 
 
 def end_chain(task: Task) -> None:

@@ -15,13 +15,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.engine import Engine
 
+from glastonbury.db import reading
 from orchestrator.adapters.store import _aware, now, saga_steps, sagas
-from orchestrator.domain.model import TERMINAL, SagaState
+from orchestrator.domain.model import COMPENSATION_SECOND, STEP_OF_STATE, TERMINAL, SagaState
 
 # The outcome that lets the saga go forward, for the steps where a business "no" is possible;
 # any other outcome there (out of stock, declined, gave up) is a failure of that step. Every
 # step fails with the outcome "failed" when its retries are exhausted.
 PASSING_OUTCOME = {"reserve_tickets": "reserved", "await_payment": "approved"}
+# (Parked is a failure of its step too: a person must look.)
 TECHNICAL_FAILURE = "failed"
 NEEDS_A_PERSON = ("stuck", "retrying", "failed")
 DURATION_SAMPLE = 5000
@@ -94,7 +96,7 @@ def step_durations(engine: Engine, step: str, sample: int = DURATION_SAMPLE) -> 
     query = (select(saga_steps.c.started_at, saga_steps.c.ended_at)
              .where(saga_steps.c.name == step, saga_steps.c.ended_at.is_not(None))
              .order_by(saga_steps.c.ended_at.desc()).limit(sample))
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         runs = connection.execute(query).all()
     return [(_aware(run.ended_at) - _aware(run.started_at)).total_seconds()  # type: ignore[operator]
             for run in runs]
@@ -102,7 +104,7 @@ def step_durations(engine: Engine, step: str, sample: int = DURATION_SAMPLE) -> 
 
 def counts_by_state(engine: Engine) -> dict[str, int]:
     """How many sagas are in each state (every state present, zero when none)."""
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         rows = connection.execute(select(sagas.c.state, func.count()).group_by(sagas.c.state))
         counts: dict[str, int] = {row[0]: row[1] for row in rows}
     return {state.value: counts.get(state.value, 0) for state in SagaState}
@@ -124,7 +126,7 @@ def find_sagas(engine: Engine, stuck_after: timedelta, state: str | None = None,
         query = query.where(or_(*flags.values()))
     elif needs:
         query = query.where(flags[needs])
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         return [SagaLine(row.order_id, row.state, row.reason, _aware(row.created_at),  # type: ignore[arg-type]
                          _aware(row.updated_at), bool(row.stuck), bool(row.retrying),  # type: ignore[arg-type]
                          bool(row.failed))
@@ -135,7 +137,7 @@ def needs_a_person_counts(engine: Engine, stuck_after: timedelta) -> dict[str, i
     """How many sagas are stuck, retrying, failed (a saga may be in more than one)."""
     flags = _flags(stuck_after)
     query = select(*(func.count().filter(flag).label(name) for name, flag in flags.items()))
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         row = connection.execute(query.select_from(sagas)).one()
     return {name: int(getattr(row, name)) for name in flags}
 
@@ -157,13 +159,22 @@ def _flags(stuck_after: timedelta) -> dict[str, ColumnElement[bool]]:
 
 
 def _sagas_in_each_step(engine: Engine) -> dict[str, int]:
-    query = (select(saga_steps.c.name, func.count())
-             .join(sagas, sagas.c.order_id == saga_steps.c.order_id)
-             .where(saga_steps.c.ended_at.is_(None),
-                    sagas.c.state.not_in([state.value for state in TERMINAL]))
-             .group_by(saga_steps.c.name))
-    with engine.connect() as connection:
-        return dict(connection.execute(query).all())  # type: ignore[arg-type]
+    """Live sagas by the step their state puts them in (a step's record exists only once it
+    ended or failed an attempt, so the state says where a saga is)."""
+    released = exists().where(saga_steps.c.order_id == sagas.c.order_id,
+                              saga_steps.c.name == STEP_OF_STATE[SagaState.COMPENSATING],
+                              saga_steps.c.ended_at.is_not(None))
+    query = (select(sagas.c.state, released.label("released"), func.count())
+             .where(sagas.c.state.in_([state.value for state in STEP_OF_STATE]))
+             .group_by(sagas.c.state, "released"))
+    in_step: dict[str, int] = {}
+    with reading(engine) as connection:
+        for state, was_released, count in connection.execute(query).tuples():
+            step = STEP_OF_STATE[SagaState(state)]
+            if state == SagaState.COMPENSATING and was_released:
+                step = COMPENSATION_SECOND
+            in_step[step] = in_step.get(step, 0) + int(count)
+    return in_step
 
 
 def _ended_runs_by_outcome(engine: Engine) -> dict[str, dict[str | None, int]]:
@@ -171,7 +182,7 @@ def _ended_runs_by_outcome(engine: Engine) -> dict[str, dict[str | None, int]]:
              .where(saga_steps.c.ended_at.is_not(None))
              .group_by(saga_steps.c.name, saga_steps.c.outcome))
     result: dict[str, dict[str | None, int]] = {}
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         for row in connection.execute(query):
             result.setdefault(row[0], {})[row[1]] = row[2]
     return result

@@ -2,6 +2,9 @@
 
 Transitions are compare-and-set (`UPDATE ... WHERE state IN (...)`): of two deliveries of the
 same message, or a late one, exactly one moves the saga and the others change nothing.
+
+A step costs the store one read (`current`: the saga's row, not its history) and one write
+(`finish_step`: the transition and the step's record in one transaction).
 """
 
 from __future__ import annotations
@@ -13,12 +16,18 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from dataclasses import dataclass, field
+
+from functools import cache
+from typing import Any
+
 from sqlalchemy import (Boolean, Column, DateTime, Integer, MetaData, Select, String, Table,
-                        Text, and_, insert, select, true, update)
+                        Text, bindparam, func, insert, select, update)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from glastonbury.db import create_schema, make_engine
+from glastonbury.db import create_schema, make_engine, reading
 from orchestrator.domain.model import OrderLine, OrderPlaced, Saga, SagaState, StepRecord, TERMINAL
 
 metadata = MetaData()
@@ -65,6 +74,73 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class Move:
+    """A compare-and-set transition: from one of `allowed` to `to`, with other fields changed."""
+
+    allowed: tuple[SagaState, ...]
+    to: SagaState
+    changes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """One finished run of a step, as its record is written."""
+
+    name: str
+    outcome: str
+    started_at: datetime
+    task_id: str | None = None
+    counted: bool = False   # its attempt was counted already (a redelivered message)
+    error: str | None = None
+
+
+# -- the statements of a step, built once --------------------------------------------------------
+# A step runs a handful of statements; built per call, SQLAlchemy spent more CPU constructing
+# and keying them than the database spent running them. Built once with bind parameters, each
+# is compiled once per process and only executed after that.
+
+SAGA_BY_ID = select(sagas).where(sagas.c.order_id == bindparam("order_id"))
+NEW_SAGA = insert(sagas).values({column.name: bindparam(column.name) for column in sagas.columns
+                                 if column.name not in ("outcome", "reason", "payment_deadline")})
+STEP_ATTEMPTS = select(saga_steps.c.attempts).where(saga_steps.c.order_id == bindparam("order_id"),
+                                                    saga_steps.c.name == bindparam("name"))
+
+
+@cache
+def _update_saga(with_state: bool, columns: tuple[str, ...]) -> object:
+    """`UPDATE sagas SET ...` for these columns; with `with_state`, only from allowed states."""
+    where = [sagas.c.order_id == bindparam("key_order_id")]
+    if with_state:
+        where.append(sagas.c.state.in_(bindparam("allowed", expanding=True)))
+    return update(sagas).where(*where).values(
+        {column: bindparam(f"new_{column}") for column in columns})
+
+
+@cache
+def _upsert_step(dialect: str) -> object:
+    """Insert a step's record, or add to the one there: its first start and last error stay."""
+    insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert_for(saga_steps).values({column.name: bindparam(column.name)
+                                               for column in saga_steps.columns})
+    new = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[saga_steps.c.order_id, saga_steps.c.name],
+        set_={"ended_at": new.ended_at, "outcome": new.outcome,
+              "task_id": func.coalesce(new.task_id, saga_steps.c.task_id),
+              "error": func.coalesce(new.error, saga_steps.c.error),
+              "attempts": saga_steps.c.attempts + new.attempts})
+
+
+@cache
+def _insert_event(dialect: str) -> object:
+    insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (insert_for(processed_events)
+            .values(event_id=bindparam("event_id"), order_id=bindparam("order_id"),
+                    processed_at=bindparam("processed_at"))
+            .on_conflict_do_nothing().returning(processed_events.c.event_id))
+
+
 def _aware(moment: datetime | None) -> datetime | None:
     # SQLite hands back naive datetimes; everything stored here is UTC.
     return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
@@ -96,56 +172,92 @@ class SagaStore:
         moment = now()
         try:
             with self.transaction() as tx:
-                tx.execute(insert(sagas).values(
-                    order_id=order.order_id, state=SagaState.STARTED, customer_id=order.customer_id,
-                    total=str(order.total), lines=lines, payment_requested=False,
-                    payment_to_void=False, drives=0, parked=False, created_at=moment,
-                    updated_at=moment))
+                tx.execute(NEW_SAGA, {
+                    "order_id": order.order_id, "state": SagaState.STARTED,
+                    "customer_id": order.customer_id, "total": str(order.total), "lines": lines,
+                    "payment_requested": False, "payment_to_void": False, "drives": 0,
+                    "parked": False, "created_at": moment, "updated_at": moment})
         except IntegrityError:
             return False
         return True
 
+    def current(self, order_id: str, tx: Connection | None = None) -> Saga | None:
+        """The saga as it stands, without its steps' history: what a step needs to run."""
+        if tx is not None:
+            row = tx.execute(SAGA_BY_ID, {"order_id": order_id}).first()
+        else:
+            with reading(self.engine) as connection:
+                row = connection.execute(SAGA_BY_ID, {"order_id": order_id}).first()
+        return None if row is None else _saga_from_row(row, [])
+
     def get(self, order_id: str, tx: Connection | None = None) -> Saga | None:
-        with self._use(tx) as connection:
-            row = connection.execute(select(sagas).where(sagas.c.order_id == order_id)).first()
-            if row is None:
-                return None
-            steps = connection.execute(select(saga_steps).where(saga_steps.c.order_id == order_id)
-                                       .order_by(saga_steps.c.started_at)).all()
+        """The saga with the record of every step it ran (the timeline)."""
+        if tx is None:
+            with reading(self.engine) as connection:
+                return self.get(order_id, connection)
+        row = tx.execute(SAGA_BY_ID, {"order_id": order_id}).first()
+        if row is None:
+            return None
+        steps = tx.execute(select(saga_steps).where(saga_steps.c.order_id == order_id)
+                           .order_by(saga_steps.c.started_at)).all()
         return _saga_from_row(row, steps)
 
     def transition(self, order_id: str, allowed: Iterable[SagaState], to: SagaState,
-                   tx: Connection | None = None, **changes: object) -> bool:
+                   tx: Connection | None = None, **changes: Any) -> bool:
         """Move the saga to `to` if it is in one of `allowed`; False (no change) otherwise."""
+        values = {"state": to, "updated_at": now(), **changes}
+        statement = _update_saga(True, tuple(sorted(values)))
+        parameters = {f"new_{column}": value for column, value in values.items()}
+        parameters |= {"key_order_id": order_id, "allowed": [state.value for state in allowed]}
         with self._use(tx) as connection:
-            result = connection.execute(
-                update(sagas)
-                .where(and_(sagas.c.order_id == order_id, sagas.c.state.in_(list(allowed))))
-                .values(state=to, updated_at=now(), **changes))
-        return result.rowcount == 1
+            result = connection.execute(statement, parameters)  # type: ignore[call-overload]
+        return bool(result.rowcount == 1)
 
-    def update(self, order_id: str, tx: Connection | None = None, **changes: object) -> None:
+    def update(self, order_id: str, tx: Connection | None = None, **changes: Any) -> None:
         """Change fields other than the state (flags, counters) and mark the saga as touched."""
+        values = {"updated_at": now(), **changes}
+        statement = _update_saga(False, tuple(sorted(values)))
+        parameters = {f"new_{column}": value for column, value in values.items()}
         with self._use(tx) as connection:
-            connection.execute(update(sagas).where(sagas.c.order_id == order_id)
-                               .values(updated_at=now(), **changes))
+            connection.execute(statement, parameters | {"key_order_id": order_id})  # type: ignore[call-overload]
 
     # -- steps -------------------------------------------------------------------------------
 
-    def begin_step(self, order_id: str, name: str, task_id: str | None) -> None:
-        """Count an attempt at a step; its start is its first attempt."""
-        moment = now()
+    def finish_step(self, order_id: str, run: StepRun, move: Move | None = None,
+                    tx: Connection | None = None, opens: str | None = None,
+                    **changes: Any) -> bool:
+        """One transaction: the saga's move (if any) and the step's record; False if the saga
+        was not in a state the move allows (then only the step's record is written). `opens`
+        begins the record of the step that follows the move (the wait for the payment)."""
+        with self._use(tx) as connection:
+            moved = True
+            if move is not None:
+                moved = self.transition(order_id, move.allowed, move.to, connection,
+                                        **move.changes, **changes)
+            if move is None or not moved:
+                self.update(order_id, connection, **changes)
+            self._record_step(connection, order_id, run.name, run.started_at, now(),
+                              run.outcome, run.task_id, 0 if run.counted else 1, run.error)
+            if opens is not None and moved:
+                self._record_step(connection, order_id, opens, now(), None, None, None, 1)
+        return moved
+
+    def count_attempt(self, order_id: str, name: str, task_id: str | None) -> int:
+        """Count an attempt as it begins (a redelivered message: its worker may have died);
+        how many attempts the step has had."""
         with self.transaction() as tx:
-            changed = tx.execute(
-                update(saga_steps)
-                .where(and_(saga_steps.c.order_id == order_id, saga_steps.c.name == name))
-                .values(attempts=saga_steps.c.attempts + 1, task_id=task_id, ended_at=None,
-                        outcome=None)).rowcount
-            if not changed:
-                tx.execute(insert(saga_steps).values(order_id=order_id, name=name,
-                                                     started_at=moment, attempts=1,
-                                                     task_id=task_id))
-            tx.execute(update(sagas).where(sagas.c.order_id == order_id).values(updated_at=moment))
+            self._record_step(tx, order_id, name, now(), None, None, task_id, 1)
+            return int(tx.execute(STEP_ATTEMPTS, {"order_id": order_id, "name": name})
+                       .scalar_one())
+
+    def _record_step(self, tx: Connection, order_id: str, name: str, started_at: datetime,
+                     ended_at: datetime | None, outcome: str | None, task_id: str | None,
+                     add_attempts: int, error: str | None = None) -> None:
+        """Upsert the step's record: its first start is kept, its attempts are added to, and
+        the last technical error stays in view after a later success."""
+        tx.execute(_upsert_step(tx.dialect.name), {  # type: ignore[call-overload]
+            "order_id": order_id, "name": name, "started_at": started_at, "ended_at": ended_at,
+            "attempts": add_attempts, "outcome": outcome, "task_id": task_id, "error": error})
 
     def restart_unfinished_steps(self, order_id: str) -> None:
         """A person retries: count the attempts of unfinished or failed steps afresh."""
@@ -155,37 +267,24 @@ class SagaStore:
                               saga_steps.c.ended_at.is_(None) | (saga_steps.c.outcome == "failed"))
                        .values(attempts=0))
 
-    def end_step(self, order_id: str, name: str, outcome: str, error: str | None = None,
-                 tx: Connection | None = None, unless_ended: bool = False) -> None:
-        """Close a step with its outcome; `unless_ended` keeps an outcome recorded before."""
-        still_open = saga_steps.c.ended_at.is_(None) if unless_ended else true()
-        with self._use(tx) as connection:
-            connection.execute(
-                update(saga_steps)
-                .where(and_(saga_steps.c.order_id == order_id, saga_steps.c.name == name,
-                            still_open))
-                .values(ended_at=now(), outcome=outcome,
-                        # a step that succeeded after retries keeps its last error in view
-                        **({"error": error} if error is not None else {})))
-
-    def note_step_error(self, order_id: str, name: str, error: str) -> None:
-        """Keep the last technical error of a step that is being retried."""
+    def note_step_error(self, order_id: str, name: str, error: str, task_id: str | None = None,
+                        counted: bool = False) -> int:
+        """Count a failed attempt of a step (it stays open) and keep its error; the step's
+        attempts so far."""
         with self.transaction() as tx:
-            tx.execute(update(saga_steps)
-                       .where(and_(saga_steps.c.order_id == order_id, saga_steps.c.name == name))
-                       .values(error=error))
+            self._record_step(tx, order_id, name, now(), None, None, task_id,
+                              0 if counted else 1, error)
+            self.update(order_id, tx)
+            return int(tx.execute(STEP_ATTEMPTS, {"order_id": order_id, "name": name})
+                       .scalar_one())
 
     # -- messages ----------------------------------------------------------------------------
 
     def record_event_once(self, event_id: str, order_id: str, tx: Connection) -> bool:
         """Remember a message's id inside the caller's transaction; False if seen before."""
-        seen = tx.execute(select(processed_events.c.event_id)
-                          .where(processed_events.c.event_id == event_id)).first()
-        if seen:
-            return False
-        tx.execute(insert(processed_events).values(event_id=event_id, order_id=order_id,
-                                                   processed_at=now()))
-        return True
+        added = tx.execute(_insert_event(tx.dialect.name),  # type: ignore[call-overload]
+                           {"event_id": event_id, "order_id": order_id, "processed_at": now()})
+        return added.first() is not None
 
     # -- what the reconciler looks for -------------------------------------------------------
 
@@ -224,11 +323,11 @@ class SagaStore:
             query = query.where(sagas.c.state == state)
         if since:
             query = query.where(sagas.c.created_at >= since)
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             return [_saga_from_row(row, []) for row in connection.execute(query)]
 
     def _ids(self, query: Select) -> builtins.list[str]:
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             return [row[0] for row in connection.execute(query)]
 
     @contextmanager

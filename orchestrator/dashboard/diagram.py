@@ -14,11 +14,10 @@ BOX_W, BOX_H, GAP = 170, 100, 60
 END_W, END_H = 150, 56
 TOP, BOTTOM = 30, 270
 RAIL = (TOP + BOX_H + BOTTOM) // 2
-WIDTH, HEIGHT = 20 + 120 + GAP + 5 * (BOX_W + GAP) + END_W + 20, BOTTOM + BOX_H + 60
+WIDTH, HEIGHT = 20 + 120 + GAP + 4 * (BOX_W + GAP) + END_W + 20, BOTTOM + BOX_H + 60
 
 FORWARD = [("reserve_tickets", "Reserve tickets"), ("request_payment", "Request payment"),
-           ("await_payment", "Wait for the result"),
-           ("confirm_reservation", "Confirm tickets"), ("complete_order", "Complete order")]
+           ("await_payment", "Wait for the result"), ("finalise_order", "Finalise order")]
 COMPENSATION = [("release_reservation", "Release tickets"), ("fail_order", "Fail order")]
 # Where the saga turns back, and why (the labels on the arrows into the compensation).
 TURNS_BACK = {"reserve_tickets": "out of stock", "request_payment": "failed",
@@ -70,12 +69,12 @@ class Diagram:
 
 def draw(figures: dict[str, StepFigures], states: dict[str, int]) -> Diagram:
     """The diagram with each step's figures and the number of sagas in each final state."""
-    column = [20 + 120 + GAP + i * (BOX_W + GAP) for i in range(6)]
+    column = [20 + 120 + GAP + i * (BOX_W + GAP) for i in range(5)]
     boxes = [Box(step, label, column[i], TOP, figures[step])
              for i, (step, label) in enumerate(FORWARD)]
     boxes += [Box(step, label, column[2 + i], BOTTOM, figures[step])
               for i, (step, label) in enumerate(COMPENSATION)]
-    ends = [End("COMPLETED", column[5], TOP + (BOX_H - END_H) // 2, states.get("COMPLETED", 0)),
+    ends = [End("COMPLETED", column[4], TOP + (BOX_H - END_H) // 2, states.get("COMPLETED", 0)),
             End("REJECTED", column[4], BOTTOM - 10, states.get("REJECTED", 0)),
             End("PAYMENT_FAILED", column[4], BOTTOM + BOX_H - END_H + 10,
                 states.get("PAYMENT_FAILED", 0))]
@@ -86,7 +85,7 @@ def draw(figures: dict[str, StepFigures], states: dict[str, int]) -> Diagram:
 def _forward_arrows(column: list[int]) -> list[Arrow]:
     middle = TOP + BOX_H // 2
     arrows = [Arrow(f"140,{middle} {column[0]},{middle}")]
-    for i in range(5):
+    for i in range(len(FORWARD)):
         x1, x2 = column[i] + BOX_W, column[i + 1]
         label = "approved" if FORWARD[i][0] == "await_payment" else ""
         arrows.append(Arrow(f"{x1},{middle} {x2},{middle}", label, (x1 + x2) // 2, middle - 6))

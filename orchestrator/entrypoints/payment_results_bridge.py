@@ -16,12 +16,12 @@ import signal
 import time
 from typing import Any
 
-from kafka.structs import OffsetAndMetadata, TopicPartition
+from kafka.structs import OffsetAndMetadata
 
 from glastonbury import settings
 from glastonbury.kafka import make_consumer, make_producer, wait_for_topics
 from orchestrator.domain.model import InvalidMessage, PaymentDecided
-from orchestrator.saga import record_payment_result
+from orchestrator.saga import record_payment_results
 
 log = logging.getLogger("orchestrator.bridge")
 GROUP_ID = "orchestrator-bridge"
@@ -51,41 +51,42 @@ class PaymentResultsBridge:
 
     def poll_once(self, timeout_ms: int = 500) -> None:
         batch = self.consumer.poll(timeout_ms=timeout_ms)
-        for partition, records in batch.items():
-            self._process_partition(partition, records)
-
-    def _process_partition(self, partition: TopicPartition, records: list[Any]) -> None:
-        stored_up_to = None
-        for record in records:
-            try:
-                self.handle(record.value)
-            except Exception:
-                # The database or Redis is down: keep the offset, read this record again later.
-                log.exception("payment result at %s:%d not stored; will retry",
-                              partition, record.offset)
-                self.consumer.seek(partition, record.offset)
-                time.sleep(1)
-                break
-            stored_up_to = record.offset
-        if stored_up_to is not None:
-            # Committed only now that the state every message up to here caused is stored.
-            self.consumer.commit({partition: OffsetAndMetadata(stored_up_to + 1, "", -1)})
-
-    def handle(self, raw: bytes) -> None:
-        try:
-            result = PaymentDecided.from_message(json.loads(raw))
-        # JSONDecodeError is a ValueError; brackets nested too deep overflow the parser.
-        except (ValueError, RecursionError, InvalidMessage) as error:
-            self.park(raw, str(error))
+        if not batch:
             return
-        record_payment_result(result)
+        try:
+            self.handle([record.value for records in batch.values() for record in records])
+        except Exception:
+            # The database or Redis is down: keep the offsets, read these records again later.
+            log.exception("%d payment results not stored; will retry",
+                          sum(len(records) for records in batch.values()))
+            for partition, records in batch.items():
+                self.consumer.seek(partition, records[0].offset)
+            time.sleep(1)
+            return
+        # Committed only now that the state every message of the poll caused is stored.
+        self.consumer.commit({partition: OffsetAndMetadata(records[-1].offset + 1, "", -1)
+                              for partition, records in batch.items()})
 
-    def park(self, raw: bytes, problem: str) -> None:
-        """Put an unreadable message on the dead-letter topic, with the reason in a header."""
+    def handle(self, raws: list[bytes]) -> None:
+        """Store what a poll's messages mean, in one transaction; park the unreadable ones."""
+        results, parked = [], []
+        for raw in raws:
+            try:
+                results.append(PaymentDecided.from_message(json.loads(raw)))
+            # JSONDecodeError is a ValueError; brackets nested too deep overflow the parser.
+            except (ValueError, RecursionError, InvalidMessage) as error:
+                parked.append(self.park(raw, str(error)))
+        for sent in parked:
+            sent.get(timeout=30)
+        if results:
+            record_payment_results(results)
+
+    def park(self, raw: bytes, problem: str) -> Any:
+        """Put an unreadable message on the dead-letter topic, with the reason in a header;
+        the send's future (the caller waits for the broker's acknowledgement)."""
         log.error("unreadable payment result parked on %s: %s", self.dead_letter_topic, problem)
         headers = [("error", problem.encode()[:1000])]
-        sent = self.producer.send(self.dead_letter_topic, value=raw or b"", headers=headers)
-        sent.get(timeout=30)
+        return self.producer.send(self.dead_letter_topic, value=raw or b"", headers=headers)
 
     def stop(self, *_: Any) -> None:
         self.running = False

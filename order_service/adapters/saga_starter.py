@@ -8,6 +8,8 @@ from typing import Any, Protocol
 
 from celery import Celery  # type: ignore[import-untyped]
 
+from glastonbury.redis_transport import transport_for
+
 log = logging.getLogger(__name__)
 
 START_SAGA_TASK = "saga.start"
@@ -51,6 +53,7 @@ class CelerySagaStarter:
         with self._lock:
             if self._app is None:
                 app = Celery("order_service", broker=self.broker_url, set_as_current=False)
-                app.conf.update(BROKER_SETTINGS)
+                app.conf.update(BROKER_SETTINGS,
+                                broker_transport=transport_for(self.broker_url))
                 self._app = app
             return self._app

@@ -28,8 +28,8 @@ from tests.e2e.stack import Stack, wait_for
 
 CUSTOMER = "e081ad0f-f83e-4f81-b2d7-23655ac04b8a"
 KINDS = ("approved", "declined", "out_of_stock")
-ALWAYS_KILLED = ("worker", "bridge", "payment_relay")
-SERVICES = ("inventory", "payment", "order")   # gunicorn: the whole process group
+ALWAYS_KILLED = ("worker", "worker2", "bridge", "payment_relay")
+SERVICES = ("inventory", "payment", "order")   # granian: the whole process group
 
 # The settings the issue asks for, each short so that repairs happen within the run:
 CHAOS_SETTINGS = {

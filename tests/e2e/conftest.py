@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,6 +99,30 @@ class Client:
             producer.send("payment.results", key=order_id.encode(), value=value).get(timeout=30)
         finally:
             producer.close()
+
+
+def end_offsets(servers: list[str], topic: str, timeout_s: float = 10) -> dict[Any, int]:
+    """Each partition's end (the next offset to be written), read from fetch responses.
+
+    Tansu 0.6 answers ListOffsets ("latest", what `KafkaConsumer.end_offsets` asks) with the
+    first offset of the last batch written, not the end, once a producer sent several records
+    in one batch; the high watermark of a fetch is right.
+    """
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False,
+                             max_partition_fetch_bytes=1024)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        deadline = time.monotonic() + timeout_s
+        while any(consumer.highwater(tp) is None for tp in partitions):
+            assert time.monotonic() < deadline, f"no high watermark for {topic}"
+            consumer.poll(timeout_ms=200)
+        return {tp: consumer.highwater(tp) for tp in partitions}
+    finally:
+        consumer.close()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from tests.e2e.conftest import Client
+from tests.e2e.conftest import Client, end_offsets
 from tests.e2e.stack import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -65,8 +65,10 @@ def dead_letters(client: Client) -> Iterator[KafkaConsumer]:
                              max_partition_fetch_bytes=4 * 1024 * 1024)
     partition = TopicPartition(DLQ, 0)
     consumer.assign([partition])
-    consumer.seek_to_end(partition)
-    consumer.position(partition)  # resolve the end now, before anything is published
+    # From the end as it is now, before anything is published (see end_offsets on why not
+    # seek_to_end).
+    consumer.seek(partition, end_offsets(
+        [client.stack.env["KAFKA_BOOTSTRAP_SERVERS"]], DLQ)[partition])
     yield consumer
     consumer.close()
 

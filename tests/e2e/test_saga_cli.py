@@ -15,7 +15,7 @@ from tests.e2e.stack import Stack, wait_for
 pytestmark = pytest.mark.e2e
 
 STEPS_OF_A_COMPLETED_SAGA = ["reserve_tickets", "request_payment", "await_payment",
-                             "confirm_reservation", "complete_order"]
+                             "finalise_order"]
 
 
 def saga(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
@@ -42,7 +42,7 @@ def test_a_completed_saga_is_listed_shown_and_never_retried(stack: Stack, client
     listed = saga(stack, "list", "--state", "COMPLETED", "--since", "10m")
     assert listed.returncode == 0, listed.stderr
     row = next(line for line in listed.stdout.splitlines() if line.startswith(order_id))
-    assert row.split()[1] == "COMPLETED" and "complete_order (completed)" in row
+    assert row.split()[1] == "COMPLETED" and "finalise_order (completed)" in row
 
     shown = saga(stack, "show", order_id)
     assert shown.returncode == 0, shown.stderr
@@ -83,8 +83,8 @@ def test_a_saga_stuck_while_the_order_service_is_down_is_finished_by_retry(
     stack.kill("order")
     try:
         client.publish_payment_result(order_id, "APPROVED")
-        wait_for(lambda: _outcome(client, order_id, "complete_order") == "failed", 30,
-                 "the complete_order step given up")
+        wait_for(lambda: _outcome(client, order_id, "finalise_order") == "failed", 30,
+                 "the finalise_order step given up")
         wait_for(lambda: order_id in saga(stack, "list", "--state", "stuck").stdout, 30,
                  "the saga listed as stuck", interval_s=0.5)
     finally:

@@ -97,25 +97,31 @@ def test_failures_are_counted_at_the_step_where_the_saga_turned_back(
     rows.step("timed-out", "await_payment", 4.0, "gave up")
     rows.saga("paid", "COMPLETED")
     rows.step("paid", "await_payment", 1.0, "approved")
-    rows.step("paid", "complete_order", 0.1, "failed")  # failed for good, technically
+    rows.step("paid", "finalise_order", 0.1, "failed")  # failed for good, technically
 
     figures = saga_views.step_figures(
-        store.engine, ["reserve_tickets", "await_payment", "complete_order", "fail_order"])
+        store.engine, ["reserve_tickets", "await_payment", "finalise_order", "fail_order"])
 
     assert (figures["reserve_tickets"].passed, figures["reserve_tickets"].failed) == (1, 1)
     assert (figures["await_payment"].passed, figures["await_payment"].failed) == (1, 2)
-    assert (figures["complete_order"].passed, figures["complete_order"].failed) == (0, 1)
+    assert (figures["finalise_order"].passed, figures["finalise_order"].failed) == (0, 1)
     assert figures["fail_order"] == saga_views.StepFigures("fail_order")
 
 
-def test_sagas_in_a_step_now_are_live_sagas_whose_step_has_not_ended(
+def test_sagas_in_a_step_now_are_the_live_sagas_whose_state_puts_them_there(
         store: SagaStore, rows: Rows) -> None:
     rows.saga("waiting", "AWAITING_PAYMENT", deadline_in=30)
     rows.step("waiting", "await_payment", took=None)
     rows.saga("gone", "PAYMENT_FAILED")  # a step left open by a saga that finished otherwise
     rows.step("gone", "await_payment", took=None)
+    rows.saga("reserving", "STARTED")  # its first attempt is running: no record yet
+    rows.saga("releasing", "COMPENSATING")
+    rows.saga("failing", "COMPENSATING")
+    rows.step("failing", "release_reservation", 0.1, "released")
 
-    assert saga_views.step_figures(store.engine, ["await_payment"])["await_payment"].now == 1
+    steps = ["await_payment", "reserve_tickets", "release_reservation", "fail_order"]
+    figures = saga_views.step_figures(store.engine, steps)
+    assert [figures[step].now for step in steps] == [1, 1, 1, 1]
 
 
 def test_counts_by_state_name_every_state_zero_included(store: SagaStore, rows: Rows) -> None:

@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import update
 
 from orchestrator import operations, wiring
-from orchestrator.adapters.store import SagaStore, now, sagas
+from orchestrator.adapters.store import SagaStore, StepRun, now, sagas
 from orchestrator.domain.model import OrderLine, OrderPlaced, SagaState
 from orchestrator.entrypoints import saga_cli
 from orchestrator.entrypoints.saga_text import duration, parse_since, timeline
@@ -51,9 +51,11 @@ def saga_in(world: World, order_id: str, state: SagaState, steps: tuple = (), **
     world.store.create_if_absent(OrderPlaced(order_id, "customer-1", Decimal("40.00"),
                                              (OrderLine("ticket-1", 2),)))
     for name, outcome, error in steps:
-        world.store.begin_step(order_id, name, f"task-{name}")
         if outcome:
-            world.store.end_step(order_id, name, outcome, error)
+            world.store.finish_step(order_id, StepRun(name, outcome, now(), f"task-{name}",
+                                                      error=error))
+        else:
+            world.store.count_attempt(order_id, name, f"task-{name}")
     world.store.transition(order_id, list(SagaState), state, **fields)
 
 
@@ -152,8 +154,8 @@ def test_durations_read_well_at_every_scale() -> None:
 def test_show_prints_each_step_with_its_times_attempts_outcome_and_error(world: World) -> None:
     saga_in(world, "o-1", S.RESERVED, (("reserve_tickets", "reserved", None),
                                        ("request_payment", None, None)))
-    world.store.begin_step("o-1", "request_payment", "task-again")
-    world.store.note_step_error("o-1", "request_payment", "ServiceUnavailable: payment down")
+    world.store.note_step_error("o-1", "request_payment", "ServiceUnavailable: payment down",
+                                "task-again")
     result = saga("show", "o-1")
     assert result.exit_code == 0, result.output
     assert "Order o-1" in result.output and "state     RESERVED" in result.output

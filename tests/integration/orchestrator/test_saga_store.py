@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from orchestrator.adapters.store import SagaStore
+from orchestrator.adapters.store import Move, SagaStore, StepRun, now
 from orchestrator.domain.model import OrderLine, OrderPlaced, SagaState
 
 S = SagaState
@@ -71,13 +71,41 @@ def test_a_message_id_recorded_in_a_failed_transaction_is_not_remembered(store: 
 
 def test_steps_count_their_attempts_and_keep_their_outcome(store: SagaStore) -> None:
     store.create_if_absent(order())
-    store.begin_step("o1", "reserve_tickets", "task-1")
-    store.note_step_error("o1", "reserve_tickets", "inventory down")
-    store.begin_step("o1", "reserve_tickets", "task-1")
-    store.end_step("o1", "reserve_tickets", "reserved")
+    assert store.note_step_error("o1", "reserve_tickets", "inventory down", "task-1") == 1
+    store.finish_step("o1", StepRun("reserve_tickets", "reserved", now(), "task-2"))
     (step,) = store.get("o1").steps
     assert (step.attempts, step.outcome, step.error) == (2, "reserved", "inventory down")
-    assert step.ended_at >= step.started_at
+    assert step.ended_at >= step.started_at and step.task_id == "task-2"
+
+
+def test_a_redelivered_attempt_is_counted_once_as_it_begins(store: SagaStore) -> None:
+    store.create_if_absent(order())
+    assert store.count_attempt("o1", "reserve_tickets", "task-1") == 1
+    assert store.count_attempt("o1", "reserve_tickets", "task-1") == 2
+    assert store.get("o1").steps[0].ended_at is None
+    store.finish_step("o1", StepRun("reserve_tickets", "reserved", now(), "task-1", counted=True))
+    (step,) = store.get("o1").steps
+    assert (step.attempts, step.outcome) == (2, "reserved")
+
+
+def test_a_step_and_the_move_it_causes_are_stored_together(store: SagaStore) -> None:
+    store.create_if_absent(order())
+    run = StepRun("reserve_tickets", "reserved", now())
+    assert store.finish_step("o1", run, Move((S.STARTED,), S.RESERVED))
+    assert store.current("o1").state is S.RESERVED
+    # A late duplicate finds the saga moved on: its record is kept, the saga stays.
+    assert not store.finish_step("o1", run, Move((S.STARTED,), S.COMPENSATING))
+    saga = store.get("o1")
+    assert saga.state is S.RESERVED and saga.steps[0].attempts == 2
+
+
+def test_a_move_can_open_the_step_that_follows(store: SagaStore) -> None:
+    store.create_if_absent(order())
+    store.transition("o1", [S.STARTED], S.RESERVED)
+    store.finish_step("o1", StepRun("request_payment", "payment pending", now()),
+                      Move((S.RESERVED,), S.AWAITING_PAYMENT), opens="await_payment")
+    steps = {step.name: step for step in store.get("o1").steps}
+    assert steps["await_payment"].ended_at is None and steps["await_payment"].attempts == 1
 
 
 def test_the_reconciler_finds_sagas_that_stopped_moving_but_not_those_waiting(
@@ -90,8 +118,6 @@ def test_the_reconciler_finds_sagas_that_stopped_moving_but_not_those_waiting(
 
 
 def test_a_wait_past_its_deadline_is_found(store: SagaStore) -> None:
-    from orchestrator.adapters.store import now
-
     store.create_if_absent(order("late"))
     store.create_if_absent(order("early"))
     store.transition("late", [S.STARTED], S.AWAITING_PAYMENT,
@@ -103,10 +129,9 @@ def test_a_wait_past_its_deadline_is_found(store: SagaStore) -> None:
 
 def test_a_persons_retry_counts_the_attempts_of_unfinished_steps_afresh(store: SagaStore) -> None:
     store.create_if_absent(order())
-    store.begin_step("o1", "reserve_tickets", None)
-    store.end_step("o1", "reserve_tickets", "reserved")
-    store.begin_step("o1", "request_payment", None)
-    store.begin_step("o1", "request_payment", None)
+    store.finish_step("o1", StepRun("reserve_tickets", "reserved", now()))
+    store.count_attempt("o1", "request_payment", None)
+    store.count_attempt("o1", "request_payment", None)
     store.restart_unfinished_steps("o1")
     attempts = {step.name: step.attempts for step in store.get("o1").steps}
     assert attempts == {"reserve_tickets": 1, "request_payment": 0}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from orchestrator.adapters.services import Answer, ServiceUnavailable
+from decimal import Decimal
+
+from orchestrator.adapters.services import (ConflictingOutcome, PaymentRecord, Refusal,
+                                            ServiceUnavailable)
 
 
 class FakeInventory:
@@ -21,21 +24,20 @@ class FakeInventory:
         if order_id in self.reservations:
             status = self.reservations[order_id][0]
             if status == "RELEASED":
-                return Answer(409, {"error": "reservation_released", "message": "released"})
-            return Answer(200, {"status": status})
+                return Refusal("reservation_released", "released")
+            return None
         short = [line for line in lines if self.stock.get(line.ticket_id, 0) < line.quantity]
         if short:
-            return Answer(409, {"error": "out_of_stock", "message": f"{len(short)} short"})
+            return Refusal("out_of_stock", f"{len(short)} short")
         for line in lines:
             self.stock[line.ticket_id] -= line.quantity
         self.reservations[order_id] = ("HELD", {line.ticket_id: line.quantity for line in lines})
-        return Answer(201, {"status": "HELD"})
+        return None
 
     def confirm(self, order_id):  # type: ignore[no-untyped-def]
         self._maybe_down()
         status, lines = self.reservations[order_id]
         self.reservations[order_id] = ("CONFIRMED", lines)
-        return Answer(200, {"status": "CONFIRMED"})
 
     def release(self, order_id):  # type: ignore[no-untyped-def]
         self._maybe_down()
@@ -44,7 +46,6 @@ class FakeInventory:
             for ticket, quantity in lines.items():
                 self.stock[ticket] += quantity
         self.reservations[order_id] = ("RELEASED", lines)
-        return Answer(200, {"status": "RELEASED"})
 
 
 class FakePayments:
@@ -57,28 +58,31 @@ class FakePayments:
             self.down -= 1
             raise ServiceUnavailable("payment down")
 
+    def _record(self, order_id):  # type: ignore[no-untyped-def]
+        return PaymentRecord(self.payments[order_id], None, f"p-{order_id}", Decimal("200.00"))
+
     def request(self, order_id, customer_id, amount):  # type: ignore[no-untyped-def]
         self._maybe_down()
         self.payments.setdefault(order_id, "PENDING")
-        return Answer(202, {"status": self.payments[order_id]})
+        return self.payments[order_id]
 
     def status(self, order_id):  # type: ignore[no-untyped-def]
         self._maybe_down()
-        if order_id not in self.payments:
-            return Answer(404, {"error": "not_found"})
-        return Answer(200, {"status": self.payments[order_id], "reason": None})
+        return self._record(order_id) if order_id in self.payments else None
 
     def cancel(self, order_id):  # type: ignore[no-untyped-def]
         self._maybe_down()
         if self.payments.get(order_id, "PENDING") == "PENDING":
             self.payments[order_id] = "CANCELLED"
-        return Answer(200, {"status": self.payments[order_id]})
+        return self._record(order_id)
 
     def refund(self, order_id):  # type: ignore[no-untyped-def]
         self._maybe_down()
-        if self.payments.get(order_id) == "APPROVED":
+        if order_id not in self.payments:
+            return None
+        if self.payments[order_id] == "APPROVED":
             self.payments[order_id] = "REFUNDED"
-        return Answer(200, {"status": self.payments.get(order_id)})
+        return self._record(order_id)
 
 
 class FakeOrders:
@@ -86,8 +90,8 @@ class FakeOrders:
         self.outcomes: dict[str, tuple[str, str | None]] = {}
 
     def record_outcome(self, order_id, status, reason):  # type: ignore[no-untyped-def]
-        self.outcomes.setdefault(order_id, (status, reason))
-        return Answer(200, {"status": status})
+        if self.outcomes.setdefault(order_id, (status, reason))[0] != status:
+            raise ConflictingOutcome(f"order {order_id} ended {self.outcomes[order_id][0]}")
 
     def pending_before(self, moment_iso, limit=100):  # type: ignore[no-untyped-def]
         return []

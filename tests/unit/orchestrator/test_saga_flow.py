@@ -11,7 +11,7 @@ from orchestrator import wiring
 from orchestrator.adapters.store import SagaStore
 from orchestrator.celery_app import app
 from orchestrator.domain.model import PaymentDecided, SagaState
-from orchestrator.saga import record_payment_result, start
+from orchestrator.saga import record_payment_results, start
 from tests.unit.orchestrator.fakes import FakeInventory, FakeOrders, FakePayments
 
 S = SagaState
@@ -38,7 +38,8 @@ def place(order_id: str, quantity: int = 1) -> None:
 
 
 def decide(order_id: str, approved: bool, event_id: str = "e1") -> None:
-    record_payment_result(PaymentDecided(event_id, order_id, approved, None if approved else "no"))
+    record_payment_results([PaymentDecided(event_id, order_id, approved,
+                                           None if approved else "no")])
 
 
 def test_an_order_waits_for_its_payment_without_running_anything(world: dict) -> None:
@@ -116,7 +117,7 @@ def test_a_step_tried_too_often_is_parked_for_a_person(world: dict,
 
 def test_a_long_decline_reason_is_cut_so_the_order_service_can_store_it(world: dict) -> None:
     place("o1")
-    record_payment_result(PaymentDecided("e1", "o1", False, "x" * 2000 + "\x00"))
+    record_payment_results([PaymentDecided("e1", "o1", False, "x" * 2000 + "\x00")])
     saga = world["store"].get("o1")
     assert saga.state is S.PAYMENT_FAILED
     assert len(saga.reason) <= 480 and "\x00" not in saga.reason

@@ -46,9 +46,9 @@ def test_a_saga_waiting_for_its_payment_runs_nothing() -> None:
     assert next_canvas(saga_in(S.AWAITING_PAYMENT)) is None
 
 
-def test_an_approved_saga_confirms_the_reservation_then_completes_the_order() -> None:
+def test_an_approved_saga_is_finalised_in_one_step() -> None:
     canvas = next_canvas(saga_in(S.APPROVED))
-    assert step_names(canvas) == ["saga.confirm_reservation", "saga.complete_order"]
+    assert step_names(canvas) == ["saga.finalise_order"]
 
 
 def test_compensation_releases_the_reservation_then_fails_the_order() -> None:
