@@ -1,4 +1,4 @@
-# One image for every Glastonbury process: the three services (gunicorn), the payment relay,
+# One image for every Glastonbury process: the three services (granian), the payment relay,
 # the orchestrator's Celery worker and beat, the Kafka bridge and Flower. docker-compose.yml
 # chooses the process with `command`, the same commands as the Procfile.
 FROM python:3.11-slim

@@ -1,6 +1,6 @@
 """The inventory's HTTP API: each route parses, calls one use case, and maps its errors.
 
-Run with `gunicorn 'inventory_service.entrypoints.flask_app:create_app()'`.
+Run with `granian --interface wsgi --factory inventory_service.entrypoints.flask_app:create_app`.
 """
 
 from __future__ import annotations

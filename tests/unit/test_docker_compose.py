@@ -30,7 +30,7 @@ PROCFILE = ROOT / "Procfile"
 # Procfile parts that only the local stack has: production uses the real servers.
 EMBEDDED_ONLY = {"redis", "kafka"}
 # Options whose value differs between the local stack and production by design.
-PLACE_OPTIONS = {"--bind", "--address", "--port", "--schedule"}
+PLACE_OPTIONS = {"--bind", "--address", "--host", "--port", "--schedule"}
 ENV_READERS = {"env", "env_int", "env_float", "env_bool", "env_list", "getenv"}
 
 
@@ -265,13 +265,14 @@ def default_ports() -> dict[str, int]:
 
 
 def program(args: list[str]) -> tuple[str, ...]:
-    """What a command runs: ("gunicorn", "pkg.mod:create_app()"), ("python -m", "pkg.mod") or
+    """What a command runs: ("granian", "pkg.mod:create_app()"), ("python -m", "pkg.mod") or
     ("celery", "orchestrator", "worker")."""
     executable = Path(args[0]).name
-    if executable == "gunicorn":
-        apps = [arg for arg in args[1:] if re.fullmatch(r"[A-Za-z_][\w.]*:\w+(\(\))?", arg)]
-        assert len(apps) == 1, f"gunicorn command without one module:factory() app: {args}"
-        return ("gunicorn", apps[0])
+    if executable == "granian":
+        apps = [arg for arg in args[1:] if re.fullmatch(r"[A-Za-z_][\w.]*:\w+", arg)]
+        assert len(apps) == 1, f"granian command without one module:callable app: {args}"
+        assert option(args, "--interface") == "wsgi", f"a Flask app needs --interface wsgi: {args}"
+        return ("granian", apps[0] + ("()" if "--factory" in args else ""))
     if re.fullmatch(r"python(3(\.\d+)?)?", executable) and args[1:2] == ["-m"]:
         return ("python -m", args[2])
     if executable == "celery":
@@ -300,7 +301,7 @@ def normalised(args: list[str]) -> list[str]:
 
 def assert_runs_something_real(service: str, args: list[str]) -> None:
     kind = program(args)
-    if kind[0] == "gunicorn":
+    if kind[0] == "granian":
         module, factory = kind[1].removesuffix("()").split(":")
         path = locate(module)
         defined = top_level_names(path)
@@ -376,7 +377,8 @@ def test_the_http_services_bind_publish_and_check_the_ports_of_the_settings() ->
         assert service in services(), f"no service {service} (port {port} in the settings)"
         spec = services()[service]
         args = argv(spec["command"])
-        bind = option(args, "--bind") or f"{option(args, '--address')}:{option(args, '--port')}"
+        host = option(args, "--host") or option(args, "--address")
+        bind = option(args, "--bind") or f"{host}:{option(args, '--port')}"
         assert bind == f"0.0.0.0:{port}", f"{service} listens on {bind}, not 0.0.0.0:{port}"
         for host, container in published_ports(spec):
             assert container == port, f"{service} publishes container port {container}"
@@ -503,7 +505,7 @@ def test_every_http_and_infrastructure_service_has_a_healthcheck() -> None:
 def test_each_web_service_declares_the_route_its_healthcheck_asks_for() -> None:
     for service, spec in app_services().items():
         kind = program(argv(spec["command"]))
-        if kind[0] != "gunicorn":
+        if kind[0] != "granian":
             continue
         test = " ".join(argv(spec["healthcheck"]["test"]))
         path = re.search(r"http://127\.0\.0\.1:\d+(/[\w/-]*)", test)
