@@ -1,28 +1,32 @@
 """The floor: plain Celery chains of no-op tasks on the orchestrator's own Celery settings.
 
-`celery -A bench.floor worker -E --concurrency 4 -Q bench.floor` runs them. The app copies the
-orchestrator's broker, result backend, late acknowledgement, prefetch and event settings, so the
-only difference from a saga's hop is the work inside the task (HTTP calls, database writes).
+The bench runs its worker with the saga worker's own command line (`-A bench.floor` instead of
+`-A orchestrator`, plus `-Q bench.floor`). The app copies every orchestrator setting that shapes
+a hop (broker and its transport, late acknowledgement, prefetch, events), so the only difference
+from a saga's hop is the work inside the task (HTTP calls, database writes).
+
+A chain's last hop pushes its end time on a Redis list, where the bench waits for it (BLPOP): no
+result backend, no polling of result keys.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
-from datetime import UTC, datetime
 
+import redis
 from celery import Celery, chain
 
 from orchestrator.celery_app import app as orchestrator_app
 
 QUEUE = "bench.floor"
-# Everything that shapes the cost of one hop; beat_schedule and includes stay out.
+DONE = "bench.floor.done"
+# Everything that shapes the cost of one hop; queues, routes and the beat schedule stay out.
 COPIED_SETTINGS = (
-    "broker_url", "result_backend", "result_expires", "task_serializer", "result_serializer",
-    "accept_content", "task_ignore_result", "task_acks_late", "task_reject_on_worker_lost",
-    "worker_prefetch_multiplier", "broker_transport_options", "result_backend_transport_options",
-    "worker_send_task_events", "task_send_sent_event", "task_track_started",
+    "broker_url", "broker_transport", "result_backend", "task_serializer", "accept_content",
+    "task_ignore_result", "task_acks_late", "task_reject_on_worker_lost",
+    "worker_prefetch_multiplier", "broker_transport_options", "worker_send_task_events",
+    "task_send_sent_event",
 )
 
 app = Celery("bench_floor")
@@ -31,46 +35,55 @@ app.conf.update({name: orchestrator_app.conf[name] for name in COPIED_SETTINGS},
 
 
 @app.task(name="floor.noop")
-def noop(step: int) -> int:
+def noop(step: int, last: bool = False) -> int:
     """A hop that does nothing: what Celery, Redis and the events cost on their own."""
+    if last:
+        _redis().rpush(DONE, time.time())
     return step
 
 
-def run_chains(count: int, hops: int, timeout_s: float = 600) -> dict[str, float]:
-    """Send `count` chains of `hops` no-op tasks at once; hops per second and chain latency.
+_client: redis.Redis | None = None
 
-    A chain ends when its last task's result is stored: the backend's own `date_done` is the
-    end, so how often this loop looks does not change the figures.
-    """
-    sent: dict[str, float] = {}
+
+def _redis() -> redis.Redis:
+    global _client
+    if _client is None:
+        _client = redis.Redis.from_url(app.conf.broker_url)
+    return _client
+
+
+def run_chains(count: int, hops: int, timeout_s: float = 600) -> dict[str, float]:
+    """Send `count` chains of `hops` no-op tasks at once; hops per second and chain latency."""
+    client = _redis()
+    client.delete(DONE)
     began = time.time()
     for _ in range(count):
-        # Only the last hop stores its result, the bench's way to see the chain end.
-        last = noop.si(hops - 1).set(ignore_result=False)
-        result = chain(*(noop.si(step) for step in range(hops - 1)), last).apply_async()
-        sent[result.id] = time.time()
-    done = _wait_for_results(list(sent), began + timeout_s)
-    elapsed = max(done.values(), default=began) - began
-    latencies = sorted((done[task_id] - sent[task_id]) * 1000 for task_id in done)
-    return {"chains": len(done), "hops": hops, "elapsed_s": elapsed,
-            "chains_per_s": len(done) / elapsed if elapsed else 0.0,
-            "hops_per_s": len(done) * hops / elapsed if elapsed else 0.0,
-            "chain_p50_ms": percentile(latencies, 50), "chain_p99_ms": percentile(latencies, 99)}
+        chain(*(noop.si(step) for step in range(hops - 1)), noop.si(hops - 1, True)).apply_async()
+    ends = []
+    deadline = began + timeout_s
+    while len(ends) < count and time.time() < deadline:
+        popped = client.blpop([DONE], timeout=5)
+        if popped:
+            ends.append(float(popped[1]))
+    elapsed = max(ends, default=began) - began
+    return {"chains": len(ends), "hops": hops, "elapsed_s": round(elapsed, 3),
+            "hops_per_s": round(len(ends) * hops / elapsed, 1) if elapsed else 0.0}
 
 
-def _wait_for_results(task_ids: list[str], deadline: float) -> dict[str, float]:
-    """task id -> when its result was stored (epoch seconds), for those done by the deadline."""
-    client, done = app.backend.client, {}
-    while len(done) < len(task_ids) and time.time() < deadline:
-        waiting = [task_id for task_id in task_ids if task_id not in done]
-        stored = client.mget([app.backend.get_key_for_task(task_id) for task_id in waiting])
-        for task_id, raw in zip(waiting, stored, strict=True):
-            meta = json.loads(raw) if raw else {}
-            if meta.get("status") == "SUCCESS":  # task_track_started stores STARTED first
-                moment = datetime.fromisoformat(meta["date_done"])
-                done[task_id] = moment.replace(tzinfo=moment.tzinfo or UTC).timestamp()
-        time.sleep(0.02)
-    return done
+def one_at_a_time(count: int, hops: int) -> dict[str, float]:
+    """Chains one after the other: the latency of `hops` bare hops on a quiet stack."""
+    client = _redis()
+    client.delete(DONE)
+    latencies = []
+    for _ in range(count):
+        sent = time.time()
+        chain(*(noop.si(step) for step in range(hops - 1)), noop.si(hops - 1, True)).apply_async()
+        popped = client.blpop([DONE], timeout=30)
+        if popped:
+            latencies.append((float(popped[1]) - sent) * 1000)
+    latencies.sort()
+    return {"chains": len(latencies), "hops": hops,
+            "p50_ms": round(percentile(latencies, 50), 2)}
 
 
 def percentile(sorted_values: list[float], pct: float) -> float:

@@ -1,16 +1,22 @@
 """`make bench`: sagas end to end through the real stack, against the floor of plain Celery.
 
-    python -m bench.run --orders 1000 [--hold 10000] [--scale]
+    python -m bench.run [--orders 400 --clients 16] [--burst 1000] [--one 100]
+                        [--production] [--hold 10000] [--keep-logs DIR]
 
-Starts every Procfile part as `tests/e2e/stack.py` does (free ports, a temporary workdir), then,
-in one run on the same Redis and worker settings:
-  1. latency: orders one at a time (the gateway decides at once): p50/p99 of an idle saga;
-  2. throughput: N orders at once: completed sagas per second, p50/p99 under load;
-  3. floor: N plain Celery chains of as many no-op hops as a saga has, on its own worker with
-     the saga worker's concurrency: `floor_hops_per_s`;
-  4. --scale: the throughput run again with a second worker process;
-  5. --hold H: H sagas waiting for a payment that never comes; the worker's memory (RSS of its
-     process tree) before and after, its active tasks, and the latency of new orders meanwhile.
+Starts every Procfile part as `tests/e2e/stack.py` does (free ports, a temporary workdir) and a
+floor worker, then measures in one run, on the same Redis and worker settings:
+  1. one at a time: each order placed once the last ended; p50/p99 from `POST /orders` to the
+     stored outcome;
+  2. load: `--orders` orders from `--clients` concurrent clients; completed sagas per second
+     from the first order's creation to the last one's completion, and the CPU every part of
+     the stack spent per saga;
+  3. burst: `--burst` orders at once; when the first completed, and the completion curve;
+  4. floor: as many plain Celery chains of as many no-op hops as a saga has, on a worker run
+     with the saga worker's own command line: hops/s and CPU per hop;
+  5. --hold H: H sagas waiting for a payment that never comes; the worker's memory before and
+     after, its active tasks, and the latency of new orders meanwhile.
+`--production` runs the same on this machine's PostgreSQL (a fresh database per service) and
+Redis (`--redis-url`) instead of SQLite files and the embedded Redis.
 Writes bench/results/<timestamp>.json and prints a Markdown table.
 """
 
@@ -22,49 +28,55 @@ import os
 import platform
 import re
 import shutil
-import sqlite3
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psutil
+import redis
 from celery import Celery
+from sqlalchemy import create_engine, func, select
 
 from bench import floor
 from bench.driver import OrderDriver
+from orchestrator.adapters.store import sagas
+from tests.chaos.verdict import database_urls
 from tests.e2e.stack import Stack, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 HELD_CUSTOMER = "00000000-0000-4000-8000-0000000be4c4"
-# start, reserve_tickets, request_payment, (the wait is a row, no task), confirm, complete
-SAGA_HOPS = 5
+# The Celery tasks of a paid saga: start, reserve_tickets, request_payment, (the wait is a row,
+# no task), finalise_order.
+SAGA_HOPS = 4
 BENCH_SETTINGS = {
     "PAYMENT_HOLD_CUSTOMERS": HELD_CUSTOMER,
     "PAYMENT_RESULT_TIMEOUT": "3600",   # held payments wait, nothing times out during the run
     "SAGA_STUCK_AFTER": "600",          # a saga queued behind a burst is not "stuck"
     "SAGA_RECONCILE_INTERVAL": "5",     # the production default
 }
+# Parts whose CPU is the stack's; the bench's own clients are reported apart.
+NOT_THE_STACK = ("bench", "floor_worker")
 
 
 def main() -> None:
     options = parse_arguments()
-    with tempfile.TemporaryDirectory(prefix="glastonbury-bench-") as workdir:
-        stack = Stack(Path(workdir), **BENCH_SETTINGS)
-        concurrency = worker_concurrency(stack.parts["worker"])
-        stack.parts["floor_worker"] = (
-            f"celery -A bench.floor worker -E --loglevel WARNING --concurrency {concurrency} "
-            f"--hostname floor@%h -Q {floor.QUEUE}")
+    with tempfile.TemporaryDirectory(prefix="glastonbury-bench-") as workdir, \
+            ExitStack() as cleanup:
+        overrides = dict(BENCH_SETTINGS)
+        if options.production:
+            overrides |= production_servers(cleanup, options.redis_url)
+        stack = Stack(Path(workdir), **overrides)
+        stack.parts["floor_worker"] = floor_worker_command(stack.parts["worker"])
         stack.start()
-        try:
-            report = measure(stack, options, concurrency)
-        finally:
-            stack.stop()
-            if options.keep_logs:
-                shutil.copytree(stack.logs, options.keep_logs, dirs_exist_ok=True)
+        cleanup.callback(stack.stop)
+        if options.keep_logs:
+            cleanup.callback(shutil.copytree, stack.logs, options.keep_logs, dirs_exist_ok=True)
+        report = measure(stack, options)
     path = write_report(report)
     print(markdown(report))
     print(f"\nwritten to {path.relative_to(ROOT)}")
@@ -72,70 +84,108 @@ def main() -> None:
 
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--orders", type=int, default=int(os.environ.get("BENCH_ORDERS", 1000)))
-    parser.add_argument("--one-by-one", type=int, default=50, help="orders for the idle latency")
+    parser.add_argument("--orders", type=int, default=int(os.environ.get("BENCH_ORDERS", 400)),
+                        help="orders of the load phase")
+    parser.add_argument("--clients", type=int, default=16, help="clients of the load phase")
+    parser.add_argument("--burst", type=int, default=1000, help="orders placed at once")
+    parser.add_argument("--burst-clients", type=int, default=64)
+    parser.add_argument("--one", type=int, default=100, help="orders placed one at a time")
     parser.add_argument("--hold", type=int, default=0, help="sagas left waiting for payment")
-    parser.add_argument("--hold-timeout", type=float, default=1800,
-                        help="seconds to wait for the held sagas to reach their wait")
-    parser.add_argument("--scale", action="store_true", help="also run with 2 worker processes")
+    parser.add_argument("--hold-timeout", type=float, default=1800)
+    parser.add_argument("--production", action="store_true",
+                        help="PostgreSQL (TEST_DATABASE_URL's server) and an external Redis")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
     parser.add_argument("--keep-logs", type=Path, help="copy every part's log here")
-    parser.add_argument("--clients", type=int, default=8, help="threads placing orders")
     return parser.parse_args()
 
 
-def measure(stack: Stack, options: argparse.Namespace, concurrency: int) -> dict[str, Any]:
+def production_servers(cleanup: ExitStack, redis_url: str) -> dict[str, str]:
+    """Fresh PostgreSQL databases, one per service, and a flushed database of a real Redis."""
+    from tests.conftest import fresh_postgres_database
+
+    os.environ.setdefault("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    urls = {f"{service}_DATABASE_URL": cleanup.enter_context(fresh_postgres_database())
+            for service in ("ORDER", "INVENTORY", "PAYMENT", "ORCHESTRATOR")}
+    redis.Redis.from_url(redis_url).flushdb()
+    return urls | {"REDIS_URL": redis_url}
+
+
+def floor_worker_command(worker: str) -> str:
+    """The saga worker's own command line, serving the floor's app and queue instead."""
+    command = worker.replace("-A orchestrator", "-A bench.floor")
+    command = re.sub(r"--hostname \S+", "--hostname floor@%h", command)
+    return f"{command} -Q {floor.QUEUE}"
+
+
+def measure(stack: Stack, options: argparse.Namespace) -> dict[str, Any]:
     stack.wait_until_ready()
-    driver = OrderDriver(stack.url("order"), stack.url("inventory"),
-                         Path(stack.env["GLASTONBURY_VAR"]) / "order.db", options.clients)
+    urls = database_urls(stack.env)
+    driver = OrderDriver(stack.url("order"), stack.url("inventory"), urls["order"])
     control = Celery(broker=stack.env["REDIS_URL"], set_as_current=False).control
     wait_for(lambda: ping(control, "worker@") and ping(control, "floor@"), 120, "workers up")
+    floor.app.conf.broker_url = stack.env["REDIS_URL"]
     ticket = driver.new_ticket(available=10_000_000)
-    driver.run_one_by_one(20, ticket, timeout_s=60)  # warm-up: bridge in its group, pools open
+    driver.one_at_a_time(30, ticket)  # warm-up: the bridge in its group, every pool open
+    floor.one_at_a_time(30, SAGA_HOPS)
     report: dict[str, Any] = {"machine": machine(), "settings": {
-        "orders": options.orders, "worker_concurrency": concurrency, "worker_processes": 1,
-        "bridges": 1, "payment_partitions": int(stack.env.get("PAYMENT_RESULTS_PARTITIONS", 4)),
-        "clients": options.clients, "saga_hops": SAGA_HOPS,
-        "procfile_worker": stack.parts["worker"],
+        "orders": options.orders, "clients": options.clients, "burst": options.burst,
+        "one_at_a_time": options.one, "saga_hops": SAGA_HOPS,
+        "production": options.production, "worker": stack.parts["worker"],
+        "floor_worker": stack.parts["floor_worker"],
+        "services": {name: stack.parts[name] for name in ("order", "inventory", "payment")},
         **BENCH_SETTINGS}}
     phases = {
-        "idle": lambda: driver.run_one_by_one(options.one_by_one, ticket),
-        "burst": lambda: with_cpu(stack, options.orders,
-                                  lambda: driver.run_burst(options.orders, ticket)),
-        "floor": lambda: with_cpu(stack, options.orders * SAGA_HOPS,
-                                  lambda: run_floor(stack, options.orders)),
-        "burst_2_workers": lambda: run_with_second_worker(stack, driver, control, ticket,
-                                                          options.orders),
-        "hold": lambda: hold(stack, driver, control, ticket, options),
+        "one_at_a_time": lambda: driver.one_at_a_time(options.one, ticket),
+        "floor_one_at_a_time": lambda: floor.one_at_a_time(options.one, SAGA_HOPS),
+        "load": lambda: with_cpu(stack, options.orders, lambda: driver.load(
+            options.orders, ticket, options.clients)),
+        "burst": lambda: with_cpu(stack, options.burst, lambda: driver.load(
+            options.burst, ticket, options.burst_clients)),
+        "floor": lambda: with_cpu(stack, options.burst * SAGA_HOPS,
+                                  lambda: floor.run_chains(options.burst, SAGA_HOPS)),
+        "hold": lambda: hold(stack, driver, control, ticket, options, urls["orchestrator"]),
     }
-    wanted = {"burst_2_workers": options.scale, "hold": bool(options.hold)}
     for name, phase in phases.items():
-        if wanted.get(name, True):
-            report[name] = phase()
-            print(f"{name}: {json.dumps(report[name])}", file=sys.stderr, flush=True)
+        if name == "hold" and not options.hold:
+            continue
+        settle(stack)
+        report[name] = phase()
+        print(f"{name}: {json.dumps(report[name])}", file=sys.stderr, flush=True)
     report |= headline(report)
     return report
 
 
-def run_floor(stack: Stack, chains: int) -> dict[str, Any]:
-    os.environ["REDIS_URL"] = stack.env["REDIS_URL"]  # the floor app reads it, like the stack
-    floor.app.conf.broker_url = floor.app.conf.result_backend = stack.env["REDIS_URL"]
-    floor.run_chains(20, SAGA_HOPS)  # warm-up
-    return floor.run_chains(chains, SAGA_HOPS)
+def settle(stack: Stack, quiet_s: float = 1.0, timeout_s: float = 60) -> None:
+    """Wait until the stack is idle (no part busy), so one phase does not bleed into the next."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        before = sum(cpu_by_part(stack).values())
+        time.sleep(quiet_s)
+        if sum(cpu_by_part(stack).values()) - before < 0.5 * quiet_s:
+            return
 
 
 def with_cpu(stack: Stack, units: int, run: Any) -> dict[str, Any]:
     """`run()`'s figures plus the CPU time each part of the stack spent per unit of work.
 
     CPU seconds do not stretch when other programs share the cores, so they say where the time
-    goes even on a busy machine; 'ms per unit' summed over the parts is the whole cost.
+    goes even on a busy machine; 'ms per unit' summed over the stack's parts is the whole cost.
     """
-    before = cpu_by_part(stack)
+    before, busy_before, began = cpu_by_part(stack), machine_busy_s(), time.time()
     figures = run()
-    after = cpu_by_part(stack)
-    spent = {part: round((after[part] - before.get(part, 0.0)) * 1000 / units, 3)
+    after, busy_after, elapsed = cpu_by_part(stack), machine_busy_s(), time.time() - began
+    spent = {part: round((after[part] - before.get(part, 0.0)) * 1000 / units, 2)
              for part in after}
+    stack_total = sum(ms for part, ms in spent.items() if part not in NOT_THE_STACK)
     return figures | {"cpu_ms_per_unit": dict(sorted(spent.items(), key=lambda kv: -kv[1])),
-                      "cpu_ms_per_unit_total": round(sum(spent.values()), 3)}
+                      "cpu_ms_per_unit_stack": round(stack_total, 2),
+                      "cores_busy": round((busy_after - busy_before) / elapsed, 2)}
+
+
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine spent busy so far (every core, every process)."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
 
 
 def cpu_by_part(stack: Stack) -> dict[str, float]:
@@ -160,47 +210,35 @@ def _cpu(process: psutil.Process) -> float:
     return times.user + times.system + times.children_user + times.children_system
 
 
-def run_with_second_worker(stack: Stack, driver: OrderDriver, control: Any, ticket: str,
-                           orders: int) -> dict[str, Any]:
-    stack.parts["worker2"] = stack.parts["worker"].replace("worker@%h", "worker2@%h")
-    stack.start("worker2")
-    try:
-        wait_for(lambda: ping(control, "worker2@"), 120, "second worker up")
-        return driver.run_burst(orders, ticket)
-    finally:
-        stack.kill("worker2", 15)
-
-
 def hold(stack: Stack, driver: OrderDriver, control: Any, ticket: str,
-         options: argparse.Namespace) -> dict[str, Any]:
+         options: argparse.Namespace, saga_database: str) -> dict[str, Any]:
     """H sagas waiting for a payment: the worker's memory and activity, and new orders meanwhile."""
     worker_pid = stack.processes["worker"].pid
     rss_before = tree_rss(worker_pid)
     began = time.time()
-    driver.place_many(options.hold, ticket, customer=HELD_CUSTOMER)
+    driver.place_many(options.hold, ticket, options.clients, customer=HELD_CUSTOMER)
     placed_in = time.time() - began
-    saga_db = Path(stack.env["GLASTONBURY_VAR"]) / "orchestrator.db"
+    engine = create_engine(saga_database)
+    waiting = lambda: awaiting_payment(engine)  # noqa: E731
     deadline = time.time() + options.hold_timeout
-    while awaiting_payment(saga_db) < options.hold and time.time() < deadline:
+    while waiting() < options.hold and time.time() < deadline:
         time.sleep(1)  # measured with however many wait by the deadline
     waiting_after = time.time() - began
-    time.sleep(2)  # let the last acknowledgements and events settle
+    settle(stack)
     active = control.inspect(timeout=3).active() or {}
     rss_after = tree_rss(worker_pid)
-    meanwhile = driver.run_one_by_one(options.one_by_one, ticket)
+    meanwhile = driver.one_at_a_time(options.one, ticket)
     return {"held": options.hold, "placed_in_s": round(placed_in, 1),
-            "all_waiting_after_s": round(waiting_after, 1),
-            "awaiting_payment": awaiting_payment(saga_db),
+            "all_waiting_after_s": round(waiting_after, 1), "awaiting_payment": waiting(),
             "worker_rss_before_mb": rss_before, "worker_rss_after_mb": rss_after,
-            "worker_processes": len(psutil.Process(worker_pid).children(recursive=True)) + 1,
             "active_tasks": {name: len(tasks) for name, tasks in active.items()},
             "new_orders_while_held": meanwhile}
 
 
-def awaiting_payment(saga_db: Path) -> int:
-    with sqlite3.connect(f"file:{saga_db}?mode=ro", uri=True, timeout=30) as db:
-        query = "SELECT count(*) FROM sagas WHERE state = 'AWAITING_PAYMENT'"
-        return db.execute(query).fetchone()[0]
+def awaiting_payment(engine: Any) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(sagas)
+                                      .where(sagas.c.state == "AWAITING_PAYMENT")).scalar_one())
 
 
 def tree_rss(pid: int) -> float:
@@ -215,22 +253,22 @@ def ping(control: Any, prefix: str) -> bool:
     return any(name.startswith(prefix) for answer in answers for name in answer)
 
 
-def worker_concurrency(command: str) -> int:
-    found = re.search(r"--concurrency[ =](\d+)", command)
-    return int(found.group(1)) if found else os.cpu_count() or 1
-
-
 def headline(report: dict[str, Any]) -> dict[str, Any]:
-    burst, floor_run = report["burst"], report["floor"]
-    saga_hops = burst["sagas_per_s"] * SAGA_HOPS
-    return {"sagas_per_s": round(burst["sagas_per_s"], 1),
-            "p50_ms": round(burst["p50_ms"], 1), "p99_ms": round(burst["p99_ms"], 1),
-            "idle_p50_ms": round(report["idle"]["p50_ms"], 1),
-            "idle_p99_ms": round(report["idle"]["p99_ms"], 1),
-            "floor_hops_per_s": round(floor_run["hops_per_s"], 1),
+    load, floor_run = report["load"], report["floor"]
+    saga_hops = load["sagas_per_s"] * SAGA_HOPS
+    floor_hop_cpu = floor_run["cpu_ms_per_unit_stack"]
+    return {"sagas_per_s": load["sagas_per_s"],
+            "p50_ms": round(report["one_at_a_time"]["p50_ms"], 1),
+            "p99_ms": round(report["one_at_a_time"]["p99_ms"], 1),
+            "cpu_ms_per_saga": load["cpu_ms_per_unit_stack"],
+            "burst_first_completed_s": report["burst"]["first_completed_s"],
+            "burst_sagas_per_s": report["burst"]["sagas_per_s"],
+            "floor_hops_per_s": floor_run["hops_per_s"],
             "saga_hops_per_s": round(saga_hops, 1),
             "cost_per_hop_vs_floor": round(floor_run["hops_per_s"] / saga_hops, 2)
-            if saga_hops else None}
+            if saga_hops else None,
+            "cpu_per_hop_vs_floor": round(load["cpu_ms_per_unit_stack"] / SAGA_HOPS
+                                          / floor_hop_cpu, 2) if floor_hop_cpu else None}
 
 
 def machine() -> dict[str, Any]:
@@ -245,28 +283,36 @@ def machine() -> dict[str, Any]:
 def write_report(report: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     report["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    path = RESULTS / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    suffix = "-production" if report["settings"]["production"] else ""
+    path = RESULTS / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}{suffix}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     return path
 
 
 def markdown(report: dict[str, Any]) -> str:
-    settings = report["settings"]
+    settings, load, burst = report["settings"], report["load"], report["burst"]
+    one, floor_run = report["one_at_a_time"], report["floor"]
+    parts = ", ".join(f"{part} {ms}" for part, ms in load["cpu_ms_per_unit"].items()
+                      if part not in NOT_THE_STACK and ms >= 0.05)
     rows = [
-        ("orders (N)", settings["orders"]),
-        ("worker concurrency × processes", f"{settings['worker_concurrency']} × 1"),
-        ("completed sagas/s (N at once)", report["sagas_per_s"]),
-        ("p50 / p99 order → terminal, under that load (ms)",
-         f"{report['p50_ms']} / {report['p99_ms']}"),
-        ("p50 / p99 order → COMPLETED, one at a time (ms)",
-         f"{report['idle_p50_ms']} / {report['idle_p99_ms']}"),
-        ("saga hops/s (sagas/s × 5)", report["saga_hops_per_s"]),
-        ("floor: no-op hops/s, 5-hop chains", report["floor_hops_per_s"]),
-        ("cost per hop vs floor", f"{report['cost_per_hop_vs_floor']}×"),
+        ("stores and broker", "PostgreSQL + Redis 6379" if settings["production"]
+         else "SQLite files + embedded Redis"),
+        (f"completed sagas/s, {settings['orders']} orders from {settings['clients']} clients",
+         report["sagas_per_s"]),
+        (f"p50 / p99 `POST /orders` → COMPLETED, one at a time (N={settings['one_at_a_time']})",
+         f"{one['p50_ms']:.1f} / {one['p99_ms']:.1f} ms"),
+        ("CPU per saga, whole stack (ms)", report["cpu_ms_per_saga"]),
+        ("CPU per saga by part (ms)", parts),
+        (f"burst of {settings['burst']}: first COMPLETED after / sagas/s",
+         f"{burst['first_completed_s']} s / {burst['sagas_per_s']}"),
+        ("burst: completed by each tenth of its duration", burst["completed_by_tenth"]),
+        ("saga hops/s (sagas/s × 4) / floor no-op hops/s", f"{report['saga_hops_per_s']} / "
+                                                          f"{report['floor_hops_per_s']}"),
+        ("cost of a saga hop vs a floor hop: wall clock / CPU",
+         f"{report['cost_per_hop_vs_floor']}× / {report['cpu_per_hop_vs_floor']}×"),
+        ("floor: CPU per hop (ms), 4-hop chain one at a time (ms)",
+         f"{floor_run['cpu_ms_per_unit_stack']} / {report['floor_one_at_a_time']['p50_ms']}"),
     ]
-    if "burst_2_workers" in report:
-        rows.append(("completed sagas/s with 2 worker processes",
-                     round(report["burst_2_workers"]["sagas_per_s"], 1)))
     if "hold" in report:
         held = report["hold"]
         rows += [

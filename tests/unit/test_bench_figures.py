@@ -1,9 +1,10 @@
-"""The bench's arithmetic: percentiles, the worker's concurrency, the headline and its table."""
+"""The bench's arithmetic: percentiles, the floor's worker, the completion curve, the headline."""
 
 from __future__ import annotations
 
+from bench.driver import summarise
 from bench.floor import percentile
-from bench.run import SAGA_HOPS, headline, markdown, worker_concurrency
+from bench.run import SAGA_HOPS, floor_worker_command, headline, markdown
 
 
 def test_percentiles_are_nearest_rank() -> None:
@@ -14,26 +15,50 @@ def test_percentiles_are_nearest_rank() -> None:
     assert percentile([], 50) == 0.0
 
 
-def test_the_concurrency_is_read_from_the_procfile_worker_line() -> None:
-    assert worker_concurrency("celery -A orchestrator worker -E --concurrency 4 -n w@%h") == 4
-    assert worker_concurrency("celery -A orchestrator worker --concurrency=3") == 3
+def test_the_floor_worker_runs_the_saga_workers_own_command_on_its_own_app_and_queue() -> None:
+    saga_worker = ("celery -A orchestrator worker -E --pool solo --loglevel INFO "
+                   "--hostname worker@%h")
+    assert floor_worker_command(saga_worker) == (
+        "celery -A bench.floor worker -E --pool solo --loglevel INFO --hostname floor@%h "
+        "-Q bench.floor")
 
 
-def test_the_headline_compares_a_saga_hop_with_a_floor_hop() -> None:
-    report = {"burst": {"sagas_per_s": 60.0, "p50_ms": 40.0, "p99_ms": 90.0},
-              "idle": {"p50_ms": 30.0, "p99_ms": 45.0},
-              "floor": {"hops_per_s": 600.0}}
-    figures = headline(report)
+def test_sagas_per_second_run_from_the_first_creation_to_the_last_completion() -> None:
+    # order id -> (status, created, ended), in seconds
+    ended = {f"o{i}": ("COMPLETED", 100.0 + i * 0.1, 100.5 + i * 0.5) for i in range(10)}
+    figures = summarise(ended, 10, buckets_s=1.0)
+    assert figures["elapsed_s"] == 5.0 and figures["sagas_per_s"] == 2.0
+    assert figures["first_completed_s"] == 0.5
+    assert figures["completed_by_tenth"][-1] == 10
+    assert figures["completions_per_bucket"] == [1, 2, 2, 2, 2, 1]
+    assert figures["statuses"] == {"COMPLETED": 10}
+
+
+def report() -> dict:
+    load = {"sagas_per_s": 60.0, "cpu_ms_per_unit_stack": 30.0,
+            "cpu_ms_per_unit": {"worker": 10.0, "bench": 2.0}}
+    return {"load": load, "one_at_a_time": {"p50_ms": 30.0, "p99_ms": 45.0},
+            "burst": {"first_completed_s": 0.2, "sagas_per_s": 58.0,
+                      "completed_by_tenth": list(range(100, 1001, 100))},
+            "floor": {"hops_per_s": 480.0, "cpu_ms_per_unit_stack": 2.5},
+            "floor_one_at_a_time": {"p50_ms": 6.0},
+            "settings": {"orders": 400, "clients": 16, "burst": 1000, "one_at_a_time": 100,
+                         "production": False},
+            "machine": {"cores": 2, "cpu_model": "x", "memory_gb": 1, "python": "3.11"}}
+
+
+def test_the_headline_compares_a_saga_hop_with_a_floor_hop_by_rate_and_by_cpu() -> None:
+    figures = headline(report())
     assert figures["saga_hops_per_s"] == 60.0 * SAGA_HOPS
     assert figures["cost_per_hop_vs_floor"] == 2.0
+    assert figures["cpu_per_hop_vs_floor"] == 3.0
+    assert figures["cpu_ms_per_saga"] == 30.0 and figures["p50_ms"] == 30.0
 
 
-def test_the_table_names_every_headline_figure() -> None:
-    report = {"burst": {"sagas_per_s": 60.0, "p50_ms": 40.0, "p99_ms": 90.0},
-              "idle": {"p50_ms": 30.0, "p99_ms": 45.0}, "floor": {"hops_per_s": 600.0},
-              "settings": {"orders": 1000, "worker_concurrency": 4},
-              "machine": {"cores": 2, "cpu_model": "x", "memory_gb": 1, "python": "3.11"}}
-    report |= headline(report)
-    table = markdown(report)
-    for figure in ("60.0", "40.0 / 90.0", "30.0 / 45.0", "300.0", "600.0", "2.0×"):
+def test_the_table_names_every_headline_figure_and_leaves_the_bench_out_of_the_stack() -> None:
+    full = report() | headline(report())
+    table = markdown(full)
+    for figure in ("60.0", "30.0 / 45.0 ms", "480.0", "2.0× / 3.0×", "0.2 s / 58.0",
+                   "worker 10.0"):
         assert figure in table
+    assert "bench 2.0" not in table
