@@ -31,7 +31,9 @@ clean:
 chaos: $(STAMP)
 	CHAOS_ORDERS=$${CHAOS_ORDERS:-1000} $(BIN)/python -m tests.chaos
 
-# Sagas end to end against the plain-Celery floor (bench/README.md); BENCH_ORDERS (1,000),
-# BENCH_ARGS e.g. "--hold 10000 --scale"; writes bench/results/<timestamp>.json.
+# The speed figures (bench/README.md): the local stack, then the same on the machine's
+# PostgreSQL and Redis when they answer; each writes bench/results/<timestamp>.json.
+# BENCH_ARGS e.g. "--hold 10000".
 bench: $(STAMP)
-	$(BIN)/python -m bench.run --orders $${BENCH_ORDERS:-1000} $(BENCH_ARGS)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.run --production $(BENCH_ARGS)

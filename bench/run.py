@@ -50,17 +50,19 @@ from tests.e2e.stack import Stack, wait_for
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 HELD_CUSTOMER = "00000000-0000-4000-8000-0000000be4c4"
-# The Celery tasks of a paid saga: start, reserve_tickets, request_payment, (the wait is a row,
-# no task), finalise_order.
-SAGA_HOPS = 4
+# The Celery tasks of a paid saga: start (which reserves the tickets), request_payment, (the wait
+# is a row, no task), finalise_order.
+SAGA_HOPS = 3
 BENCH_SETTINGS = {
     "PAYMENT_HOLD_CUSTOMERS": HELD_CUSTOMER,
     "PAYMENT_RESULT_TIMEOUT": "3600",   # held payments wait, nothing times out during the run
     "SAGA_STUCK_AFTER": "600",          # a saga queued behind a burst is not "stuck"
     "SAGA_RECONCILE_INTERVAL": "5",     # the production default
 }
-# Parts whose CPU is the stack's; the bench's own clients are reported apart.
+# Whose CPU a phase counts: a saga's, every part's but the bench's own clients and the floor
+# worker; a floor hop's, the floor worker's and what its hops cost Redis and Flower.
 NOT_THE_STACK = ("bench", "floor_worker")
+FLOOR_PARTS = ("floor_worker", "redis", "flower")
 
 
 def main() -> None:
@@ -87,6 +89,8 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--orders", type=int, default=int(os.environ.get("BENCH_ORDERS", 400)),
                         help="orders of the load phase")
     parser.add_argument("--clients", type=int, default=16, help="clients of the load phase")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of the load phase (the machine is noisy: the median counts)")
     parser.add_argument("--burst", type=int, default=1000, help="orders placed at once")
     parser.add_argument("--burst-clients", type=int, default=64)
     parser.add_argument("--one", type=int, default=100, help="orders placed one at a time")
@@ -104,6 +108,13 @@ def production_servers(cleanup: ExitStack, redis_url: str) -> dict[str, str]:
     from tests.conftest import fresh_postgres_database
 
     os.environ.setdefault("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        create_engine(os.environ["TEST_DATABASE_URL"].replace(
+            "postgresql://", "postgresql+psycopg://")).connect().close()
+        redis.Redis.from_url(redis_url).ping()
+    except Exception as error:  # noqa: BLE001 - any reason: say it and stop
+        sys.exit(f"--production needs PostgreSQL ({os.environ['TEST_DATABASE_URL']}) and "
+                 f"Redis ({redis_url}); not measured: {error}")
     urls = {f"{service}_DATABASE_URL": cleanup.enter_context(fresh_postgres_database())
             for service in ("ORDER", "INVENTORY", "PAYMENT", "ORCHESTRATOR")}
     redis.Redis.from_url(redis_url).flushdb()
@@ -129,6 +140,7 @@ def measure(stack: Stack, options: argparse.Namespace) -> dict[str, Any]:
     floor.one_at_a_time(30, SAGA_HOPS)
     report: dict[str, Any] = {"machine": machine(), "settings": {
         "orders": options.orders, "clients": options.clients, "burst": options.burst,
+        "repeat": options.repeat,
         "one_at_a_time": options.one, "saga_hops": SAGA_HOPS,
         "production": options.production, "worker": stack.parts["worker"],
         "floor_worker": stack.parts["floor_worker"],
@@ -137,12 +149,15 @@ def measure(stack: Stack, options: argparse.Namespace) -> dict[str, Any]:
     phases = {
         "one_at_a_time": lambda: driver.one_at_a_time(options.one, ticket),
         "floor_one_at_a_time": lambda: floor.one_at_a_time(options.one, SAGA_HOPS),
-        "load": lambda: with_cpu(stack, options.orders, lambda: driver.load(
-            options.orders, ticket, options.clients)),
+        "load": lambda: median_run([
+            with_cpu(stack, options.orders, lambda: driver.load(
+                options.orders, ticket, options.clients), settle_first=True)
+            for _ in range(options.repeat)]),
         "burst": lambda: with_cpu(stack, options.burst, lambda: driver.load(
             options.burst, ticket, options.burst_clients)),
         "floor": lambda: with_cpu(stack, options.burst * SAGA_HOPS,
-                                  lambda: floor.run_chains(options.burst, SAGA_HOPS)),
+                                  lambda: floor.run_chains(options.burst, SAGA_HOPS),
+                                  counted=lambda part: part in FLOOR_PARTS),
         "hold": lambda: hold(stack, driver, control, ticket, options, urls["orchestrator"]),
     }
     for name, phase in phases.items():
@@ -155,6 +170,14 @@ def measure(stack: Stack, options: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median throughput, with every run's headline figures beside it."""
+    ordered = sorted(runs, key=lambda run: run["sagas_per_s"])
+    return ordered[len(ordered) // 2] | {"runs": [
+        {key: run[key] for key in ("sagas_per_s", "cpu_ms_per_unit_stack", "cores_busy")}
+        for run in runs]}
+
+
 def settle(stack: Stack, quiet_s: float = 1.0, timeout_s: float = 60) -> None:
     """Wait until the stack is idle (no part busy), so one phase does not bleed into the next."""
     deadline = time.time() + timeout_s
@@ -165,18 +188,22 @@ def settle(stack: Stack, quiet_s: float = 1.0, timeout_s: float = 60) -> None:
             return
 
 
-def with_cpu(stack: Stack, units: int, run: Any) -> dict[str, Any]:
+def with_cpu(stack: Stack, units: int, run: Any,
+             counted: Any = lambda part: part not in NOT_THE_STACK,
+             settle_first: bool = False) -> dict[str, Any]:
     """`run()`'s figures plus the CPU time each part of the stack spent per unit of work.
 
     CPU seconds do not stretch when other programs share the cores, so they say where the time
-    goes even on a busy machine; 'ms per unit' summed over the stack's parts is the whole cost.
+    goes even on a busy machine; 'ms per unit' summed over the `counted` parts is the cost.
     """
+    if settle_first:
+        settle(stack)
     before, busy_before, began = cpu_by_part(stack), machine_busy_s(), time.time()
     figures = run()
     after, busy_after, elapsed = cpu_by_part(stack), machine_busy_s(), time.time() - began
     spent = {part: round((after[part] - before.get(part, 0.0)) * 1000 / units, 2)
              for part in after}
-    stack_total = sum(ms for part, ms in spent.items() if part not in NOT_THE_STACK)
+    stack_total = sum(ms for part, ms in spent.items() if counted(part))
     return figures | {"cpu_ms_per_unit": dict(sorted(spent.items(), key=lambda kv: -kv[1])),
                       "cpu_ms_per_unit_stack": round(stack_total, 2),
                       "cores_busy": round((busy_after - busy_before) / elapsed, 2)}
@@ -297,8 +324,11 @@ def markdown(report: dict[str, Any]) -> str:
     rows = [
         ("stores and broker", "PostgreSQL + Redis 6379" if settings["production"]
          else "SQLite files + embedded Redis"),
-        (f"completed sagas/s, {settings['orders']} orders from {settings['clients']} clients",
-         report["sagas_per_s"]),
+        (f"completed sagas/s, {settings['orders']} orders from {settings['clients']} clients "
+         f"(median of {len(load.get('runs', [load]))} runs)", report["sagas_per_s"]),
+        ("those runs: sagas/s, CPU ms per saga, cores busy",
+         "; ".join(f"{run['sagas_per_s']}, {run['cpu_ms_per_unit_stack']}, {run['cores_busy']}"
+                   for run in load.get("runs", []))),
         (f"p50 / p99 `POST /orders` → COMPLETED, one at a time (N={settings['one_at_a_time']})",
          f"{one['p50_ms']:.1f} / {one['p99_ms']:.1f} ms"),
         ("CPU per saga, whole stack (ms)", report["cpu_ms_per_saga"]),
@@ -306,11 +336,11 @@ def markdown(report: dict[str, Any]) -> str:
         (f"burst of {settings['burst']}: first COMPLETED after / sagas/s",
          f"{burst['first_completed_s']} s / {burst['sagas_per_s']}"),
         ("burst: completed by each tenth of its duration", burst["completed_by_tenth"]),
-        ("saga hops/s (sagas/s × 4) / floor no-op hops/s", f"{report['saga_hops_per_s']} / "
-                                                          f"{report['floor_hops_per_s']}"),
+        (f"saga hops/s (sagas/s × {SAGA_HOPS}) / floor no-op hops/s",
+         f"{report['saga_hops_per_s']} / {report['floor_hops_per_s']}"),
         ("cost of a saga hop vs a floor hop: wall clock / CPU",
          f"{report['cost_per_hop_vs_floor']}× / {report['cpu_per_hop_vs_floor']}×"),
-        ("floor: CPU per hop (ms), 4-hop chain one at a time (ms)",
+        (f"floor: CPU per hop (ms), {SAGA_HOPS}-hop chain one at a time (ms)",
          f"{floor_run['cpu_ms_per_unit_stack']} / {report['floor_one_at_a_time']['p50_ms']}"),
     ]
     if "hold" in report:

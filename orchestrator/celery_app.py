@@ -6,11 +6,12 @@ import logging
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import after_setup_logger
+from celery.signals import after_setup_logger, worker_ready
 from celery.worker.request import Request
 from kombu import Queue
 
 from glastonbury import settings
+from glastonbury.process import tune_garbage_collector
 from glastonbury.redis_transport import transport_for
 from orchestrator import config
 
@@ -93,3 +94,8 @@ def _one_line_per_step(**_: Any) -> None:
     its own instead, naming its order (orchestrator.steps). Failures still log at ERROR."""
     for name in ("celery.app.trace", "celery.worker.strategy"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+@worker_ready.connect
+def _tune_gc(**_: Any) -> None:
+    tune_garbage_collector()

@@ -1,6 +1,6 @@
 """The ticket-order saga, top to bottom: each step, what undoes it, what comes next.
 
-    start ──► reserve_tickets ──► request_payment ──► (waits: a row, no worker, no thread)
+    start: reserve_tickets ──► request_payment ──► (waits: a row, no worker, no thread)
                    │ out of stock                          │ payment result from Kafka, or
                    │                                       │ check_payment after the deadline
                    ▼                       approved ◄──────┴──────► declined / no result
@@ -10,8 +10,9 @@
     compensate(outcome): release_reservation ──► fail_order ──► REJECTED | PAYMENT_FAILED
                          (and void_payment beside it, when a payment may have been taken)
 
-Three canvases carry it forward: reserve (reserve_tickets, request_payment), then the wait,
-then finalise; compensation is a fourth. Services only do their step and answer; every
+Three canvases carry it forward: reserve and pay (the start task records the saga and
+reserves at once; a re-driven saga reserves with `reserve_tickets`), then the wait, then
+finalise; compensation is a fourth. Services only do their step and answer; every
 decision is made here. Steps are Celery tasks (`orchestrator.steps`), guarded by the saga's
 stored state so each is safe to run twice; each returns a verdict that the runner stores with
 the step's record in one transaction.
@@ -24,16 +25,17 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from celery import chain, group
+from celery import Task, chain, group
 from celery.canvas import Signature
 
+from orchestrator.adapters.services import ContractBroken, ServiceUnavailable
 from orchestrator.adapters.store import Move, StepRun, now
 from orchestrator.celery_app import FINISHING, ONGOING, app
 from orchestrator.config import payment_result_timeout
 from orchestrator.domain.model import (GAVE_UP, InvalidMessage, OrderPlaced, PaymentDecided,
                                        Saga, SagaState, customer_reason)
-from orchestrator.steps import (StepInput, Verdict, advance, done, in_state, saga_step,
-                                signature, turn)
+from orchestrator.steps import (STEPS, StepInput, Verdict, advance, done, in_state, run_step,
+                                saga_step, signature, turn)
 from orchestrator.wiring import inventory, orders, payments, store
 
 log = logging.getLogger(__name__)
@@ -43,17 +45,19 @@ BEFORE_PAYMENT_DECIDED = (S.STARTED, S.RESERVED, S.AWAITING_PAYMENT)
 PAYMENT_MAY_EXIST = (S.RESERVED, S.AWAITING_PAYMENT)
 
 
-@app.task(name="saga.start")
-def start(order_message: dict[str, Any]) -> str:
-    """The order service placed an order: record its saga and set it going (once per order)."""
+@app.task(name="saga.start", bind=True, max_retries=None)
+def start(self: Task, order_message: dict[str, Any]) -> str:
+    """The order service placed an order: record its saga and take step 1, reserving the
+    tickets, in the same task (the saga's first hop). Once per order: a repeat finds the saga
+    recorded and its step done or guarded."""
     order = OrderPlaced.from_message(order_message)
-    if not store().create_if_absent(order):
-        log.info("start order_id=%s: already started", order.order_id)
-        return "already started"
-    log.info("start order_id=%s: started", order.order_id)
-    apply(next_canvas(Saga(order.order_id, S.STARTED, order.customer_id, order.total,
-                           order.lines)))
-    return "started"
+    store().create_if_absent(order)
+    try:
+        return run_step(self, STEPS["reserve_tickets"], order.order_id, drive_on=True)
+    except (ServiceUnavailable, ContractBroken) as error:
+        # Given up: this task is no chain with an error callback, so it gives up here.
+        step_failed("reserve_tickets", order.order_id, error, self.request.id)
+        raise
 
 
 def drive(order_id: str) -> None:
@@ -260,19 +264,21 @@ GIVE_UP_AS = {"reserve_tickets": S.REJECTED, "request_payment": S.PAYMENT_FAILED
 
 @app.task(name="saga.on_step_failed")
 def on_step_failed(request: Any, exc: BaseException, traceback: Any) -> None:
-    """Error callback of every chain. Runs inside the failing worker: record, enqueue, return.
-
-    Before the payment is decided the saga compensates; after it (finalising, compensating) it
-    must finish, so the reconciler drives the failed step again later.
-    """
+    """Error callback of every chain. Runs inside the failing worker: record, enqueue, return."""
     step = str(request.task).removeprefix("saga.")
     try:
         order_id = StepInput.from_message(request.args[0]).order_id
     except (InvalidMessage, IndexError, KeyError, TypeError):
         log.error("step %s failed with an unreadable message: %r", step, request.args)
         return
+    step_failed(step, order_id, exc, request.id)
+
+
+def step_failed(step: str, order_id: str, exc: BaseException, task_id: str | None) -> None:
+    """A step failed for good. Before the payment is decided the saga compensates; after it
+    (finalising, compensating) it must finish, so the reconciler drives the step again later."""
     error = f"{type(exc).__name__}: {exc}"
-    store().finish_step(order_id, StepRun(step, "failed", now(), request.id, counted=True,
+    store().finish_step(order_id, StepRun(step, "failed", now(), task_id, counted=True,
                                           error=error))
     saga = store().current(order_id)
     if saga is None or step not in GIVE_UP_AS:

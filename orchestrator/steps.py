@@ -89,6 +89,15 @@ def in_state(*states: SagaState) -> Guard:
     return lambda saga: saga.state in states
 
 
+@dataclass(frozen=True)
+class Step:
+    """A business step: its name, the states it runs in, and its body."""
+
+    name: str
+    runs_when: Guard
+    body: Body
+
+
 def saga_step(name: str, runs_when: Guard, queue: str) -> Callable[[Body], Task]:
     """Register `body(saga)` as the Celery task `saga.<name>` with the guard, record and retries.
 
@@ -97,33 +106,46 @@ def saga_step(name: str, runs_when: Guard, queue: str) -> Callable[[Body], Task]
     """
 
     def register(body: Body) -> Task:
+        step = STEPS[name] = Step(name, runs_when, body)
+
         # Retries are bounded by the step's RetryPolicy, not by Celery's default of three.
         @app.task(name=f"saga.{name}", bind=True, max_retries=None, queue=queue)
-        def step(self: Task, message: dict[str, Any]) -> str:
-            order_id = StepInput.from_message(message).order_id
-            saga = store().current(order_id)
-            if saga is None or not runs_when(saga):
-                end_chain(self)
-                return f"skipped: saga is {saga.state if saga else 'unknown'}"
-            began, counted = now(), _redelivered(self)
-            if counted and store().count_attempt(order_id, name, self.request.id) \
-                    > config.step_attempt_limit():
-                # Its worker died with it, again and again (Redis keeps no count; the store
-                # does): a person looks at it instead.
-                return park(self, order_id, name, "too many attempts")
-            try:
-                verdict = body(saga)
-            except ServiceUnavailable as error:
-                return _retry_or_give_up(self, order_id, name, error)
-            except ConflictingOutcome as error:
-                return park(self, order_id, name, str(error))
-            return _finish(self, saga, StepRun(name, verdict.outcome, began, self.request.id,
-                                               counted), verdict)
+        def task(self: Task, message: dict[str, Any]) -> str:
+            return run_step(self, step, StepInput.from_message(message).order_id)
 
-        step.__doc__ = body.__doc__
-        return step
+        task.__doc__ = body.__doc__
+        return task
 
     return register
+
+
+STEPS: dict[str, Step] = {}
+
+
+def run_step(task: Task, step: Step, order_id: str, drive_on: bool = False) -> str:
+    """Run `step` for the saga inside `task`: guarded, counted, its verdict stored in one write.
+
+    `drive_on` is for a step run outside its chain (the start task reserves at once): when the
+    saga moved on, what follows is sent from here.
+    """
+    saga = store().current(order_id)
+    if saga is None or not step.runs_when(saga):
+        end_chain(task)
+        return f"skipped: saga is {saga.state if saga else 'unknown'}"
+    began, counted = now(), _redelivered(task)
+    if counted and store().count_attempt(order_id, step.name, task.request.id) \
+            > config.step_attempt_limit():
+        # Its worker died with it, again and again (Redis keeps no count; the store does):
+        # a person looks at it instead.
+        return park(task, order_id, step.name, "too many attempts")
+    try:
+        verdict = step.body(saga)
+    except ServiceUnavailable as error:
+        return _retry_or_give_up(task, order_id, step.name, error)
+    except ConflictingOutcome as error:
+        return park(task, order_id, step.name, str(error))
+    run = StepRun(step.name, verdict.outcome, began, task.request.id, counted)
+    return _finish(task, saga, run, verdict, drive_on)
 
 
 def _redelivered(task: Task) -> bool:
@@ -158,16 +180,16 @@ def _retry_or_give_up(task: Task, order_id: str, name: str, error: Exception) ->
     raise task.retry(exc=error, countdown=delay, throw=False)
 
 
-def _finish(task: Task, saga: Saga, run: StepRun, verdict: Verdict) -> str:
+def _finish(task: Task, saga: Saga, run: StepRun, verdict: Verdict, drive_on: bool) -> str:
     moved = store().finish_step(saga.order_id, run, verdict.move, opens=verdict.opens,
                                 **verdict.changes)
     log.info("%s order_id=%s: %s%s (%.1f ms)", run.name, saga.order_id, verdict.outcome,
              "" if moved else " (the saga moved on meanwhile)",
              (now() - run.started_at).total_seconds() * 1000)
-    if verdict.move is None or (moved and not verdict.turns):
+    if verdict.move is None or (moved and not verdict.turns and not drive_on):
         return verdict.outcome  # the chain goes on
     end_chain(task)
-    if moved:  # the saga turned: run what its decision table says for its new state
+    if moved:  # run what the decision table says for the saga's new state
         from orchestrator.saga import next_canvas  # the flow imports the steps, not back
 
         saga.state = verdict.move.to

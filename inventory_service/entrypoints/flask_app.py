@@ -10,6 +10,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g
 
 from glastonbury import settings
+from glastonbury.process import tune_garbage_collector
 from glastonbury.db import create_schema, make_engine
 from glastonbury.web import error_response, install_json_errors, json_object, validated
 from inventory_service.adapters.tables import metadata
@@ -38,6 +39,13 @@ def create_app(database_url: str | None = None) -> Flask:
     install_json_errors(app)
     app.extensions["inventory_engine"] = engine
     app.register_blueprint(api)
+    return app
+
+
+def serve() -> Flask:
+    """The app as the HTTP server runs it (`granian --factory ...:serve`)."""
+    app = create_app()
+    tune_garbage_collector()
     return app
 
 

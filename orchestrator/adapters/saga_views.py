@@ -169,11 +169,12 @@ def _sagas_in_each_step(engine: Engine) -> dict[str, int]:
              .group_by(sagas.c.state, "released"))
     in_step: dict[str, int] = {}
     with reading(engine) as connection:
-        for state, was_released, count in connection.execute(query).tuples():
+        for row in connection.execute(query):
+            state, was_released, count = str(row[0]), bool(row[1]), int(row[2])
             step = STEP_OF_STATE[SagaState(state)]
             if state == SagaState.COMPENSATING and was_released:
                 step = COMPENSATION_SECOND
-            in_step[step] = in_step.get(step, 0) + int(count)
+            in_step[step] = in_step.get(step, 0) + count
     return in_step
 
 

@@ -17,6 +17,7 @@ from flower.command import (apply_env_options, apply_options, extract_settings, 
 from flower.urls import settings
 from tornado.options import options
 
+from glastonbury.process import tune_garbage_collector
 from orchestrator import app as celery_app
 from orchestrator.dashboard.app import make_dashboard
 from orchestrator.dashboard.login import USER
@@ -44,6 +45,7 @@ def main(argv: list[str]) -> None:
     signal.signal(signal.SIGTERM, sigterm_handler)
     port = dashboard.start_http_server()
     print_banner(celery_app, "ssl_options" in settings, port)
+    tune_garbage_collector()
     try:
         dashboard.start()
     except (KeyboardInterrupt, SystemExit):

@@ -16,9 +16,11 @@ import signal
 import time
 from typing import Any
 
+from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata
 
 from glastonbury import settings
+from glastonbury.process import tune_garbage_collector
 from glastonbury.kafka import make_consumer, make_producer, wait_for_topics
 from orchestrator.domain.model import InvalidMessage, PaymentDecided
 from orchestrator.saga import record_payment_results
@@ -64,8 +66,13 @@ class PaymentResultsBridge:
             time.sleep(1)
             return
         # Committed only now that the state every message of the poll caused is stored.
-        self.consumer.commit({partition: OffsetAndMetadata(records[-1].offset + 1, "", -1)
-                              for partition, records in batch.items()})
+        try:
+            self.consumer.commit({partition: OffsetAndMetadata(records[-1].offset + 1, "", -1)
+                                  for partition, records in batch.items()})
+        except CommitFailedError as error:
+            # The group rebalanced meanwhile: the partition's new owner reads these messages
+            # again, and their ids (stored with what they caused) make them change nothing.
+            log.warning("offsets not committed, the group rebalanced: %s", error)
 
     def handle(self, raws: list[bytes]) -> None:
         """Store what a poll's messages mean, in one transaction; park the unreadable ones."""
@@ -97,6 +104,7 @@ def main() -> None:
     bridge = PaymentResultsBridge()
     signal.signal(signal.SIGTERM, bridge.stop)
     signal.signal(signal.SIGINT, bridge.stop)
+    tune_garbage_collector()
     bridge.run()
 
 

@@ -7,11 +7,26 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Row, Select, insert, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from order_service.adapters.orm import order_lines, orders
 from order_service.domain.model import Order, OrderLine, OrderStatus
+
+# The statements of placing an order and of its outcome, built once with bind parameters:
+# compiled once per process, not rebuilt and re-keyed by SQLAlchemy on every request.
+NEW_ORDER = insert(orders).values({column.name: bindparam(column.name)
+                                   for column in orders.columns})
+NEW_LINE = insert(order_lines).values({column.name: bindparam(column.name)
+                                       for column in order_lines.columns})
+ORDER_BY_ID = select(orders).where(orders.c.id == bindparam("order_id"))
+ORDER_BY_ID_FOR_UPDATE = ORDER_BY_ID.with_for_update()
+LINES_OF = (select(order_lines).where(order_lines.c.order_id.in_(bindparam("ids", expanding=True)))
+            .order_by(order_lines.c.order_id, order_lines.c.position))
+# (A parameter of an UPDATE's WHERE may not bear the name of a column it sets: `key_...`.)
+SET_OUTCOME = (update(orders).where(orders.c.id == bindparam("key_id"))
+               .values(status=bindparam("status"), reason=bindparam("reason"),
+                       updated_at=bindparam("updated_at")))
 
 
 class DuplicateIdempotencyKey(Exception):
@@ -38,19 +53,20 @@ class SqlOrderRepository:
     def add(self, order: Order) -> None:
         """Insert the order and its lines; DuplicateIdempotencyKey if its key is taken."""
         try:
-            self.connection.execute(insert(orders).values(_order_row(order)))
+            self.connection.execute(NEW_ORDER, _order_row(order))
         except IntegrityError as error:
             if order.idempotency_key is None:
                 raise
             raise DuplicateIdempotencyKey(order.idempotency_key) from error
-        self.connection.execute(insert(order_lines), [
+        self.connection.execute(NEW_LINE, [
             _line_row(order.id, position, line) for position, line in enumerate(order.lines)
         ])
 
     def get(self, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None:
         """The order, or None; `for_update` locks its row until the transaction ends."""
-        query = select(orders).where(orders.c.id == order_id)
-        return self._one(query.with_for_update() if for_update else query)
+        query = ORDER_BY_ID_FOR_UPDATE if for_update else ORDER_BY_ID
+        found = self._with_lines(self.connection.execute(query, {"order_id": order_id}).all())
+        return found[0] if found else None
 
     def get_by_idempotency_key(self, key: str) -> Order | None:
         """The order placed with this idempotency key, or None."""
@@ -68,10 +84,9 @@ class SqlOrderRepository:
 
     def save_outcome(self, order: Order) -> None:
         """Store the order's status, reason and update time."""
-        self.connection.execute(
-            update(orders).where(orders.c.id == order.id).values(
-                status=order.status.value, reason=order.reason, updated_at=order.updated_at)
-        )
+        self.connection.execute(SET_OUTCOME, {"key_id": order.id, "status": order.status.value,
+                                              "reason": order.reason,
+                                              "updated_at": order.updated_at})
 
     def _one(self, query: Select[Any]) -> Order | None:
         found = self._with_lines(self.connection.execute(query).all())
@@ -81,9 +96,7 @@ class SqlOrderRepository:
         rows = list(rows)
         lines: dict[uuid.UUID, list[OrderLine]] = {row.id: [] for row in rows}
         if lines:
-            query = (select(order_lines).where(order_lines.c.order_id.in_(list(lines)))
-                     .order_by(order_lines.c.order_id, order_lines.c.position))
-            for line in self.connection.execute(query):
+            for line in self.connection.execute(LINES_OF, {"ids": list(lines)}):
                 lines[line.order_id].append(
                     OrderLine(line.ticket_id, line.name, line.amount, line.quantity))
         return [_order(row, lines[row.id]) for row in rows]

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from glastonbury import settings
+from glastonbury.process import tune_garbage_collector
 from glastonbury.db import create_schema, make_engine
 from glastonbury.web import (
     ApiError,
@@ -38,6 +39,7 @@ class Dependencies:
     engine: Engine
     unit_of_work: Callable[[], UnitOfWork]
     saga_starter: SagaStarter
+    reading: Callable[[], UnitOfWork]   # for reads only: takes no write lock
 
 
 def create_app(database_url: str | None = None,
@@ -51,8 +53,16 @@ def create_app(database_url: str | None = None,
     install_json_errors(app)
     app.extensions["order_service"] = Dependencies(
         engine, lambda: SqlUnitOfWork(engine),
-        saga_starter or CelerySagaStarter(settings.redis_url()))
+        saga_starter or CelerySagaStarter(settings.redis_url()),
+        lambda: SqlUnitOfWork(engine, read_only=True))
     app.register_blueprint(routes)
+    return app
+
+
+def serve() -> Flask:
+    """The app as the HTTP server runs it (`granian --factory ...:serve`)."""
+    app = create_app()
+    tune_garbage_collector()
     return app
 
 
@@ -77,14 +87,14 @@ def list_orders() -> Response:
     """Orders oldest first, filtered by `status` and `createdBefore`, at most `limit`."""
     query = validated(schemas.ListOrdersQuery, request.args.to_dict())
     found = services.list_orders(query.status, query.created_before_utc(), query.limit,
-                                 _dependencies().unit_of_work())
+                                 _dependencies().reading())
     return jsonify({"orders": [schemas.order_json(order) for order in found]})
 
 
 @routes.get("/orders/<order_id>")
 def get_order(order_id: str) -> Response:
     """One order, 404 if unknown, 400 if the id is not a UUID."""
-    order = services.get_order(_order_id(order_id), _dependencies().unit_of_work())
+    order = services.get_order(_order_id(order_id), _dependencies().reading())
     return jsonify(schemas.order_json(order))
 
 

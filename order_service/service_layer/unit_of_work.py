@@ -7,6 +7,7 @@ from typing import Protocol, Self
 from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
 
+from glastonbury.db import READ_ONLY
 from order_service.adapters.repository import OrderRepository, SqlOrderRepository
 
 
@@ -26,12 +27,15 @@ class SqlUnitOfWork:
 
     orders: OrderRepository
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, read_only: bool = False):
         self.engine = engine
+        self.read_only = read_only
         self._connection: Connection | None = None
 
     def __enter__(self) -> Self:
         self._connection = self.engine.connect()
+        if self.read_only:  # on SQLite: no write lock, so polling clients never hold up a write
+            self._connection = self._connection.execution_options(**{READ_ONLY: True})
         self.orders = SqlOrderRepository(self._connection)
         return self
 

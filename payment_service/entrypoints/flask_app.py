@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from glastonbury import settings
+from glastonbury.process import tune_garbage_collector
 from glastonbury.db import create_schema, make_engine
 from glastonbury.web import error_response, install_json_errors, json_object, validated
 from payment_service.adapters.relay_wake import RelayNudger
@@ -39,6 +40,13 @@ def create_app(database_url: str | None = None) -> Flask:
     app.register_blueprint(api)
     app.register_error_handler(services.PaymentNotFound, _not_found)
     app.register_error_handler(OperationalError, _database_down)
+    return app
+
+
+def serve() -> Flask:
+    """The app as the HTTP server runs it (`granian --factory ...:serve`)."""
+    app = create_app()
+    tune_garbage_collector()
     return app
 
 

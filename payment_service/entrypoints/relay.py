@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from glastonbury import settings
 from glastonbury.db import create_schema, make_engine
 from glastonbury.kafka import wait_for_topics
+from glastonbury.process import tune_garbage_collector
 from payment_service import config
 from payment_service.adapters.kafka_publisher import KafkaPublisher
 from payment_service.adapters.relay_wake import RelayNudger, WakeListener
@@ -141,6 +142,7 @@ def main() -> None:
             relay = Relay(engine, config.gateway_rules(), settings.payment_results_topic(),
                           publisher)
             log.info("payment relay started, publishing to %s", relay.topic)
+            tune_garbage_collector()
             run_forever(relay, stop, config.relay_poll_interval(), on_outage=recreate_topics,
                         wake=wake)
     finally:
