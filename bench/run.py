@@ -216,7 +216,8 @@ def machine_busy_s() -> float:
 
 
 def cpu_by_part(stack: Stack) -> dict[str, float]:
-    """CPU seconds (user + system) used so far by each running part's process tree."""
+    """CPU seconds (user + system) used so far by each running part's process tree, and by
+    the servers outside the stack that `--production` uses (PostgreSQL, the machine's Redis)."""
     used: dict[str, float] = {}
     for part, process in stack.processes.items():
         try:
@@ -225,8 +226,23 @@ def cpu_by_part(stack: Stack) -> dict[str, float]:
         except psutil.NoSuchProcess:
             continue
         used[part] = sum(_cpu(p) for p in tree)
+    if "redis" not in stack.processes:
+        for server, processes in external_servers().items():
+            used[server] = sum(_cpu(p) for p in processes)
     used["bench"] = _cpu(psutil.Process())
     return used
+
+
+def external_servers() -> dict[str, list[psutil.Process]]:
+    """PostgreSQL's processes and the Redis server the stack was pointed at (by name)."""
+    found: dict[str, list[psutil.Process]] = {"postgresql": [], "redis": []}
+    for process in psutil.process_iter(["name", "cmdline"]):
+        name, command = process.info["name"] or "", " ".join(process.info["cmdline"] or [])
+        if name.startswith("postgres") or command.startswith("postgres"):
+            found["postgresql"].append(process)
+        elif name.startswith("redis-server") and ":6379" in command:
+            found["redis"].append(process)
+    return found
 
 
 def _cpu(process: psutil.Process) -> float:

@@ -51,9 +51,11 @@ def start(self: Task, order_message: dict[str, Any]) -> str:
     tickets, in the same task (the saga's first hop). Once per order: a repeat finds the saga
     recorded and its step done or guarded."""
     order = OrderPlaced.from_message(order_message)
-    store().create_if_absent(order)
+    created = store().create_if_absent(order)
+    new = Saga(order.order_id, S.STARTED, order.customer_id, order.total, order.lines)
     try:
-        return run_step(self, STEPS["reserve_tickets"], order.order_id, drive_on=True)
+        return run_step(self, STEPS["reserve_tickets"], order.order_id, drive_on=True,
+                        saga=new if created else None)
     except (ServiceUnavailable, ContractBroken) as error:
         # Given up: this task is no chain with an error callback, so it gives up here.
         step_failed("reserve_tickets", order.order_id, error, self.request.id)

@@ -122,13 +122,14 @@ def saga_step(name: str, runs_when: Guard, queue: str) -> Callable[[Body], Task]
 STEPS: dict[str, Step] = {}
 
 
-def run_step(task: Task, step: Step, order_id: str, drive_on: bool = False) -> str:
+def run_step(task: Task, step: Step, order_id: str, drive_on: bool = False,
+             saga: Saga | None = None) -> str:
     """Run `step` for the saga inside `task`: guarded, counted, its verdict stored in one write.
 
     `drive_on` is for a step run outside its chain (the start task reserves at once): when the
-    saga moved on, what follows is sent from here.
+    saga moved on, what follows is sent from here. `saga` spares the read of a saga just made.
     """
-    saga = store().current(order_id)
+    saga = saga or store().current(order_id)
     if saga is None or not step.runs_when(saga):
         end_chain(task)
         return f"skipped: saga is {saga.state if saga else 'unknown'}"
