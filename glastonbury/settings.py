@@ -69,7 +69,7 @@ def payment_service_url() -> str:
 
 def kafka_fetch_max_wait_ms() -> int:
     """Milliseconds a consumer's fetch may wait at the broker for new messages (Kafka's 500;
-    the local stack sets 20 for Tansu, which does not answer a waiting fetch early)."""
+    the local stack sets 30 for Tansu, which does not answer a waiting fetch early)."""
     return env_int("KAFKA_FETCH_MAX_WAIT_MS", 500)
 
 

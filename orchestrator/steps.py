@@ -209,5 +209,5 @@ def end_chain(task: Task) -> None:
 
 
 def signature(task: Task, order_id: str) -> Signature:
-    """The immutable signature of a step for one saga."""
-    return task.si(StepInput(order_id).as_message())
+    """The immutable signature of a step for one saga; Flower shows its order as its args."""
+    return task.si(StepInput(order_id).as_message()).set(argsrepr=f"order {order_id}")

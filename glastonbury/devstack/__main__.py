@@ -21,9 +21,9 @@ SERVICE_PORTS = {"ORDER_PORT": 8080, "INVENTORY_PORT": 8081, "PAYMENT_PORT": 808
                  "FLOWER_PORT": 8083}
 # Friendlier waits for a laptop than production's minutes; override any of them. The embedded
 # Kafka-protocol broker (Tansu) answers a waiting fetch only when its wait ends: a short wait
-# brings a payment result to the bridge in ~5-10 ms instead of ~200 (bench/README.md).
+# brings a payment result to the bridge in ~15 ms on average instead of ~200 (bench/README.md).
 LOCAL_DEFAULTS = {"PAYMENT_RESULT_TIMEOUT": "30", "SAGA_STUCK_AFTER": "15",
-                  "KAFKA_FETCH_MAX_WAIT_MS": "20"}
+                  "KAFKA_FETCH_MAX_WAIT_MS": "30"}
 
 
 def env_file(path: Path) -> dict[str, str]:

@@ -43,7 +43,9 @@ class CelerySagaStarter:
     def start(self, order_message: dict[str, Any]) -> None:
         """Send the task; if the broker cannot take it, log and carry on (the order is stored)."""
         try:
-            self._celery().send_task(START_SAGA_TASK, args=[order_message])
+            # Flower shows "order <id>" as the task's args (and Celery skips a repr of it all).
+            self._celery().send_task(START_SAGA_TASK, args=[order_message],
+                                     argsrepr=f"order {order_message.get('orderId')}")
         except Exception:  # any failure: the order is committed and the reconciler covers it
             log.warning("could not start the saga of order %s; the reconciler will",
                         order_message.get("orderId"), exc_info=True)

@@ -23,6 +23,8 @@ REPLACE_IF_STATUS = (update(payments)
                      .values(status=bindparam("status"), reason=bindparam("reason"),
                              decided_at=bindparam("decided_at"),
                              updated_at=bindparam("updated_at")))
+NEW_PAYMENT = insert(payments).values({column.name: bindparam(column.name)
+                                       for column in payments.columns})
 DUE_PAYMENTS = (select(payments)
                 .where(payments.c.status == PaymentStatus.PENDING.value,
                        payments.c.created_at <= bindparam("cutoff"),
@@ -73,10 +75,10 @@ class PaymentRepository:
 
     def add(self, payment: Payment) -> None:
         """Store a new payment; IntegrityError if the order already has one."""
-        self.connection.execute(insert(payments).values(
-            **_columns(payment), order_id=payment.order_id, payment_id=payment.payment_id,
-            customer_id=payment.customer_id, amount=payment.amount,
-            created_at=payment.created_at, updated_at=payment.created_at))
+        self.connection.execute(NEW_PAYMENT, {
+            **_columns(payment), "order_id": payment.order_id, "payment_id": payment.payment_id,
+            "customer_id": payment.customer_id, "amount": payment.amount,
+            "created_at": payment.created_at, "updated_at": payment.created_at})
 
     def replace(self, expected: PaymentStatus, payment: Payment, now: datetime) -> bool:
         """Write `payment`'s new state if the stored status is still `expected`.
