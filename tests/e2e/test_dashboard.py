@@ -109,7 +109,7 @@ def test_the_diagram_counts_a_completed_a_declined_and_a_rejected_order(
         ("reserve_tickets", "passed"): 2, ("reserve_tickets", "failed"): 1,
         ("request_payment", "passed"): 2,
         ("await_payment", "passed"): 1, ("await_payment", "failed"): 1,
-        ("confirm_reservation", "passed"): 1, ("complete_order", "passed"): 1,
+        ("finalise_order", "passed"): 1,
         ("release_reservation", "passed"): 2, ("fail_order", "passed"): 2,
     }
     # The order's status is set a moment before the saga records its last step: poll.
