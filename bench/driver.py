@@ -36,15 +36,18 @@ SWEEP_S = 0.1
 class OrderDriver:
     """Places orders on one stack and watches them end."""
 
-    def __init__(self, order_url: str, inventory_url: str, order_database_url: str):
+    def __init__(self, order_url: str, inventory_url: str, order_database_url: str,
+                 admin_token: str):
         self.order_url, self.inventory_url = order_url, inventory_url
+        self.admin = {"Authorization": f"Bearer {admin_token}"}
         self.database = create_engine(order_database_url)
         self._local = threading.local()
 
     def new_ticket(self, available: int) -> str:
         ticket = str(uuid.uuid4())
         status, body = _call(self.inventory_url, "POST", "/tickets",
-                             {"id": ticket, "name": "bench", "available": available})
+                             {"id": ticket, "name": "bench", "available": available,
+                              "price": PRICE}, self.admin)
         assert status == 201, body
         return ticket
 
@@ -164,11 +167,13 @@ def summarise(ended: dict[str, tuple[str, float, float]], count: int,
             "curve_bucket_s": buckets_s, "completions_per_bucket": curve}
 
 
-def _call(base: str, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+def _call(base: str, method: str, path: str, body: dict[str, Any],
+          headers: dict[str, str]) -> tuple[int, Any]:
     parts = urlsplit(base)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     try:
-        connection.request(method, path, json.dumps(body), {"Content-Type": "application/json"})
+        connection.request(method, path, json.dumps(body),
+                           {"Content-Type": "application/json", **headers})
         response = connection.getresponse()
         return response.status, json.loads(response.read() or b"null")
     finally:

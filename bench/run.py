@@ -131,7 +131,8 @@ def floor_worker_command(worker: str) -> str:
 def measure(stack: Stack, options: argparse.Namespace) -> dict[str, Any]:
     stack.wait_until_ready()
     urls = database_urls(stack.env)
-    driver = OrderDriver(stack.url("order"), stack.url("inventory"), urls["order"])
+    driver = OrderDriver(stack.url("order"), stack.url("inventory"), urls["order"],
+                         stack.env["ADMIN_TOKEN"])
     control = Celery(broker=stack.env["REDIS_URL"], set_as_current=False).control
     wait_for(lambda: ping(control, "worker@") and ping(control, "floor@"), 120, "workers up")
     floor.app.conf.broker_url = stack.env["REDIS_URL"]

@@ -9,6 +9,9 @@ from __future__ import annotations
 import logging
 import time
 
+import hashlib
+import hmac
+
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -16,6 +19,10 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from glastonbury import settings
 
 log = logging.getLogger(__name__)
+
+# The header carrying a payment result's HMAC-SHA256 (hex) under PAYMENT_RESULTS_SIGNING_KEY:
+# the bridge believes only what the payment relay signed.
+SIGNATURE_HEADER = "signature"
 
 # Tansu and Kafka alike: with the client's default 10 s session a group join takes ~20 s.
 CONSUMER_SESSION_TIMEOUT_MS = 6000
@@ -71,3 +78,14 @@ def make_consumer(servers: list[str], group_id: str, *topics: str) -> KafkaConsu
         heartbeat_interval_ms=CONSUMER_HEARTBEAT_INTERVAL_MS,
         max_poll_records=100,
     )
+
+
+def signature(key: str, value: bytes) -> bytes:
+    """The HMAC-SHA256 of a message's value under `key`, as hex."""
+    return hmac.new(key.encode(), value, hashlib.sha256).hexdigest().encode()
+
+
+def is_signed(key: str, value: bytes, headers: list[tuple[str, bytes]] | None) -> bool:
+    """Whether the message carries the signature of its value under `key`."""
+    presented = dict(headers or []).get(SIGNATURE_HEADER) or b""
+    return bool(key) and hmac.compare_digest(presented, signature(key, value))

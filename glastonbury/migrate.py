@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import sys
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, inspect, text
+from sqlalchemy.engine import Engine
 
 from glastonbury import settings
 from glastonbury.db import create_schema, make_engine
@@ -27,14 +28,37 @@ def schemas() -> dict[str, MetaData]:
             "orchestrator": orchestrator}
 
 
+# Columns added after a table was first created: `create_all` makes missing tables, not missing
+# columns. (table, column, its SQL type, statements that fill it in) -- until a migration tool
+# keeps the schema's history, each added column is listed here.
+ADDED_COLUMNS = {
+    "inventory": [("tickets", "price", "NUMERIC(12, 2)",
+                   ["UPDATE tickets SET price = 200.00 WHERE price IS NULL AND name = 'day-one'"])],
+}
+
+
 def migrate(attempts: int = 30) -> None:
     for service, metadata in schemas().items():
         engine = make_engine(settings.database_url(service))
         try:
             create_schema(engine, metadata, attempts=attempts)
+            add_missing_columns(engine, ADDED_COLUMNS.get(service, []))
         finally:
             engine.dispose()
         logging.info("schema of the %s database is in place", service)
+
+
+def add_missing_columns(engine: Engine,
+                        columns: list[tuple[str, str, str, list[str]]]) -> None:
+    """Add each listed column a database made before it lacks, and fill it in."""
+    for table, column, sql_type, fill in columns:
+        if column in {c["name"] for c in inspect(engine).get_columns(table)}:
+            continue
+        with engine.begin() as connection:
+            connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
+            for statement in fill:
+                connection.execute(text(statement))
+        logging.info("added %s.%s", table, column)
 
 
 def main() -> int:

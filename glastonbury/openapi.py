@@ -67,6 +67,15 @@ def error_schema(**detail_properties: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def secured(operation: dict[str, Any], *callers: str) -> dict[str, Any]:
+    """The operation, callable only with the credential of one of `callers` (glastonbury.auth)."""
+    return {**operation, "security": [{"bearer": []}],
+            "description": (operation.get("description", "") + " Needs the credential of the "
+                            f"{' or '.join(callers)}.").strip(),
+            "responses": {**operation["responses"], "401": error_answer(
+                "No credential, or not one this call accepts (`unauthorized`).")}}
+
+
 def this_document_operation() -> dict[str, Any]:
     """The `GET /openapi.json` operation every service has."""
     return {"summary": "This document", "operationId": "openapi",
@@ -80,5 +89,9 @@ def document(title: str, description: str, paths: dict[str, Any],
         "openapi": OPENAPI_VERSION,
         "info": {"title": title, "version": "1.0.0", "description": description},
         "paths": {**paths, "/openapi.json": {"get": this_document_operation()}},
-        "components": {"schemas": {"Error": error_schema(), **schemas}},
+        "components": {"schemas": {"Error": error_schema(), **schemas},
+                       "securitySchemes": {"bearer": {
+                           "type": "http", "scheme": "bearer",
+                           "description": "A service credential: `ORCHESTRATOR_TOKEN` or "
+                                          "`ADMIN_TOKEN`, as each operation says."}}},
     }

@@ -6,10 +6,13 @@ status; a 5xx is a bug. `details` names each offending field (`items[0].quantity
 
 from __future__ import annotations
 
+import json
 import logging
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from flask import Flask, Response, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
 from werkzeug.exceptions import BadRequest, HTTPException
@@ -79,6 +82,29 @@ def validated(model: type[Model], body: dict[str, Any]) -> Model:
     except ValidationError as error:
         details = [{"field": field_path(e["loc"]), "problem": e["msg"]} for e in error.errors()]
         raise ApiError(422, "validation_failed", _summary(details), details) from None
+
+
+class DecimalJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, reading numbers with a fraction as Decimal and refusing NaN/Infinity."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return json.loads(s, parse_float=Decimal, parse_constant=_not_json, **kwargs)
+        except RecursionError:
+            raise ValueError("the JSON is nested too deeply") from None
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def json_number(value: Any) -> Any:
+    # Pydantic would take True as 1 and "10.5" as a number; JSON booleans and strings are not.
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        raise PydanticCustomError("not_a_number", "must be a JSON number")
+    if isinstance(value, float):
+        return Decimal(str(value))
+    return value
 
 
 def storable_text(value: str) -> str:

@@ -34,8 +34,8 @@ from orchestrator.celery_app import FINISHING, ONGOING, app
 from orchestrator.config import payment_result_timeout
 from orchestrator.domain.model import (GAVE_UP, InvalidMessage, OrderPlaced, PaymentDecided,
                                        Saga, SagaState, customer_reason)
-from orchestrator.steps import (STEPS, StepInput, Verdict, advance, done, in_state, run_step,
-                                saga_step, signature, turn)
+from orchestrator.steps import (STEPS, StepInput, Verdict, advance, done, in_state,
+                                retried_if_the_store_fails, run_step, saga_step, signature, turn)
 from orchestrator.wiring import inventory, orders, payments, store
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,8 @@ def start(self: Task, order_message: dict[str, Any]) -> str:
     tickets, in the same task (the saga's first hop). Once per order: a repeat finds the saga
     recorded and its step done or guarded."""
     order = OrderPlaced.from_message(order_message)
-    created = store().create_if_absent(order)
+    with retried_if_the_store_fails(self, "reserve_tickets", order.order_id):
+        created = store().create_if_absent(order)
     new = Saga(order.order_id, S.STARTED, order.customer_id, order.total, order.lines)
     try:
         return run_step(self, STEPS["reserve_tickets"], order.order_id, drive_on=True,
@@ -124,25 +125,36 @@ def payment_deadline() -> datetime:
 
 # -- Step 3: the payment result --------------------------------------------------------------
 
-def record_payment_results(results: Iterable[PaymentDecided]) -> None:
+def record_payment_results(results: Iterable[PaymentDecided]) -> list[tuple[PaymentDecided, str]]:
     """The payment service decided (Kafka bridge, or check_payment): store it, then act on it.
 
     Every result of a batch and its message id are stored in one transaction, so a message
     delivered twice, late or out of order moves the saga at most once; what follows each one
-    is sent once they are stored.
+    is sent once they are stored. A result for another amount than the saga's total changes
+    nothing: it comes back with the reason, for the caller to park.
     """
+    refused, follow_ups = [], []
     with store().transaction() as tx:
-        follow_ups = [_decide_on_payment(result, tx) for result in results]
+        for result in results:
+            follow_up = _decide_on_payment(result, tx)
+            if isinstance(follow_up, str):
+                refused.append((result, follow_up))
+            else:
+                follow_ups.append(follow_up)
     for follow_up in follow_ups:
         follow_up()
+    return refused
 
 
-def _decide_on_payment(result: PaymentDecided, tx: Any) -> Callable[[], None]:
-    if not store().record_event_once(result.event_id, result.order_id, tx):
-        return _nothing
+def _decide_on_payment(result: PaymentDecided, tx: Any) -> Callable[[], None] | str:
+    """What the result means for its saga, stored; what to send once stored, or why not."""
     saga = store().current(result.order_id, tx)
     if saga is None:
         log.warning("payment result for unknown order %s ignored", result.order_id)
+        return _nothing
+    if result.amount is not None and result.amount != saga.total:
+        return f"the payment is for {result.amount}, the order's total is {saga.total}"
+    if not store().record_event_once(result.event_id, result.order_id, tx):
         return _nothing
     if saga.state in PAYMENT_MAY_EXIST:
         # The wait began when the request was stored (or now, if the result came first).
@@ -185,8 +197,11 @@ def check_payment(saga: Saga) -> Verdict:
     if payment is None or payment.status not in ("APPROVED", "DECLINED"):
         payment = payments().cancel(saga.order_id)  # cancelled now: it can never be approved
     if payment.status in ("APPROVED", "DECLINED"):
-        record_payment_results([PaymentDecided(f"check:{saga.order_id}", saga.order_id,
-                                               payment.status == "APPROVED", payment.reason)])
+        refused = record_payment_results([PaymentDecided(
+            f"check:{saga.order_id}", saga.order_id, payment.status == "APPROVED",
+            payment.reason, payment.payment_id, payment.amount)])
+        if refused:  # the payment service's own record disagrees with the order
+            return done(f"payment {payment.status.lower()}, but {refused[0][1]}", parked=True)
         return done(f"payment {payment.status.lower()}")
     reason = f"No payment result within {payment_result_timeout():g} s; the payment was cancelled."
     return compensate(saga, S.PAYMENT_FAILED, reason, outcome="payment cancelled", void=False)

@@ -12,12 +12,14 @@ callback takes over.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Task
 from celery.canvas import Signature
+from sqlalchemy.exc import OperationalError
 
 from orchestrator import config
 from orchestrator.adapters.services import ConflictingOutcome, ServiceUnavailable
@@ -129,6 +131,28 @@ def run_step(task: Task, step: Step, order_id: str, drive_on: bool = False,
     `drive_on` is for a step run outside its chain (the start task reserves at once): when the
     saga moved on, what follows is sent from here. `saga` spares the read of a saga just made.
     """
+    with retried_if_the_store_fails(task, step.name, order_id):
+        return _run_step(task, step, order_id, drive_on, saga)
+
+
+@contextmanager
+def retried_if_the_store_fails(task: Task, name: str, order_id: str) -> Iterator[None]:
+    """A blip of the saga store (locked, restarting, unreachable) is a technical failure like
+    a service's: the step is retried by its policy, never compensated at once."""
+    try:
+        yield
+    except OperationalError as error:
+        policy = RetryPolicy.for_step(name)
+        if task.request.retries + 1 >= policy.max_attempts:
+            raise  # given up: the error callback, or the reconciler once the store is back
+        delay = policy.delay(task.request.retries)
+        log.warning("%s order_id=%s: the saga store failed, retrying in %.1f s: %s", name,
+                    order_id, delay, error)
+        raise task.retry(exc=error, countdown=delay, throw=False) from None
+
+
+def _run_step(task: Task, step: Step, order_id: str, drive_on: bool,
+              saga: Saga | None) -> str:
     saga = saga or store().current(order_id)
     if saga is None or not step.runs_when(saga):
         end_chain(task)

@@ -11,6 +11,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -18,6 +19,26 @@ from sqlalchemy import create_engine, text
 from glastonbury.devstack import binaries
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+
+# Credentials of the apps and clients the tests build in this process (the test stacks run
+# with the local stack's own, from .env.example): none of them a documented local default.
+TEST_CREDENTIALS = {"ORCHESTRATOR_TOKEN": "test-orchestrator-token",
+                    "ADMIN_TOKEN": "test-admin-token",
+                    "PAYMENT_RESULTS_SIGNING_KEY": "test-payment-results-key"}
+os.environ.update(TEST_CREDENTIALS)
+ADMIN = {"Authorization": f"Bearer {TEST_CREDENTIALS['ADMIN_TOKEN']}"}
+ORCHESTRATOR = {"Authorization": f"Bearer {TEST_CREDENTIALS['ORCHESTRATOR_TOKEN']}"}
+# The apps the API tests build accept one token for every caller, and their clients send it:
+# what those tests check is each call's behaviour, not who may make it (test_credentials does).
+SERVICE_TOKEN = "test-service-token"
+SERVICE_TOKENS = {"orchestrator": SERVICE_TOKEN, "admin": SERVICE_TOKEN}
+TRUSTED = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+
+
+def trusted(client: Any) -> Any:
+    """A Flask test client that sends the service token with every request."""
+    client.environ_base["HTTP_AUTHORIZATION"] = TRUSTED["Authorization"]
+    return client
 
 
 @pytest.fixture(params=BACKENDS)

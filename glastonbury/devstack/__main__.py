@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from glastonbury import settings
+from glastonbury.auth import LOCAL_STACK
 from glastonbury.devstack import binaries
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +51,7 @@ def stack_environment(environ: dict[str, str]) -> dict[str, str]:
     env["GLASTONBURY_VAR"] = str(Path(env.get("GLASTONBURY_VAR", ROOT / "var")).resolve())
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONUNBUFFERED"] = "1"
+    env[LOCAL_STACK] = "1"   # the documented local credentials are good here, and only here
     return env
 
 

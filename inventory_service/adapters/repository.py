@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from uuid import UUID
 
 from sqlalchemy import Connection, Executable, bindparam, insert, select, update
@@ -14,6 +15,10 @@ from inventory_service.domain.model import Line, Reservation, ReservationStatus,
 # process instead of rebuilt and re-keyed by SQLAlchemy on every request (a third of a
 # reservation's CPU went there).
 KNOWN_TICKETS = select(tickets.c.id).where(tickets.c.id.in_(bindparam("ids", expanding=True)))
+PRICES_OF = select(tickets.c.id, tickets.c.price).where(
+    tickets.c.id.in_(bindparam("ids", expanding=True)))
+SET_PRICE = (update(tickets).where(tickets.c.id == bindparam("key_id"))
+             .values(price=bindparam("price")))
 TAKE_IF_ENOUGH = (update(tickets)
                   .where(tickets.c.id == bindparam("ticket_id"),
                          tickets.c.available >= bindparam("quantity"))
@@ -48,18 +53,31 @@ class TicketRepository:
     def get(self, ticket_id: UUID) -> Ticket | None:
         """The ticket, or None."""
         row = self.connection.execute(select(tickets).where(tickets.c.id == ticket_id)).first()
-        return Ticket(row.id, row.name, row.available) if row else None
+        return Ticket(row.id, row.name, row.available, row.price) if row else None
 
-    def list_all(self) -> list[Ticket]:
-        """Every ticket, by name."""
-        rows = self.connection.execute(select(tickets).order_by(tickets.c.name, tickets.c.id))
-        return [Ticket(row.id, row.name, row.available) for row in rows]
+    def list_all(self, ids: list[UUID] | None = None) -> list[Ticket]:
+        """Every ticket (or those of `ids`), by name."""
+        query = select(tickets).order_by(tickets.c.name, tickets.c.id)
+        if ids is not None:
+            query = query.where(tickets.c.id.in_(ids))
+        rows = self.connection.execute(query)
+        return [Ticket(row.id, row.name, row.available, row.price) for row in rows]
 
     def add(self, ticket: Ticket) -> None:
         """Insert the ticket; DuplicateKey if its id is taken."""
         statement = insert(tickets).values(id=ticket.id, name=ticket.name,
-                                           available=ticket.available)
+                                           available=ticket.available, price=ticket.price)
         _insert(self.connection, statement)
+
+    def prices(self, ticket_ids: list[UUID]) -> dict[UUID, Decimal | None]:
+        """The catalogue price of each of these tickets that exists."""
+        rows = self.connection.execute(PRICES_OF, {"ids": ticket_ids})
+        return {row.id: row.price for row in rows}
+
+    def set_price(self, ticket_id: UUID, price: Decimal) -> bool:
+        """Change a ticket's price; False if there is no such ticket."""
+        changed = self.connection.execute(SET_PRICE, {"key_id": ticket_id, "price": price})
+        return changed.rowcount == 1
 
     def missing(self, ticket_ids: list[UUID]) -> list[UUID]:
         """Those of the ids that name no ticket, in the order given."""

@@ -8,6 +8,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     MetaData,
+    Numeric,
     String,
     Table,
     Uuid,
@@ -16,6 +17,7 @@ from sqlalchemy import (
 # Ticket names and statuses are bounded so the same schema fits SQLite and PostgreSQL alike.
 NAME_LENGTH = 200
 MAX_AVAILABLE = 2**31 - 1  # PostgreSQL INTEGER
+MAX_PRICE = 10**9 - 1       # NUMERIC(12, 2)
 
 metadata = MetaData()
 
@@ -25,6 +27,8 @@ tickets = Table(
     Column("id", Uuid, primary_key=True),
     Column("name", String(NAME_LENGTH), nullable=False),
     Column("available", Integer, nullable=False),
+    # What one ticket costs: the catalogue is the authority on prices. Null: not for sale.
+    Column("price", Numeric(12, 2, asdecimal=True), nullable=True),
     # The last line of defence: even a faulty decrement cannot sell a ticket twice.
     CheckConstraint("available >= 0", name="tickets_available_not_negative"),
 )

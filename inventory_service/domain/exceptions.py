@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from uuid import UUID
 
 
@@ -26,6 +27,26 @@ class OutOfStock(InventoryError):
         super().__init__("not enough tickets: " + ", ".join(
             f"{s.ticket_id} ({s.available} available, {s.requested} requested)" for s in shortages))
         self.shortages = shortages
+
+
+@dataclass(frozen=True)
+class PriceDifference:
+    """A ticket an order was placed for at another price than the catalogue's."""
+
+    ticket_id: UUID
+    ordered_at: Decimal
+    catalogue: Decimal | None   # None: the ticket has no price, it is not for sale
+
+
+class PriceChanged(InventoryError):
+    """The order's unit prices are not the catalogue's; nothing was held."""
+
+    def __init__(self, differences: list[PriceDifference]):
+        super().__init__("prices differ from the catalogue: " + ", ".join(
+            f"{d.ticket_id} ordered at {d.ordered_at}, "
+            + (f"costs {d.catalogue}" if d.catalogue is not None else "not for sale")
+            for d in differences))
+        self.differences = differences
 
 
 class UnknownTicket(InventoryError):

@@ -9,12 +9,15 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Protocol
 from uuid import UUID
 
 from inventory_service.domain.exceptions import (
     AlreadyConfirmed,
     OutOfStock,
+    PriceChanged,
+    PriceDifference,
     ReservationReleased,
     Shortage,
     UnknownTicket,
@@ -23,11 +26,13 @@ from inventory_service.domain.exceptions import (
 
 @dataclass(frozen=True)
 class Ticket:
-    """A kind of ticket and how many of it are left to sell."""
+    """A kind of ticket, how many of it are left to sell, and its price: the catalogue is the
+    authority on what a ticket costs (None: not priced yet, so not for sale)."""
 
     id: UUID
     name: str
     available: int
+    price: Decimal | None = None
 
     def __post_init__(self) -> None:
         if self.available < 0:
@@ -110,6 +115,14 @@ class Stock(Protocol):
     def give_back(self, ticket_id: UUID, quantity: int) -> None: ...
 
     def available(self, ticket_id: UUID) -> int: ...
+
+
+def check_prices(expected: dict[UUID, Decimal], catalogue: dict[UUID, Decimal | None]) -> None:
+    """The unit prices an order was placed at must be the catalogue's, or nothing is held."""
+    differing = [PriceDifference(ticket_id, price, catalogue.get(ticket_id))
+                 for ticket_id, price in expected.items() if catalogue.get(ticket_id) != price]
+    if differing:
+        raise PriceChanged(differing)
 
 
 def hold(order_id: UUID, lines: Iterable[Line], stock: Stock) -> Reservation:

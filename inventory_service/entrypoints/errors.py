@@ -9,6 +9,7 @@ from inventory_service.domain.exceptions import (
     AlreadyConfirmed,
     InventoryError,
     OutOfStock,
+    PriceChanged,
     ReservationNotFound,
     ReservationReleased,
     TicketAlreadyExists,
@@ -20,6 +21,7 @@ from inventory_service.entrypoints.schemas import ReservationRequest
 STATUS_AND_CODE: dict[type[InventoryError], tuple[int, str]] = {
     OutOfStock: (409, "out_of_stock"),
     UnknownTicket: (409, "unknown_ticket"),
+    PriceChanged: (409, "price_changed"),
     ReservationReleased: (409, "reservation_released"),
     AlreadyConfirmed: (409, "already_confirmed"),
     TicketAlreadyExists: (409, "ticket_exists"),
@@ -50,6 +52,13 @@ def _details(error: InventoryError, request: ReservationRequest | None) -> list[
                  "requested": s.requested, "available": s.available,
                  "problem": f"{s.available} available, {s.requested} requested"}
                 for s in error.shortages]
+    if isinstance(error, PriceChanged):
+        return [{"field": _item_field(request, d.ticket_id, "unitPrice"),
+                 "ticketId": str(d.ticket_id), "orderedAt": float(d.ordered_at),
+                 "price": None if d.catalogue is None else float(d.catalogue),
+                 "problem": (f"the catalogue's price is {d.catalogue}" if d.catalogue is not None
+                             else "the ticket is not for sale")}
+                for d in error.differences]
     if isinstance(error, UnknownTicket):
         return [{"field": _item_field(request, ticket_id, "ticketId"), "ticketId": str(ticket_id),
                  "problem": "no such ticket"} for ticket_id in error.ticket_ids]

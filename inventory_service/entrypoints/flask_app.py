@@ -1,23 +1,28 @@
 """The inventory's HTTP API: each route parses, calls one use case, and maps its errors.
 
-Run with `granian --interface wsgi --factory inventory_service.entrypoints.flask_app:create_app`.
+Run with `granian --interface wsgi --factory inventory_service.entrypoints.flask_app:serve`.
+Reads of the catalogue are public; every write, and a reservation's details, need a service
+credential (glastonbury.auth).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, g
+from flask import Blueprint, Flask, Response, current_app, g, request
 
 from glastonbury import settings
-from glastonbury.process import tune_garbage_collector
+from glastonbury.auth import ADMIN, ORCHESTRATOR, install_credentials, requires
 from glastonbury.db import create_schema, make_engine
-from glastonbury.web import error_response, install_json_errors, json_object, validated
+from glastonbury.process import tune_garbage_collector
+from glastonbury.web import (ApiError, DecimalJSONProvider, error_response, install_json_errors,
+                             json_object, validated)
 from inventory_service.adapters.tables import metadata
 from inventory_service.domain.exceptions import InventoryError
 from inventory_service.entrypoints import openapi
 from inventory_service.entrypoints.errors import api_error, parse_uuid
 from inventory_service.entrypoints.schemas import (
+    NewPrice,
     NewTicket,
     ReservationRequest,
     reservation_json,
@@ -27,16 +32,21 @@ from inventory_service.service_layer import services
 from inventory_service.service_layer.unit_of_work import SqlAlchemyUnitOfWork
 
 api = Blueprint("inventory", __name__)
+MAX_TICKETS_ASKED = 100
 Answer = tuple[dict[str, Any], int] | tuple[dict[str, Any], int, dict[str, str]]
 
 
-def create_app(database_url: str | None = None) -> Flask:
-    """The app on `database_url` (default `INVENTORY_DATABASE_URL`), schema created and seeded."""
+def create_app(database_url: str | None = None,
+               tokens: dict[str, str] | None = None) -> Flask:
+    """The app on `database_url` (default `INVENTORY_DATABASE_URL`), schema created and seeded;
+    `tokens` by caller (default: from the environment)."""
     engine = make_engine(database_url or settings.database_url("inventory"))
     create_schema(engine, metadata)
     services.seed_default_tickets(SqlAlchemyUnitOfWork(engine))
     app = Flask(__name__)
+    app.json = DecimalJSONProvider(app)
     install_json_errors(app)
+    install_credentials(app, tokens)
     app.extensions["inventory_engine"] = engine
     app.register_blueprint(api)
     return app
@@ -74,8 +84,13 @@ def openapi_document() -> Answer:
 
 @api.get("/tickets")
 def list_tickets() -> Answer:
-    """Every ticket with its stock."""
-    return {"tickets": [ticket_json(t) for t in services.list_tickets(_uow())]}, 200
+    """Every ticket with its stock and price, or only those named by `?id=...&id=...`."""
+    wanted = request.args.getlist("id")
+    if len(wanted) > MAX_TICKETS_ASKED:
+        raise ApiError(400, "too_many_ids", f"Ask for at most {MAX_TICKETS_ASKED} tickets.",
+                       [{"field": "id", "problem": f"at most {MAX_TICKETS_ASKED} values"}])
+    ids = [parse_uuid(value, "id") for value in wanted] or None
+    return {"tickets": [ticket_json(t) for t in services.list_tickets(_uow(), ids)]}, 200
 
 
 @api.get("/tickets/<ticket_id>")
@@ -86,23 +101,36 @@ def get_ticket(ticket_id: str) -> Answer:
 
 
 @api.post("/tickets")
+@requires(ADMIN)
 def create_ticket() -> Answer:
-    """Add a kind of ticket with its stock."""
+    """Add a kind of ticket with its stock and price."""
     new = validated(NewTicket, json_object())
-    ticket = services.create_ticket(_uow(), new.name, new.available, new.id)
+    ticket = services.create_ticket(_uow(), new.name, new.available, new.id, new.price)
     return ticket_json(ticket), 201, {"Location": f"/tickets/{ticket.id}"}
 
 
+@api.put("/tickets/<ticket_id>/price")
+@requires(ADMIN)
+def set_price(ticket_id: str) -> Answer:
+    """Change what a ticket costs; orders placed at the old price are refused from now on."""
+    ticket_uuid = parse_uuid(ticket_id, "ticketId")
+    new = validated(NewPrice, json_object())
+    return ticket_json(services.set_price(_uow(), ticket_uuid, new.price)), 200
+
+
 @api.put("/reservations/<order_id>")
+@requires(ORCHESTRATOR)
 def reserve(order_id: str) -> Answer:
-    """Hold the order's tickets, all or nothing; a repeat answers the existing reservation."""
+    """Hold the order's tickets at the catalogue's prices, all or nothing; a repeat answers
+    the existing reservation."""
     order = parse_uuid(order_id, "orderId")
-    g.reservation_request = validated(ReservationRequest, json_object())
-    reservation, created = services.reserve(_uow(), order, g.reservation_request.lines())
+    g.reservation_request = asked = validated(ReservationRequest, json_object())
+    reservation, created = services.reserve(_uow(), order, asked.lines(), asked.unit_prices())
     return reservation_json(reservation), 201 if created else 200
 
 
 @api.post("/reservations/<order_id>/release")
+@requires(ORCHESTRATOR)
 def release(order_id: str) -> Answer:
     """Release the order's tickets (the compensation of reserve)."""
     reservation = services.release(_uow(), parse_uuid(order_id, "orderId"))
@@ -110,6 +138,7 @@ def release(order_id: str) -> Answer:
 
 
 @api.post("/reservations/<order_id>/confirm")
+@requires(ORCHESTRATOR)
 def confirm(order_id: str) -> Answer:
     """Confirm the order's held tickets as sold."""
     reservation = services.confirm(_uow(), parse_uuid(order_id, "orderId"))
@@ -117,6 +146,7 @@ def confirm(order_id: str) -> Answer:
 
 
 @api.get("/reservations/<order_id>")
+@requires(ORCHESTRATOR, ADMIN)
 def get_reservation(order_id: str) -> Answer:
     """The order's reservation."""
     reservation = services.get_reservation(_uow(), parse_uuid(order_id, "orderId"))

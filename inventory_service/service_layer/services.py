@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 from typing import TypeVar
 from uuid import UUID, uuid4
 
@@ -19,12 +20,16 @@ from inventory_service.service_layer.unit_of_work import SqlAlchemyUnitOfWork
 
 Result = TypeVar("Result")
 
-DEFAULT_TICKETS = (Ticket(UUID("3852cb18-9c19-4326-ac77-a1a0264bd98c"), "day-one", 1000),)
+DAY_ONE = UUID("3852cb18-9c19-4326-ac77-a1a0264bd98c")
+DEFAULT_TICKETS = (Ticket(DAY_ONE, "day-one", 1000, Decimal("200.00")),)
 
 
-def reserve(uow: SqlAlchemyUnitOfWork, order_id: UUID,
-            lines: Iterable[Line]) -> tuple[Reservation, bool]:
-    """Hold the order's tickets, all or nothing; (reservation, True if it was created now)."""
+def reserve(uow: SqlAlchemyUnitOfWork, order_id: UUID, lines: Iterable[Line],
+            unit_prices: dict[UUID, Decimal] | None = None) -> tuple[Reservation, bool]:
+    """Hold the order's tickets, all or nothing; (reservation, True if it was created now).
+
+    `unit_prices` are the prices the order was placed at: each must be the catalogue's.
+    """
     lines = tuple(lines)
 
     def attempt() -> tuple[Reservation, bool]:
@@ -33,6 +38,8 @@ def reserve(uow: SqlAlchemyUnitOfWork, order_id: UUID,
             if existing:
                 existing.ensure_can_be_reserved_again()
                 return existing, False
+            if unit_prices:
+                model.check_prices(unit_prices, uow.tickets.prices(list(unit_prices)))
             reservation = model.hold(order_id, lines, uow.tickets)
             uow.reservations.add(reservation)
             uow.commit()
@@ -80,9 +87,9 @@ def get_reservation(uow: SqlAlchemyUnitOfWork, order_id: UUID) -> Reservation:
 
 
 def create_ticket(uow: SqlAlchemyUnitOfWork, name: str, available: int,
-                  ticket_id: UUID | None = None) -> Ticket:
-    """Add a kind of ticket with its stock; TicketAlreadyExists if the id is taken."""
-    ticket = Ticket(ticket_id or uuid4(), name, available)
+                  ticket_id: UUID | None = None, price: Decimal | None = None) -> Ticket:
+    """Add a kind of ticket with its stock and price; TicketAlreadyExists if the id is taken."""
+    ticket = Ticket(ticket_id or uuid4(), name, available, price)
     try:
         with uow:
             uow.tickets.add(ticket)
@@ -92,16 +99,25 @@ def create_ticket(uow: SqlAlchemyUnitOfWork, name: str, available: int,
     return ticket
 
 
+def set_price(uow: SqlAlchemyUnitOfWork, ticket_id: UUID, price: Decimal) -> Ticket:
+    """The catalogue's new price of a ticket (orders placed at the old one are refused)."""
+    with uow:
+        if not uow.tickets.set_price(ticket_id, price):
+            raise TicketNotFound(ticket_id)
+        uow.commit()
+    return get_ticket(uow, ticket_id)
+
+
 def get_ticket(uow: SqlAlchemyUnitOfWork, ticket_id: UUID) -> Ticket:
     """The ticket with its current stock."""
     with uow:
         return _found(uow.tickets.get(ticket_id), TicketNotFound(ticket_id))
 
 
-def list_tickets(uow: SqlAlchemyUnitOfWork) -> list[Ticket]:
-    """Every ticket with its current stock."""
+def list_tickets(uow: SqlAlchemyUnitOfWork, ids: list[UUID] | None = None) -> list[Ticket]:
+    """Every ticket with its current stock, or those of `ids` that exist."""
     with uow:
-        return uow.tickets.list_all()
+        return uow.tickets.list_all(ids)
 
 
 def seed_default_tickets(uow: SqlAlchemyUnitOfWork) -> None:
@@ -112,7 +128,7 @@ def seed_default_tickets(uow: SqlAlchemyUnitOfWork) -> None:
     """
     for ticket in DEFAULT_TICKETS:
         try:
-            create_ticket(uow, ticket.name, ticket.available, ticket.id)
+            create_ticket(uow, ticket.name, ticket.available, ticket.id, ticket.price)
         except TicketAlreadyExists:
             pass
 

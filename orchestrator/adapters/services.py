@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from glastonbury import settings
+from glastonbury.auth import ORCHESTRATOR, bearer
 from orchestrator.domain.model import OrderLine
 
 
@@ -84,8 +85,11 @@ STALE_CONNECTION = (http.client.RemoteDisconnected, http.client.BadStatusLine,
 class HttpService:
     """JSON over HTTP to one service, on a kept-alive connection per thread."""
 
-    def __init__(self, base_url: str, timeout_s: float | None = None):
+    def __init__(self, base_url: str, timeout_s: float | None = None,
+                 credential: dict[str, str] | None = None):
         parts = urlsplit(base_url.rstrip("/"))
+        # Every call the orchestrator makes carries its own credential (glastonbury.auth).
+        self.credential = credential if credential is not None else bearer(ORCHESTRATOR)
         self.base = base_url.rstrip("/")
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.prefix = parts.path
@@ -95,9 +99,10 @@ class HttpService:
     def call(self, method: str, path: str, expected: tuple[int, ...],
              body: dict[str, Any] | None = None, query: dict[str, Any] | None = None) -> Answer:
         """One call; the statuses in `expected` are answers, every other one an exception."""
-        target = self.prefix + path + (f"?{urlencode(query)}" if query else "")
+        target = self.prefix + path + (f"?{urlencode(query, doseq=True)}" if query else "")
         payload = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"} if payload is not None else {}
+        headers = {**self.credential,
+                   **({"Content-Type": "application/json"} if payload is not None else {})}
         what = f"{method} {self.base}{path}"
         for attempt in (1, 2):
             connection = self._connection(fresh=attempt == 2)
@@ -141,7 +146,9 @@ class InventoryClient:
 
     def reserve(self, order_id: str, lines: tuple[OrderLine, ...]) -> Refusal | None:
         """Hold every ticket of the order (None), or none of them (the refusal says why)."""
-        items = [{"ticketId": line.ticket_id, "quantity": line.quantity} for line in lines]
+        items = [{"ticketId": line.ticket_id, "quantity": line.quantity,
+                  **({"unitPrice": float(line.unit_price)} if line.unit_price is not None else {})}
+                 for line in lines]
         answer = self.http.call("PUT", f"/reservations/{order_id}", (200, 201, 409),
                                 {"items": items})
         if answer.status in (200, 201):
@@ -166,6 +173,13 @@ class PaymentClient:
         body = {"orderId": order_id, "customerId": customer_id, "amount": float(amount)}
         answer = self.http.call("POST", "/payments", (200, 201, 202), body)
         return str(answer.body.get("status", "PENDING"))
+
+    def records(self, order_ids: list[str]) -> dict[str, PaymentRecord]:
+        """The payment service's records of these orders' payments (those that exist)."""
+        answer = self.http.call("GET", "/payments", (200,),
+                                query={"orderId": list(dict.fromkeys(order_ids))})
+        return {str(body.get("orderId")): PaymentRecord.from_body(body)
+                for body in answer.body.get("payments", []) if isinstance(body, dict)}
 
     def status(self, order_id: str) -> PaymentRecord | None:
         answer = self.http.call("GET", f"/payments/{order_id}", (200, 404))
@@ -194,7 +208,10 @@ class OrderClient:
         if answer.status == 409:
             raise ConflictingOutcome(f"order {order_id} cannot end {status}: {answer.message}")
 
-    def pending_before(self, moment_iso: str, limit: int = 100) -> list[dict[str, Any]]:
-        query = {"status": "PENDING", "createdBefore": moment_iso, "limit": limit}
+    def pending_before(self, moment_iso: str, limit: int = 100,
+                       created_after: str | None = None) -> list[dict[str, Any]]:
+        """PENDING orders created before a moment, oldest first; `created_after` pages on."""
+        query = {"status": "PENDING", "createdBefore": moment_iso, "limit": limit,
+                 **({"createdAfter": created_after} if created_after else {})}
         answer = self.http.call("GET", "/orders", (200,), query=query)
         return list(answer.body.get("orders", []))

@@ -167,7 +167,9 @@ class SagaStore:
 
     def create_if_absent(self, order: OrderPlaced) -> bool:
         """Record a new saga in STARTED; False when the order has one already."""
-        lines = json.dumps([{"ticketId": line.ticket_id, "quantity": line.quantity}
+        lines = json.dumps([{"ticketId": line.ticket_id, "quantity": line.quantity,
+                             **({"unitPrice": str(line.unit_price)}
+                                if line.unit_price is not None else {})}
                             for line in order.lines])
         moment = now()
         try:
@@ -340,7 +342,9 @@ class SagaStore:
 
 
 def _saga_from_row(row, steps) -> Saga:  # type: ignore[no-untyped-def]
-    lines = tuple(OrderLine(item["ticketId"], item["quantity"]) for item in json.loads(row.lines))
+    lines = tuple(OrderLine(item["ticketId"], item["quantity"],
+                            Decimal(item["unitPrice"]) if "unitPrice" in item else None)
+                  for item in json.loads(row.lines))
     return Saga(
         order_id=row.order_id, state=SagaState(row.state), customer_id=row.customer_id,
         total=Decimal(row.total), lines=lines,

@@ -5,6 +5,7 @@ Plain Python: the rules here are tested without Celery, Kafka or a database.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -44,6 +45,7 @@ class InvalidMessage(ValueError):
 class OrderLine:
     ticket_id: str
     quantity: int
+    unit_price: Decimal | None = None   # what the order was placed at; the inventory checks it
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,8 @@ class OrderPlaced:
     def from_message(cls, message: dict[str, Any]) -> OrderPlaced:
         _require_version(message)
         try:
-            lines = tuple(OrderLine(str(item["ticketId"]), int(item["quantity"]))
+            lines = tuple(OrderLine(str(item["ticketId"]), int(item["quantity"]),
+                                    _price(item.get("amount")))
                           for item in message["items"])
             return cls(str(message["orderId"]), str(message["customerId"]),
                        Decimal(str(message["total"])), lines)
@@ -70,8 +73,8 @@ class OrderPlaced:
     def message_from_order(order: dict[str, Any]) -> dict[str, Any]:
         """The order service's order resource (GET /orders) as the `saga.start` message."""
         try:
-            items = [{"ticketId": item["id"], "quantity": item["quantity"]}
-                     for item in order["items"]]
+            items = [{"ticketId": item["id"], "quantity": item["quantity"],
+                      "amount": str(item["amount"])} for item in order["items"]]
             return {"version": MESSAGE_VERSION, "orderId": order["id"],
                     "customerId": order["customerId"], "total": str(order["total"]),
                     "items": items}
@@ -81,12 +84,19 @@ class OrderPlaced:
 
 @dataclass(frozen=True)
 class PaymentDecided:
-    """The payment service's verdict, as published on the payment results topic."""
+    """The payment service's verdict, as published on the payment results topic (or as its
+    record says, when the orchestrator asked after the deadline)."""
 
     event_id: str
     order_id: str
     approved: bool
     reason: str | None
+    payment_id: str | None = None
+    amount: Decimal | None = None
+
+    @property
+    def status(self) -> str:
+        return "APPROVED" if self.approved else "DECLINED"
 
     @classmethod
     def from_message(cls, message: Any) -> PaymentDecided:
@@ -98,12 +108,28 @@ class PaymentDecided:
         status = message.get("status")
         if status not in ("APPROVED", "DECLINED"):
             raise InvalidMessage(f"unknown payment status {status!r}")
-        event_id, order_id = message.get("eventId"), message.get("orderId")
-        if not (isinstance(event_id, str) and event_id and isinstance(order_id, str) and order_id):
-            raise InvalidMessage("eventId and orderId must be non-empty strings")
+        # Ids are UUIDs: anything else (over-long, malformed) could not even be stored.
+        event_id, order_id, payment_id = (_uuid(message, name)
+                                          for name in ("eventId", "orderId", "paymentId"))
+        try:
+            amount = Decimal(str(message["amount"]))
+        except (KeyError, InvalidOperation):
+            raise InvalidMessage("amount must be a decimal number") from None
+        if not amount.is_finite():
+            raise InvalidMessage("amount must be a decimal number")
         reason = message.get("reason")
         reason = reason if isinstance(reason, str) else None
-        return cls(event_id, order_id, status == "APPROVED", reason)
+        return cls(event_id, order_id, status == "APPROVED", reason, payment_id, amount)
+
+
+def _uuid(message: dict[str, Any], name: str) -> str:
+    value = message.get(name)
+    try:
+        if not isinstance(value, str) or len(value) > 36:
+            raise ValueError
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise InvalidMessage(f"{name} must be a UUID") from None
 
 
 REASON_MAX_LENGTH = 480  # the order service keeps at most 500 characters
@@ -115,6 +141,10 @@ def customer_reason(text: str) -> str:
     if len(printable) <= REASON_MAX_LENGTH:
         return printable
     return printable[:REASON_MAX_LENGTH - 1] + "…"
+
+
+def _price(amount: Any) -> Decimal | None:
+    return None if amount is None else Decimal(str(amount))
 
 
 def _require_version(message: dict[str, Any]) -> None:

@@ -17,11 +17,14 @@ import time
 from typing import Any
 
 from kafka.errors import CommitFailedError
+from sqlalchemy.exc import DataError, IntegrityError
 from kafka.structs import OffsetAndMetadata
 
 from glastonbury import settings
+from glastonbury.auth import secret
 from glastonbury.process import tune_garbage_collector
-from glastonbury.kafka import make_consumer, make_producer, wait_for_topics
+from glastonbury.kafka import is_signed, make_consumer, make_producer, wait_for_topics
+from orchestrator.adapters.services import PaymentClient, PaymentRecord
 from orchestrator.domain.model import InvalidMessage, PaymentDecided
 from orchestrator.saga import record_payment_results
 
@@ -32,13 +35,21 @@ GROUP_ID = "orchestrator-bridge"
 class PaymentResultsBridge:
     """Consumes payment results and hands each one to the saga."""
 
-    def __init__(self, servers: list[str] | None = None):
+    def __init__(self, servers: list[str] | None = None, signing_key: str | None = None,
+                 payment_service: PaymentClient | None = None):
         self.servers = servers or settings.kafka_bootstrap_servers()
         self.topic = settings.payment_results_topic()
         self.dead_letter_topic = settings.payment_results_dead_letter_topic()
+        self.signing_key = (signing_key if signing_key is not None
+                            else secret("PAYMENT_RESULTS_SIGNING_KEY"))
+        self.payments = payment_service or PaymentClient()
+        self.parked = 0   # messages put on the dead-letter topic since start
         self.running = True
 
     def run(self) -> None:
+        if not self.signing_key:
+            raise SystemExit("PAYMENT_RESULTS_SIGNING_KEY is not set: the bridge believes only "
+                             "payment results the payment relay signed with it")
         wait_for_topics(self.servers, {self.topic: settings.payment_results_partitions(),
                                        self.dead_letter_topic: 1})
         self.consumer = make_consumer(self.servers, GROUP_ID, self.topic)
@@ -56,9 +67,10 @@ class PaymentResultsBridge:
         if not batch:
             return
         try:
-            self.handle([record.value for records in batch.values() for record in records])
+            self.handle([record for records in batch.values() for record in records])
         except Exception:
-            # The database or Redis is down: keep the offsets, read these records again later.
+            # The database, Redis or the payment service is down: keep the offsets, read these
+            # records again later.
             log.exception("%d payment results not stored; will retry",
                           sum(len(records) for records in batch.values()))
             for partition, records in batch.items():
@@ -74,29 +86,83 @@ class PaymentResultsBridge:
             # again, and their ids (stored with what they caused) make them change nothing.
             log.warning("offsets not committed, the group rebalanced: %s", error)
 
-    def handle(self, raws: list[bytes]) -> None:
-        """Store what a poll's messages mean, in one transaction; park the unreadable ones."""
-        results, parked = [], []
-        for raw in raws:
+    def handle(self, records: list[Any]) -> None:
+        """Store what a poll's messages mean, in one transaction; park every message that is not
+        a payment result the payment service stands by, with the reason, and go on.
+
+        Believed is a message that the payment relay signed, that reads as a payment result,
+        and that the payment service's own record of the order confirms (status, payment id,
+        amount); the saga then checks the amount against the order's total.
+        """
+        results: dict[int, PaymentDecided] = {}
+        parked = []
+        for index, record in enumerate(records):
+            raw = record.value or b""
+            if not is_signed(self.signing_key, raw, record.headers):
+                parked.append(self.park(raw, "not signed by the payment relay"))
+                continue
             try:
-                results.append(PaymentDecided.from_message(json.loads(raw)))
+                results[index] = PaymentDecided.from_message(json.loads(raw))
             # JSONDecodeError is a ValueError; brackets nested too deep overflow the parser.
             except (ValueError, RecursionError, InvalidMessage) as error:
                 parked.append(self.park(raw, str(error)))
+        if results:
+            # ServiceUnavailable (the payment service is down) propagates: read them again.
+            records_by_order = self.payments.records([r.order_id for r in results.values()])
+            for index, result in list(results.items()):
+                problem = disagreement(result, records_by_order.get(result.order_id))
+                if problem:
+                    parked.append(self.park(records[index].value, problem))
+                    del results[index]
+        for index, problem in self.store(results):
+            parked.append(self.park(records[index].value, problem))
         for sent in parked:
             sent.get(timeout=30)
-        if results:
-            record_payment_results(results)
 
-    def park(self, raw: bytes, problem: str) -> Any:
-        """Put an unreadable message on the dead-letter topic, with the reason in a header;
-        the send's future (the caller waits for the broker's acknowledgement)."""
-        log.error("unreadable payment result parked on %s: %s", self.dead_letter_topic, problem)
+    def store(self, results: dict[int, PaymentDecided]) -> list[tuple[int, str]]:
+        """Record the results in one transaction; the index and reason of each refused one.
+
+        A message the database refuses (a constraint, a value it cannot hold) is found by
+        storing the batch one message at a time, and refused: it never blocks its partition.
+        An outage (OperationalError) propagates and the whole poll is read again.
+        """
+        if not results:
+            return []
+        by_result = {id(result): index for index, result in results.items()}
+        try:
+            refused = record_payment_results(results.values())
+        except (IntegrityError, DataError):
+            if len(results) == 1:
+                (index,) = results
+                return [(index, "the saga store refused it")]
+            return [refusal for index, result in results.items()
+                    for refusal in self.store({index: result})]
+        return [(by_result[id(result)], problem) for result, problem in refused]
+
+    def park(self, raw: bytes | None, problem: str) -> Any:
+        """Put a message on the dead-letter topic, with the reason in a header; the send's
+        future (the caller waits for the broker's acknowledgement)."""
+        self.parked += 1
+        log.error("payment result parked on %s (%d so far): %s", self.dead_letter_topic,
+                  self.parked, problem)
         headers = [("error", problem.encode()[:1000])]
         return self.producer.send(self.dead_letter_topic, value=raw or b"", headers=headers)
 
     def stop(self, *_: Any) -> None:
         self.running = False
+
+
+def disagreement(result: PaymentDecided, record: PaymentRecord | None) -> str | None:
+    """Why the payment service's record does not confirm a result, or None if it does."""
+    if record is None:
+        return f"the payment service has no payment for order {result.order_id}"
+    if record.status != result.status:
+        return f"the payment service's record says {record.status}, not {result.status}"
+    if record.payment_id != result.payment_id:
+        return f"the payment service's payment is {record.payment_id}, not {result.payment_id}"
+    if record.amount != result.amount:
+        return f"the payment service's record is for {record.amount}, not {result.amount}"
+    return None
 
 
 def main() -> None:

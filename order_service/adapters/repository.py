@@ -40,7 +40,7 @@ class OrderRepository(Protocol):
     def get(self, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None: ...
     def get_by_idempotency_key(self, key: str) -> Order | None: ...
     def find(self, status: OrderStatus | None, created_before: datetime | None,
-             limit: int) -> list[Order]: ...
+             limit: int, created_after: datetime | None = None) -> list[Order]: ...
     def save_outcome(self, order: Order) -> None: ...
 
 
@@ -73,13 +73,15 @@ class SqlOrderRepository:
         return self._one(select(orders).where(orders.c.idempotency_key == key))
 
     def find(self, status: OrderStatus | None, created_before: datetime | None,
-             limit: int) -> list[Order]:
+             limit: int, created_after: datetime | None = None) -> list[Order]:
         """Up to `limit` orders, oldest first, optionally of one status and older than a time."""
         query = select(orders).order_by(orders.c.created_at, orders.c.id).limit(limit)
         if status is not None:
             query = query.where(orders.c.status == status.value)
         if created_before is not None:
             query = query.where(orders.c.created_at < created_before)
+        if created_after is not None:
+            query = query.where(orders.c.created_at >= created_after)
         return self._with_lines(self.connection.execute(query).all())
 
     def save_outcome(self, order: Order) -> None:

@@ -43,6 +43,44 @@ class ConflictingOutcome(Exception):
         self.current, self.proposed = current, proposed
 
 
+@dataclass(frozen=True)
+class LineProblem:
+    """What is wrong with one line of an order, by the catalogue."""
+
+    index: int
+    field: str          # "amount" or "id"
+    problem: str
+    price: Decimal | None = None   # the catalogue's price, when the line names another
+
+
+class NotTheCatalogue(Exception):
+    """Lines name tickets that do not exist or are not for sale, or another price."""
+
+    def __init__(self, problems: list[LineProblem]):
+        super().__init__("; ".join(f"items[{p.index}].{p.field}: {p.problem}" for p in problems))
+        self.problems = problems
+
+
+def check_against_catalogue(lines: list[OrderLine],
+                            catalogue: dict[uuid.UUID, Decimal | None]) -> None:
+    """Every line's unit price must be the catalogue's (prices come from the catalogue, never
+    from the customer); raises NotTheCatalogue naming each line that is not."""
+    problems = []
+    for index, line in enumerate(lines):
+        if line.ticket_id not in catalogue:
+            problems.append(LineProblem(index, "id", f"no ticket {line.ticket_id}"))
+            continue
+        price = catalogue[line.ticket_id]
+        if price is None:
+            problems.append(LineProblem(index, "id", "this ticket is not for sale"))
+        elif price != line.amount:
+            problems.append(LineProblem(
+                index, "amount", f"the price of {line.name!r} is {money_text(price)}, "
+                f"not {money_text(line.amount)}", price))
+    if problems:
+        raise NotTheCatalogue(problems)
+
+
 def money(amount: Decimal) -> Decimal:
     """The amount in whole cents."""
     return amount.quantize(CENT)

@@ -12,10 +12,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from glastonbury import settings
+from glastonbury.auth import ADMIN, ORCHESTRATOR, install_credentials, requires
 from glastonbury.process import tune_garbage_collector
 from glastonbury.db import create_schema, make_engine
 from glastonbury.web import (
     ApiError,
+    DecimalJSONProvider,
     error_response,
     install_json_errors,
     json_object,
@@ -23,7 +25,8 @@ from glastonbury.web import (
 )
 from order_service.adapters.orm import metadata
 from order_service.adapters.saga_starter import CelerySagaStarter, SagaStarter
-from order_service.domain.model import ConflictingOutcome, OrderStatus
+from order_service.adapters.catalogue import Catalogue, HttpCatalogue
+from order_service.domain.model import ConflictingOutcome, NotTheCatalogue, OrderStatus
 from order_service.entrypoints import schemas
 from order_service.entrypoints.openapi import openapi_document
 from order_service.service_layer import services
@@ -40,21 +43,26 @@ class Dependencies:
     unit_of_work: Callable[[], UnitOfWork]
     saga_starter: SagaStarter
     reading: Callable[[], UnitOfWork]   # for reads only: takes no write lock
+    catalogue: Catalogue | None         # the inventory's prices
 
 
-def create_app(database_url: str | None = None,
-               saga_starter: SagaStarter | None = None) -> Flask:
-    """The order service's Flask app; creates its tables if missing, connects to no broker yet."""
+def create_app(database_url: str | None = None, saga_starter: SagaStarter | None = None,
+               catalogue: Catalogue | None = None, tokens: dict[str, str] | None = None) -> Flask:
+    """The order service's Flask app; creates its tables if missing, connects to no broker yet.
+
+    `catalogue` defaults to the inventory's; `tokens` (by caller) to the environment's."""
     engine = make_engine(database_url or settings.database_url("order"))
     create_schema(engine, metadata)
     app = Flask(__name__)
     app.url_map.merge_slashes = False  # "//" would redirect with an HTML body; 404 JSON instead
-    app.json = schemas.DecimalJSONProvider(app)
+    app.json = DecimalJSONProvider(app)
     install_json_errors(app)
+    install_credentials(app, tokens)
     app.extensions["order_service"] = Dependencies(
         engine, lambda: SqlUnitOfWork(engine),
         saga_starter or CelerySagaStarter(settings.redis_url()),
-        lambda: SqlUnitOfWork(engine, read_only=True))
+        lambda: SqlUnitOfWork(engine, read_only=True),
+        catalogue or HttpCatalogue(settings.inventory_service_url()))
     app.register_blueprint(routes)
     return app
 
@@ -78,16 +86,18 @@ def place_order() -> tuple[Response, int, dict[str, str]]:
     command = services.PlaceOrder(body.customer_id, body.amount,
                                   [item.to_line() for item in body.items], key)
     deps = _dependencies()
-    order = services.place_order(command, deps.unit_of_work(), deps.saga_starter)
+    order = services.place_order(command, deps.unit_of_work(), deps.saga_starter, deps.catalogue)
     return jsonify(schemas.order_json(order)), 202, {"Location": f"/orders/{order.id}"}
 
 
 @routes.get("/orders")
+@requires(ORCHESTRATOR, ADMIN)
 def list_orders() -> Response:
-    """Orders oldest first, filtered by `status` and `createdBefore`, at most `limit`."""
+    """Orders oldest first, filtered by `status`, `createdBefore` and `createdAfter` (at or
+    after: the next page), at most `limit`."""
     query = validated(schemas.ListOrdersQuery, request.args.to_dict())
     found = services.list_orders(query.status, query.created_before_utc(), query.limit,
-                                 _dependencies().reading())
+                                 _dependencies().reading(), created_after=query.created_after)
     return jsonify({"orders": [schemas.order_json(order) for order in found]})
 
 
@@ -99,6 +109,7 @@ def get_order(order_id: str) -> Response:
 
 
 @routes.post("/orders/<order_id>/outcome")
+@requires(ORCHESTRATOR)
 def record_outcome(order_id: str) -> Response:
     """The orchestrator reports how the saga ended: 200, or 409 for a different end."""
     parsed_id = _order_id(order_id)
@@ -128,6 +139,14 @@ def openapi() -> Response:
 @routes.errorhandler(services.OrderNotFound)
 def _not_found(error: services.OrderNotFound) -> Response:
     return error_response(404, "order_not_found", str(error))
+
+
+@routes.errorhandler(NotTheCatalogue)
+def _not_the_catalogue(error: NotTheCatalogue) -> Response:
+    details = [{"field": f"items[{p.index}].{p.field}", "problem": p.problem,
+                **({"price": float(p.price)} if p.price is not None else {})}
+               for p in error.problems]
+    return error_response(422, "not_the_catalogue", str(error), details)
 
 
 @routes.errorhandler(ConflictingOutcome)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from glastonbury.auth import ADMIN, ORCHESTRATOR
 from glastonbury.openapi import (
     BODY_ERRORS,
     document,
@@ -11,6 +12,7 @@ from glastonbury.openapi import (
     json_body,
     json_response,
     ref,
+    secured,
 )
 from glastonbury.web import TEXT_PATTERN
 from order_service.entrypoints.schemas import (
@@ -32,7 +34,9 @@ ERRORS = {
     409: "The order already ended with another outcome (`conflicting_outcome`).",
     413: BODY_ERRORS[413],
     415: BODY_ERRORS[415],
-    422: "A field is missing or invalid; `details` names each one.",
+    422: "A field is missing or invalid (`validation_failed`), or a line names a ticket that "
+         "does not exist or is not for sale, or another price than the catalogue's "
+         "(`not_the_catalogue`); `details` names each one, with the catalogue's `price`.",
     503: "The database does not answer.",
 }
 
@@ -125,6 +129,8 @@ LIST_ORDERS = {
         {"name": "status", "in": "query", "schema": {"type": "string", "enum": STATUSES}},
         {"name": "createdBefore", "in": "query", "schema": TIMESTAMP,
          "description": "Only orders created before this time; without an offset, UTC."},
+        {"name": "createdAfter", "in": "query", "schema": TIMESTAMP,
+         "description": "Only orders created at or after this time (the next page)."},
         {"name": "limit", "in": "query",
          "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
     ],
@@ -159,11 +165,12 @@ HEALTH = {
 def openapi_document() -> dict[str, Any]:
     """The whole OpenAPI 3.1 document of the order service."""
     return document(
-        "Glastonbury order service", "Takes ticket orders and starts their sagas.",
+        "Glastonbury order service",
+        "Takes ticket orders at the catalogue's prices and starts their sagas.",
         {
-            "/orders": {"post": PLACE_ORDER, "get": LIST_ORDERS},
+            "/orders": {"post": PLACE_ORDER, "get": secured(LIST_ORDERS, ORCHESTRATOR, ADMIN)},
             "/orders/{orderId}": {"get": GET_ORDER},
-            "/orders/{orderId}/outcome": {"post": RECORD_OUTCOME},
+            "/orders/{orderId}/outcome": {"post": secured(RECORD_OUTCOME, ORCHESTRATOR)},
             "/healthz": {"get": HEALTH},
         },
         SCHEMAS)

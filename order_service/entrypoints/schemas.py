@@ -6,18 +6,16 @@ the digits the client sent, not on a binary float's approximation of them.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from flask.json.provider import DefaultJSONProvider
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
-from glastonbury.web import storable_text
+from glastonbury.web import json_number, storable_text
 from order_service.domain.model import Order, OrderLine, OrderStatus
 
 MAX_AMOUNT = Decimal("999999999.99")
@@ -26,29 +24,6 @@ IDEMPOTENCY_KEY_PATTERN = r"^[!-~]{1,255}$"
 # RFC 3339's date-time, except that the offset may be left out (then it is UTC).
 DATE_TIME_PATTERN = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
                      r"([Zz]|[+-][0-9]{2}:[0-9]{2})?$")
-
-
-class DecimalJSONProvider(DefaultJSONProvider):
-    """Flask's JSON, reading numbers with a fraction as Decimal and refusing NaN/Infinity."""
-
-    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        try:
-            return json.loads(s, parse_float=Decimal, parse_constant=_not_json, **kwargs)
-        except RecursionError:
-            raise ValueError("the JSON is nested too deeply") from None
-
-
-def _not_json(constant: str) -> Any:
-    raise ValueError(f"{constant} is not JSON")
-
-
-def _json_number(value: Any) -> Any:
-    # Pydantic would take True as 1 and "10.5" as a number; JSON booleans and strings are not.
-    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
-        raise PydanticCustomError("not_a_number", "must be a JSON number")
-    if isinstance(value, float):
-        return Decimal(str(value))
-    return value
 
 
 def parse_uuid(value: Any) -> uuid.UUID:
@@ -72,12 +47,12 @@ def _utc_moment(value: Any) -> datetime:
             "not_a_date_time", "must be a real date and time within years 1 to 9999 UTC") from None
 
 
-Amount = Annotated[Decimal, BeforeValidator(_json_number),
+Amount = Annotated[Decimal, BeforeValidator(json_number),
                    Field(ge=0, le=MAX_AMOUNT, decimal_places=2)]
 # Ordering more tickets than exist is a rejection by the saga, not invalid input: the cap only
 # keeps totals and stock arithmetic within bounds.
 MAX_QUANTITY = 10_000
-Quantity = Annotated[int, BeforeValidator(_json_number), Field(ge=1, le=MAX_QUANTITY)]
+Quantity = Annotated[int, BeforeValidator(json_number), Field(ge=1, le=MAX_QUANTITY)]
 Uuid = Annotated[uuid.UUID, BeforeValidator(parse_uuid)]
 Name = Annotated[str, Field(strict=True, min_length=1, max_length=200),
                  AfterValidator(storable_text)]
@@ -118,6 +93,8 @@ class ListOrdersQuery(BaseModel):
 
     status: OrderStatus | None = None
     created_before: UtcMoment | None = Field(default=None, alias="createdBefore")
+    # The next page: orders created at or after this time (the last one of the page before).
+    created_after: UtcMoment | None = Field(default=None, alias="createdAfter")
     limit: int = Field(default=100, ge=1, le=1000)
 
     def created_before_utc(self) -> datetime | None:

@@ -9,7 +9,9 @@ from decimal import Decimal
 
 from order_service.adapters.repository import DuplicateIdempotencyKey
 from order_service.adapters.saga_starter import SagaStarter
-from order_service.domain.model import Order, OrderLine, OrderStatus, order_message
+from order_service.adapters.catalogue import Catalogue
+from order_service.domain.model import (Order, OrderLine, OrderStatus, check_against_catalogue,
+                                        order_message)
 from order_service.service_layer.unit_of_work import UnitOfWork
 
 
@@ -35,16 +37,25 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def place_order(command: PlaceOrder, uow: UnitOfWork, starter: SagaStarter) -> Order:
+def place_order(command: PlaceOrder, uow: UnitOfWork, starter: SagaStarter,
+                catalogue: Catalogue | None = None) -> Order:
     """Store a PENDING order, then start its saga; the same idempotency key gives the same order.
 
+    Each line's price must be the catalogue's (NotTheCatalogue otherwise), so the total is the
+    catalogue's; if the catalogue cannot be read now, the reserve step checks the prices instead.
     The order is committed before the saga starts, so the saga never looks for an order that is
     not there yet; if the start is lost, the order stays PENDING for the reconciler.
     """
-    with uow:
-        existing = _order_with_key(uow, command.idempotency_key)
+    if command.idempotency_key is not None:
+        with uow:
+            existing = _order_with_key(uow, command.idempotency_key)
         if existing is not None:
             return existing
+    # Outside any transaction: a call to another service never holds a lock here.
+    prices = catalogue.prices([line.ticket_id for line in command.lines]) if catalogue else None
+    if prices is not None:
+        check_against_catalogue(command.lines, prices)
+    with uow:
         order = Order.place(command.customer_id, command.amount, command.lines, utc_now(),
                             command.idempotency_key)
         try:
@@ -72,10 +83,10 @@ def get_order(order_id: uuid.UUID, uow: UnitOfWork) -> Order:
 
 
 def list_orders(status: OrderStatus | None, created_before: datetime | None, limit: int,
-                uow: UnitOfWork) -> list[Order]:
+                uow: UnitOfWork, created_after: datetime | None = None) -> list[Order]:
     """Up to `limit` orders, oldest first, filtered by status and creation time."""
     with uow:
-        return uow.orders.find(status, created_before, limit)
+        return uow.orders.find(status, created_before, limit, created_after)
 
 
 def record_outcome(order_id: uuid.UUID, status: OrderStatus, reason: str | None,

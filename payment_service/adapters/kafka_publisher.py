@@ -6,28 +6,34 @@ from collections.abc import Callable
 
 from kafka import KafkaProducer
 
-from glastonbury.kafka import make_producer
+from glastonbury.kafka import SIGNATURE_HEADER, make_producer, signature
 
 # Long enough for the producer's own retries; short enough that a dead broker is noticed.
 SEND_TIMEOUT_S = 15.0
 
 
 class KafkaPublisher:
-    """A publisher over one KafkaProducer (acks=all): send many, then wait for each."""
+    """A publisher over one KafkaProducer (acks=all): send many, then wait for each. Every
+    message is signed with `signing_key` (HMAC-SHA256 in a header) when one is given."""
 
-    def __init__(self, producer: KafkaProducer, send_timeout_s: float = SEND_TIMEOUT_S):
+    def __init__(self, producer: KafkaProducer, send_timeout_s: float = SEND_TIMEOUT_S,
+                 signing_key: str = ""):
         self.producer = producer
         self.send_timeout_s = send_timeout_s
+        self.signing_key = signing_key
 
     @classmethod
-    def connect(cls, servers: list[str]) -> KafkaPublisher:
+    def connect(cls, servers: list[str], signing_key: str = "") -> KafkaPublisher:
         """A publisher on the given bootstrap servers; NoBrokersAvailable if none answers."""
-        return cls(make_producer(servers))
+        return cls(make_producer(servers), signing_key=signing_key)
 
     def send(self, topic: str, key: str, payload: str) -> Callable[[], None]:
         """Hand one message to the producer; the returned call blocks until the broker
         acknowledged it, or raises KafkaError."""
-        future = self.producer.send(topic, key=key.encode(), value=payload.encode())
+        value = payload.encode()
+        headers = ([(SIGNATURE_HEADER, signature(self.signing_key, value))]
+                   if self.signing_key else None)
+        future = self.producer.send(topic, key=key.encode(), value=value, headers=headers)
         return lambda: future.get(timeout=self.send_timeout_s)
 
     def publish(self, topic: str, key: str, payload: str) -> None:

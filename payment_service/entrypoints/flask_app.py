@@ -5,7 +5,7 @@ Run it with `granian --interface wsgi --factory payment_service.entrypoints.flas
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, jsonify
+from flask import Blueprint, Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -14,31 +14,39 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from glastonbury import settings
 from glastonbury.process import tune_garbage_collector
 from glastonbury.db import create_schema, make_engine
-from glastonbury.web import error_response, install_json_errors, json_object, validated
+from glastonbury.auth import ADMIN, ORCHESTRATOR, install_credentials, requires
+from glastonbury.web import ApiError, error_response, install_json_errors, json_object, validated
 from payment_service.adapters.relay_wake import RelayNudger
 from payment_service.adapters.tables import metadata
 from payment_service.entrypoints.openapi import OPENAPI
 from payment_service.entrypoints.schemas import (
+    ManualDecision,
     PaymentRequest,
     acknowledgement,
     parse_order_id,
     payment_view,
 )
+from payment_service.domain.model import InvalidTransition
 from payment_service.service_layer import services
 
 api = Blueprint("payments", __name__)
+MAX_ORDERS_ASKED = 100
 
 
-def create_app(database_url: str | None = None) -> Flask:
-    """The Flask app on `database_url` (default: PAYMENT_DATABASE_URL); creates missing tables."""
+def create_app(database_url: str | None = None,
+               tokens: dict[str, str] | None = None) -> Flask:
+    """The Flask app on `database_url` (default: PAYMENT_DATABASE_URL); creates missing tables.
+    `tokens` by caller (default: from the environment)."""
     app = Flask(__name__)
     install_json_errors(app)
+    install_credentials(app, tokens)
     engine = make_engine(database_url or settings.database_url("payment"))
     create_schema(engine, metadata)
     app.extensions["payment_engine"] = engine
     app.extensions["relay_nudger"] = RelayNudger(settings.payment_relay_wake_address())
     app.register_blueprint(api)
     app.register_error_handler(services.PaymentNotFound, _not_found)
+    app.register_error_handler(InvalidTransition, _not_decidable)
     app.register_error_handler(OperationalError, _database_down)
     return app
 
@@ -55,6 +63,10 @@ def _engine() -> Engine:
     return engine
 
 
+def _not_decidable(error: InvalidTransition) -> ResponseReturnValue:
+    return error_response(409, "not_pending", str(error))
+
+
 def _not_found(error: services.PaymentNotFound) -> ResponseReturnValue:
     return error_response(404, "not_found", f"No payment for order {error}.")
 
@@ -65,6 +77,7 @@ def _database_down(_error: OperationalError) -> ResponseReturnValue:
 
 
 @api.post("/payments")
+@requires(ORCHESTRATOR)
 def request_payment() -> ResponseReturnValue:
     """Accept a payment for the gateway to decide later; the order id makes it idempotent."""
     body = validated(PaymentRequest, json_object())
@@ -76,19 +89,47 @@ def request_payment() -> ResponseReturnValue:
     return jsonify(acknowledgement(payment)), 202, {"Location": f"/payments/{payment.order_id}"}
 
 
+@api.get("/payments")
+@requires(ORCHESTRATOR, ADMIN)
+def find_payments() -> ResponseReturnValue:
+    """The payments of the orders named by `?orderId=...&orderId=...` (those that exist): how
+    the orchestrator checks a payment result against this service's own record."""
+    wanted = request.args.getlist("orderId")
+    if not 1 <= len(wanted) <= MAX_ORDERS_ASKED:
+        raise ApiError(400, "order_ids", f"Name 1 to {MAX_ORDERS_ASKED} orders.",
+                       [{"field": "orderId", "problem": f"1 to {MAX_ORDERS_ASKED} values"}])
+    found = services.find_payments(_engine(), [parse_order_id(value) for value in wanted])
+    return jsonify({"payments": [payment_view(payment) for payment in found]})
+
+
 @api.get("/payments/<order_id>")
+@requires(ORCHESTRATOR, ADMIN)
 def get_payment(order_id: str) -> ResponseReturnValue:
     """The order's payment."""
     return jsonify(payment_view(services.get_payment(_engine(), parse_order_id(order_id))))
 
 
+@api.post("/payments/<order_id>/decide")
+@requires(ADMIN)
+def decide_payment(order_id: str) -> ResponseReturnValue:
+    """The simulated gateway decides a payment it holds, as a person says (demos and tests):
+    the decision and its message are stored together and the relay publishes it."""
+    body = validated(ManualDecision, json_object())
+    payment = services.decide_by_hand(_engine(), parse_order_id(order_id), body.decision(),
+                                      settings.payment_results_topic())
+    current_app.extensions["relay_nudger"].nudge()
+    return jsonify(payment_view(payment))
+
+
 @api.post("/payments/<order_id>/cancel")
+@requires(ORCHESTRATOR)
 def cancel_payment(order_id: str) -> ResponseReturnValue:
     """Cancel the order's payment before the gateway decides it (a tombstone if unknown)."""
     return jsonify(payment_view(services.cancel_payment(_engine(), parse_order_id(order_id))))
 
 
 @api.post("/payments/<order_id>/refund")
+@requires(ORCHESTRATOR)
 def refund_payment(order_id: str) -> ResponseReturnValue:
     """Refund the order's approved payment."""
     return jsonify(payment_view(services.refund_payment(_engine(), parse_order_id(order_id))))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from glastonbury.auth import ADMIN, ORCHESTRATOR
 from glastonbury.openapi import (
     BODY_ERRORS,
     document,
@@ -12,6 +13,7 @@ from glastonbury.openapi import (
     json_body,
     json_response,
     ref,
+    secured,
 )
 
 STATUSES = ["PENDING", "APPROVED", "DECLINED", "CANCELLED", "REFUNDED"]
@@ -57,6 +59,18 @@ SCHEMAS: dict[str, Any] = {
             "decidedAt": NULLABLE_TIME,
         },
     },
+    "PaymentList": {
+        "type": "object",
+        "required": ["payments"],
+        "properties": {"payments": {"type": "array", "items": ref("Payment")}},
+    },
+    "ManualDecision": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"type": "string", "enum": ["APPROVED", "DECLINED"]},
+                       "reason": {"type": ["string", "null"], "maxLength": 500,
+                                  "pattern": "^[^\\u0000]*$"}},
+    },
     "Health": {
         "type": "object",
         "required": ["status"],
@@ -70,38 +84,65 @@ PAYMENT_ANSWERS = {"200": json_response(ref("Payment"), "The payment."),
                    "400": error_answer("The order id is not a UUID."), **UNAVAILABLE}
 
 PATHS: dict[str, Any] = {
-    "/payments": {"post": {
-        "operationId": "requestPayment",
-        "summary": "Request a payment; the gateway decides it later. Idempotent by orderId.",
-        "requestBody": json_body("PaymentRequest"),
-        "responses": {
-            "202": {**json_response(
-                ref("PaymentAcknowledgement"),
-                "Accepted, or the order's existing payment whatever its status."),
-                    "headers": {"Location": {"schema": {"type": "string"}}}},
-            **error_responses(BODY_ERRORS),
-            **UNAVAILABLE,
-        },
-    }},
-    "/payments/{orderId}": {"get": {
+    "/payments": {
+        "post": secured({
+            "operationId": "requestPayment",
+            "summary": "Request a payment; the gateway decides it later. Idempotent by orderId.",
+            "requestBody": json_body("PaymentRequest"),
+            "responses": {
+                "202": {**json_response(
+                    ref("PaymentAcknowledgement"),
+                    "Accepted, or the order's existing payment whatever its status."),
+                        "headers": {"Location": {"schema": {"type": "string"}}}},
+                **error_responses(BODY_ERRORS),
+                **UNAVAILABLE,
+            },
+        }, ORCHESTRATOR),
+        "get": secured({
+            "operationId": "findPayments",
+            "summary": "The payments of the orders named (those that exist): how the "
+                       "orchestrator checks a payment result against this service's record.",
+            "parameters": [{"name": "orderId", "in": "query", "required": True,
+                            "schema": {"type": "array", "items": UUID, "minItems": 1,
+                                       "maxItems": 100},
+                            "style": "form", "explode": True}],
+            "responses": {"200": json_response(ref("PaymentList"), "The payments found."),
+                          "400": error_answer("An order id is not a UUID (`malformed_id`), or "
+                                              "none or more than 100 (`order_ids`)."),
+                          **UNAVAILABLE},
+        }, ORCHESTRATOR, ADMIN),
+    },
+    "/payments/{orderId}": {"get": secured({
         "operationId": "getPayment",
         "summary": "The order's payment.",
         "parameters": [ORDER_ID_PARAMETER],
         "responses": {**PAYMENT_ANSWERS, "404": error_answer("The order has no payment.")},
-    }},
-    "/payments/{orderId}/cancel": {"post": {
+    }, ORCHESTRATOR, ADMIN)},
+    "/payments/{orderId}/decide": {"post": secured({
+        "operationId": "decidePayment",
+        "summary": "The simulated gateway decides a PENDING payment by hand (demos, tests); "
+                   "the decision is published like any other.",
+        "parameters": [ORDER_ID_PARAMETER],
+        "requestBody": json_body("ManualDecision"),
+        "responses": {**PAYMENT_ANSWERS, **error_responses(BODY_ERRORS),
+                      "400": error_answer("The order id is not a UUID, or the body is not "
+                                          "JSON."),
+                      "404": error_answer("The order has no payment."),
+                      "409": error_answer("The payment is not PENDING (`not_pending`).")},
+    }, ADMIN)},
+    "/payments/{orderId}/cancel": {"post": secured({
         "operationId": "cancelPayment",
         "summary": "PENDING becomes CANCELLED; an unknown order gets a CANCELLED tombstone; "
                    "other statuses are unchanged.",
         "parameters": [ORDER_ID_PARAMETER],
         "responses": PAYMENT_ANSWERS,
-    }},
-    "/payments/{orderId}/refund": {"post": {
+    }, ORCHESTRATOR)},
+    "/payments/{orderId}/refund": {"post": secured({
         "operationId": "refundPayment",
         "summary": "APPROVED becomes REFUNDED; other statuses are unchanged.",
         "parameters": [ORDER_ID_PARAMETER],
         "responses": {**PAYMENT_ANSWERS, "404": error_answer("The order has no payment.")},
-    }},
+    }, ORCHESTRATOR)},
     "/healthz": {"get": {
         "operationId": "health",
         "summary": "Whether the service can reach its database.",

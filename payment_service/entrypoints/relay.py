@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from kafka.errors import KafkaError
@@ -18,12 +19,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from glastonbury import settings
+from glastonbury.auth import secret
 from glastonbury.db import create_schema, make_engine
 from glastonbury.kafka import wait_for_topics
 from glastonbury.process import tune_garbage_collector
 from payment_service import config
 from payment_service.adapters.kafka_publisher import KafkaPublisher
 from payment_service.adapters.relay_wake import RelayNudger, WakeListener
+from payment_service.adapters.repository import transaction as repository_transaction
 from payment_service.adapters.tables import metadata
 from payment_service.domain.gateway import GatewayRules
 from payment_service.service_layer import services
@@ -44,17 +47,32 @@ class Relay:
     topic: str
     publisher: services.Publisher
     caught_up: bool = True   # the last pass took less than a full batch of either kind
+    # What the broker acknowledged in the last pass: the next pass marks it published.
+    acknowledged: list[int] = field(default_factory=list)
 
     def run_once(self) -> int:
-        """One pass: decide due payments, then publish the outbox; returns the work done."""
-        decided = services.decide_due_payments(self.engine, self.rules, self.topic)
-        for payment in decided:
+        """One pass: decide due payments, publish the outbox; returns the work done."""
+        acknowledged, self.acknowledged = self.acknowledged, []
+        try:
+            done = services.relay_pass(self.engine, self.rules, self.topic, self.publisher,
+                                       acknowledged)
+        except Exception:
+            self.acknowledged = acknowledged   # not marked yet: the next pass marks them
+            raise
+        for payment in done.decided:
             log.info("payment %s for order %s %s%s", payment.payment_id, payment.order_id,
                      payment.status.value, f" ({payment.reason})" if payment.reason else "")
-        published = services.publish_pending_outbox(self.engine, self.publisher)
-        self.caught_up = (len(decided) < services.DECISION_BATCH
-                          and published < services.PUBLISH_BATCH)
-        return len(decided) + published
+        self.acknowledged = done.acknowledged
+        self.caught_up = (len(done.decided) < services.DECISION_BATCH
+                          and done.sent < services.PUBLISH_BATCH)
+        return len(done.decided) + len(done.acknowledged)
+
+    def finish(self) -> None:
+        """Mark what the broker acknowledged in the last pass (before the process stops)."""
+        if self.acknowledged:
+            with repository_transaction(self.engine) as payments:
+                payments.mark_published(self.acknowledged, services.utcnow())
+            self.acknowledged = []
 
 
 def run_forever(relay: Relay, stop: threading.Event, poll_interval_s: float,
@@ -82,6 +100,10 @@ def run_forever(relay: Relay, stop: threading.Event, poll_interval_s: float,
             continue
         if not busy:
             wake.wait(poll_interval_s)
+    try:
+        relay.finish()
+    except OUTAGES as error:   # they are published; a restart publishes them once more
+        log.warning("the last acknowledged messages were not marked: %s", error)
 
 
 def results_topics() -> dict[str, int]:
@@ -136,8 +158,12 @@ def main() -> None:
         retry_until_done(stop, "creating the tables", lambda: create_schema(engine, metadata))
         retry_until_done(stop, "creating the topics",
                          lambda: wait_for_topics(servers, results_topics()))
+        key = secret("PAYMENT_RESULTS_SIGNING_KEY")
+        if not key:
+            sys.exit("PAYMENT_RESULTS_SIGNING_KEY is not set: the bridge believes only signed "
+                     "payment results")
         publisher = retry_until_done(stop, "connecting to Kafka",
-                                     lambda: KafkaPublisher.connect(servers))
+                                     lambda: KafkaPublisher.connect(servers, signing_key=key))
         if publisher is not None:
             relay = Relay(engine, config.gateway_rules(), settings.payment_results_topic(),
                           publisher)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, field_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator
 
-from glastonbury.web import ApiError
-from payment_service.domain.model import Payment
+from glastonbury.web import ApiError, storable_text
+from payment_service.domain.model import Decision, Payment, PaymentStatus
 
 # Fits the NUMERIC(14, 2) column on every backend.
 MAX_AMOUNT = Decimal("999999999999.99")
@@ -43,6 +43,17 @@ class PaymentRequest(BaseModel):
         if amount != amount.quantize(Decimal("0.01")):
             raise ValueError("must have at most 2 decimals")
         return amount
+
+
+class ManualDecision(BaseModel):
+    """`POST /payments/{orderId}/decide`: what the simulated gateway decides by hand."""
+
+    status: Literal["APPROVED", "DECLINED"]
+    reason: Annotated[str, Field(max_length=500), AfterValidator(storable_text)] | None = None
+
+    def decision(self) -> Decision:
+        return Decision(PaymentStatus(self.status),
+                        self.reason or (None if self.status == "APPROVED" else "declined by hand"))
 
 
 def parse_order_id(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol
@@ -10,10 +11,12 @@ from typing import Protocol
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from payment_service.adapters.repository import transaction
+from payment_service.adapters.repository import OutboxMessage, PaymentRepository, transaction
 from payment_service.domain.events import PaymentDecided
 from payment_service.domain.gateway import GatewayRules
 from payment_service.domain.model import (
+    Decision,
+    InvalidTransition,
     Payment,
     PaymentStatus,
     cancelled_tombstone,
@@ -62,6 +65,29 @@ def get_or_none(engine: Engine, order_id: str) -> Payment | None:
         return payments.get(order_id)
 
 
+def find_payments(engine: Engine, order_ids: list[str]) -> list[Payment]:
+    """The payments of these orders that exist."""
+    with transaction(engine) as payments:
+        return [payment for order_id in dict.fromkeys(order_ids)
+                if (payment := payments.get(order_id)) is not None]
+
+
+def decide_by_hand(engine: Engine, order_id: str, decision: Decision, topic: str) -> Payment:
+    """The gateway's decision on a PENDING payment, given by a person; stored with its message
+    as the relay stores its own. InvalidTransition if the payment is not PENDING."""
+    now = utcnow()
+    with transaction(engine) as payments:
+        payment = payments.get(order_id)
+        if payment is None:
+            raise PaymentNotFound(order_id)
+        decided = payment.decide(decision, now)
+        if not payments.replace(PaymentStatus.PENDING, decided, now):
+            raise InvalidTransition(f"the payment of order {order_id} is no longer PENDING")
+        event = PaymentDecided.of(decided)
+        payments.add_message(event.event_id, topic, order_id, event.to_json(), now)
+    return decided
+
+
 def cancel_payment(engine: Engine, order_id: str) -> Payment:
     """Cancel a PENDING payment; leave a CANCELLED tombstone for an unknown order.
 
@@ -85,22 +111,55 @@ def decide_due_payments(engine: Engine, rules: GatewayRules, topic: str,
     Each decision and its outgoing message commit together, or neither does.
     """
     now = now or utcnow()
-    decided = []
     with transaction(engine) as payments:  # one transaction for the whole batch
-        due = payments.pending_requested_before(rules.requested_before(now),
-                                                rules.hold_customers, DECISION_BATCH)
-        for payment in due:
-            decision = rules.decide(payment)
-            if decision is None:
-                continue
-            outcome = payment.decide(decision, now)
-            # Another relay or a cancel may have moved it since it was read: then it is theirs.
-            if payments.replace(PaymentStatus.PENDING, outcome, now):
-                event = PaymentDecided.of(outcome)
-                payments.add_message(event.event_id, topic, outcome.order_id, event.to_json(),
-                                     now)
-                decided.append(outcome)
+        return _decide_due(payments, rules, topic, now)
+
+
+def _decide_due(payments: PaymentRepository, rules: GatewayRules, topic: str,
+                now: datetime) -> list[Payment]:
+    decided = []
+    due = payments.pending_requested_before(rules.requested_before(now), rules.hold_customers,
+                                            DECISION_BATCH)
+    for payment in due:
+        decision = rules.decide(payment)
+        if decision is None:
+            continue
+        outcome = payment.decide(decision, now)
+        # Another relay or a cancel may have moved it since it was read: then it is theirs.
+        if payments.replace(PaymentStatus.PENDING, outcome, now):
+            event = PaymentDecided.of(outcome)
+            payments.add_message(event.event_id, topic, outcome.order_id, event.to_json(), now)
+            decided.append(outcome)
     return decided
+
+
+@dataclass
+class RelayPass:
+    """What one pass of the relay did: the payments it decided, and the messages the broker
+    acknowledged (to be marked published by the next pass, in its transaction)."""
+
+    decided: list[Payment]
+    acknowledged: list[int]
+    sent: int
+
+
+def relay_pass(engine: Engine, rules: GatewayRules, topic: str, publisher: Publisher,
+               acknowledged_before: list[int], now: datetime | None = None) -> RelayPass:
+    """One pass of the relay, one transaction: mark what the broker acknowledged in the pass
+    before, decide every due payment with its message, take every message still unpublished;
+    then hand them all to the broker and wait for each.
+
+    A message is marked published only after the broker acknowledged it (at the next pass), so
+    a crash in between publishes it again: at least once, never zero times.
+    """
+    now = now or utcnow()
+    with transaction(engine) as payments:
+        payments.mark_published(acknowledged_before, now)
+        decided = _decide_due(payments, rules, topic, now)
+        messages = payments.unpublished_messages(PUBLISH_BATCH)
+    acknowledged: list[int] = []
+    _send_all(publisher, messages, acknowledged)
+    return RelayPass(decided, acknowledged, len(messages))
 
 
 def publish_pending_outbox(engine: Engine, publisher: Publisher,
@@ -118,16 +177,23 @@ def publish_pending_outbox(engine: Engine, publisher: Publisher,
         return 0
     acknowledged: list[int] = []
     try:
-        waits = [(message.id, publisher.send(message.topic, message.key, message.payload))
-                 for message in messages]
-        for message_id, wait in waits:
-            wait()
-            acknowledged.append(message_id)
+        _send_all(publisher, messages, acknowledged)
     finally:
         if acknowledged:
             with transaction(engine) as payments:
                 payments.mark_published(acknowledged, utcnow())
     return len(acknowledged)
+
+
+def _send_all(publisher: Publisher, messages: list[OutboxMessage],
+              acknowledged: list[int]) -> None:
+    """Hand every message to the broker at once, then wait for each in order, adding its id to
+    `acknowledged`; the first failure stops the wait and propagates."""
+    waits = [(message.id, publisher.send(message.topic, message.key, message.payload))
+             for message in messages]
+    for message_id, wait in waits:
+        wait()
+        acknowledged.append(message_id)
 
 
 def _transition(engine: Engine, order_id: str, change: Callable[[Payment], Payment]) -> Payment:

@@ -127,11 +127,14 @@ class ChaosRun:
     # -- the plan ----------------------------------------------------------------------------
 
     def make_tickets(self) -> dict[str, int]:
-        """A plentiful ticket for approved and declined orders; scarce ones, stock 2 each."""
-        self.plentiful = self._new_ticket("chaos-plentiful", 3 * self.orders + 10)
-        self.scarce = [self._new_ticket(f"chaos-scarce-{n}", 2)
+        """Plentiful tickets for approved (50.00) and declined (400.00) orders; scarce ones
+        (20.00), stock 2 each."""
+        self.plentiful = self._new_ticket("chaos-plentiful", 2 * self.orders + 10, 50.0)
+        self.dear = self._new_ticket("chaos-dear", 3 * self.orders + 10, 400.0)
+        self.scarce = [self._new_ticket(f"chaos-scarce-{n}", 2, 20.0)
                        for n in range(max(2, self.orders // 20))]
-        self.initial_stock = {self.plentiful: 3 * self.orders + 10,
+        self.initial_stock = {self.plentiful: 2 * self.orders + 10,
+                              self.dear: 3 * self.orders + 10,
                               **{ticket: 2 for ticket in self.scarce}}
         return self.initial_stock
 
@@ -142,7 +145,7 @@ class ChaosRun:
             if kind == "approved":
                 lines = [(self.plentiful, 50.0, self.rng.randint(1, 2))]
             elif kind == "declined":
-                lines = [(self.plentiful, 400.0, 3)]              # 1200.00 > 1000.00
+                lines = [(self.dear, 400.0, 3)]                   # 1200.00 > 1000.00
             else:
                 lines = [(self.rng.choice(self.scarce), 20.0, self.rng.randint(1, 2))]
             planned.append(PlannedOrder(f"chaos-{uuid.uuid4()}", kind, lines))
@@ -242,9 +245,11 @@ class ChaosRun:
             time.sleep(0.2)
         return False
 
-    def _new_ticket(self, name: str, available: int) -> str:
+    def _new_ticket(self, name: str, available: int, price: float) -> str:
         ticket = str(uuid.uuid4())
+        admin = {"Authorization": f"Bearer {self.stack.env['ADMIN_TOKEN']}"}
         response = requests.post(f"{self.stack.url('inventory')}/tickets", timeout=10,
-                                 json={"id": ticket, "name": name, "available": available})
+                                 headers=admin, json={"id": ticket, "name": name,
+                                                      "available": available, "price": price})
         assert response.status_code == 201, response.text
         return ticket

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from glastonbury.kafka import make_producer
+from glastonbury.kafka import SIGNATURE_HEADER, make_producer, signature
 from orchestrator.adapters.store import SagaStore
 from tests.e2e.stack import Stack, wait_for
 
@@ -38,19 +38,27 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 class Client:
-    """What a user of the stack does over HTTP, plus a look into the saga store."""
+    """What a user of the stack does over HTTP (an operator with the admin token included),
+    plus a look into the saga store and onto the payment results topic."""
 
     def __init__(self, stack: Stack):
         self.stack = stack
+        self.admin = {"Authorization": f"Bearer {stack.env['ADMIN_TOKEN']}"}
+        # Only to read what the saga did at a service, as the orchestrator can.
+        self.orchestrator = {"Authorization": f"Bearer {stack.env['ORCHESTRATOR_TOKEN']}"}
 
     def place_order(self, lines: list[tuple[str, float, int]], customer: str = BRIEF_CUSTOMER,
                     amount: float = 10.5) -> str:
-        items = [{"id": ticket, "name": "ticket", "amount": price, "quantity": quantity}
-                 for ticket, price, quantity in lines]
-        response = requests.post(f"{self.stack.url('order')}/orders", timeout=10,
-                                 json={"customerId": customer, "amount": amount, "items": items})
+        response = self.post_order(lines, customer, amount)
         assert response.status_code == 202, response.text
         return response.json()["id"]
+
+    def post_order(self, lines: list[tuple[str, float, int]], customer: str = BRIEF_CUSTOMER,
+                   amount: float = 10.5) -> requests.Response:
+        items = [{"id": ticket, "name": "ticket", "amount": price, "quantity": quantity}
+                 for ticket, price, quantity in lines]
+        return requests.post(f"{self.stack.url('order')}/orders", timeout=10,
+                             json={"customerId": customer, "amount": amount, "items": items})
 
     def order(self, order_id: str) -> dict[str, Any]:
         return requests.get(f"{self.stack.url('order')}/orders/{order_id}", timeout=10).json()
@@ -59,10 +67,12 @@ class Client:
         return wait_for(lambda: (o := self.order(order_id))["status"] in TERMINAL and o,
                         timeout_s, f"order {order_id} terminal")
 
-    def new_ticket(self, available: int) -> str:
+    def new_ticket(self, available: int, price: float = 10.0) -> str:
         ticket = str(uuid.uuid4())
         response = requests.post(f"{self.stack.url('inventory')}/tickets", timeout=10,
-                                 json={"id": ticket, "name": "e2e", "available": available})
+                                 headers=self.admin, json={"id": ticket, "name": "e2e",
+                                                           "available": available,
+                                                           "price": price})
         assert response.status_code == 201, response.text
         return ticket
 
@@ -72,12 +82,20 @@ class Client:
 
     def reservation(self, order_id: str) -> str | None:
         response = requests.get(f"{self.stack.url('inventory')}/reservations/{order_id}",
-                                timeout=10)
+                                timeout=10, headers=self.admin)
         return response.json()["status"] if response.status_code == 200 else None
 
     def payment(self, order_id: str) -> str | None:
-        response = requests.get(f"{self.stack.url('payment')}/payments/{order_id}", timeout=10)
+        response = requests.get(f"{self.stack.url('payment')}/payments/{order_id}", timeout=10,
+                                headers=self.admin)
         return response.json()["status"] if response.status_code == 200 else None
+
+    def decide_payment(self, order_id: str, status: str) -> None:
+        """The simulated gateway decides a payment it holds (the admin's manual decision): a
+        real result, published by the payment relay like any other."""
+        response = requests.post(f"{self.stack.url('payment')}/payments/{order_id}/decide",
+                                 json={"status": status}, headers=self.admin, timeout=10)
+        assert response.status_code == 200, response.text
 
     def saga(self, order_id: str):  # type: ignore[no-untyped-def]
         store = SagaStore.connect(f"sqlite:///{self.stack.env['GLASTONBURY_VAR']}/orchestrator.db")
@@ -86,17 +104,46 @@ class Client:
         finally:
             store.engine.dispose()
 
+    def published_result(self, order_id: str, timeout_s: float = 20) -> Any:
+        """The payment relay's message about the order, read from the payment results topic."""
+        from kafka import KafkaConsumer, TopicPartition
+
+        consumer = KafkaConsumer(bootstrap_servers=[self.stack.env["KAFKA_BOOTSTRAP_SERVERS"]],
+                                 enable_auto_commit=False)
+        try:
+            partitions = [TopicPartition("payment.results", p)
+                          for p in consumer.partitions_for_topic("payment.results") or ()]
+            consumer.assign(partitions)
+            consumer.seek_to_beginning(*partitions)
+            found: list[Any] = []
+
+            def read() -> bool:
+                for records in consumer.poll(timeout_ms=200).values():
+                    found.extend(r for r in records if r.key == order_id.encode())
+                return bool(found)
+
+            wait_for(read, timeout_s, f"the payment result of order {order_id}")
+            return found[0]
+        finally:
+            consumer.close()
+
     def publish_payment_result(self, order_id: str, status: str, event_id: str | None = None,
-                               raw: bytes | None = None) -> None:
-        """Put a message on the payment results topic as the payment service would."""
+                               raw: bytes | None = None, signed_with: str | None = None,
+                               headers: list[tuple[str, bytes]] | None = None,
+                               payment_id: str | None = None, amount: str = "1.00") -> None:
+        """Put a message on the payment results topic: a forgery unless `signed_with` is the
+        relay's key (or `headers` are a real message's)."""
         message = {"version": 1, "eventId": event_id or str(uuid.uuid4()), "type": "PaymentDecided",
-                   "orderId": order_id, "paymentId": str(uuid.uuid4()), "status": status,
-                   "reason": None if status == "APPROVED" else "forged for a test",
-                   "amount": "1.00", "decidedAt": "2026-01-01T00:00:00+00:00"}
+                   "orderId": order_id, "paymentId": payment_id or str(uuid.uuid4()),
+                   "status": status, "reason": None if status == "APPROVED" else "forged",
+                   "amount": amount, "decidedAt": "2026-01-01T00:00:00+00:00"}
+        value = raw if raw is not None else json.dumps(message).encode()
+        if signed_with is not None:
+            headers = [(SIGNATURE_HEADER, signature(signed_with, value))]
         producer = make_producer([self.stack.env["KAFKA_BOOTSTRAP_SERVERS"]])
         try:
-            value = raw if raw is not None else json.dumps(message).encode()
-            producer.send("payment.results", key=order_id.encode(), value=value).get(timeout=30)
+            producer.send("payment.results", key=order_id.encode(), value=value,
+                          headers=headers).get(timeout=30)
         finally:
             producer.close()
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import requests
 
+from glastonbury.auth import LOCAL_DEFAULTS
 from glastonbury.devstack import binaries
 from glastonbury.devstack.__main__ import (ROOT, SERVICE_PORTS, migrate, parts_to_run,
                                            stack_environment)
@@ -32,9 +33,10 @@ FAST_SETTINGS = {
 
 def isolated_environment(workdir: Path) -> dict[str, str]:
     """This process's environment for a stack of its own: embedded servers and SQLite files
-    under `workdir`, every port a free one, whatever servers the caller's shell points at."""
+    under `workdir`, every port a free one, whatever servers the caller's shell points at, and
+    the local stack's own credentials (.env.example's), as `make up` has them."""
     environ = {k: v for k, v in os.environ.items()
-               if k not in ("REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS")
+               if k not in ("REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS", *LOCAL_DEFAULTS)
                and not k.endswith("_DATABASE_URL")}
     for name in [*SERVICE_PORTS, "EMBEDDED_REDIS_PORT", "EMBEDDED_KAFKA_PORT"]:
         environ[name] = str(binaries.free_port())

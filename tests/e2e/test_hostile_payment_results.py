@@ -30,7 +30,8 @@ def payment_result(order_id: str, **changes: object) -> dict[str, object]:
 
 
 def hostile_messages(marker: str) -> dict[str, tuple[bytes, str]]:
-    """name -> (the message, a part of the `error` header it must be parked with)."""
+    """name -> (the message, a part of the `error` header it must be parked with); each is
+    signed with the relay's key, so that what the bridge refuses is what the message says."""
     def encoded(message: object) -> bytes:
         return json.dumps(message).encode()
 
@@ -43,9 +44,13 @@ def hostile_messages(marker: str) -> dict[str, tuple[bytes, str]]:
         "status as a number": (encoded(payment_result(marker, status=1)),
                                "unknown payment status 1"),
         "orderId as a list": (encoded({**payment_result(marker), "orderId": [marker]}),
-                              "eventId and orderId must be non-empty strings"),
+                              "orderId must be a UUID"),
         "no eventId": (encoded({**payment_result(marker), "eventId": None}),
-                       "eventId and orderId must be non-empty strings"),
+                       "eventId must be a UUID"),
+        # Longer than the saga store's VARCHAR(64): refused before anything is stored.
+        "an over-long orderId": (encoded(payment_result("9" * 80)), "orderId must be a UUID"),
+        "a result for an order without a payment": (
+            encoded(payment_result(marker)), f"no payment for order {marker}"),
         "version 2": (encoded(payment_result(marker, version=2)),
                       "unsupported message version 2"),
         "a JSON array": (encoded([payment_result(marker)]),
@@ -90,8 +95,9 @@ def test_hostile_payment_results_are_parked_naming_their_problem_and_the_bridge_
         client: Client, dead_letters: KafkaConsumer) -> None:
     marker = str(uuid.uuid4())
     messages = hostile_messages(marker)
+    key = client.stack.env["PAYMENT_RESULTS_SIGNING_KEY"]
     for raw, _ in messages.values():
-        client.publish_payment_result(marker, "APPROVED", raw=raw)
+        client.publish_payment_result(marker, "APPROVED", raw=raw, signed_with=key)
 
     parked = read_parked(dead_letters, len(messages))
     by_value = {bytes(record.value or b""): dict(record.headers) for record in parked}
@@ -100,7 +106,7 @@ def test_hostile_payment_results_are_parked_naming_their_problem_and_the_bridge_
         error = by_value[raw]["error"].decode()
         assert problem in error, f"{name} parked with {error[:200]!r}"
 
-    ticket = client.new_ticket(3)
+    ticket = client.new_ticket(3, price=5.0)
     order = client.wait_until_terminal(client.place_order([(ticket, 5.0, 1)]))
     assert order["status"] == "COMPLETED"
 
@@ -108,6 +114,7 @@ def test_hostile_payment_results_are_parked_naming_their_problem_and_the_bridge_
 def test_the_dead_letter_header_of_an_oversized_message_stays_small(
         client: Client, dead_letters: KafkaConsumer) -> None:
     raw = json.dumps(payment_result(str(uuid.uuid4()), version="V" * OVERSIZED_BYTES)).encode()
-    client.publish_payment_result(str(uuid.uuid4()), "APPROVED", raw=raw)
+    client.publish_payment_result(str(uuid.uuid4()), "APPROVED", raw=raw,
+                                  signed_with=client.stack.env["PAYMENT_RESULTS_SIGNING_KEY"])
     (record,) = [r for r in read_parked(dead_letters, 1) if r.value == raw]
     assert len(dict(record.headers)["error"]) <= 1000

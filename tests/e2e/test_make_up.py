@@ -14,6 +14,7 @@ import psutil
 import pytest
 import requests
 
+from glastonbury.auth import LOCAL_DEFAULTS
 from glastonbury.devstack.__main__ import ROOT
 from tests.e2e.conftest import DAY_ONE
 from tests.e2e.stack import isolated_environment, wait_for
@@ -51,8 +52,11 @@ def test_make_up_serves_the_briefs_order_and_ctrl_c_stops_every_part(
     assert order["status"] == "COMPLETED"
 
     ticket = str(uuid.uuid4())
-    requests.post(f"{inventory_url}/tickets", json={"id": ticket, "name": "late-night",
-                                                    "available": 2}, timeout=10)
+    # The documented local admin token of .env.example, which `make up` runs with.
+    admin = {"Authorization": f"Bearer {LOCAL_DEFAULTS['ADMIN_TOKEN']}"}
+    created = requests.post(f"{inventory_url}/tickets", headers=admin, timeout=10, json={
+        "id": ticket, "name": "late-night", "available": 2, "price": 50.0})
+    assert created.status_code == 201, created.text
     too_many = dict(BRIEF_ORDER, items=[{"id": ticket, "name": "late-night", "amount": 50.0,
                                          "quantity": 3}])
     rejected_id = requests.post(f"{order_url}/orders", json=too_many, timeout=10).json()["id"]

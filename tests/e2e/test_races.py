@@ -25,11 +25,14 @@ pytestmark = pytest.mark.e2e
 
 CUSTOMERS = 200
 STOCK = 50
-DECLINED_EVERY = 5   # every fifth order totals 1200.00, above the gateway's 1000.00
+DECLINED_EVERY = 5   # every fifth order is a customer whose card the gateway declines
+DECLINED_CUSTOMER = "00000000-0000-4000-8000-00000000dec1"
+PRICE = 10.0
 RACE_SETTINGS = {
     # A backlog of 200 sagas is no stuck saga, and an undecided payment no lost one here.
     "SAGA_STUCK_AFTER": "15",
     "PAYMENT_RESULT_TIMEOUT": "60",
+    "PAYMENT_DECLINE_CUSTOMERS": DECLINED_CUSTOMER,
 }
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
@@ -57,9 +60,9 @@ def test_two_hundred_concurrent_orders_for_the_last_fifty_tickets_never_oversell
     start_together = threading.Barrier(CUSTOMERS)
 
     def customer(n: int) -> None:
-        price = 1200.0 if n in declined else 10.0
-        body = {"customerId": str(uuid.uuid4()), "amount": price,
-                "items": [{"id": ticket, "name": "last-fifty", "amount": price, "quantity": 1}]}
+        customer = DECLINED_CUSTOMER if n in declined else str(uuid.uuid4())
+        body = {"customerId": customer, "amount": PRICE,
+                "items": [{"id": ticket, "name": "last-fifty", "amount": PRICE, "quantity": 1}]}
         start_together.wait(timeout=60)
         response = requests.post(f"{race_stack.url('order')}/orders", json=body, timeout=60,
                                  headers={"Idempotency-Key": f"race-{ticket}-{n}"})
@@ -107,6 +110,8 @@ def test_two_hundred_concurrent_orders_for_the_last_fifty_tickets_never_oversell
 def _new_ticket(stack: Stack, available: int) -> str:
     ticket = str(uuid.uuid4())
     response = requests.post(f"{stack.url('inventory')}/tickets", timeout=10,
-                             json={"id": ticket, "name": "last-fifty", "available": available})
+                             headers={"Authorization": f"Bearer {stack.env['ADMIN_TOKEN']}"},
+                             json={"id": ticket, "name": "last-fifty", "available": available,
+                                   "price": PRICE})
     assert response.status_code == 201, response.text
     return ticket

@@ -35,7 +35,7 @@ def reconciler_paused(stack: Stack) -> Iterator[None]:
 
 
 def test_a_completed_saga_is_listed_shown_and_never_retried(stack: Stack, client: Client) -> None:
-    ticket = client.new_ticket(5)
+    ticket = client.new_ticket(5, price=25.0)
     order_id = client.place_order([(ticket, 25.0, 1)])
     assert client.wait_until_terminal(order_id)["status"] == "COMPLETED"
 
@@ -57,7 +57,7 @@ def test_a_completed_saga_is_listed_shown_and_never_retried(stack: Stack, client
 
 def test_compensating_a_saga_waiting_for_its_payment_fails_the_order_and_restores_the_stock(
         stack: Stack, client: Client, reconciler_paused: None) -> None:
-    ticket = client.new_ticket(5)
+    ticket = client.new_ticket(5, price=20.0)
     order_id = _waiting_for_its_payment(client, ticket, quantity=2)
 
     compensated = saga(stack, "compensate", order_id)
@@ -78,11 +78,11 @@ def test_compensating_a_saga_waiting_for_its_payment_fails_the_order_and_restore
 
 def test_a_saga_stuck_while_the_order_service_is_down_is_finished_by_retry(
         stack: Stack, client: Client, reconciler_paused: None) -> None:
-    ticket = client.new_ticket(5)
+    ticket = client.new_ticket(5, price=20.0)
     order_id = _waiting_for_its_payment(client, ticket, quantity=1)
     stack.kill("order")
     try:
-        client.publish_payment_result(order_id, "APPROVED")
+        client.decide_payment(order_id, "APPROVED")   # the gateway approves at last
         wait_for(lambda: _outcome(client, order_id, "finalise_order") == "failed", 30,
                  "the finalise_order step given up")
         wait_for(lambda: order_id in saga(stack, "list", "--state", "stuck").stdout, 30,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
@@ -29,7 +30,7 @@ def test_the_briefs_order_completes_and_sells_one_ticket(client: Client) -> None
 
 
 def test_a_declined_payment_releases_the_reservation_and_fails_the_order(client: Client) -> None:
-    ticket = client.new_ticket(10)
+    ticket = client.new_ticket(10, price=400.0)
     order = client.wait_until_terminal(client.place_order([(ticket, 400.0, 3)]))  # 1200 > 1000
     assert order["status"] == "PAYMENT_FAILED"
     assert "above the gateway limit" in order["reason"]
@@ -50,7 +51,7 @@ def test_an_order_for_more_tickets_than_available_is_rejected_with_stock_unchang
 
 def test_with_the_payment_service_down_then_back_the_request_is_retried_and_completes(
         stack: Stack, client: Client) -> None:
-    ticket = client.new_ticket(5)
+    ticket = client.new_ticket(5, price=50.0)
     stack.kill("payment")
     try:
         order_id = client.place_order([(ticket, 50.0, 1)])
@@ -66,7 +67,7 @@ def test_with_the_payment_service_down_then_back_the_request_is_retried_and_comp
 
 def test_with_the_payment_service_down_for_good_the_saga_compensates_with_a_clear_reason(
         stack: Stack, client: Client) -> None:
-    ticket = client.new_ticket(5)
+    ticket = client.new_ticket(5, price=50.0)
     stack.kill("payment")
     try:
         order = client.wait_until_terminal(client.place_order([(ticket, 50.0, 2)]), timeout_s=60)
@@ -82,7 +83,7 @@ def test_with_the_payment_service_down_for_good_the_saga_compensates_with_a_clea
 
 def test_without_a_payment_result_the_wait_times_out_cancels_and_a_late_result_changes_nothing(
         client: Client) -> None:
-    ticket = client.new_ticket(5)
+    ticket = client.new_ticket(5, price=20.0)
     started = time.monotonic()
     order = client.wait_until_terminal(
         client.place_order([(ticket, 20.0, 2)], customer=HELD_CUSTOMER), timeout_s=40)
@@ -92,22 +93,32 @@ def test_without_a_payment_result_the_wait_times_out_cancels_and_a_late_result_c
     assert client.payment(order["id"]) == "CANCELLED"
     assert client.available(ticket) == 5
 
+    # A late approval: forged, or signed but for a payment the service cancelled. Neither is
+    # believed (the signature, the payment service's record), and nothing changes.
     client.publish_payment_result(order["id"], "APPROVED")
-    wait_for(lambda: _all_published_results_consumed(client), 20, "the late result consumed")
+    client.publish_payment_result(order["id"], "APPROVED", amount="40.00",
+                                  signed_with=client.stack.env["PAYMENT_RESULTS_SIGNING_KEY"])
+    wait_for(lambda: _all_published_results_consumed(client), 20, "the late results consumed")
     assert client.order(order["id"])["status"] == "PAYMENT_FAILED"
     assert client.payment(order["id"]) == "CANCELLED"
     assert client.available(ticket) == 5
 
 
 def test_a_payment_result_delivered_twice_and_out_of_order_has_one_effect(client: Client) -> None:
-    ticket = client.new_ticket(5)
+    ticket = client.new_ticket(5, price=20.0)
     order_id = client.place_order([(ticket, 20.0, 2)], customer=HELD_CUSTOMER)
     wait_for(lambda: (s := client.saga(order_id)) and s.state == "AWAITING_PAYMENT", 20,
              "the saga waiting for its payment")
-    approval = str(uuid.uuid4())
-    client.publish_payment_result(order_id, "APPROVED", event_id=approval)
-    client.publish_payment_result(order_id, "APPROVED", event_id=approval)
-    client.publish_payment_result(order_id, "DECLINED")
+    client.decide_payment(order_id, "APPROVED")   # the gateway approves: the relay publishes
+    real = client.published_result(order_id)
+    # The relay's own message again, twice (a publish repeated after a crash), and a
+    # validly signed decline of the same payment that its record contradicts.
+    client.publish_payment_result(order_id, "", raw=real.value, headers=real.headers)
+    client.publish_payment_result(order_id, "", raw=real.value, headers=real.headers)
+    decided = json.loads(real.value)
+    client.publish_payment_result(order_id, "DECLINED", payment_id=decided["paymentId"],
+                                  amount="40.00",
+                                  signed_with=client.stack.env["PAYMENT_RESULTS_SIGNING_KEY"])
     order = client.wait_until_terminal(order_id)
     wait_for(lambda: _all_published_results_consumed(client), 20, "every result consumed")
     assert order["status"] == "COMPLETED"
@@ -118,12 +129,15 @@ def test_a_payment_result_delivered_twice_and_out_of_order_has_one_effect(client
 
 
 def test_a_payment_approved_after_the_saga_gave_up_is_refunded(client: Client) -> None:
-    ticket = client.new_ticket(1)
+    ticket = client.new_ticket(1, price=30.0)
     order = client.wait_until_terminal(client.place_order([(ticket, 30.0, 2)]))
     assert order["status"] == "REJECTED"
-    # A payment for the rejected order that the gateway approves anyway (a late, stray request).
-    response = requests.post(f"{client.stack.url('payment')}/payments", timeout=10, json={
-        "orderId": order["id"], "customerId": order["customerId"], "amount": 60.0})
+    # A payment for the rejected order that the gateway approves anyway (a late, stray request
+    # of the orchestrator's).
+    response = requests.post(f"{client.stack.url('payment')}/payments", timeout=10,
+                             headers=client.orchestrator, json={
+                                 "orderId": order["id"], "customerId": order["customerId"],
+                                 "amount": 60.0})
     assert response.status_code == 202
     wait_for(lambda: client.payment(order["id"]) == "REFUNDED", 30, "the stray payment refunded")
     assert client.order(order["id"])["status"] == "REJECTED"
@@ -131,11 +145,15 @@ def test_a_payment_approved_after_the_saga_gave_up_is_refunded(client: Client) -
 
 def test_an_unreadable_payment_result_is_parked_and_the_bridge_goes_on(
         stack: Stack, client: Client) -> None:
-    client.publish_payment_result(str(uuid.uuid4()), "APPROVED", raw=b"\xff not json")
-    client.publish_payment_result(str(uuid.uuid4()), "APPROVED", raw=b'{"version": 99}')
-    wait_for(lambda: stack.log("bridge").count("parked on payment.results.dlq") >= 2, 20,
-             "both messages parked")
-    ticket = client.new_ticket(3)
+    parked_before = stack.log("bridge").count("parked on payment.results.dlq")
+    key = stack.env["PAYMENT_RESULTS_SIGNING_KEY"]
+    client.publish_payment_result(str(uuid.uuid4()), "APPROVED", raw=b"\xff not json",
+                                  signed_with=key)
+    client.publish_payment_result(str(uuid.uuid4()), "APPROVED", raw=b'{"version": 99}',
+                                  signed_with=key)
+    wait_for(lambda: stack.log("bridge").count("parked on payment.results.dlq")
+             >= parked_before + 2, 20, "both messages parked")
+    ticket = client.new_ticket(3, price=5.0)
     order = client.wait_until_terminal(client.place_order([(ticket, 5.0, 1)]))
     assert order["status"] == "COMPLETED"
 

@@ -22,6 +22,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
+from schemathesis.config._auth import AuthConfig
+from schemathesis.specs.openapi.checks import ignored_auth
 
 from inventory_service.entrypoints import openapi as inventory_openapi
 from inventory_service.entrypoints.flask_app import create_app as create_inventory_app
@@ -29,7 +31,8 @@ from order_service.entrypoints.flask_app import create_app as create_order_app
 from order_service.entrypoints.openapi import openapi_document
 from payment_service.entrypoints import openapi as payment_openapi
 from payment_service.entrypoints.flask_app import create_app as create_payment_app
-from tests.unit.order_service.fakes import FakeSagaStarter
+from tests.conftest import SERVICE_TOKEN, SERVICE_TOKENS, trusted
+from tests.unit.order_service.fakes import FakeCatalogue, FakeSagaStarter
 
 EXAMPLES_PER_OPERATION = 50
 FUZZ_SETTINGS = settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True,
@@ -39,13 +42,13 @@ ERROR_FIELDS = {"error", "message", "details"}
 
 
 def _order_app(database_url: str) -> Flask:
-    return create_order_app(database_url, FakeSagaStarter())
+    return create_order_app(database_url, FakeSagaStarter(), FakeCatalogue(), SERVICE_TOKENS)
 
 
 APP_FACTORIES: dict[str, Callable[[str], Flask]] = {
     "order": _order_app,
-    "inventory": create_inventory_app,
-    "payment": create_payment_app,
+    "inventory": lambda url: create_inventory_app(url, SERVICE_TOKENS),
+    "payment": lambda url: create_payment_app(url, SERVICE_TOKENS),
 }
 DOCUMENTS = {"order": openapi_document(), "inventory": inventory_openapi.DOCUMENT,
              "payment": payment_openapi.OPENAPI}
@@ -72,6 +75,9 @@ def _schema(document: dict[str, Any]) -> Any:
     schema = schemathesis.openapi.from_dict(json.loads(json.dumps(document)))
     schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
                                     max_examples=EXAMPLES_PER_OPERATION)
+    # The service credential for every secured operation (the documents' `bearer` scheme); a
+    # negative case may leave it out, and must then get a 401.
+    schema.config.auth = AuthConfig(openapi={"bearer": {"bearer": SERVICE_TOKEN}})
     return schema
 
 
@@ -136,7 +142,10 @@ def whole_numbers_as_integers(value: Any) -> Any:
 
 
 def _call_and_validate(case: Any, app: Flask) -> None:
-    case.call_and_validate(app=app, additional_checks=[error_body_is_json])
+    # (`ignored_auth` re-sends over HTTP, which an in-process app has not; the tests of each
+    # service check that every secured call answers 401 without its credential.)
+    case.call_and_validate(app=app, additional_checks=[error_body_is_json],
+                           excluded_checks=[ignored_auth])
 
 
 @FUZZ_SETTINGS
@@ -173,7 +182,7 @@ VALID_BODIES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("POST", f"/orders/{ORDER_ID}/outcome", {"status": "REJECTED", "reason": "sold out"}),
     ],
     "inventory": [
-        ("POST", "/tickets", {"name": "day-two", "available": 10}),
+        ("POST", "/tickets", {"name": "day-two", "available": 10, "price": 80.50}),
         ("PUT", f"/reservations/{ORDER_ID}", {"items": [{"ticketId": DAY_ONE, "quantity": 1}]}),
     ],
     "payment": [
@@ -262,7 +271,7 @@ def hostile_requests(service: str) -> Iterator[tuple[str, str, str, bytes, str, 
 def test_hostile_bodies_are_refused_with_a_json_4xx_and_leave_nothing_behind(
         service: str, database_url: str) -> None:
     with service_app(service, database_url) as app:
-        client = app.test_client()
+        client = trusted(app.test_client())
         wrong = []
         for what, method, path, raw, content_type, statuses in hostile_requests(service):
             status, body = answer(client, method, path, raw, content_type)
@@ -287,7 +296,8 @@ def assert_nothing_was_stored(service: str, client: FlaskClient) -> None:
                                     "2025-13-01T00:00:00Z", "２０２５-06-25T10:00:00Z"])
 def test_a_created_before_that_is_no_iso_8601_moment_within_utc_years_1_to_9999_is_a_422(
         moment: str, order_app: Flask) -> None:
-    response = order_app.test_client().get("/orders", query_string={"createdBefore": moment})
+    response = trusted(order_app.test_client()).get("/orders",
+                                                    query_string={"createdBefore": moment})
     assert response.status_code == 422
     assert response.get_json()["details"][0]["field"] == "createdBefore"
 
@@ -296,14 +306,15 @@ def test_a_created_before_that_is_no_iso_8601_moment_within_utc_years_1_to_9999_
     ("order", "/orders", {**VALID_BODIES["order"][0][2], "items": [
         {"id": DAY_ONE, "name": "🎪 Pyramid Stage — Ünïcødé 東京", "amount": 1, "quantity": 1}]},
      lambda created: created["items"][0]["name"]),
-    ("inventory", "/tickets", {"name": "🎪 Pyramid Stage — Ünïcødé 東京", "available": 1},
+    ("inventory", "/tickets", {"name": "🎪 Pyramid Stage — Ünïcødé 東京", "available": 1,
+                               "price": 1},
      lambda created: created["name"]),
 ])
 def test_unicode_text_is_stored_and_read_back_unchanged(
         service: str, path: str, body: dict[str, Any], read_back: Callable[[Any], str],
         database_url: str) -> None:
     with service_app(service, database_url) as app:
-        client = app.test_client()
+        client = trusted(app.test_client())
         response = client.post(path, json=body)
         assert response.status_code in (201, 202), response.get_json()
         stored = client.get(response.headers["Location"]).get_json()

@@ -31,7 +31,7 @@ PROCFILE = ROOT / "Procfile"
 EMBEDDED_ONLY = {"redis", "kafka"}
 # Options whose value differs between the local stack and production by design.
 PLACE_OPTIONS = {"--bind", "--address", "--host", "--port", "--schedule"}
-ENV_READERS = {"env", "env_int", "env_float", "env_bool", "env_list", "getenv"}
+ENV_READERS = {"env", "env_int", "env_float", "env_bool", "env_list", "getenv", "secret"}
 
 
 # --- reading the files ---------------------------------------------------------------------------
@@ -461,7 +461,10 @@ def listening_ports(service: str) -> set[int]:
     if "kafka" in image:
         listeners = kafka_env()["KAFKA_ADVERTISED_LISTENERS"]
         return {int(port) for port in re.findall(rf"//{service}:(\d+)", listeners)}
-    return {default_ports()[service]} if service in default_ports() else set()
+    # An app service also listens where its own settings name itself (the relay's wake address).
+    own = {port for value in environment(services()[service]).values()
+           for host, port in addresses(value) if host == service}
+    return own | ({default_ports()[service]} if service in default_ports() else set())
 
 
 def test_each_app_service_waits_for_the_infrastructure_it_uses_to_be_healthy() -> None:
@@ -586,17 +589,25 @@ def test_postgres_creates_every_database_the_services_are_given() -> None:
     assert init, "postgres mounts no init script"
     source = ROOT / init[0].split(":", 1)[0]
     assert source.is_file() and source.is_relative_to(ROOT / "deploy"), source
-    created = set(re.findall(r"CREATE DATABASE\s+\"?(\w+)", source.read_text(), re.IGNORECASE))
-    user = environment(postgres)["POSTGRES_USER"]
+    # `create <role> <database> "$<PASSWORD VARIABLE>"`: a role owning one database.
+    created = {database: (role, variable) for role, database, variable in re.findall(
+        r'^create (\w+) (\w+) "\$(\w+)"$', source.read_text(), re.MULTILINE)}
+    assert created, f"{source} creates no database"
+    superuser = environment(postgres)["POSTGRES_USER"]
     for service, spec in app_services().items():
         for name, value in environment(spec).items():
             if not name.endswith("_DATABASE_URL"):
                 continue
-            database = urlsplit(without_placeholders(value)).path.lstrip("/")
+            url = urlsplit(without_placeholders(value))
+            database = url.path.lstrip("/")
             assert database in created, f"{service}: {name} names {database}, not created"
-            assert value.startswith(f"postgresql://{user}:${{POSTGRES_PASSWORD:?"), (
-                f"{service}: {name} must take the password from POSTGRES_PASSWORD"
-            )
+            role, variable = created[database]
+            assert url.username == role != superuser, (
+                f"{service}: {name} must connect as {role}, the owner of {database} alone")
+            assert value.startswith(f"postgresql://{role}:${{{variable}:?"), (
+                f"{service}: {name} must take its password from {variable}")
+            assert environment(postgres)[variable] == f"${{{variable}:?set {variable}}}", (
+                f"postgres must be given {variable} to create {role}")
 
 
 MIGRATE = "migrate"   # the one-shot schema job: the one process given every database
@@ -685,8 +696,20 @@ def test_docker_compose_validates_the_file_when_it_is_installed() -> None:
     result = subprocess.run(
         [*command, "-f", str(COMPOSE_FILE), "config", "-q"],
         check=False, capture_output=True, text=True, timeout=60, cwd=ROOT,
-        env={**os.environ, "POSTGRES_PASSWORD": "p", "FLOWER_PASSWORD": "f"},
+        # every variable the file requires (`${NAME:?...}`), set
+        env={**os.environ, **{name: "x" for name in re.findall(
+            r"\$\{(\w+):\?", COMPOSE_FILE.read_text())}},
     )
     if result.returncode and "docker daemon" in result.stderr.lower():
         pytest.skip(f"docker compose needs a daemon here: {result.stderr.strip()}")
     assert result.returncode == 0, result.stderr
+
+
+def test_every_secret_is_required_without_a_default() -> None:
+    text = COMPOSE_FILE.read_text()
+    for secret in ("POSTGRES_PASSWORD", "FLOWER_PASSWORD", "ORCHESTRATOR_TOKEN", "ADMIN_TOKEN",
+                   "PAYMENT_RESULTS_SIGNING_KEY", "ORDER_DB_PASSWORD", "INVENTORY_DB_PASSWORD",
+                   "PAYMENT_DB_PASSWORD", "ORCHESTRATOR_DB_PASSWORD"):
+        uses = re.findall(rf"\$\{{{secret}([^}}]*)\}}", text)
+        assert uses and all(use.startswith(":?") for use in uses), (
+            f"{secret} must be required wherever it is used (${{{secret}:?...}})")

@@ -9,15 +9,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from inventory_service.entrypoints.flask_app import create_app
+from tests.conftest import SERVICE_TOKENS, trusted
 
 
 @pytest.fixture
 def app(database_url: str) -> Iterator[Flask]:
-    app = create_app(database_url)
+    app = create_app(database_url, SERVICE_TOKENS)
     yield app
     app.extensions["inventory_engine"].dispose()
 
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+    return trusted(app.test_client())

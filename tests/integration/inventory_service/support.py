@@ -11,9 +11,11 @@ from werkzeug.test import TestResponse
 DAY_ONE = "3852cb18-9c19-4326-ac77-a1a0264bd98c"
 
 
-def new_ticket(client: FlaskClient, available: int, name: str = "test ticket") -> str:
+def new_ticket(client: FlaskClient, available: int, name: str = "test ticket",
+               price: float = 10.0) -> str:
     """Create a ticket with its own random id; its id."""
-    response = client.post("/tickets", json={"name": name, "available": available})
+    response = client.post("/tickets", json={"name": name, "available": available,
+                                             "price": price})
     assert response.status_code == 201, response.json
     return response.json["id"]
 

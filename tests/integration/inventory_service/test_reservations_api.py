@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 import pytest
 
@@ -156,3 +157,17 @@ def test_a_reservation_that_is_not_json_is_refused(client):
     assert_error(client.put(path, data="items"), 415, "unsupported_media_type")
     assert_error(client.put(path, data="{", content_type="application/json"), 400,
                  "malformed_json")
+
+
+def test_a_reservation_at_the_catalogue_price_holds_and_at_another_holds_nothing(client):
+    ticket = new_ticket(client, 5, price=80.5)
+    body = {"items": [{"ticketId": ticket, "quantity": 2, "unitPrice": 80.5}]}
+    assert client.put(f"/reservations/{new_order()}", json=body).status_code == 201
+    cheaper = {"items": [{"ticketId": ticket, "quantity": 2, "unitPrice": 0.01}]}
+    details = assert_error(client.put(f"/reservations/{new_order()}", json=cheaper), 409,
+                           "price_changed")
+    # (the test client reads numbers as the app does: with a fraction, as Decimal)
+    assert details == [{"field": "items[0].unitPrice", "ticketId": ticket,
+                        "orderedAt": Decimal("0.01"), "price": Decimal("80.5"),
+                        "problem": "the catalogue's price is 80.50"}]
+    assert available(client, ticket) == 3

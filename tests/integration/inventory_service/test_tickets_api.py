@@ -9,17 +9,19 @@ import pytest
 
 from inventory_service.entrypoints.flask_app import create_app
 
+from tests.conftest import ADMIN, ORCHESTRATOR, SERVICE_TOKENS, TEST_CREDENTIALS
+
 from .support import DAY_ONE, assert_error, new_order, new_ticket, reserve
 
 
 def test_the_day_one_ticket_is_seeded_with_a_thousand_available(client):
     assert client.get(f"/tickets/{DAY_ONE}").json == {
-        "id": DAY_ONE, "name": "day-one", "available": 1000}
+        "id": DAY_ONE, "name": "day-one", "available": 1000, "price": 200.0}
 
 
 def test_starting_again_never_resets_sold_stock(app, client, database_url):
     assert reserve(client, new_order(), (DAY_ONE, 7)).status_code == 201
-    restarted = create_app(database_url)
+    restarted = create_app(database_url, SERVICE_TOKENS)
     try:
         assert restarted.test_client().get(f"/tickets/{DAY_ONE}").json["available"] == 993
     finally:
@@ -29,7 +31,7 @@ def test_starting_again_never_resets_sold_stock(app, client, database_url):
 def _start_worker(database_url, start, outcomes) -> None:
     start.wait()
     try:
-        create_app(database_url).extensions["inventory_engine"].dispose()
+        create_app(database_url, SERVICE_TOKENS).extensions["inventory_engine"].dispose()
         outcomes.put(None)
     except Exception as error:  # noqa: BLE001 - the test reports any failure to start
         outcomes.put(repr(error))
@@ -48,17 +50,18 @@ def test_several_workers_starting_at_once_seed_the_ticket_once(database_url):
     for worker in workers:
         worker.join(timeout=60)
     assert failures == []
-    app = create_app(database_url)
+    app = create_app(database_url, SERVICE_TOKENS)
     assert app.test_client().get("/tickets").json["tickets"] == [
-        {"id": DAY_ONE, "name": "day-one", "available": 1000}]
+        {"id": DAY_ONE, "name": "day-one", "available": 1000, "price": 200.0}]
     app.extensions["inventory_engine"].dispose()
 
 
 def test_a_created_ticket_is_answered_with_its_location_and_can_be_read_back(client):
     ticket_id = str(uuid.uuid4())
-    response = client.post("/tickets", json={"id": ticket_id, "name": "day-two", "available": 5})
+    response = client.post("/tickets", json={"id": ticket_id, "name": "day-two", "available": 5,
+                                             "price": 80.5})
     assert response.status_code == 201
-    assert response.json == {"id": ticket_id, "name": "day-two", "available": 5}
+    assert response.json == {"id": ticket_id, "name": "day-two", "available": 5, "price": 80.5}
     assert response.headers["Location"] == f"/tickets/{ticket_id}"
     assert client.get(f"/tickets/{ticket_id}").json == response.json
 
@@ -66,12 +69,13 @@ def test_a_created_ticket_is_answered_with_its_location_and_can_be_read_back(cli
 def test_a_ticket_created_without_an_id_gets_one_and_is_listed(client):
     ticket_id = new_ticket(client, 0, name="sold out")
     listed = client.get("/tickets").json["tickets"]
-    assert {"id": ticket_id, "name": "sold out", "available": 0} in listed
+    assert {"id": ticket_id, "name": "sold out", "available": 0, "price": 10.0} in listed
     assert len(listed) == 2
 
 
 def test_creating_a_ticket_whose_id_exists_is_a_conflict(client):
-    response = client.post("/tickets", json={"id": DAY_ONE, "name": "again", "available": 1})
+    response = client.post("/tickets", json={"id": DAY_ONE, "name": "again", "available": 1,
+                                             "price": 1})
     assert_error(response, 409, "ticket_exists")
     assert client.get(f"/tickets/{DAY_ONE}").json["available"] == 1000
 
@@ -86,18 +90,24 @@ def test_a_malformed_ticket_id_is_a_bad_request(client):
 
 
 @pytest.mark.parametrize(("body", "field"), [
-    ({"available": 1}, "name"),
-    ({"name": "", "available": 1}, "name"),
-    ({"name": "x" * 201, "available": 1}, "name"),
-    ({"name": 5, "available": 1}, "name"),
-    ({"name": "x"}, "available"),
-    ({"name": "x", "available": -1}, "available"),
-    ({"name": "x", "available": True}, "available"),
-    ({"name": "x", "available": "5"}, "available"),
-    ({"name": "x", "available": 1.5}, "available"),
-    ({"name": "x", "available": 2**31}, "available"),
-    ({"id": None, "name": "x", "available": 1}, "id"),
-    ({"id": "nope", "name": "x", "available": 1}, "id"),
+    ({"available": 1, "price": 1}, "name"),
+    ({"name": "", "available": 1, "price": 1}, "name"),
+    ({"name": "x" * 201, "available": 1, "price": 1}, "name"),
+    ({"name": 5, "available": 1, "price": 1}, "name"),
+    ({"name": "x", "price": 1}, "available"),
+    ({"name": "x", "available": -1, "price": 1}, "available"),
+    ({"name": "x", "available": True, "price": 1}, "available"),
+    ({"name": "x", "available": "5", "price": 1}, "available"),
+    ({"name": "x", "available": 1.5, "price": 1}, "available"),
+    ({"name": "x", "available": 2**31, "price": 1}, "available"),
+    ({"id": None, "name": "x", "available": 1, "price": 1}, "id"),
+    ({"id": "nope", "name": "x", "available": 1, "price": 1}, "id"),
+    ({"name": "x", "available": 1}, "price"),
+    ({"name": "x", "available": 1, "price": -1}, "price"),
+    ({"name": "x", "available": 1, "price": 1.005}, "price"),
+    ({"name": "x", "available": 1, "price": "1.00"}, "price"),
+    ({"name": "x", "available": 1, "price": True}, "price"),
+    ({"name": "x", "available": 1, "price": 10**9}, "price"),
 ])
 def test_an_invalid_ticket_is_refused_naming_the_field(client, body, field):
     details = assert_error(client.post("/tickets", json=body), 422, "validation_failed")
@@ -153,3 +163,69 @@ def test_every_reference_in_the_openapi_document_resolves(client):
     for reference in references(document):
         name = reference.removeprefix("#/components/schemas/")
         assert name in document["components"]["schemas"], reference
+
+
+def test_an_admin_changes_a_price_and_the_catalogue_answers_it(client):
+    ticket = new_ticket(client, 5, price=100)
+    response = client.put(f"/tickets/{ticket}/price", json={"price": 125.5})
+    assert response.status_code == 200 and response.json["price"] == 125.5
+    assert client.get(f"/tickets/{ticket}").json["price"] == 125.5
+    assert_error(client.put(f"/tickets/{uuid.uuid4()}/price", json={"price": 1}), 404,
+                 "ticket_not_found")
+    assert_error(client.put(f"/tickets/{ticket}/price", json={"price": -1}), 422,
+                 "validation_failed")
+
+
+def test_tickets_can_be_asked_for_by_id(client):
+    first, second = new_ticket(client, 1, price=1), new_ticket(client, 2, price=2)
+    listed = client.get("/tickets", query_string=[("id", first), ("id", second),
+                                                 ("id", str(uuid.uuid4()))]).json["tickets"]
+    assert sorted(t["id"] for t in listed) == sorted([first, second])
+    assert_error(client.get("/tickets", query_string={"id": "nope"}), 400, "malformed_id")
+
+
+# -- who may call what -----------------------------------------------------------------------
+
+@pytest.fixture
+def real_app(database_url):
+    """The app with the orchestrator's and the admin's own tokens (from the environment)."""
+    app = create_app(database_url)
+    yield app
+    app.extensions["inventory_engine"].dispose()
+
+
+WRITES = [("post", "/tickets", {"name": "x", "available": 1, "price": 1}),
+          ("put", f"/tickets/{DAY_ONE}/price", {"price": 1}),
+          ("put", f"/reservations/{uuid.uuid4()}", {"items": [{"ticketId": DAY_ONE,
+                                                               "quantity": 1}]}),
+          ("post", f"/reservations/{uuid.uuid4()}/release", None),
+          ("post", f"/reservations/{uuid.uuid4()}/confirm", None),
+          ("get", f"/reservations/{uuid.uuid4()}", None)]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), WRITES)
+def test_without_a_credential_every_write_is_a_json_401_and_changes_nothing(
+        real_app, method, path, body):
+    anyone = real_app.test_client()
+    for headers in ({}, {"Authorization": "Bearer guess"}, {"Authorization": "Basic eDp4"},
+                    {"Authorization": TEST_CREDENTIALS["ADMIN_TOKEN"]}):
+        response = getattr(anyone, method)(path, json=body, headers=headers)
+        assert_error(response, 401, "unauthorized")
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert anyone.get(f"/tickets/{DAY_ONE}").json == {
+        "id": DAY_ONE, "name": "day-one", "available": 1000, "price": 200.0}
+
+
+def test_reservations_are_the_orchestrators_and_the_catalogue_the_admins(real_app):
+    anyone = real_app.test_client()
+    order = str(uuid.uuid4())
+    body = {"items": [{"ticketId": DAY_ONE, "quantity": 1}]}
+    assert_error(anyone.put(f"/reservations/{order}", json=body, headers=ADMIN), 401,
+                 "unauthorized")
+    assert anyone.put(f"/reservations/{order}", json=body, headers=ORCHESTRATOR).status_code == 201
+    new = {"name": "x", "available": 1, "price": 1}
+    assert_error(anyone.post("/tickets", json=new, headers=ORCHESTRATOR), 401, "unauthorized")
+    assert anyone.post("/tickets", json=new, headers=ADMIN).status_code == 201
+    # The catalogue itself is public.
+    assert anyone.get(f"/tickets/{DAY_ONE}").status_code == 200
+    assert anyone.get("/tickets").status_code == 200

@@ -8,7 +8,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from order_service.entrypoints.flask_app import create_app
-from tests.unit.order_service.fakes import FakeSagaStarter
+from tests.conftest import SERVICE_TOKENS, trusted
+from tests.unit.order_service.fakes import FakeCatalogue, FakeSagaStarter
 
 
 @pytest.fixture
@@ -18,7 +19,7 @@ def saga_starter() -> FakeSagaStarter:
 
 @pytest.fixture
 def client(database_url: str, saga_starter: FakeSagaStarter) -> Iterator[FlaskClient]:
-    app = create_app(database_url, saga_starter)
+    app = create_app(database_url, saga_starter, FakeCatalogue(), SERVICE_TOKENS)
     # Not `with app.test_client()`: that keeps a context per thread, and tests use threads.
-    yield app.test_client()
+    yield trusted(app.test_client())
     app.extensions["order_service"].engine.dispose()  # PostgreSQL drops the database next

@@ -14,20 +14,21 @@ from sqlalchemy.engine import Engine
 from glastonbury.db import create_schema, make_engine
 from payment_service.adapters.tables import metadata
 from payment_service.entrypoints.flask_app import create_app
+from tests.conftest import SERVICE_TOKENS, trusted
 
 
 @pytest.fixture
 def app(database_url: str) -> Iterator[Flask]:
     """The payment API on a fresh database."""
-    app = create_app(database_url)
+    app = create_app(database_url, SERVICE_TOKENS)
     yield app
     app.extensions["payment_engine"].dispose()
 
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    """A test client of the payment API."""
-    return app.test_client()
+    """A test client of the payment API, with the service credential."""
+    return trusted(app.test_client())
 
 
 @pytest.fixture
@@ -37,8 +38,8 @@ def edge_client(tmp_path: Path) -> Iterator[FlaskClient]:
     They behave the same on every backend, and a fresh PostgreSQL database per case costs
     seconds, so they run on SQLite only.
     """
-    app = create_app(f"sqlite:///{tmp_path / 'edge.db'}")
-    yield app.test_client()
+    app = create_app(f"sqlite:///{tmp_path / 'edge.db'}", SERVICE_TOKENS)
+    yield trusted(app.test_client())
     app.extensions["payment_engine"].dispose()
 
 

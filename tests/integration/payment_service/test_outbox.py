@@ -86,6 +86,7 @@ def test_a_decision_arrives_on_kafka_keyed_by_order_id(engine, kafka_servers, to
     payment = request(engine, "1200.00")
     relay = Relay(engine, GatewayRules(), topic, publisher)
     assert relay.run_once() == 2  # one decision, one message
+    relay.finish()   # (marked published by the next pass, or here)
     [record] = consume(kafka_servers, topic, 1)
     assert record.key == payment.order_id.encode()
     message = json.loads(record.value.decode("utf-8"))
@@ -127,3 +128,18 @@ def test_the_relay_loop_decides_and_publishes_until_stopped(
         stop.set()
         loop.join(timeout=10)
     assert not loop.is_alive()
+
+
+def test_a_relay_pass_marks_what_the_broker_acknowledged_in_the_pass_before(
+        engine, kafka_servers, topic, publisher):
+    relay = Relay(engine, GatewayRules(), topic, publisher)
+    first = request(engine)
+    assert relay.run_once() == 2
+    assert [m.key for m in unpublished(engine)] == [first.order_id]   # acknowledged, not marked
+    second = request(engine)
+    relay.run_once()   # marks the first in the same transaction that decides the second
+    assert [m.key for m in unpublished(engine)] == [second.order_id]
+    relay.finish()
+    assert unpublished(engine) == []
+    records = consume(kafka_servers, topic, 2)
+    assert sorted(r.key.decode() for r in records) == sorted([first.order_id, second.order_id])

@@ -168,3 +168,16 @@ def test_a_reservation_takes_exactly_what_it_holds_or_nothing(available, wanted)
     for line in reservation.lines:
         assert stock.counts[line.ticket_id] == before[line.ticket_id] - line.quantity
     assert all(count >= 0 for count in stock.counts.values())
+
+
+def test_an_order_at_another_price_or_for_a_ticket_not_for_sale_is_refused() -> None:
+    from decimal import Decimal
+
+    from inventory_service.domain.exceptions import PriceChanged
+    from inventory_service.domain.model import check_prices
+
+    check_prices({A: Decimal("200.00")}, {A: Decimal("200.00")})
+    with pytest.raises(PriceChanged) as refused:
+        check_prices({A: Decimal("1.00"), B: Decimal("5.00")}, {A: Decimal("200.00"), B: None})
+    assert [(d.ticket_id, d.catalogue) for d in refused.value.differences] == [
+        (A, Decimal("200.00")), (B, None)]

@@ -4,27 +4,38 @@ from __future__ import annotations
 
 import json
 
+import uuid
+from decimal import Decimal
+
 import pytest
 
 from orchestrator.domain.model import InvalidMessage, PaymentDecided
 
 
+EVENT, ORDER, PAYMENT = (str(uuid.UUID(int=n)) for n in (1, 2, 3))
+
+
 def message(**fields: object) -> dict:
-    base = {"version": 1, "eventId": "e1", "type": "PaymentDecided", "orderId": "o1",
-            "status": "APPROVED", "reason": None}
+    base = {"version": 1, "eventId": EVENT, "type": "PaymentDecided", "orderId": ORDER,
+            "paymentId": PAYMENT, "status": "APPROVED", "reason": None, "amount": "200.00"}
     return {**base, **fields}
 
 
 def test_a_payment_result_of_the_contract_is_read() -> None:
     result = PaymentDecided.from_message(message(status="DECLINED", reason="no funds"))
     assert (result.event_id, result.order_id, result.approved, result.reason) == (
-        "e1", "o1", False, "no funds")
+        EVENT, ORDER, False, "no funds")
+    assert (result.payment_id, result.amount) == (PAYMENT, Decimal("200.00"))
 
 
 @pytest.mark.parametrize("bad", [
     [], "text", message(version=2), message(type="Other"), message(status=1),
     message(status="MAYBE"), message(orderId=["o1"]), message(eventId=""),
     {k: v for k, v in message().items() if k != "eventId"},
+    # ids are UUIDs: an over-long or malformed one could not be stored (VARCHAR(64))
+    message(orderId="o" * 65), message(orderId="not-a-uuid"), message(eventId=EVENT + "x"),
+    message(paymentId=None), message(amount="lots"), message(amount="NaN"),
+    {k: v for k, v in message().items() if k != "amount"},
 ])
 def test_a_payment_result_that_breaks_the_contract_is_invalid(bad: object) -> None:
     with pytest.raises(InvalidMessage):

@@ -129,3 +129,22 @@ def test_the_wait_of_a_declined_payment_ends_as_declined_in_the_timeline(world: 
     decide("o1", approved=False)
     wait = next(s for s in world["store"].get("o1").steps if s.name == "await_payment")
     assert wait.outcome == "declined"
+
+
+def test_a_blip_of_the_saga_store_is_retried_not_compensated(
+        world: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    store = world["store"]
+    real_finish, failures = store.finish_step, {"left": 2}
+
+    def flaky_finish(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OperationalError("UPDATE sagas", {}, Exception("database is locked"))
+        return real_finish(*args, **kwargs)
+
+    monkeypatch.setattr(store, "finish_step", flaky_finish)
+    place("o1")
+    assert store.get("o1").state is S.AWAITING_PAYMENT
+    assert world["inventory"].stock[TICKET] == 4   # reserved once (the retries found it held)

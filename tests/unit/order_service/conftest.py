@@ -9,7 +9,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from order_service.entrypoints.flask_app import create_app
-from tests.unit.order_service.fakes import FakeSagaStarter
+from tests.conftest import SERVICE_TOKENS, trusted
+from tests.unit.order_service.fakes import FakeCatalogue, FakeSagaStarter
 
 
 @pytest.fixture(scope="module")
@@ -20,10 +21,10 @@ def saga_starter() -> FakeSagaStarter:
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory, saga_starter: FakeSagaStarter) -> Flask:
     database = tmp_path_factory.mktemp("order_service") / "orders.db"
-    return create_app(f"sqlite:///{database}", saga_starter)
+    return create_app(f"sqlite:///{database}", saga_starter, FakeCatalogue(), SERVICE_TOKENS)
 
 
 @pytest.fixture(scope="module")
 def client(app: Flask) -> Iterator[FlaskClient]:
-    with app.test_client() as client:
+    with trusted(app.test_client()) as client:
         yield client

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Self
 
 from order_service.adapters.repository import DuplicateIdempotencyKey
@@ -28,10 +29,11 @@ class FakeOrderRepository:
         return next((o for o in self.orders.values() if o.idempotency_key == key), None)
 
     def find(self, status: OrderStatus | None, created_before: datetime | None,
-             limit: int) -> list[Order]:
+             limit: int, created_after: datetime | None = None) -> list[Order]:
         found = [o for o in self.orders.values()
                  if (status is None or o.status is status)
-                 and (created_before is None or o.created_at < created_before)]
+                 and (created_before is None or o.created_at < created_before)
+                 and (created_after is None or o.created_at >= created_after)]
         return sorted(found, key=lambda o: o.created_at)[:limit]
 
     def save_outcome(self, order: Order) -> None:
@@ -69,3 +71,18 @@ class FakeSagaStarter:
     def start(self, order_message: dict[str, Any]) -> None:
         self.messages.append(order_message)
         self.commits_before_start.append(self.uow.commits if self.uow else 0)
+
+
+class FakeCatalogue:
+    """The inventory's prices from a dict; None (the default): the catalogue cannot be read, so
+    the order service accepts orders unchecked (the reserve step checks them)."""
+
+    def __init__(self, prices: dict[uuid.UUID, Decimal | None] | None = None) -> None:
+        self.known = prices
+        self.asked: list[list[uuid.UUID]] = []
+
+    def prices(self, ticket_ids: list[uuid.UUID]) -> dict[uuid.UUID, Decimal | None] | None:
+        self.asked.append(list(ticket_ids))
+        if self.known is None:
+            return None
+        return {ticket: self.known[ticket] for ticket in ticket_ids if ticket in self.known}

@@ -1,0 +1,98 @@
+"""Service credentials: who may make which internal call.
+
+Internal calls carry `Authorization: Bearer <token>`, one token per caller, from the
+environment: `ORCHESTRATOR_TOKEN` (the saga's calls to the three services) and `ADMIN_TOKEN`
+(a person managing the catalogue or reading orders in bulk). A route names the callers it
+accepts; anyone else gets 401 with a JSON body. Tokens are compared in constant time.
+
+The local stack (`make up`) runs with documented local defaults (`.env.example`); a service
+started outside it refuses them, so production never runs on a credential written in the repo.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Flask, Response, current_app, request
+
+from glastonbury.web import error_response
+
+ORCHESTRATOR = "orchestrator"
+ADMIN = "admin"
+# The documented local values (.env.example): good for `make up`, refused anywhere else.
+LOCAL_DEFAULTS = {"ORCHESTRATOR_TOKEN": "local-orchestrator-token",
+                  "ADMIN_TOKEN": "local-admin-token",
+                  "PAYMENT_RESULTS_SIGNING_KEY": "local-payment-results-key",
+                  "FLOWER_PASSWORD": "glastonbury"}
+LOCAL_STACK = "GLASTONBURY_LOCAL_STACK"   # set by `make up` and the test stacks
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def secret(name: str) -> str:
+    """A credential from the environment; the process stops if it is a documented local
+    default outside the local stack."""
+    value = os.environ.get(name, "")
+    if value and value == LOCAL_DEFAULTS.get(name) and not os.environ.get(LOCAL_STACK):
+        sys.exit(f"{name} is the documented local default of .env.example: set a secret of "
+                 "your own (only `make up` may run with the local defaults)")
+    return value
+
+
+def caller_tokens() -> dict[str, str]:
+    """Each caller's token, from the environment."""
+    return {ORCHESTRATOR: secret("ORCHESTRATOR_TOKEN"), ADMIN: secret("ADMIN_TOKEN")}
+
+
+def token_of(caller: str) -> str:
+    return caller_tokens()[caller]
+
+
+def install_credentials(app: Flask, tokens: dict[str, str] | None = None) -> None:
+    """The tokens this app accepts, by caller (from the environment unless given)."""
+    app.config["CALLER_TOKENS"] = tokens if tokens is not None else caller_tokens()
+
+
+def is_one_of(authorization: str | None, tokens: dict[str, str], callers: tuple[str, ...]) -> bool:
+    """Whether an `Authorization: Bearer ...` header carries the token of one of `callers`."""
+    scheme, _, presented = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        return False
+    # Every token compared, without stopping early: timing tells nothing.
+    matches = [hmac.compare_digest(presented.strip().encode(), tokens[caller].encode())
+               for caller in callers if tokens.get(caller)]
+    return any(matches)
+
+
+def requires(*callers: str) -> Callable[[View], View]:
+    """Only these callers may call the route; anyone else gets 401 and a JSON body."""
+
+    def wrap(view: View) -> View:
+        @wraps(view)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            tokens = current_app.config["CALLER_TOKENS"]
+            if not is_one_of(request.headers.get("Authorization"), tokens, callers):
+                return unauthorized(callers)
+            return view(*args, **kwargs)
+
+        return checked  # type: ignore[return-value]
+
+    return wrap
+
+
+def unauthorized(callers: tuple[str, ...]) -> Response:
+    response = error_response(
+        401, "unauthorized",
+        f"This call needs the credential of the {' or '.join(callers)}: "
+        "Authorization: Bearer <token>.")
+    response.headers["WWW-Authenticate"] = 'Bearer realm="glastonbury"'
+    return response
+
+
+def bearer(caller: str) -> dict[str, str]:
+    """The header a caller sends its token in."""
+    return {"Authorization": f"Bearer {token_of(caller)}"}

@@ -1,0 +1,87 @@
+"""The inventory's catalogue as the order service reads it: what each ticket costs.
+
+A read of public reference data (`GET /tickets?id=...`), not a step of the saga: the order
+service answers a customer who names a wrong price at once (422) instead of letting the saga
+reject the order later. The inventory stays the authority: the reserve step sends each line's
+price and the inventory refuses any that is not its own, so a stale cache or an unreachable
+inventory (orders are then accepted unchecked) can never get tickets at another price.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import threading
+import time
+from decimal import Decimal
+from typing import Protocol
+from urllib.parse import urlencode, urlsplit
+from uuid import UUID
+
+log = logging.getLogger(__name__)
+
+CACHE_SECONDS = 2.0
+TIMEOUT_S = 1.0
+
+
+class Catalogue(Protocol):
+    """Ticket id -> price (None: no price, not for sale); a ticket not in the answer does not
+    exist. None for the whole answer when the catalogue cannot be read now."""
+
+    def prices(self, ticket_ids: list[UUID]) -> dict[UUID, Decimal | None] | None: ...
+
+
+class HttpCatalogue:
+    """The inventory's `GET /tickets?id=...`, each price kept for `CACHE_SECONDS`."""
+
+    def __init__(self, inventory_url: str, cache_seconds: float = CACHE_SECONDS):
+        parts = urlsplit(inventory_url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.cache_seconds = cache_seconds
+        self._cache: dict[UUID, tuple[float, Decimal | None, bool]] = {}  # when, price, exists
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def prices(self, ticket_ids: list[UUID]) -> dict[UUID, Decimal | None] | None:
+        now = time.monotonic()
+        with self._lock:
+            fresh = {ticket: self._cache[ticket] for ticket in ticket_ids
+                     if ticket in self._cache and now - self._cache[ticket][0] < self.cache_seconds}
+        missing = [ticket for ticket in dict.fromkeys(ticket_ids) if ticket not in fresh]
+        if missing:
+            fetched = self._fetch(missing)
+            if fetched is None:
+                return None
+            with self._lock:
+                for ticket in missing:
+                    entry = (now, fetched.get(ticket), ticket in fetched)
+                    self._cache[ticket] = fresh[ticket] = entry
+        return {ticket: price for ticket, (_, price, exists) in fresh.items() if exists}
+
+    def _fetch(self, ticket_ids: list[UUID]) -> dict[UUID, Decimal | None] | None:
+        query = urlencode([("id", str(ticket)) for ticket in ticket_ids])
+        for attempt in (1, 2):   # a kept-alive connection the server closed: once more afresh
+            connection = self._connection(fresh=attempt == 2)
+            try:
+                connection.request("GET", f"/tickets?{query}")
+                response = connection.getresponse()
+                body = response.read()
+                break
+            except (OSError, http.client.HTTPException) as error:
+                connection.close()
+                if attempt == 2:
+                    log.warning("catalogue unreachable, prices not checked here: %s", error)
+                    return None
+        if response.status != 200:
+            log.warning("catalogue answered %s, prices not checked here", response.status)
+            return None
+        tickets = json.loads(body, parse_float=Decimal).get("tickets", [])
+        return {UUID(t["id"]): None if t.get("price") is None else Decimal(str(t["price"]))
+                for t in tickets}
+
+    def _connection(self, fresh: bool) -> http.client.HTTPConnection:
+        if fresh or getattr(self._local, "connection", None) is None:
+            self._local.connection = http.client.HTTPConnection(self.host, self.port,
+                                                                timeout=TIMEOUT_S)
+        return self._local.connection  # type: ignore[no-any-return]
