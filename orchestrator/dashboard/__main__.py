@@ -8,7 +8,6 @@ Takes Flower's own options, from the command line and `FLOWER_*` variables, exac
 from __future__ import annotations
 
 import atexit
-import os
 import signal
 import sys
 
@@ -17,6 +16,7 @@ from flower.command import (apply_env_options, apply_options, extract_settings, 
 from flower.urls import settings
 from tornado.options import options
 
+from glastonbury.auth import secret
 from glastonbury.process import tune_garbage_collector
 from orchestrator import app as celery_app
 from orchestrator.dashboard.app import make_dashboard
@@ -28,7 +28,7 @@ def configure(argv: list[str]) -> None:
     """Flower's options and settings as its command would set them, plus our login."""
     apply_env_options()
     apply_options(sys.argv[0], argv)
-    password = os.environ.get("FLOWER_PASSWORD")
+    password = secret("FLOWER_PASSWORD")
     if not password:
         sys.exit("FLOWER_PASSWORD is not set: the dashboard needs the techlead password")
     if options.url_prefix:

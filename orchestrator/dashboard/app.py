@@ -6,6 +6,7 @@ Flower's pages, its API, `/metrics` and `/healthcheck` all sit behind the one lo
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,20 @@ def saga_routes() -> list[Any]:
     ]
 
 
+# Flower's API can send, revoke or time out any task: that would step around the saga's safety
+# rules (`celery -A orchestrator saga ...` and the saga pages are the ways to act on a saga).
+WRITES_OF_FLOWERS_API = re.compile(
+    r"^/api/task/(apply|async-apply|send-task|abort|timeout|rate-limit|revoke)/")
+
+
+def flowers_pages_and_reads() -> list[Any]:
+    """Flower's handlers without those that act on tasks (those paths answer 404)."""
+    def pattern(rule: Any) -> str:
+        return rule[0] if isinstance(rule, tuple) else rule.regex.pattern
+
+    return [rule for rule in flower_handlers if not WRITES_OF_FLOWERS_API.match(pattern(rule))]
+
+
 def make_dashboard(capp: Celery, options: Any, settings: dict[str, Any]) -> Flower:
     """Flower with `options` as its command would build it, our pages added, all behind the login.
 
@@ -64,6 +79,6 @@ def make_dashboard(capp: Celery, options: Any, settings: dict[str, Any]) -> Flow
     dashboard = Flower(capp=capp, options=options, **{**settings, "template_loader": loader})
     # Matched before Flower's own list (a host rule inserted ahead of the catch-all), so every
     # path goes through a guarded handler, including Flower's final "not found" handler.
-    dashboard.add_handlers(r".*", guard_all([*saga_routes(), *flower_handlers]))
+    dashboard.add_handlers(r".*", guard_all([*saga_routes(), *flowers_pages_and_reads()]))
     return dashboard
 

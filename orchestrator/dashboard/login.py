@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import binascii
 import hmac
+import time
 from base64 import b64decode
 from collections.abc import Iterable
 from typing import Any
@@ -18,6 +19,40 @@ from tornado.routing import URLSpec
 
 USER = "techlead"
 REALM = 'Basic realm="flower"'
+
+
+class Throttle:
+    """Failed logins per client address: after `limit` failures within `window_s`, that address
+    is refused (429) until the window has passed, so a password cannot be guessed at speed."""
+
+    def __init__(self, limit: int = 5, window_s: float = 60.0):
+        self.limit, self.window_s = limit, window_s
+        self.failures: dict[str, list[float]] = {}
+
+    def _recent(self, address: str, moment: float) -> list[float]:
+        recent = [t for t in self.failures.get(address, []) if moment - t < self.window_s]
+        if recent:
+            self.failures[address] = recent
+        else:
+            self.failures.pop(address, None)
+        return recent
+
+    def blocked_for(self, address: str, moment: float | None = None) -> float:
+        """Seconds the address must still wait, 0 if it may try."""
+        moment = time.monotonic() if moment is None else moment
+        recent = self._recent(address, moment)
+        if len(recent) < self.limit:
+            return 0.0
+        return max(0.0, self.window_s - (moment - recent[-self.limit]))
+
+    def failed(self, address: str, moment: float | None = None) -> None:
+        moment = time.monotonic() if moment is None else moment
+        self.failures.setdefault(address, []).append(moment)
+        if len(self.failures) > 10_000:   # many addresses: forget the oldest, stay small
+            self.failures.pop(next(iter(self.failures)))
+
+
+THROTTLE = Throttle()
 
 
 def has_login(authorization: str | None, logins: Iterable[str]) -> bool:
@@ -39,8 +74,18 @@ class LoginRequired:
 
     def prepare(self) -> Any:
         handler: Any = self
-        if not has_login(handler.request.headers.get("Authorization"),
-                         handler.application.options.basic_auth or ()):
+        address = handler.request.remote_ip or "?"
+        wait = THROTTLE.blocked_for(address)
+        if wait:
+            handler.clear()
+            handler.set_status(429)
+            handler.set_header("Retry-After", str(int(wait) + 1))
+            handler.finish("Too many failed logins; try again later")
+            return None
+        authorization = handler.request.headers.get("Authorization")
+        if not has_login(authorization, handler.application.options.basic_auth or ()):
+            if authorization:   # a wrong password, not a browser asking for the login
+                THROTTLE.failed(address)
             handler.clear()
             handler.set_status(401)
             handler.set_header("WWW-Authenticate", REALM)

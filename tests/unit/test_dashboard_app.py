@@ -91,3 +91,37 @@ class Dashboard(AsyncHTTPTestCase):
                             headers={"Authorization": basic(LOGIN)})
         assert answer.code == 403
 
+
+    def test_flowers_api_sends_no_task_and_revokes_none(self) -> None:
+        login = {"Authorization": basic(LOGIN)}
+        for path in ("/api/task/send-task/saga.start", "/api/task/apply/saga.start",
+                     "/api/task/async-apply/saga.finalise_order", "/api/task/revoke/x",
+                     "/api/task/abort/x", "/api/task/timeout/x", "/api/task/rate-limit/x"):
+            assert self.fetch(path, method="POST", body="{}", headers=login).code == 404, path
+        assert self.fetch("/api/task/types", headers=login).code == 200
+
+
+def test_a_password_guessed_too_often_is_refused_for_a_while() -> None:
+    from orchestrator.dashboard.login import Throttle
+
+    throttle = Throttle(limit=3, window_s=60)
+    for moment in (0, 1, 2):
+        assert throttle.blocked_for("10.0.0.9", moment) == 0
+        throttle.failed("10.0.0.9", moment)
+    assert throttle.blocked_for("10.0.0.9", 3) == 57       # the oldest failure ages out at 60
+    assert throttle.blocked_for("10.0.0.8", 3) == 0        # another address may try
+    assert throttle.blocked_for("10.0.0.9", 61) == 0
+
+
+class ThrottledApp(GuardedApp):
+    def tearDown(self) -> None:
+        from orchestrator.dashboard.login import THROTTLE
+
+        THROTTLE.failures.clear()
+        super().tearDown()
+
+    def test_after_five_wrong_passwords_even_the_right_one_waits(self) -> None:
+        for _ in range(5):
+            assert self.fetch("/hello", headers={"Authorization": basic("techlead:no")}).code == 401
+        refused = self.fetch("/hello", headers={"Authorization": basic(LOGIN)})
+        assert refused.code == 429 and int(refused.headers["Retry-After"]) > 0
