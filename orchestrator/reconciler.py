@@ -83,18 +83,32 @@ def void_pending_payments(stuck_after: timedelta) -> int:
     return len(due)
 
 
+ORPHAN_PAGES = 10   # up to 1,000 pending orders looked at a pass
+
+
 def start_orphan_orders(stuck_after: timedelta) -> int:
-    """Orders the order service holds PENDING with no saga here (Redis was down when placed)."""
-    try:
-        pending = orders().pending_before((now() - stuck_after).isoformat())
-    except ServiceUnavailable as error:
-        log.warning("cannot list pending orders: %s", error)
-        return 0
-    known = store().known(order["id"] for order in pending)
+    """Orders the order service holds PENDING with no saga here (Redis was down when placed).
+
+    Pending orders with a saga (waiting for a payment, parked) are paged past, so however many
+    there are, none holds back an orphan behind them.
+    """
+    cutoff, after, orphans = (now() - stuck_after).isoformat(), None, []
+    seen: set[str] = set()
+    for _ in range(ORPHAN_PAGES):
+        try:
+            page = orders().pending_before(cutoff, created_after=after)
+        except ServiceUnavailable as error:
+            log.warning("cannot list pending orders: %s", error)
+            break
+        fresh = [order for order in page if order["id"] not in seen]
+        seen.update(order["id"] for order in fresh)
+        known = store().known(order["id"] for order in fresh)
+        orphans += [order for order in fresh if order["id"] not in known]
+        if len(page) < 100 or not fresh:
+            break
+        after = page[-1]["createdAt"]
     started = 0
-    for order in pending:
-        if order["id"] in known:
-            continue
+    for order in orphans:
         try:
             start.apply_async((OrderPlaced.message_from_order(order),))
             started += 1

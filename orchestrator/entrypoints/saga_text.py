@@ -22,7 +22,10 @@ def parse_since(text: str, moment: datetime) -> datetime:
     relative = RELATIVE.match(text)
     if relative:
         amount, unit = relative.groups()
-        return moment - timedelta(**{UNITS[unit]: int(amount)})
+        try:
+            return moment - timedelta(**{UNITS[unit]: int(amount)})
+        except OverflowError:  # older than datetime can count: since the beginning of time
+            return datetime.min.replace(tzinfo=UTC)
     try:
         parsed = datetime.fromisoformat(text.strip())
     except ValueError:

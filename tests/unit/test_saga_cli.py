@@ -280,3 +280,7 @@ def test_several_sagas_are_acted_on_only_once_confirmed(
 def test_an_empty_selection_does_nothing(world: World) -> None:
     result = saga("retry", "--state", "parked")
     assert result.exit_code == 0 and result.output.strip() == "no saga matches"
+
+
+def test_an_age_beyond_any_date_means_since_the_beginning_and_is_no_traceback() -> None:
+    assert parse_since("99999999999d", now()) == datetime.min.replace(tzinfo=UTC)

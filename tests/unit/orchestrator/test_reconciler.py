@@ -29,3 +29,32 @@ def test_each_drive_doubles_the_wait_before_the_next() -> None:
 
 def test_the_wait_stops_growing_at_eight_times_the_threshold() -> None:
     assert not _driven_lately(saga(drives=9, idle_s=81), STUCK_AFTER)
+
+
+def test_orphans_behind_a_hundred_pending_orders_with_sagas_are_started(
+        monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    from orchestrator import reconciler
+
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    pending = [{"id": f"o{n:03}", "customerId": "c", "total": "1.00", "createdAt":
+                (base + timedelta(seconds=n)).isoformat(),
+                "items": [{"id": "t", "quantity": 1, "amount": 1.0}]} for n in range(250)]
+
+    class Orders:
+        def pending_before(self, cutoff, limit=100, created_after=None):  # type: ignore[no-untyped-def]
+            page = [o for o in pending if created_after is None or o["createdAt"] >= created_after]
+            return page[:limit]
+
+    class Store:
+        def known(self, ids):  # type: ignore[no-untyped-def]
+            return {order_id for order_id in ids if order_id < "o200"}   # 200 parked or waiting
+
+    started: list[str] = []
+    monkeypatch.setattr(reconciler, "orders", Orders)
+    monkeypatch.setattr(reconciler, "store", Store)
+    monkeypatch.setattr(reconciler.start, "apply_async",
+                        lambda args: started.append(args[0]["orderId"]))
+    assert reconciler.start_orphan_orders(timedelta(seconds=15)) == 50
+    assert started == [f"o{n:03}" for n in range(200, 250)]
