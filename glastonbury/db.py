@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 
 def make_engine(url: str) -> Engine:
@@ -52,15 +50,3 @@ def reading(engine: Engine) -> Iterator[Connection]:
     transaction does, see above), so reading never queues behind, or ahead of, the writers."""
     with engine.connect() as connection:
         yield connection.execution_options(**{READ_ONLY: True})
-
-
-def create_schema(engine: Engine, metadata: MetaData, attempts: int = 5) -> None:
-    """Create missing tables; several processes starting at once may race, so retry."""
-    for attempt in range(attempts):
-        try:
-            metadata.create_all(engine)
-            return
-        except (IntegrityError, OperationalError, ProgrammingError):
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.2 * (attempt + 1))

@@ -13,11 +13,11 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 
 from glastonbury import settings
 from glastonbury.auth import ADMIN, ORCHESTRATOR, install_credentials, requires
-from glastonbury.db import create_schema, make_engine
+from glastonbury.db import make_engine
+from glastonbury.migrate import upgrade
 from glastonbury.process import tune_garbage_collector
 from glastonbury.web import (ApiError, DecimalJSONProvider, error_response, install_json_errors,
                              json_object, validated)
-from inventory_service.adapters.tables import metadata
 from inventory_service.domain.exceptions import InventoryError
 from inventory_service.entrypoints import openapi
 from inventory_service.entrypoints.errors import api_error, parse_uuid
@@ -41,7 +41,7 @@ def create_app(database_url: str | None = None,
     """The app on `database_url` (default `INVENTORY_DATABASE_URL`), schema created and seeded;
     `tokens` by caller (default: from the environment)."""
     engine = make_engine(database_url or settings.database_url("inventory"))
-    create_schema(engine, metadata)
+    upgrade(engine, "inventory")
     services.seed_default_tickets(SqlAlchemyUnitOfWork(engine))
     app = Flask(__name__)
     app.json = DecimalJSONProvider(app)

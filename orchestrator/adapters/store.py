@@ -27,7 +27,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from glastonbury.db import create_schema, make_engine, reading
+from glastonbury.db import make_engine, reading
+from glastonbury.migrate import upgrade
 from orchestrator.domain.model import OrderLine, OrderPlaced, Saga, SagaState, StepRecord, TERMINAL
 
 metadata = MetaData()
@@ -155,7 +156,7 @@ class SagaStore:
     @classmethod
     def connect(cls, url: str) -> SagaStore:
         engine = make_engine(url)
-        create_schema(engine, metadata)
+        upgrade(engine, "orchestrator")
         return cls(engine)
 
     @contextmanager

@@ -14,7 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from glastonbury import settings
 from glastonbury.auth import ADMIN, ORCHESTRATOR, install_credentials, requires
 from glastonbury.process import tune_garbage_collector
-from glastonbury.db import create_schema, make_engine
+from glastonbury.db import make_engine
+from glastonbury.migrate import upgrade
 from glastonbury.web import (
     ApiError,
     DecimalJSONProvider,
@@ -23,7 +24,6 @@ from glastonbury.web import (
     json_object,
     validated,
 )
-from order_service.adapters.orm import metadata
 from order_service.adapters.saga_starter import CelerySagaStarter, SagaStarter
 from order_service.adapters.catalogue import Catalogue, HttpCatalogue
 from order_service.domain.model import ConflictingOutcome, NotTheCatalogue, OrderStatus
@@ -52,7 +52,7 @@ def create_app(database_url: str | None = None, saga_starter: SagaStarter | None
 
     `catalogue` defaults to the inventory's; `tokens` (by caller) to the environment's."""
     engine = make_engine(database_url or settings.database_url("order"))
-    create_schema(engine, metadata)
+    upgrade(engine, "order")
     app = Flask(__name__)
     app.url_map.merge_slashes = False  # "//" would redirect with an HTML body; 404 JSON instead
     app.json = DecimalJSONProvider(app)

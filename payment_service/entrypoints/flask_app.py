@@ -13,11 +13,11 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from glastonbury import settings
 from glastonbury.process import tune_garbage_collector
-from glastonbury.db import create_schema, make_engine
+from glastonbury.db import make_engine
+from glastonbury.migrate import upgrade
 from glastonbury.auth import ADMIN, ORCHESTRATOR, install_credentials, requires
 from glastonbury.web import ApiError, error_response, install_json_errors, json_object, validated
 from payment_service.adapters.relay_wake import RelayNudger
-from payment_service.adapters.tables import metadata
 from payment_service.entrypoints.openapi import OPENAPI
 from payment_service.entrypoints.schemas import (
     ManualDecision,
@@ -41,7 +41,7 @@ def create_app(database_url: str | None = None,
     install_json_errors(app)
     install_credentials(app, tokens)
     engine = make_engine(database_url or settings.database_url("payment"))
-    create_schema(engine, metadata)
+    upgrade(engine, "payment")
     app.extensions["payment_engine"] = engine
     app.extensions["relay_nudger"] = RelayNudger(settings.payment_relay_wake_address())
     app.register_blueprint(api)

@@ -20,14 +20,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from glastonbury import settings
 from glastonbury.auth import secret
-from glastonbury.db import create_schema, make_engine
+from glastonbury.db import make_engine
+from glastonbury.migrate import upgrade
 from glastonbury.kafka import wait_for_topics
 from glastonbury.process import tune_garbage_collector
 from payment_service import config
 from payment_service.adapters.kafka_publisher import KafkaPublisher
 from payment_service.adapters.relay_wake import RelayNudger, WakeListener
 from payment_service.adapters.repository import transaction as repository_transaction
-from payment_service.adapters.tables import metadata
 from payment_service.domain.gateway import GatewayRules
 from payment_service.service_layer import services
 
@@ -155,7 +155,7 @@ def main() -> None:
     servers = settings.kafka_bootstrap_servers()
     publisher = None
     try:
-        retry_until_done(stop, "creating the tables", lambda: create_schema(engine, metadata))
+        retry_until_done(stop, "migrating the database", lambda: upgrade(engine, "payment"))
         retry_until_done(stop, "creating the topics",
                          lambda: wait_for_topics(servers, results_topics()))
         key = secret("PAYMENT_RESULTS_SIGNING_KEY")

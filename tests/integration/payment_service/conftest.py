@@ -11,8 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.engine import Engine
 
-from glastonbury.db import create_schema, make_engine
-from payment_service.adapters.tables import metadata
+from glastonbury.db import make_engine
+from glastonbury.migrate import upgrade
 from payment_service.entrypoints.flask_app import create_app
 from tests.conftest import SERVICE_TOKENS, trusted
 
@@ -47,7 +47,7 @@ def edge_client(tmp_path: Path) -> Iterator[FlaskClient]:
 def engine(database_url: str) -> Iterator[Engine]:
     """An engine on a fresh database with the payment tables."""
     engine = make_engine(database_url)
-    create_schema(engine, metadata)
+    upgrade(engine, "payment")
     yield engine
     engine.dispose()
 

@@ -10,8 +10,8 @@ import sys
 import uuid
 from decimal import Decimal
 
-from glastonbury.db import create_schema, make_engine
-from payment_service.adapters.tables import metadata
+from glastonbury.db import make_engine
+from glastonbury.migrate import upgrade
 from payment_service.service_layer import services
 
 from .conftest import new_id
@@ -29,7 +29,7 @@ def test_the_relay_process_publishes_a_decision_and_stops_cleanly_on_sigterm(
     try:
         # the API may create the tables before the relay does: both sides must cope
         engine = make_engine(database_url)
-        create_schema(engine, metadata)
+        upgrade(engine, "payment")
         order_id = new_id()
         services.request_payment(engine, order_id, new_id(), Decimal("20.00"))
         [record] = consume(kafka_servers, topic, 1)
