@@ -16,6 +16,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    UniqueConstraint,
     Uuid,
 )
 from sqlalchemy.types import TypeDecorator
@@ -63,10 +64,12 @@ orders = Table(
     Column("amount", Money, nullable=False),
     Column("status", String(20), nullable=False),
     Column("reason", String(500)),
-    # Unique but nullable: orders placed without the header never collide.
-    Column("idempotency_key", String(255), unique=True),
+    # A customer's own key (nullable: orders placed without the header never collide); another
+    # customer's key of the same spelling is another key.
+    Column("idempotency_key", String(255)),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("customer_id", "idempotency_key", name="uq_orders_customer_idempotency_key"),
 )
 # The reconciler's question: which orders are still PENDING since before some time?
 Index("ix_orders_status_created_at", orders.c.status, orders.c.created_at)

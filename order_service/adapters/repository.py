@@ -30,7 +30,7 @@ SET_OUTCOME = (update(orders).where(orders.c.id == bindparam("key_id"))
 
 
 class DuplicateIdempotencyKey(Exception):
-    """Another order already holds this idempotency key."""
+    """Another order of the customer's already holds this idempotency key."""
 
 
 class OrderRepository(Protocol):
@@ -38,7 +38,7 @@ class OrderRepository(Protocol):
 
     def add(self, order: Order) -> None: ...
     def get(self, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None: ...
-    def get_by_idempotency_key(self, key: str) -> Order | None: ...
+    def get_by_idempotency_key(self, customer_id: uuid.UUID, key: str) -> Order | None: ...
     def find(self, status: OrderStatus | None, created_before: datetime | None,
              limit: int, created_after: datetime | None = None) -> list[Order]: ...
     def save_outcome(self, order: Order) -> None: ...
@@ -68,9 +68,10 @@ class SqlOrderRepository:
         found = self._with_lines(self.connection.execute(query, {"order_id": order_id}).all())
         return found[0] if found else None
 
-    def get_by_idempotency_key(self, key: str) -> Order | None:
-        """The order placed with this idempotency key, or None."""
-        return self._one(select(orders).where(orders.c.idempotency_key == key))
+    def get_by_idempotency_key(self, customer_id: uuid.UUID, key: str) -> Order | None:
+        """The customer's order placed with this idempotency key, or None."""
+        return self._one(select(orders).where(orders.c.customer_id == customer_id,
+                                              orders.c.idempotency_key == key))
 
     def find(self, status: OrderStatus | None, created_before: datetime | None,
              limit: int, created_after: datetime | None = None) -> list[Order]:

@@ -53,6 +53,15 @@ class LineProblem:
     price: Decimal | None = None   # the catalogue's price, when the line names another
 
 
+class IdempotencyKeyReused(Exception):
+    """The customer already placed a different order with this Idempotency-Key."""
+
+    def __init__(self, key: str):
+        super().__init__(f"The Idempotency-Key {key!r} already names another order of this "
+                         "customer's, with other tickets or another amount: use a new key "
+                         "for a new order.")
+
+
 class NotTheCatalogue(Exception):
     """Lines name tickets that do not exist or are not for sale, or another price."""
 
@@ -131,6 +140,10 @@ class Order:
         """A new PENDING order with a fresh id."""
         return cls(uuid.uuid4(), customer_id, amount, list(lines), now, now,
                    idempotency_key=idempotency_key)
+
+    def placed_as(self, amount: Decimal, lines: list[OrderLine]) -> bool:
+        """Whether a request for `amount` and `lines` is this order's own, sent again."""
+        return self.amount == amount and self.lines == list(lines)
 
     @property
     def total(self) -> Decimal:

@@ -26,7 +26,8 @@ from glastonbury.web import (
 )
 from order_service.adapters.saga_starter import CelerySagaStarter, SagaStarter
 from order_service.adapters.catalogue import Catalogue, HttpCatalogue
-from order_service.domain.model import ConflictingOutcome, NotTheCatalogue, OrderStatus
+from order_service.domain.model import (ConflictingOutcome, IdempotencyKeyReused,
+                                        NotTheCatalogue, OrderStatus)
 from order_service.entrypoints import schemas
 from order_service.entrypoints.openapi import openapi_document
 from order_service.service_layer import services
@@ -147,6 +148,12 @@ def _not_the_catalogue(error: NotTheCatalogue) -> Response:
                 **({"price": float(p.price)} if p.price is not None else {})}
                for p in error.problems]
     return error_response(422, "not_the_catalogue", str(error), details)
+
+
+@routes.errorhandler(IdempotencyKeyReused)
+def _key_reused(error: IdempotencyKeyReused) -> Response:
+    return error_response(409, "idempotency_key_reused", str(error),
+                          [{"field": "Idempotency-Key", "problem": "names another order"}])
 
 
 @routes.errorhandler(ConflictingOutcome)

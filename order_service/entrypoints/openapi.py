@@ -31,7 +31,8 @@ TIMESTAMP = {"type": "string", "format": "date-time", "description": "ISO 8601, 
 ERRORS = {
     400: "Malformed JSON, or a malformed order id in the path.",
     404: "No such order or route.",
-    409: "The order already ended with another outcome (`conflicting_outcome`).",
+    409: "The order already ended with another outcome (`conflicting_outcome`); or the "
+         "customer's `Idempotency-Key` already names another order (`idempotency_key_reused`).",
     413: BODY_ERRORS[413],
     415: BODY_ERRORS[415],
     422: "A field is missing or invalid (`validation_failed`), or a line names a ticket that "
@@ -110,7 +111,8 @@ PLACE_ORDER = {
     "operationId": "placeOrder",
     "parameters": [{
         "name": "Idempotency-Key", "in": "header", "required": False,
-        "description": "The same key returns the same order instead of placing another.",
+        "description": "The customer's own key: sent again with the same order, it returns "
+                       "that order instead of placing another; with another order, 409.",
         "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
     }],
     "requestBody": json_body("OrderRequest"),
@@ -118,7 +120,7 @@ PLACE_ORDER = {
         "202": {**json_response(ref("Order"), "Stored PENDING; the saga decides the rest."),
                 "headers": {"Location": {"description": "/orders/{id}",
                                          "schema": {"type": "string"}}}},
-        **_errors(*BODY_ERRORS),
+        **_errors(*BODY_ERRORS, 409),
     },
 }
 

@@ -10,8 +10,8 @@ from decimal import Decimal
 from order_service.adapters.repository import DuplicateIdempotencyKey
 from order_service.adapters.saga_starter import SagaStarter
 from order_service.adapters.catalogue import Catalogue
-from order_service.domain.model import (Order, OrderLine, OrderStatus, check_against_catalogue,
-                                        order_message)
+from order_service.domain.model import (IdempotencyKeyReused, Order, OrderLine, OrderStatus,
+                                        check_against_catalogue, order_message)
 from order_service.service_layer.unit_of_work import UnitOfWork
 
 
@@ -39,7 +39,11 @@ def utc_now() -> datetime:
 
 def place_order(command: PlaceOrder, uow: UnitOfWork, starter: SagaStarter,
                 catalogue: Catalogue | None = None) -> Order:
-    """Store a PENDING order, then start its saga; the same idempotency key gives the same order.
+    """Store a PENDING order, then start its saga.
+
+    An idempotency key is the customer's own: sent again with the same order, it gives the
+    order it first made; with another order, IdempotencyKeyReused; another customer's key of
+    the same spelling is another key.
 
     Each line's price must be the catalogue's (NotTheCatalogue otherwise), so the total is the
     catalogue's; if the catalogue cannot be read now, the reserve step checks the prices instead.
@@ -48,7 +52,7 @@ def place_order(command: PlaceOrder, uow: UnitOfWork, starter: SagaStarter,
     """
     if command.idempotency_key is not None:
         with uow:
-            existing = _order_with_key(uow, command.idempotency_key)
+            existing = _order_with_key(uow, command)
         if existing is not None:
             return existing
     # Outside any transaction: a call to another service never holds a lock here.
@@ -64,13 +68,19 @@ def place_order(command: PlaceOrder, uow: UnitOfWork, starter: SagaStarter,
         except DuplicateIdempotencyKey:
             # A concurrent request with the same key won the race: answer its order.
             uow.rollback()
-            return _order_with_key(uow, command.idempotency_key)  # type: ignore[return-value]
+            return _order_with_key(uow, command)  # type: ignore[return-value]
     starter.start(order_message(order))
     return order
 
 
-def _order_with_key(uow: UnitOfWork, key: str | None) -> Order | None:
-    return None if key is None else uow.orders.get_by_idempotency_key(key)
+def _order_with_key(uow: UnitOfWork, command: PlaceOrder) -> Order | None:
+    """The customer's order made with the command's key; IdempotencyKeyReused if it differs."""
+    if command.idempotency_key is None:
+        return None
+    order = uow.orders.get_by_idempotency_key(command.customer_id, command.idempotency_key)
+    if order is not None and not order.placed_as(command.amount, command.lines):
+        raise IdempotencyKeyReused(command.idempotency_key)
+    return order
 
 
 def get_order(order_id: uuid.UUID, uow: UnitOfWork) -> Order:

@@ -109,6 +109,30 @@ def test_the_same_idempotency_key_returns_the_same_order(
     assert place(client, {"Idempotency-Key": str(uuid.uuid4())})["id"] != first["id"]
 
 
+def test_an_idempotency_key_is_its_customers_own(
+        client: FlaskClient, saga_starter: FakeSagaStarter) -> None:
+    key = {"Idempotency-Key": "checkout-1"}
+    mine = place(client, key)
+    theirs = place(client, key, customerId=str(uuid.uuid4()))
+    assert theirs["id"] != mine["id"], "another customer was answered with my order"
+    assert theirs["customerId"] != mine["customerId"]
+    assert place(client, key) == mine
+    assert len(saga_starter.messages) == 2
+
+
+def test_a_key_sent_again_with_another_order_is_refused_with_nothing_written(
+        client: FlaskClient, saga_starter: FakeSagaStarter) -> None:
+    key = {"Idempotency-Key": "checkout-" + uuid.uuid4().hex}
+    first = place(client, key)
+    other_items = [{**BRIEF_BODY["items"][0], "quantity": 2}]
+    status, body = answer(client.post("/orders", json=BRIEF_BODY | {"items": other_items},
+                                      headers=key))
+    assert (status, body["error"]) == (409, "idempotency_key_reused")
+    assert body["details"] == [{"field": "Idempotency-Key", "problem": "names another order"}]
+    assert [order["id"] for order in answer(client.get("/orders"))[1]["orders"]] == [first["id"]]
+    assert len(saga_starter.messages) == 1
+
+
 def test_concurrent_requests_with_one_key_make_one_order(
         client: FlaskClient, saga_starter: FakeSagaStarter) -> None:
     key = {"Idempotency-Key": "checkout-" + uuid.uuid4().hex}

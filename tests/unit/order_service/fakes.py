@@ -18,15 +18,17 @@ class FakeOrderRepository:
         self.orders: dict[uuid.UUID, Order] = {}
 
     def add(self, order: Order) -> None:
-        if order.idempotency_key and self.get_by_idempotency_key(order.idempotency_key):
+        if order.idempotency_key and self.get_by_idempotency_key(order.customer_id,
+                                                                 order.idempotency_key):
             raise DuplicateIdempotencyKey(order.idempotency_key)
         self.orders[order.id] = order
 
     def get(self, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None:
         return self.orders.get(order_id)
 
-    def get_by_idempotency_key(self, key: str) -> Order | None:
-        return next((o for o in self.orders.values() if o.idempotency_key == key), None)
+    def get_by_idempotency_key(self, customer_id: uuid.UUID, key: str) -> Order | None:
+        return next((o for o in self.orders.values()
+                     if (o.customer_id, o.idempotency_key) == (customer_id, key)), None)
 
     def find(self, status: OrderStatus | None, created_before: datetime | None,
              limit: int, created_after: datetime | None = None) -> list[Order]:

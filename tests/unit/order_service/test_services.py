@@ -7,15 +7,18 @@ from decimal import Decimal
 
 import pytest
 
-from order_service.domain.model import ConflictingOutcome, OrderLine, OrderStatus
+from order_service.domain.model import (ConflictingOutcome, IdempotencyKeyReused, OrderLine,
+                                        OrderStatus)
 from order_service.service_layer import services
 from tests.unit.order_service.fakes import FakeSagaStarter, FakeUnitOfWork
 
 LINE = OrderLine(uuid.uuid4(), "day-one", Decimal("200.00"), 1)
+CUSTOMER = uuid.uuid4()
 
 
-def a_command(key: str | None = None) -> services.PlaceOrder:
-    return services.PlaceOrder(uuid.uuid4(), Decimal("10.5"), [LINE], key)
+def a_command(key: str | None = None, customer: uuid.UUID = CUSTOMER,
+              lines: list[OrderLine] | None = None) -> services.PlaceOrder:
+    return services.PlaceOrder(customer, Decimal("10.5"), lines or [LINE], key)
 
 
 def test_the_order_is_committed_before_its_saga_starts() -> None:
@@ -33,6 +36,22 @@ def test_the_same_idempotency_key_returns_the_same_order_and_starts_one_saga() -
     again = services.place_order(a_command("key-1"), uow, starter)
     assert again.id == first.id
     assert len(starter.messages) == 1
+
+
+def test_another_customers_key_of_the_same_spelling_is_another_key() -> None:
+    uow, starter = FakeUnitOfWork(), FakeSagaStarter()
+    mine = services.place_order(a_command("key-1"), uow, starter)
+    theirs = services.place_order(a_command("key-1", customer=uuid.uuid4()), uow, starter)
+    assert theirs.id != mine.id and theirs.customer_id != mine.customer_id
+    assert len(starter.messages) == 2
+
+
+def test_a_key_sent_again_with_another_order_is_refused_and_starts_nothing() -> None:
+    uow, starter = FakeUnitOfWork(), FakeSagaStarter()
+    services.place_order(a_command("key-1"), uow, starter)
+    with pytest.raises(IdempotencyKeyReused):
+        services.place_order(a_command("key-1", lines=[LINE, LINE]), uow, starter)
+    assert len(starter.messages) == 1 and len(uow.orders.orders) == 1
 
 
 def test_orders_without_a_key_are_all_distinct() -> None:
