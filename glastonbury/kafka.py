@@ -44,7 +44,8 @@ def wait_for_topics(servers: list[str], topics: dict[str, int], deadline_s: floa
 
 
 def _create_missing_topics(servers: list[str], topics: dict[str, int]) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=servers, client_id="glastonbury-admin")
+    admin = KafkaAdminClient(bootstrap_servers=servers, client_id="glastonbury-admin",
+                             **settings.kafka_security())
     try:
         missing = set(topics) - set(admin.list_topics())
         if missing:
@@ -59,7 +60,7 @@ def _create_missing_topics(servers: list[str], topics: dict[str, int]) -> None:
 def make_producer(servers: list[str]) -> KafkaProducer:
     """A producer that waits for the broker's acknowledgement of every message."""
     return KafkaProducer(bootstrap_servers=servers, acks="all", retries=5, linger_ms=0,
-                         client_id="glastonbury-producer")
+                         client_id="glastonbury-producer", **settings.kafka_security())
 
 
 def make_consumer(servers: list[str], group_id: str, *topics: str) -> KafkaConsumer:
@@ -77,6 +78,7 @@ def make_consumer(servers: list[str], group_id: str, *topics: str) -> KafkaConsu
         session_timeout_ms=CONSUMER_SESSION_TIMEOUT_MS,
         heartbeat_interval_ms=CONSUMER_HEARTBEAT_INTERVAL_MS,
         max_poll_records=100,
+        **settings.kafka_security(),
     )
 
 

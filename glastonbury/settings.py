@@ -49,6 +49,28 @@ def kafka_bootstrap_servers() -> list[str]:
     return env("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{EMBEDDED_KAFKA_PORT}").split(",")
 
 
+KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL")
+
+
+def kafka_security() -> dict[str, str]:
+    """How a Kafka client proves who it is: kafka-python's options from `KAFKA_SECURITY_PROTOCOL`
+    (PLAINTEXT locally; SASL_PLAINTEXT or SASL_SSL in production), `KAFKA_SASL_MECHANISM`
+    (SCRAM-SHA-512) and the process's own `KAFKA_USERNAME` and `KAFKA_PASSWORD`."""
+    protocol = env("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").upper()
+    if protocol not in KAFKA_SECURITY_PROTOCOLS:
+        raise ValueError(f"KAFKA_SECURITY_PROTOCOL is {protocol!r}: one of "
+                         f"{', '.join(KAFKA_SECURITY_PROTOCOLS)}")
+    if protocol == "PLAINTEXT":
+        return {}
+    username, password = os.environ.get("KAFKA_USERNAME"), os.environ.get("KAFKA_PASSWORD")
+    if not (username and password):
+        raise ValueError(f"KAFKA_SECURITY_PROTOCOL is {protocol}: set KAFKA_USERNAME and "
+                         "KAFKA_PASSWORD")
+    return {"security_protocol": protocol,
+            "sasl_mechanism": env("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"),
+            "sasl_plain_username": username, "sasl_plain_password": password}
+
+
 def service_url(service: str, default_port: int) -> str:
     """Base URL of a service, e.g. `INVENTORY_SERVICE_URL`, defaulting to its local port."""
     port = env(f"{service.upper()}_PORT", str(default_port))

@@ -573,6 +573,88 @@ def test_the_apps_bootstrap_from_the_listener_kafka_advertises() -> None:
             assert set(servers.split(",")) <= advertised, f"{service}: {servers} vs {advertised}"
 
 
+KAFKA_START = ROOT / "deploy" / "kafka-start.sh"
+
+
+def kafka_clients() -> dict[str, dict[str, str]]:
+    """Each app service given a Kafka broker, and its environment."""
+    return {service: environment(spec) for service, spec in app_services().items()
+            if "KAFKA_BOOTSTRAP_SERVERS" in environment(spec)}
+
+
+def acls() -> list[tuple[str, frozenset[str], str, str]]:
+    """(principal, operations, resource type, resource) of each `allow` in kafka-start.sh, with
+    the script's topic variables resolved to compose's topic names."""
+    topics = {"$RESULTS": kafka_env()["PAYMENT_RESULTS_TOPIC"],
+              "$DEAD_LETTERS": kafka_env()["PAYMENT_RESULTS_DLQ_TOPIC"]}
+    found = []
+    for line in KAFKA_START.read_text().splitlines():
+        if not line.startswith("allow "):
+            continue
+        words = [word.strip('"') for word in shlex.split(line)[1:]]
+        operations = frozenset(words[i + 1] for i, word in enumerate(words)
+                               if word == "--operation")
+        kind = next(word for word in words if word in ("--topic", "--group", "--cluster"))
+        resource = words[words.index(kind) + 1]
+        found.append((words[0], operations, kind.removeprefix("--"),
+                      topics.get(resource, resource)))
+    return found
+
+
+def test_kafka_takes_clients_by_scram_only_and_keeps_its_plaintext_listeners_on_loopback() -> None:
+    env = kafka_env()
+    protocols = dict(pair.split(":")
+                     for pair in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    for listener in env["KAFKA_LISTENERS"].split(","):
+        name, address = listener.split("://")
+        if protocols[name] == "PLAINTEXT":
+            assert address.startswith("127.0.0.1:"), f"{listener} is plaintext beyond loopback"
+        else:
+            assert protocols[name] in ("SASL_PLAINTEXT", "SASL_SSL"), listener
+    assert env["KAFKA_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
+    assert env["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+    assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    assert env["KAFKA_SUPER_USERS"] == "User:ANONYMOUS", "only the loopback listeners' ANONYMOUS"
+    assert "kafka-start.sh" in " ".join(argv(services()["kafka"]["entrypoint"]))
+    assert any(volume.startswith("./deploy/kafka-start.sh:")
+               for volume in services()["kafka"]["volumes"])
+    assert "kafka-ready" in " ".join(argv(services()["kafka"]["healthcheck"]["test"]))
+
+
+def test_each_kafka_client_connects_as_a_user_of_its_own_that_the_broker_creates() -> None:
+    clients = kafka_clients()
+    assert set(clients) == {"payment-relay", "bridge"}, "only the relay and the bridge use Kafka"
+    created = dict(re.findall(r'^user (\S+) "\$\{(\w+):\?', KAFKA_START.read_text(), re.MULTILINE))
+    usernames = [env["KAFKA_USERNAME"] for env in clients.values()]
+    assert len(set(usernames)) == len(usernames), "two clients share a Kafka user"
+    for service, env in clients.items():
+        assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT", service
+        assert env["KAFKA_SASL_MECHANISM"] == kafka_env()["KAFKA_SASL_ENABLED_MECHANISMS"]
+        user = env["KAFKA_USERNAME"]
+        assert user in created, f"{service} connects as {user}, whom the broker does not know"
+        assert env["KAFKA_PASSWORD"] == kafka_env()[created[user]], (
+            f"{service}'s password is not the one the broker gives {user}")
+
+
+def test_only_the_relay_writes_payment_results_and_only_the_bridge_reads_them() -> None:
+    from orchestrator.entrypoints.payment_results_bridge import GROUP_ID
+
+    results, dead_letters = (kafka_env()["PAYMENT_RESULTS_TOPIC"],
+                             kafka_env()["PAYMENT_RESULTS_DLQ_TOPIC"])
+    relay, bridge = (kafka_clients()[service]["KAFKA_USERNAME"]
+                     for service in ("payment-relay", "bridge"))
+    granted = acls()
+    writers = {who for who, operations, kind, name in granted
+               if kind == "topic" and name == results and "Write" in operations}
+    readers = {who for who, operations, kind, name in granted
+               if kind == "topic" and name == results and "Read" in operations}
+    assert (writers, readers) == ({relay}, {bridge})
+    assert (bridge, frozenset({"Read"}), "group", GROUP_ID) in granted
+    assert {(who, kind) for who, _, kind, _ in granted} <= {
+        (relay, "topic"), (bridge, "topic"), (bridge, "group")}, "an ACL beyond the two clients"
+    assert {name for _, _, kind, name in granted if kind == "topic"} == {results, dead_letters}
+
+
 def test_the_payment_results_partitions_match_the_settings_default() -> None:
     default = re.search(r'"PAYMENT_RESULTS_PARTITIONS",\s*(\d+)', SETTINGS_FILE.read_text())
     assert default, "settings.py has no PAYMENT_RESULTS_PARTITIONS default"
@@ -709,7 +791,8 @@ def test_every_secret_is_required_without_a_default() -> None:
     text = COMPOSE_FILE.read_text()
     for secret in ("POSTGRES_PASSWORD", "FLOWER_PASSWORD", "ORCHESTRATOR_TOKEN", "ADMIN_TOKEN",
                    "PAYMENT_RESULTS_SIGNING_KEY", "ORDER_DB_PASSWORD", "INVENTORY_DB_PASSWORD",
-                   "PAYMENT_DB_PASSWORD", "ORCHESTRATOR_DB_PASSWORD"):
+                   "PAYMENT_DB_PASSWORD", "ORCHESTRATOR_DB_PASSWORD",
+                   "PAYMENT_RELAY_KAFKA_PASSWORD", "BRIDGE_KAFKA_PASSWORD"):
         uses = re.findall(rf"\$\{{{secret}([^}}]*)\}}", text)
         assert uses and all(use.startswith(":?") for use in uses), (
             f"{secret} must be required wherever it is used (${{{secret}:?...}})")
