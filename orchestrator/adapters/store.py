@@ -71,8 +71,33 @@ processed_events = Table(
 )
 
 
+# The reconciler's passes, one row: it runs unseen by Flower (its passes would bury the saga
+# steps there), so the dashboard and the metrics read when it last ran and what it repaired here.
+REPAIRS = ("driven", "checked", "voided", "started")
+reconciler_passes = Table(
+    "reconciler_passes", metadata,
+    Column("name", String(32), primary_key=True),
+    Column("passes", Integer, nullable=False),
+    Column("last_pass_at", DateTime(timezone=True), nullable=False),
+    Column("last_repair_at", DateTime(timezone=True)),
+    Column("last_repairs", Text),   # JSON: what the last pass that repaired anything did
+    *(Column(f"{repair}_total", Integer, nullable=False) for repair in REPAIRS),
+)
+
+
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ReconcilerPasses:
+    """How often the reconciler ran, when last, and what it repaired (last time and in all)."""
+
+    passes: int
+    last_pass_at: datetime
+    last_repair_at: datetime | None
+    last_repairs: dict[str, int]
+    totals: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -288,6 +313,45 @@ class SagaStore:
         added = tx.execute(_insert_event(tx.dialect.name),  # type: ignore[call-overload]
                            {"event_id": event_id, "order_id": order_id, "processed_at": now()})
         return added.first() is not None
+
+    # -- the reconciler's own record ---------------------------------------------------------
+
+    def record_reconciler_pass(self, repaired: dict[str, int]) -> None:
+        """Count one pass and add what it repaired (counts by kind of repair, as in REPAIRS)."""
+        at = now()
+        changes: dict[str, Any] = {"passes": reconciler_passes.c.passes + 1, "last_pass_at": at}
+        changes.update({f"{repair}_total": getattr(reconciler_passes.c, f"{repair}_total")
+                        + repaired.get(repair, 0) for repair in REPAIRS})
+        if any(repaired.values()):
+            changes.update(last_repair_at=at, last_repairs=json.dumps(repaired))
+        for attempt in range(2):
+            try:
+                with self.transaction() as tx:
+                    updated = tx.execute(update(reconciler_passes).values(changes)
+                                         .where(reconciler_passes.c.name == "reconciler"))
+                    if updated.rowcount == 0:   # the first pass ever
+                        tx.execute(insert(reconciler_passes).values(
+                            name="reconciler", passes=1, last_pass_at=at,
+                            last_repair_at=changes.get("last_repair_at"),
+                            last_repairs=changes.get("last_repairs"),
+                            **{f"{repair}_total": repaired.get(repair, 0)
+                               for repair in REPAIRS}))
+                return
+            except IntegrityError:
+                if attempt:   # two first passes at once: the other inserted; add to its row
+                    raise
+
+    def reconciler_passes(self) -> ReconcilerPasses | None:
+        """The reconciler's record; None before its first pass."""
+        with reading(self.engine) as connection:
+            row = connection.execute(select(reconciler_passes)).first()
+        if row is None:
+            return None
+        return ReconcilerPasses(
+            passes=row.passes, last_pass_at=_aware(row.last_pass_at),  # type: ignore[arg-type]
+            last_repair_at=_aware(row.last_repair_at),
+            last_repairs=json.loads(row.last_repairs) if row.last_repairs else {},
+            totals={repair: getattr(row, f"{repair}_total") for repair in REPAIRS})
 
     # -- what the reconciler looks for -------------------------------------------------------
 

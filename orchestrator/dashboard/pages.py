@@ -20,7 +20,7 @@ from tornado.ioloop import IOLoop
 
 from orchestrator import config, operations
 from orchestrator.adapters import saga_views
-from orchestrator.adapters.store import now
+from orchestrator.adapters.store import ReconcilerPasses, now
 from orchestrator.dashboard import diagram
 from orchestrator.domain.model import Saga, SagaState
 from orchestrator.wiring import store
@@ -37,6 +37,7 @@ class Overview:
     figures: dict[str, saga_views.StepFigures]
     needs_counts: dict[str, int]
     sagas: list[saga_views.SagaLine]
+    reconciler: ReconcilerPasses | None
 
 
 def read_overview(state: str | None, needs: str | None) -> Overview:
@@ -45,7 +46,8 @@ def read_overview(state: str | None, needs: str | None) -> Overview:
     figures = saga_views.step_figures(engine, diagram.STEPS)
     drawing = diagram.draw(figures, saga_views.counts_by_state(engine))
     return Overview(drawing, figures, saga_views.needs_a_person_counts(engine, stuck_after),
-                    saga_views.find_sagas(engine, stuck_after, state, needs))
+                    saga_views.find_sagas(engine, stuck_after, state, needs),
+                    store().reconciler_passes())
 
 
 def seconds(value: float | None) -> str:
@@ -90,7 +92,8 @@ class SagasPage(SagaHandler):
         overview = await self.blocking(read_overview, state, needs)
         self.render("sagas.html", overview=overview, chosen_state=state, chosen_needs=needs,
                     states=[s.value for s in SagaState], reasons=saga_views.NEEDS_A_PERSON,
-                    stuck_after=config.stuck_after(), sample=saga_views.DURATION_SAMPLE)
+                    stuck_after=config.stuck_after(), sample=saga_views.DURATION_SAMPLE,
+                    reconcile_interval=config.reconcile_interval(), now=now())
 
 
 class SagaPage(SagaHandler):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,30 @@ def test_without_the_login_every_path_answers_401_and_with_it_200(
     for path in PATHS:
         allowed = requests.get(dashboard + path, auth=login(stack), timeout=30)
         assert allowed.status_code == 200, path
+
+
+def test_the_reconciler_stays_out_of_flowers_task_list_and_the_saga_view_shows_its_passes(
+        stack: Stack, dashboard: str, client: Client) -> None:
+    order = client.wait_until_terminal(client.place_order([(client.new_ticket(5), 10.0, 1)]))
+    assert order["status"] == "COMPLETED"
+
+    def passes() -> int:
+        page = requests.get(f"{dashboard}/sagas", auth=login(stack), timeout=10).text
+        found = re.search(r'class="small saga-reconciler" data-passes="(\d+)"', page)
+        assert found, "the sagas page says nothing of the reconciler"
+        return int(found.group(1))
+
+    seen = wait_for(passes, 30, "a reconciler pass recorded")
+    wait_for(lambda: passes() > seen, 30, "another pass (every second in the test stack)")
+
+    def tasks(name: str) -> dict[str, Any]:
+        answer = requests.get(f"{dashboard}/api/tasks", params={"taskname": name},
+                              auth=login(stack), timeout=10)
+        assert answer.status_code == 200
+        return answer.json()
+
+    assert wait_for(lambda: tasks("saga.finalise_order"), 20, "the business steps in Flower")
+    assert tasks("saga.reconcile") == {}, "the reconciler's passes fill Flower's task list"
 
 
 @pytest.fixture(scope="module")

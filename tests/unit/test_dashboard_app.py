@@ -62,7 +62,7 @@ class Dashboard(AsyncHTTPTestCase):
     """The whole application on a memory broker and a SQLite store."""
 
     def get_app(self) -> Application:
-        store = SagaStore.connect(f"sqlite:///{self.tmp}/orchestrator.db")
+        store = self.store = SagaStore.connect(f"sqlite:///{self.tmp}/orchestrator.db")
         wiring.use(store=store)
         options.basic_auth = [LOGIN]
         return make_dashboard(Celery("test", broker="memory://"), options,
@@ -85,6 +85,16 @@ class Dashboard(AsyncHTTPTestCase):
             assert self.fetch(path).code == 401, path
         for path in ("/sagas", "/metrics", "/healthcheck"):
             assert self.fetch(path, headers={"Authorization": basic(LOGIN)}).code == 200, path
+
+    def test_the_sagas_page_says_when_the_reconciler_last_ran_and_what_it_repaired(self) -> None:
+        login = {"Authorization": basic(LOGIN)}
+        assert "no pass yet" in self.fetch("/sagas", headers=login).body.decode()
+        self.store.record_reconciler_pass({"driven": 2, "checked": 0, "voided": 0, "started": 1})
+        self.store.record_reconciler_pass({"driven": 0, "checked": 0, "voided": 0, "started": 0})
+        page = " ".join(self.fetch("/sagas", headers=login).body.decode().split())
+        assert 'data-passes="2"' in page and "2 passes" in page
+        assert "Last repair" in page and ": driven 2, started 1." in page
+        assert "In all: driven 2, checked 0, voided 0, started 1." in page
 
     def test_an_action_without_the_pages_token_is_refused(self) -> None:
         answer = self.fetch("/sagas/o-1/retry", method="POST", body="",

@@ -135,3 +135,29 @@ def test_a_persons_retry_counts_the_attempts_of_unfinished_steps_afresh(store: S
     store.restart_unfinished_steps("o1")
     attempts = {step.name: step.attempts for step in store.get("o1").steps}
     assert attempts == {"reserve_tickets": 1, "request_payment": 0}
+
+
+def test_the_reconcilers_passes_are_counted_with_what_they_repaired(store: SagaStore) -> None:
+    assert store.reconciler_passes() is None
+    store.record_reconciler_pass({"driven": 0, "checked": 0, "voided": 0, "started": 0})
+    first = store.reconciler_passes()
+    assert first.passes == 1 and first.last_repair_at is None and first.last_repairs == {}
+    store.record_reconciler_pass({"driven": 2, "checked": 0, "voided": 1, "started": 0})
+    store.record_reconciler_pass({"driven": 0, "checked": 0, "voided": 0, "started": 0})
+    passes = store.reconciler_passes()
+    assert passes.passes == 3 and passes.last_pass_at >= first.last_pass_at
+    assert passes.last_repairs == {"driven": 2, "checked": 0, "voided": 1, "started": 0}
+    assert passes.last_repair_at is not None and passes.last_repair_at < passes.last_pass_at
+    assert passes.totals == {"driven": 2, "checked": 0, "voided": 1, "started": 0}
+
+
+def test_passes_recorded_at_once_are_all_counted(store: SagaStore) -> None:
+    threads = [threading.Thread(target=store.record_reconciler_pass,
+                                args=({"driven": 1, "checked": 0, "voided": 0, "started": 0},))
+               for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    passes = store.reconciler_passes()
+    assert (passes.passes, passes.totals["driven"]) == (6, 6)
