@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from sqlalchemy import (Boolean, Column, DateTime, Integer, MetaData, Select, String, Table,
-                        Text, bindparam, func, insert, select, update)
+from sqlalchemy import (Boolean, Column, ColumnElement, DateTime, Integer, MetaData, Select,
+                        String, Table, Text, bindparam, func, insert, select, update)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -82,6 +82,16 @@ reconciler_passes = Table(
     Column("last_repair_at", DateTime(timezone=True)),
     Column("last_repairs", Text),   # JSON: what the last pass that repaired anything did
     *(Column(f"{repair}_total", Integer, nullable=False) for repair in REPAIRS),
+)
+
+
+# Payment results the bridge put on the dead-letter topic, counted by why (DEAD_LETTER_KINDS).
+DEAD_LETTER_KINDS = ("unsigned", "unreadable", "contradicted", "refused")
+dead_letters = Table(
+    "dead_letters", metadata,
+    Column("kind", String(32), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("last_at", DateTime(timezone=True), nullable=False),
 )
 
 
@@ -324,22 +334,11 @@ class SagaStore:
                         + repaired.get(repair, 0) for repair in REPAIRS})
         if any(repaired.values()):
             changes.update(last_repair_at=at, last_repairs=json.dumps(repaired))
-        for attempt in range(2):
-            try:
-                with self.transaction() as tx:
-                    updated = tx.execute(update(reconciler_passes).values(changes)
-                                         .where(reconciler_passes.c.name == "reconciler"))
-                    if updated.rowcount == 0:   # the first pass ever
-                        tx.execute(insert(reconciler_passes).values(
-                            name="reconciler", passes=1, last_pass_at=at,
-                            last_repair_at=changes.get("last_repair_at"),
-                            last_repairs=changes.get("last_repairs"),
-                            **{f"{repair}_total": repaired.get(repair, 0)
-                               for repair in REPAIRS}))
-                return
-            except IntegrityError:
-                if attempt:   # two first passes at once: the other inserted; add to its row
-                    raise
+        self._add_to_row(reconciler_passes, reconciler_passes.c.name == "reconciler", changes,
+                         {"name": "reconciler", "passes": 1, "last_pass_at": at,
+                          "last_repair_at": changes.get("last_repair_at"),
+                          "last_repairs": changes.get("last_repairs"),
+                          **{f"{repair}_total": repaired.get(repair, 0) for repair in REPAIRS}})
 
     def reconciler_passes(self) -> ReconcilerPasses | None:
         """The reconciler's record; None before its first pass."""
@@ -352,6 +351,28 @@ class SagaStore:
             last_repair_at=_aware(row.last_repair_at),
             last_repairs=json.loads(row.last_repairs) if row.last_repairs else {},
             totals={repair: getattr(row, f"{repair}_total") for repair in REPAIRS})
+
+    def count_dead_letters(self, kinds: dict[str, int]) -> None:
+        """Add to the count of dead-lettered messages of each kind (one of DEAD_LETTER_KINDS)."""
+        at = now()
+        for kind, count in kinds.items():
+            self._add_to_row(dead_letters, dead_letters.c.kind == kind,
+                             {"count": dead_letters.c.count + count, "last_at": at},
+                             {"kind": kind, "count": count, "last_at": at})
+
+    def _add_to_row(self, table: Table, row: ColumnElement[bool], changes: dict[str, Any],
+                    first: dict[str, Any]) -> None:
+        """Update the counting row, or insert it as `first` when there is none yet. Of two
+        first inserts at once one meets the key; it then adds to the other's row."""
+        for attempt in range(2):
+            try:
+                with self.transaction() as tx:
+                    if tx.execute(update(table).where(row).values(changes)).rowcount == 0:
+                        tx.execute(insert(table).values(first))
+                return
+            except IntegrityError:
+                if attempt:
+                    raise
 
     # -- what the reconciler looks for -------------------------------------------------------
 

@@ -16,8 +16,10 @@ from flower.urls import handlers as flower_handlers
 from tornado import template
 from tornado.web import url
 
+from orchestrator.adapters import saga_metrics
 from orchestrator.dashboard import pages
 from orchestrator.dashboard.login import guard_all
+from orchestrator.wiring import store
 
 TEMPLATES = Path(__file__).parent / "templates"
 # Flower's navbar gets one more tab; it goes before the end of the first list, the main tabs.
@@ -75,6 +77,8 @@ def make_dashboard(capp: Celery, options: Any, settings: dict[str, Any]) -> Flow
     """
     if not options.basic_auth:
         raise ValueError("the dashboard needs a login (options.basic_auth)")
+    # Flower's /metrics renders this process's default registry: the saga metrics join it.
+    saga_metrics.install(lambda: store().engine)
     loader = DashboardTemplates(settings["template_path"])
     dashboard = Flower(capp=capp, options=options, **{**settings, "template_loader": loader})
     # Matched before Flower's own list (a host rule inserted ahead of the catch-all), so every

@@ -34,6 +34,7 @@ STEP_OF_STATE = {SagaState.STARTED: "reserve_tickets", SagaState.RESERVED: "requ
                  SagaState.APPROVED: "finalise_order",
                  SagaState.COMPENSATING: "release_reservation"}
 COMPENSATION_SECOND = "fail_order"
+COMPENSATION_STEPS = (STEP_OF_STATE[SagaState.COMPENSATING], COMPENSATION_SECOND)
 GAVE_UP = frozenset({SagaState.COMPENSATING, SagaState.REJECTED, SagaState.PAYMENT_FAILED})
 
 

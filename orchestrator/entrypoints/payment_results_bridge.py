@@ -14,6 +14,7 @@ import json
 import logging
 import signal
 import time
+from collections import Counter
 from typing import Any
 
 from kafka.errors import CommitFailedError
@@ -27,6 +28,7 @@ from glastonbury.kafka import is_signed, make_consumer, make_producer, wait_for_
 from orchestrator.adapters.services import PaymentClient, PaymentRecord
 from orchestrator.domain.model import InvalidMessage, PaymentDecided
 from orchestrator.saga import record_payment_results
+from orchestrator.wiring import store as saga_store
 
 log = logging.getLogger("orchestrator.bridge")
 GROUP_ID = "orchestrator-bridge"
@@ -95,29 +97,31 @@ class PaymentResultsBridge:
         amount); the saga then checks the amount against the order's total.
         """
         results: dict[int, PaymentDecided] = {}
-        parked = []
+        parked: list[tuple[Any, str]] = []   # each send's future, and the kind of dead letter
         for index, record in enumerate(records):
             raw = record.value or b""
             if not is_signed(self.signing_key, raw, record.headers):
-                parked.append(self.park(raw, "not signed by the payment relay"))
+                parked.append(self.park(raw, "not signed by the payment relay", "unsigned"))
                 continue
             try:
                 results[index] = PaymentDecided.from_message(json.loads(raw))
             # JSONDecodeError is a ValueError; brackets nested too deep overflow the parser.
             except (ValueError, RecursionError, InvalidMessage) as error:
-                parked.append(self.park(raw, str(error)))
+                parked.append(self.park(raw, str(error), "unreadable"))
         if results:
             # ServiceUnavailable (the payment service is down) propagates: read them again.
             records_by_order = self.payments.records([r.order_id for r in results.values()])
             for index, result in list(results.items()):
                 problem = disagreement(result, records_by_order.get(result.order_id))
                 if problem:
-                    parked.append(self.park(records[index].value, problem))
+                    parked.append(self.park(records[index].value, problem, "contradicted"))
                     del results[index]
         for index, problem in self.store(results):
-            parked.append(self.park(records[index].value, problem))
-        for sent in parked:
+            parked.append(self.park(records[index].value, problem, "refused"))
+        for sent, _ in parked:
             sent.get(timeout=30)
+        if parked:
+            saga_store().count_dead_letters(Counter(kind for _, kind in parked))
 
     def store(self, results: dict[int, PaymentDecided]) -> list[tuple[int, str]]:
         """Record the results in one transaction; the index and reason of each refused one.
@@ -139,14 +143,16 @@ class PaymentResultsBridge:
                     for refusal in self.store({index: result})]
         return [(by_result[id(result)], problem) for result, problem in refused]
 
-    def park(self, raw: bytes | None, problem: str) -> Any:
+    def park(self, raw: bytes | None, problem: str, kind: str) -> tuple[Any, str]:
         """Put a message on the dead-letter topic, with the reason in a header; the send's
-        future (the caller waits for the broker's acknowledgement)."""
+        future (the caller waits for the broker's acknowledgement) and the kind of dead letter
+        (one of the store's DEAD_LETTER_KINDS, which the metrics count)."""
         self.parked += 1
         log.error("payment result parked on %s (%d so far): %s", self.dead_letter_topic,
                   self.parked, problem)
         headers = [("error", problem.encode()[:1000])]
-        return self.producer.send(self.dead_letter_topic, value=raw or b"", headers=headers)
+        sent = self.producer.send(self.dead_letter_topic, value=raw or b"", headers=headers)
+        return sent, kind
 
     def stop(self, *_: Any) -> None:
         self.running = False

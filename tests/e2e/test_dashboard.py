@@ -81,6 +81,41 @@ def test_the_reconciler_stays_out_of_flowers_task_list_and_the_saga_view_shows_i
     assert tasks("saga.reconcile") == {}, "the reconciler's passes fill Flower's task list"
 
 
+def saga_metrics(stack: Stack, dashboard: str) -> dict[tuple[str, tuple[Any, ...]], float]:
+    """The glastonbury_* samples of the dashboard's /metrics: (name, labels) -> value."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    answer = requests.get(f"{dashboard}/metrics", auth=login(stack), timeout=10)
+    assert answer.status_code == 200
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(answer.text)
+            for sample in family.samples if sample.name.startswith("glastonbury_")}
+
+
+def test_flowers_metrics_carry_the_sagas_steps_reconciler_and_dead_letters(
+        stack: Stack, dashboard: str, client: Client) -> None:
+    before = saga_metrics(stack, dashboard)
+    order = client.wait_until_terminal(client.place_order([(client.new_ticket(5), 10.0, 1)]))
+    assert order["status"] == "COMPLETED"
+    client.publish_payment_result(order["id"], "DECLINED")   # a forgery: not signed
+    unsigned = ("glastonbury_dead_letters_total", (("kind", "unsigned"),))
+    finalised = ("glastonbury_saga_step_duration_seconds_count", (("step", "finalise_order"),))
+    completed = ("glastonbury_sagas", (("state", "COMPLETED"),))
+
+    def moved() -> dict[tuple[str, tuple[Any, ...]], float] | None:
+        after = saga_metrics(stack, dashboard)
+        grew = all(after.get(key, 0) > before.get(key, 0) for key in (unsigned, finalised,
+                                                                       completed))
+        return after if grew else None
+
+    after = wait_for(moved, 30, "the order and the forgery counted in /metrics")
+    assert after[("glastonbury_reconciler_passes_total", ())] > 0
+    assert after[("glastonbury_saga_steps_total", (("result", "passed"),
+                                                   ("step", "finalise_order")))] >= 1
+    assert ("glastonbury_saga_step_duration_seconds_bucket",
+            (("le", "+Inf"), ("step", "await_payment"))) in after
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import ast
 import configparser
+from decimal import Decimal
 import importlib.util
+import json
 import os
 import re
 import shlex
@@ -796,3 +798,57 @@ def test_every_secret_is_required_without_a_default() -> None:
         uses = re.findall(rf"\$\{{{secret}([^}}]*)\}}", text)
         assert uses and all(use.startswith(":?") for use in uses), (
             f"{secret} must be required wherever it is used (${{{secret}:?...}})")
+
+
+def test_prometheus_scrapes_the_dashboards_metrics_with_the_techlead_login() -> None:
+    from orchestrator.dashboard.login import USER
+
+    prometheus = services()["prometheus"]
+    assert prometheus["image"].startswith("prom/prometheus:")
+    mounted = {volume.split(":")[1]: volume.split(":")[0] for volume in prometheus["volumes"]}
+    config_path = ROOT / mounted["/etc/prometheus/prometheus.yml"]
+    config = yaml.safe_load(config_path.read_text())
+    (job,) = config["scrape_configs"]
+    assert job["metrics_path"] == "/metrics"
+    assert job["basic_auth"]["username"] == USER
+    start = " ".join(argv(prometheus["entrypoint"]))
+    assert f"> {job['basic_auth']['password_file']}" in start, "the password file is not written"
+    assert "$$FLOWER_PASSWORD" in start and "--config.file=/etc/prometheus/prometheus.yml" in start
+    assert environment(prometheus)["FLOWER_PASSWORD"] == environment(services()["flower"])[
+        "FLOWER_PASSWORD"]
+    (target,) = job["static_configs"][0]["targets"]
+    host, port = target.split(":")
+    assert host == "flower" and int(port) in listening_ports("flower")
+    assert depends_on(prometheus)["flower"]["condition"] == "service_healthy"
+    assert prometheus["ports"] and all(str(entry).startswith("127.0.0.1:")
+                                       for entry in prometheus["ports"]), (
+        "Prometheus has no login: publish it on the host's loopback only")
+
+
+def test_the_grafana_dashboard_asks_only_for_metrics_that_are_served(tmp_path: Path) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from orchestrator.adapters.saga_metrics import SagaCollector
+    from orchestrator.adapters.store import SagaStore, StepRun, now
+    from orchestrator.domain.model import OrderLine, OrderPlaced
+
+    store = SagaStore.connect(f"sqlite:///{tmp_path / 'orchestrator.db'}")
+    store.create_if_absent(OrderPlaced("o1", "c1", Decimal("1.00"), (OrderLine("t1", 1),)))
+    store.finish_step("o1", StepRun("reserve_tickets", "reserved", now()))
+    store.record_reconciler_pass({"driven": 0, "checked": 0, "voided": 0, "started": 0})
+    store.count_dead_letters({"unsigned": 1})
+    registry = CollectorRegistry()
+    registry.register(SagaCollector(lambda: store.engine))
+    served = {line.split("{")[0].split(" ")[0]
+              for line in generate_latest(registry).decode().splitlines()
+              if line and not line.startswith("#")}
+    store.engine.dispose()
+
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "glastonbury-sagas.json").read_text())
+    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    asked = {name for expr in exprs for name in re.findall(r"\bglastonbury_\w+", expr)}
+    assert asked and asked <= served, f"not served: {sorted(asked - served)}"
+    for wanted in ("glastonbury_sagas", "glastonbury_saga_step_duration_seconds_bucket",
+                   "glastonbury_compensations_total", "glastonbury_sagas_parked",
+                   "glastonbury_dead_letters_total", "glastonbury_reconciler_repairs_total"):
+        assert wanted in asked, f"no panel shows {wanted}"

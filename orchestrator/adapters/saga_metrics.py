@@ -1,0 +1,158 @@
+"""Saga metrics for Prometheus, read from the saga store at each scrape (no second record).
+
+The dashboard serves them in Flower's `/metrics`, behind the same login. Everything is counted
+by the database: sagas by state, parked sagas, each step's runs (passed or failed) and their
+durations as a histogram (the wait for the payment included), compensation steps, the
+reconciler's passes and repairs, and the payment results the bridge dead-lettered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import REGISTRY
+from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
+                                    HistogramMetricFamily, Metric)
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
+from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy.engine import Connection, Engine
+
+from glastonbury.db import reading
+from orchestrator.adapters.saga_views import PASSING_OUTCOME, TECHNICAL_FAILURE
+from orchestrator.adapters.store import (REPAIRS, _aware, dead_letters, reconciler_passes,
+                                         saga_steps, sagas)
+from orchestrator.domain.model import COMPENSATION_STEPS, SagaState
+
+PREFIX = "glastonbury"
+# Seconds: a step's HTTP call takes milliseconds, the wait for a payment up to its deadline.
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
+
+
+class SagaCollector(Collector):  # type: ignore[misc]
+    """The saga store's figures as Prometheus metric families; `engine()` names the store."""
+
+    def __init__(self, engine: Callable[[], Engine]):
+        self.engine = engine
+
+    def collect(self) -> Iterator[Metric]:
+        with reading(self.engine()) as connection:
+            yield from sagas_by_state(connection)
+            yield from step_runs(connection)
+            yield step_durations(connection)
+            yield from reconciler(connection)
+            yield dead_lettered(connection)
+
+
+def sagas_by_state(connection: Connection) -> Iterator[Metric]:
+    by_state = GaugeMetricFamily(f"{PREFIX}_sagas", "Sagas in each state now.", labels=["state"])
+    counts: dict[str, int] = {row[0]: row[1] for row in connection.execute(
+        select(sagas.c.state, func.count()).group_by(sagas.c.state))}
+    for state in SagaState:
+        by_state.add_metric([state.value], counts.get(state.value, 0))
+    yield by_state
+    parked = connection.execute(select(func.count()).where(sagas.c.parked.is_(True))).scalar()
+    yield GaugeMetricFamily(f"{PREFIX}_sagas_parked",
+                            "Sagas the reconciler gave up driving: they wait for a person.",
+                            value=parked or 0)
+
+
+def _failed(step: ColumnElement[Any], outcome: ColumnElement[Any]) -> ColumnElement[Any]:
+    """SQL for saga_views.step_failed: the outcome is a technical failure or a business no."""
+    business_no = [(step == name) & ((outcome != passing) | outcome.is_(None))
+                   for name, passing in PASSING_OUTCOME.items()]
+    condition = outcome == TECHNICAL_FAILURE
+    for no in business_no:
+        condition = condition | no
+    return condition
+
+
+def step_runs(connection: Connection) -> Iterator[Metric]:
+    runs = CounterMetricFamily(f"{PREFIX}_saga_steps",
+                               "Finished runs of each saga step, by result (passed or failed).",
+                               labels=["step", "result"])
+    compensations = CounterMetricFamily(f"{PREFIX}_compensations",
+                                        "Compensation steps run, by step.", labels=["step"])
+    failed = _failed(saga_steps.c.name, saga_steps.c.outcome)
+    query = (select(saga_steps.c.name, func.count(),
+                    func.sum(case((failed, 1), else_=0)))
+             .where(saga_steps.c.ended_at.is_not(None)).group_by(saga_steps.c.name))
+    seen: dict[str, tuple[int, int]] = {row[0]: (row[1], row[2] or 0)
+                                        for row in connection.execute(query)}
+    for name, (total, failures) in sorted(seen.items()):
+        runs.add_metric([name, "passed"], total - failures)
+        runs.add_metric([name, "failed"], failures)
+    for name in COMPENSATION_STEPS:
+        compensations.add_metric([name], seen.get(name, (0, 0))[0])
+    yield runs
+    yield compensations
+
+
+def _seconds(connection: Connection) -> ColumnElement[Any]:
+    """A finished step's duration in seconds, in the database's own date arithmetic."""
+    if connection.dialect.name == "postgresql":
+        return func.extract("epoch", saga_steps.c.ended_at - saga_steps.c.started_at)
+    return (func.julianday(saga_steps.c.ended_at)
+            - func.julianday(saga_steps.c.started_at)) * 86400.0
+
+
+def step_durations(connection: Connection) -> Metric:
+    histogram = HistogramMetricFamily(
+        f"{PREFIX}_saga_step_duration_seconds",
+        "How long each finished step took, from its first start to its end (await_payment: "
+        "the wait for the payment result).", labels=["step"])
+    seconds = _seconds(connection)
+    columns = [func.sum(case((seconds <= bound, 1), else_=0)) for bound in BUCKETS]
+    query = (select(saga_steps.c.name, func.count(), func.sum(seconds), *columns)
+             .where(saga_steps.c.ended_at.is_not(None)).group_by(saga_steps.c.name)
+             .order_by(saga_steps.c.name))
+    for row in connection.execute(query):
+        name, count, total, within = row[0], row[1], row[2], row[3:]
+        buckets: list[tuple[str, float]] = [(floatToGoString(bound), int(n or 0))
+                                            for bound, n in zip(BUCKETS, within, strict=True)]
+        histogram.add_metric([name], [*buckets, ("+Inf", count)], float(total or 0))
+    return histogram
+
+
+def reconciler(connection: Connection) -> Iterator[Metric]:
+    row = connection.execute(select(reconciler_passes)).first()
+    yield CounterMetricFamily(f"{PREFIX}_reconciler_passes", "Passes of the reconciler.",
+                              value=row.passes if row else 0)
+    repairs = CounterMetricFamily(f"{PREFIX}_reconciler_repairs",
+                                  "What the reconciler repaired: sagas driven, payment waits "
+                                  "checked, payments voided, orphan orders started.",
+                                  labels=["repair"])
+    for repair in REPAIRS:
+        repairs.add_metric([repair], getattr(row, f"{repair}_total") if row else 0)
+    yield repairs
+    if row is not None:
+        yield GaugeMetricFamily(f"{PREFIX}_reconciler_last_pass_timestamp_seconds",
+                                "When the reconciler last ran (Unix time).",
+                                value=_timestamp(row.last_pass_at))
+
+
+def dead_lettered(connection: Connection) -> Metric:
+    family = CounterMetricFamily(f"{PREFIX}_dead_letters",
+                                 "Payment results the bridge put on the dead-letter topic, by "
+                                 "why.", labels=["kind"])
+    for row in connection.execute(select(dead_letters.c.kind, dead_letters.c.count)
+                                  .order_by(dead_letters.c.kind)):
+        family.add_metric([row[0]], row[1])
+    return family
+
+
+def _timestamp(moment: Any) -> float:
+    aware = _aware(moment)
+    return aware.timestamp() if aware else 0.0
+
+
+_installed: list[SagaCollector] = []
+
+
+def install(engine: Callable[[], Engine]) -> None:
+    """Serve the saga metrics from this process's default registry (Flower's `/metrics`); once."""
+    if not _installed:
+        collector = SagaCollector(engine)
+        REGISTRY.register(collector)
+        _installed.append(collector)

@@ -1,0 +1,95 @@
+"""The saga metrics, counted by the database (SQLite, and PostgreSQL when configured)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from orchestrator.adapters.saga_metrics import SagaCollector
+from orchestrator.adapters.store import Move, SagaStore, StepRun, now
+from orchestrator.domain.model import OrderLine, OrderPlaced, SagaState
+
+S = SagaState
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[SagaStore]:
+    store = SagaStore.connect(database_url)
+    yield store
+    store.engine.dispose()
+
+
+def scrape(store: SagaStore) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample as Prometheus would read it off the page: (name, labels) -> value."""
+    registry = CollectorRegistry()
+    registry.register(SagaCollector(lambda: store.engine))
+    text = generate_latest(registry).decode()
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+def saga(store: SagaStore, order_id: str) -> None:
+    store.create_if_absent(OrderPlaced(order_id, "c1", Decimal("20.00"), (OrderLine("t1", 1),)))
+
+
+def step(store: SagaStore, order_id: str, name: str, outcome: str, took_s: float,
+         move: Move | None = None) -> None:
+    store.finish_step(order_id, StepRun(name, outcome, now() - timedelta(seconds=took_s)), move)
+
+
+def test_an_empty_store_gives_every_state_at_zero(store: SagaStore) -> None:
+    metrics = scrape(store)
+    assert {labels[0][1] for (name, labels) in metrics if name == "glastonbury_sagas"} == {
+        state.value for state in SagaState}
+    assert metrics[("glastonbury_sagas_parked", ())] == 0
+    assert metrics[("glastonbury_reconciler_passes_total", ())] == 0
+
+
+def test_states_steps_durations_compensations_repairs_and_dead_letters_are_counted(
+        store: SagaStore) -> None:
+    saga(store, "done")
+    step(store, "done", "reserve_tickets", "reserved", 0.02, Move((S.STARTED,), S.RESERVED))
+    step(store, "done", "await_payment", "approved", 2.0)
+    saga(store, "sold-out")
+    step(store, "sold-out", "reserve_tickets", "out_of_stock", 0.02,
+         Move((S.STARTED,), S.COMPENSATING))
+    step(store, "sold-out", "fail_order", "failed_order", 0.01)
+    saga(store, "stuck")
+    store.update("stuck", parked=True)
+    store.record_reconciler_pass({"driven": 1, "checked": 0, "voided": 0, "started": 2})
+    store.count_dead_letters({"unsigned": 2, "contradicted": 1})
+    store.count_dead_letters({"unsigned": 1})
+
+    metrics = scrape(store)
+    assert metrics[("glastonbury_sagas", (("state", "RESERVED"),))] == 1
+    assert metrics[("glastonbury_sagas", (("state", "COMPENSATING"),))] == 1
+    assert metrics[("glastonbury_sagas", (("state", "STARTED"),))] == 1
+    assert metrics[("glastonbury_sagas_parked", ())] == 1
+    runs = {labels: value for (name, labels), value in metrics.items()
+            if name == "glastonbury_saga_steps_total"}
+    assert runs[(("result", "passed"), ("step", "reserve_tickets"))] == 1
+    assert runs[(("result", "failed"), ("step", "reserve_tickets"))] == 1   # a business no
+    assert runs[(("result", "passed"), ("step", "await_payment"))] == 1
+    assert metrics[("glastonbury_compensations_total", (("step", "fail_order"),))] == 1
+    assert metrics[("glastonbury_compensations_total", (("step", "release_reservation"),))] == 0
+
+    def bucket(le: str) -> float:
+        return metrics[("glastonbury_saga_step_duration_seconds_bucket",
+                        (("le", le), ("step", "await_payment")))]
+    assert (bucket("1.0"), bucket("2.5"), bucket("+Inf")) == (0, 1, 1)
+    assert metrics[("glastonbury_saga_step_duration_seconds_sum",
+                    (("step", "await_payment"),))] == pytest.approx(2.0, abs=0.5)
+    assert metrics[("glastonbury_saga_step_duration_seconds_count",
+                    (("step", "reserve_tickets"),))] == 2
+
+    assert metrics[("glastonbury_reconciler_passes_total", ())] == 1
+    assert metrics[("glastonbury_reconciler_repairs_total", (("repair", "started"),))] == 2
+    assert metrics[("glastonbury_reconciler_last_pass_timestamp_seconds", ())] == pytest.approx(
+        now().timestamp(), abs=60)
+    assert metrics[("glastonbury_dead_letters_total", (("kind", "unsigned"),))] == 3
+    assert metrics[("glastonbury_dead_letters_total", (("kind", "contradicted"),))] == 1
