@@ -175,7 +175,9 @@ def migrate(attempts: int = 30) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from glastonbury import logs
+
+    logs.configure("migrate")
     parser = argparse.ArgumentParser(prog="python -m glastonbury.migrate",
                                      description="Every service database's schema, by alembic.")
     commands = parser.add_subparsers(dest="command")

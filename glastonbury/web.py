@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -16,6 +17,8 @@ from flask.json.provider import DefaultJSONProvider
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
 from werkzeug.exceptions import BadRequest, HTTPException
+
+from glastonbury.logs import set_order
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,25 @@ def install_json_errors(app: Flask) -> None:
     def _unexpected(error: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "The server failed; the error is logged.")
+
+
+# Only a well-formed id names an order in the logs: a path is the client's text, and a newline
+# in it would forge a log line.
+ORDER_ID_IN_PATH = re.compile(r"^[0-9A-Fa-f-]{32,36}$")
+
+
+def install_order_trail(app: Flask) -> None:
+    """Every line logged while answering a request about an order (`/<...>/<order_id>...`)
+    names the order (glastonbury.logs)."""
+
+    @app.before_request
+    def _about_the_order() -> None:
+        order_id = (request.view_args or {}).get("order_id")
+        set_order(order_id if order_id and ORDER_ID_IN_PATH.match(order_id) else None)
+
+    @app.teardown_request
+    def _done(_error: BaseException | None) -> None:
+        set_order(None)
 
 
 def json_object() -> dict[str, Any]:

@@ -6,11 +6,12 @@ import logging
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import after_setup_logger, worker_ready
+from celery.signals import (after_setup_logger, celeryd_init, task_postrun, task_prerun,
+                            worker_ready)
 from celery.worker.request import Request
 from kombu import Queue
 
-from glastonbury import settings
+from glastonbury import logs, settings
 from glastonbury.process import tune_garbage_collector
 from glastonbury.redis_transport import transport_for
 from orchestrator import config
@@ -43,8 +44,20 @@ class SagaTask(Task):  # type: ignore[misc]
     Request = StepRequest
 
 
+def quiet_when_json(base: type) -> type:
+    """Celery's worker or beat, without the banner it prints when LOG_FORMAT=json: every line a
+    JSON object (`celery -q` does the same by hand)."""
+    class Quiet(base):  # type: ignore[valid-type,misc]
+        def __init__(self, *args: Any, quiet: bool = False, **kwargs: Any):
+            super().__init__(*args, quiet=quiet or logs.log_format() == "json", **kwargs)
+    Quiet.__name__ = Quiet.__qualname__ = base.__name__
+    return Quiet
+
+
 app = Celery("orchestrator", include=["orchestrator.saga", "orchestrator.reconciler"],
              task_cls=SagaTask)
+app.Worker = quiet_when_json(app.Worker)
+app.Beat = quiet_when_json(app.Beat)
 app.conf.update(
     broker_url=settings.redis_url(),
     broker_transport=transport_for(settings.redis_url()),
@@ -88,12 +101,47 @@ app.conf.update(
 )
 
 
+@celeryd_init.connect
+def _log_from_the_start(**_: Any) -> None:
+    """The worker's first lines (Celery's warnings at start) in the project's format too."""
+    logs.configure("worker")
+
+
 @after_setup_logger.connect
-def _one_line_per_step(**_: Any) -> None:
+def _one_line_per_step(logger: logging.Logger, **_: Any) -> None:
     """Celery logs two lines per task ("received", "succeeded in"); each saga step logs one of
-    its own instead, naming its order (orchestrator.steps). Failures still log at ERROR."""
+    its own instead, naming its order (orchestrator.steps). Failures still log at ERROR.
+    Celery's handlers write the project's lines (glastonbury.logs: LOG_FORMAT, order_id)."""
     for name in ("celery.app.trace", "celery.worker.strategy"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    for handler in logger.handlers:
+        logs.dress(handler, "worker")
+
+
+def order_of(args: Any) -> str | None:
+    """The order a task works on: its message's `orderId` (a step, the start), or that of the
+    failed task's message an error callback receives."""
+    for arg in args or ():
+        if isinstance(arg, dict) and isinstance(arg.get("orderId"), str):
+            return arg["orderId"]
+        inner = getattr(arg, "args", None)
+        if inner and arg is not inner:
+            found = order_of(inner)
+            if found:
+                return found
+    return None
+
+
+@task_prerun.connect
+def _about_its_order(args: Any = None, **_: Any) -> None:
+    # Every line logged while the task runs names its order, Celery's failure lines included
+    # (they are logged before task_postrun).
+    logs.set_order(order_of(args))
+
+
+@task_postrun.connect
+def _done_with_its_order(**_: Any) -> None:
+    logs.set_order(None)
 
 
 @worker_ready.connect

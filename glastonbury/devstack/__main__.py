@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from glastonbury import settings
+from glastonbury import logs, settings
 from glastonbury.auth import LOCAL_STACK
 from glastonbury.devstack import binaries
 
@@ -51,6 +51,8 @@ def stack_environment(environ: dict[str, str]) -> dict[str, str]:
     env["GLASTONBURY_VAR"] = str(Path(env.get("GLASTONBURY_VAR", ROOT / "var")).resolve())
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONUNBUFFERED"] = "1"
+    # The HTTP server's own lines as the project writes its (LOG_FORMAT, glastonbury.logs).
+    env.setdefault("GRANIAN_LOG_CONFIG", str(logs.GRANIAN_LOG_CONFIG_FILE))
     env[LOCAL_STACK] = "1"   # the documented local credentials are good here, and only here
     return env
 

@@ -7,17 +7,18 @@ credential (glastonbury.auth).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
-from glastonbury import settings
+from glastonbury import logs, settings
 from glastonbury.auth import ADMIN, ORCHESTRATOR, install_credentials, requires
 from glastonbury.db import make_engine
 from glastonbury.migrate import upgrade
 from glastonbury.process import tune_garbage_collector
 from glastonbury.web import (ApiError, DecimalJSONProvider, error_response, install_json_errors,
-                             json_object, validated)
+                             install_order_trail, json_object, validated)
 from inventory_service.domain.exceptions import InventoryError
 from inventory_service.entrypoints import openapi
 from inventory_service.entrypoints.errors import api_error, parse_uuid
@@ -32,6 +33,7 @@ from inventory_service.service_layer import services
 from inventory_service.service_layer.unit_of_work import SqlAlchemyUnitOfWork
 
 api = Blueprint("inventory", __name__)
+log = logging.getLogger(__name__)
 MAX_TICKETS_ASKED = 100
 Answer = tuple[dict[str, Any], int] | tuple[dict[str, Any], int, dict[str, str]]
 
@@ -47,6 +49,7 @@ def create_app(database_url: str | None = None,
     app.json = DecimalJSONProvider(app)
     install_json_errors(app)
     install_credentials(app, tokens)
+    install_order_trail(app)
     app.extensions["inventory_engine"] = engine
     app.register_blueprint(api)
     return app
@@ -54,6 +57,7 @@ def create_app(database_url: str | None = None,
 
 def serve() -> Flask:
     """The app as the HTTP server runs it (`granian --factory ...:serve`)."""
+    logs.configure("inventory")
     app = create_app()
     tune_garbage_collector()
     return app
@@ -67,6 +71,7 @@ def _uow() -> SqlAlchemyUnitOfWork:
 def _refused(error: InventoryError) -> Response:
     # A reserve's request lets the details name the offending items (`items[2].quantity`).
     answer = api_error(error, g.get("reservation_request"))
+    log.info("refused (%s): %s", answer.code, answer.message)
     return error_response(answer.status, answer.code, answer.message, answer.details)
 
 
@@ -126,6 +131,7 @@ def reserve(order_id: str) -> Answer:
     order = parse_uuid(order_id, "orderId")
     g.reservation_request = asked = validated(ReservationRequest, json_object())
     reservation, created = services.reserve(_uow(), order, asked.lines(), asked.unit_prices())
+    log.info("tickets %s%s", reservation.status.value.lower(), "" if created else " (a repeat)")
     return reservation_json(reservation), 201 if created else 200
 
 
@@ -134,6 +140,7 @@ def reserve(order_id: str) -> Answer:
 def release(order_id: str) -> Answer:
     """Release the order's tickets (the compensation of reserve)."""
     reservation = services.release(_uow(), parse_uuid(order_id, "orderId"))
+    log.info("tickets %s", reservation.status.value.lower())
     return reservation_json(reservation), 200
 
 
@@ -142,6 +149,7 @@ def release(order_id: str) -> Answer:
 def confirm(order_id: str) -> Answer:
     """Confirm the order's held tickets as sold."""
     reservation = services.confirm(_uow(), parse_uuid(order_id, "orderId"))
+    log.info("tickets %s", reservation.status.value.lower())
     return reservation_json(reservation), 200
 
 

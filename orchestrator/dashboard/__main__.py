@@ -16,6 +16,7 @@ from flower.command import (apply_env_options, apply_options, extract_settings, 
 from flower.urls import settings
 from tornado.options import options
 
+from glastonbury import logs
 from glastonbury.auth import secret
 from glastonbury.process import tune_garbage_collector
 from orchestrator import app as celery_app
@@ -36,6 +37,7 @@ def configure(argv: list[str]) -> None:
     options.basic_auth = [f"{USER}:{password}"]
     extract_settings()
     setup_logging()
+    logs.configure("dashboard")
 
 
 def main(argv: list[str]) -> None:

@@ -21,7 +21,7 @@ from kafka.errors import CommitFailedError
 from sqlalchemy.exc import DataError, IntegrityError
 from kafka.structs import OffsetAndMetadata
 
-from glastonbury import settings
+from glastonbury import logs, settings
 from glastonbury.auth import secret
 from glastonbury.process import tune_garbage_collector
 from glastonbury.kafka import is_signed, make_consumer, make_producer, wait_for_topics
@@ -114,10 +114,17 @@ class PaymentResultsBridge:
             for index, result in list(results.items()):
                 problem = disagreement(result, records_by_order.get(result.order_id))
                 if problem:
-                    parked.append(self.park(records[index].value, problem, "contradicted"))
+                    parked.append(self.park(records[index].value, problem, "contradicted",
+                                            result.order_id))
                     del results[index]
-        for index, problem in self.store(results):
-            parked.append(self.park(records[index].value, problem, "refused"))
+        refused = dict(self.store(results))
+        for index, result in results.items():
+            if index in refused:
+                parked.append(self.park(records[index].value, refused[index], "refused",
+                                        result.order_id))
+            else:
+                log.info("payment result %s stored", result.status,
+                         extra={"order_id": result.order_id})
         for sent, _ in parked:
             sent.get(timeout=30)
         if parked:
@@ -143,13 +150,15 @@ class PaymentResultsBridge:
                     for refusal in self.store({index: result})]
         return [(by_result[id(result)], problem) for result, problem in refused]
 
-    def park(self, raw: bytes | None, problem: str, kind: str) -> tuple[Any, str]:
+    def park(self, raw: bytes | None, problem: str, kind: str,
+             order_id: str | None = None) -> tuple[Any, str]:
         """Put a message on the dead-letter topic, with the reason in a header; the send's
         future (the caller waits for the broker's acknowledgement) and the kind of dead letter
-        (one of the store's DEAD_LETTER_KINDS, which the metrics count)."""
+        (one of the store's DEAD_LETTER_KINDS, which the metrics count). `order_id`: the order
+        the message names, once it reads as a result (an unread message names none for sure)."""
         self.parked += 1
         log.error("payment result parked on %s (%d so far): %s", self.dead_letter_topic,
-                  self.parked, problem)
+                  self.parked, problem, extra={"order_id": order_id})
         headers = [("error", problem.encode()[:1000])]
         sent = self.producer.send(self.dead_letter_topic, value=raw or b"", headers=headers)
         return sent, kind
@@ -172,7 +181,7 @@ def disagreement(result: PaymentDecided, record: PaymentRecord | None) -> str | 
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logs.configure("bridge")
     bridge = PaymentResultsBridge()
     signal.signal(signal.SIGTERM, bridge.stop)
     signal.signal(signal.SIGINT, bridge.stop)

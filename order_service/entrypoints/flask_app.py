@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,10 +17,13 @@ from glastonbury.auth import ADMIN, ORCHESTRATOR, install_credentials, requires
 from glastonbury.process import tune_garbage_collector
 from glastonbury.db import make_engine
 from glastonbury.migrate import upgrade
+from glastonbury import logs
+from glastonbury.logs import about_order
 from glastonbury.web import (
     ApiError,
     DecimalJSONProvider,
     error_response,
+    install_order_trail,
     install_json_errors,
     json_object,
     validated,
@@ -34,6 +38,7 @@ from order_service.service_layer import services
 from order_service.service_layer.unit_of_work import SqlUnitOfWork, UnitOfWork
 
 routes = Blueprint("orders", __name__)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ def create_app(database_url: str | None = None, saga_starter: SagaStarter | None
     app.json = DecimalJSONProvider(app)
     install_json_errors(app)
     install_credentials(app, tokens)
+    install_order_trail(app)
     app.extensions["order_service"] = Dependencies(
         engine, lambda: SqlUnitOfWork(engine),
         saga_starter or CelerySagaStarter(settings.redis_url()),
@@ -70,6 +76,7 @@ def create_app(database_url: str | None = None, saga_starter: SagaStarter | None
 
 def serve() -> Flask:
     """The app as the HTTP server runs it (`granian --factory ...:serve`)."""
+    logs.configure("order")
     app = create_app()
     tune_garbage_collector()
     return app
@@ -88,6 +95,9 @@ def place_order() -> tuple[Response, int, dict[str, str]]:
                                   [item.to_line() for item in body.items], key)
     deps = _dependencies()
     order = services.place_order(command, deps.unit_of_work(), deps.saga_starter, deps.catalogue)
+    with about_order(order.id):
+        log.info("order accepted: %s, %d tickets, total %s", order.status.value,
+                 sum(line.quantity for line in order.lines), order.total)
     return jsonify(schemas.order_json(order)), 202, {"Location": f"/orders/{order.id}"}
 
 
@@ -117,6 +127,7 @@ def record_outcome(order_id: str) -> Response:
     body = validated(schemas.OutcomeBody, json_object())
     order = services.record_outcome(parsed_id, OrderStatus(body.status), body.reason,
                                     _dependencies().unit_of_work())
+    log.info("outcome recorded: %s", order.status.value)
     return jsonify(schemas.order_json(order))
 
 

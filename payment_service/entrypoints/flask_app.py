@@ -5,18 +5,22 @@ Run it with `granian --interface wsgi --factory payment_service.entrypoints.flas
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from glastonbury import settings
+from glastonbury import logs, settings
+from glastonbury.logs import about_order
 from glastonbury.process import tune_garbage_collector
 from glastonbury.db import make_engine
 from glastonbury.migrate import upgrade
 from glastonbury.auth import ADMIN, ORCHESTRATOR, install_credentials, requires
-from glastonbury.web import ApiError, error_response, install_json_errors, json_object, validated
+from glastonbury.web import (ApiError, error_response, install_json_errors, install_order_trail,
+                             json_object, validated)
 from payment_service.adapters.relay_wake import RelayNudger
 from payment_service.entrypoints.openapi import OPENAPI
 from payment_service.entrypoints.schemas import (
@@ -30,6 +34,7 @@ from payment_service.domain.model import InvalidTransition
 from payment_service.service_layer import services
 
 api = Blueprint("payments", __name__)
+log = logging.getLogger(__name__)
 MAX_ORDERS_ASKED = 100
 
 
@@ -40,6 +45,7 @@ def create_app(database_url: str | None = None,
     app = Flask(__name__)
     install_json_errors(app)
     install_credentials(app, tokens)
+    install_order_trail(app)
     engine = make_engine(database_url or settings.database_url("payment"))
     upgrade(engine, "payment")
     app.extensions["payment_engine"] = engine
@@ -53,6 +59,7 @@ def create_app(database_url: str | None = None,
 
 def serve() -> Flask:
     """The app as the HTTP server runs it (`granian --factory ...:serve`)."""
+    logs.configure("payment")
     app = create_app()
     tune_garbage_collector()
     return app
@@ -85,6 +92,8 @@ def request_payment() -> ResponseReturnValue:
         _engine(), str(body.orderId), str(body.customerId), body.amount)
     if created:  # committed: the gateway (the relay) can decide it now
         current_app.extensions["relay_nudger"].nudge()
+    with about_order(payment.order_id):
+        log.info("payment of %s %s", body.amount, "requested" if created else "requested again")
     # 202 for a repeat too: the contract promises one answer, whatever the payment's status.
     return jsonify(acknowledgement(payment)), 202, {"Location": f"/payments/{payment.order_id}"}
 
@@ -118,6 +127,7 @@ def decide_payment(order_id: str) -> ResponseReturnValue:
     payment = services.decide_by_hand(_engine(), parse_order_id(order_id), body.decision(),
                                       settings.payment_results_topic())
     current_app.extensions["relay_nudger"].nudge()
+    log.info("payment %s by hand", payment.status.value.lower())
     return jsonify(payment_view(payment))
 
 
@@ -125,14 +135,18 @@ def decide_payment(order_id: str) -> ResponseReturnValue:
 @requires(ORCHESTRATOR)
 def cancel_payment(order_id: str) -> ResponseReturnValue:
     """Cancel the order's payment before the gateway decides it (a tombstone if unknown)."""
-    return jsonify(payment_view(services.cancel_payment(_engine(), parse_order_id(order_id))))
+    payment = services.cancel_payment(_engine(), parse_order_id(order_id))
+    log.info("payment %s", payment.status.value.lower())
+    return jsonify(payment_view(payment))
 
 
 @api.post("/payments/<order_id>/refund")
 @requires(ORCHESTRATOR)
 def refund_payment(order_id: str) -> ResponseReturnValue:
     """Refund the order's approved payment."""
-    return jsonify(payment_view(services.refund_payment(_engine(), parse_order_id(order_id))))
+    payment = services.refund_payment(_engine(), parse_order_id(order_id))
+    log.info("payment %s", payment.status.value.lower())
+    return jsonify(payment_view(payment))
 
 
 @api.get("/healthz")

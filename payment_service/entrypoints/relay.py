@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from glastonbury import settings
 from glastonbury.auth import secret
+from glastonbury import logs
 from glastonbury.db import make_engine
 from glastonbury.migrate import upgrade
 from glastonbury.kafka import wait_for_topics
@@ -60,8 +61,9 @@ class Relay:
             self.acknowledged = acknowledged   # not marked yet: the next pass marks them
             raise
         for payment in done.decided:
-            log.info("payment %s for order %s %s%s", payment.payment_id, payment.order_id,
-                     payment.status.value, f" ({payment.reason})" if payment.reason else "")
+            log.info("payment %s %s%s", payment.payment_id, payment.status.value,
+                     f" ({payment.reason})" if payment.reason else "",
+                     extra={"order_id": payment.order_id})
         self.acknowledged = done.acknowledged
         self.caught_up = (len(done.decided) < services.DECISION_BATCH
                           and done.sent < services.PUBLISH_BATCH)
@@ -147,8 +149,7 @@ def stop_on_signals() -> threading.Event:
 
 def main() -> None:
     """Start the relay with the environment's settings and run it until signalled."""
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.configure("payment-relay")
     stop = stop_on_signals()
     wake = WakeListener.bind(settings.payment_relay_wake_address())
     engine = make_engine(settings.database_url("payment"))

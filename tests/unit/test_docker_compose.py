@@ -17,6 +17,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -397,6 +398,13 @@ def test_the_order_service_and_flower_are_published_on_their_ports() -> None:
         )
 
 
+def package_data(package: str) -> str:
+    """setup.cfg's package_data line of the package."""
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    return config["options.package_data"][package]
+
+
 def test_every_variable_an_app_service_sets_is_one_the_code_reads() -> None:
     known = variables_the_code_reads()
     for service, spec in app_services().items():
@@ -406,9 +414,38 @@ def test_every_variable_an_app_service_sets_is_one_the_code_reads() -> None:
                     f"{service} sets {name}, which is no Flower option: Flower ignores it"
                 )
                 continue
+            if name.startswith("GRANIAN_") and program(argv(spec["command"]))[0] == "granian":
+                assert name in granian_variables(), f"{service} sets {name}: no granian option"
+                continue
             assert name in known, (
                 f"{service} sets {name}, which no module of {code_packages()} reads"
             )
+
+
+@cache
+def granian_variables() -> frozenset[str]:
+    """The variables granian reads its options from, as its --help lists them."""
+    granian = Path(sys.executable).with_name("granian")
+    shown = subprocess.run([str(granian), "--help"], check=True, capture_output=True,
+                           text=True, timeout=60).stdout
+    return frozenset(re.findall(r"env var:\s*(GRANIAN_\w+)", shown))
+
+
+def test_granian_logs_as_the_project_does_from_the_file_the_image_installs() -> None:
+    python = re.search(r"^FROM python:(\d+\.\d+)", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
+    assert python
+    installed = f"/usr/local/lib/python{python.group(1)}/site-packages/"
+    config = package_data("glastonbury")
+    for service, spec in app_services().items():
+        if program(argv(spec["command"]))[0] != "granian":
+            continue
+        path = environment(spec).get("GRANIAN_LOG_CONFIG", "")
+        assert path.startswith(installed), f"{service}: {path!r} is not where pip installs it"
+        relative = Path(path.removeprefix(installed))
+        assert (ROOT / relative).is_file() and relative.name in config, (
+            f"{service}: {relative} is not shipped with the package")
+        logging_config = json.loads((ROOT / relative).read_text())
+        assert set(logging_config["loggers"]) == {"_granian", "granian.access"}
 
 
 def is_flower_option(name: str) -> bool:
