@@ -42,5 +42,5 @@ def test_the_relay_process_publishes_a_decision_and_stops_cleanly_on_sigterm(
             relay.kill()
             raise
     assert relay.returncode == 0, log
-    assert f"order {order_id} APPROVED" in log
+    assert f"APPROVED order_id={order_id}" in log
     assert "payment relay stopped" in log
