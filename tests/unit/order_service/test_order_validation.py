@@ -129,6 +129,16 @@ def test_a_body_that_is_not_a_json_object_is_refused(
     assert post_raw(client, data, content_type)[1]["error"] == code
 
 
+def test_a_body_nested_deeper_than_any_order_is_refused_on_every_python(
+        client: FlaskClient) -> None:
+    # 33 levels overflow no parser: the limit, not the parser, refuses it (3.13's parses 6,000).
+    status, body = post_raw(client, '{"items": ' + "[" * 32 + "]" * 32 + "}")
+    assert (status, body["error"]) == (400, "malformed_json")
+    assert "deeper than 32 levels" in body["message"]
+    status, body = post_raw(client, '{"a":' * 6000 + "1" + "}" * 6000)
+    assert (status, body["error"]) == (400, "malformed_json")
+
+
 @pytest.mark.parametrize("key", ["", "x" * 256, "with space", "ключ"])
 def test_a_malformed_idempotency_key_is_refused(client: FlaskClient, key: str) -> None:
     status, body = post_raw(client, json.dumps(BRIEF_BODY), headers={"Idempotency-Key": key})
