@@ -124,10 +124,11 @@ def upgrade(engine: Engine, service: str, revision: str = "head", attempts: int 
             log.info("migrated the %s database from %s to %s", service, current or "nothing",
                      target)
 
-    with engine.connect() as connection:
-        if current_revision(connection, service) == target:
-            return
-    _with_the_lock(engine, service, run, attempts)
+    def at_target() -> bool:
+        with engine.connect() as connection:
+            return current_revision(connection, service) == target
+
+    _with_the_lock(engine, service, run, attempts, done=at_target)
 
 
 def downgrade(engine: Engine, service: str, revision: str, attempts: int = 5) -> None:
@@ -140,9 +141,15 @@ def downgrade(engine: Engine, service: str, revision: str, attempts: int = 5) ->
 
 
 def _with_the_lock(engine: Engine, service: str, work: Callable[[Connection], None],
-                   attempts: int) -> None:
+                   attempts: int, done: Callable[[], bool] = lambda: False) -> None:
+    """`work` in one transaction holding the service's migration lock, unless `done()` first
+    (a read) says there is nothing to do. A database still starting, or SQLite refusing a
+    connection outright while another process sets it up ("database is locked" without
+    waiting), is tried again."""
     for attempt in range(attempts):
         try:
+            if done():
+                return
             with engine.begin() as connection:
                 if connection.dialect.name == "postgresql":
                     key = zlib.crc32(f"glastonbury.migrate.{service}".encode())
@@ -150,7 +157,6 @@ def _with_the_lock(engine: Engine, service: str, work: Callable[[Connection], No
                 work(connection)
             return
         except DBAPIError:
-            # A database still starting, or a lock held past SQLite's busy timeout: try again.
             if attempt == attempts - 1:
                 raise
             time.sleep(0.5 * (attempt + 1))
