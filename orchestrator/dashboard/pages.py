@@ -22,6 +22,7 @@ from orchestrator import config, operations
 from orchestrator.adapters import saga_views
 from orchestrator.adapters.store import ReconcilerPasses, now
 from orchestrator.dashboard import diagram
+from orchestrator.entrypoints.saga_text import duration
 from orchestrator.domain.model import Saga, SagaState
 from orchestrator.wiring import store
 
@@ -51,14 +52,9 @@ def read_overview(state: str | None, needs: str | None) -> Overview:
 
 
 def seconds(value: float | None) -> str:
-    """A duration for people: 850 ms, 4.2 s, 3.5 min, 2.0 h; an em dash when unknown."""
-    if value is None:
-        return "—"
-    if value < 1:
-        return f"{value * 1000:.0f} ms"
-    if value < 120:
-        return f"{value:.1f} s"
-    return f"{value / 60:.1f} min" if value < 7200 else f"{value / 3600:.1f} h"
+    """A duration for people, as the command line writes it (850 ms, 4.2 s, 3m 20s, 2h 05m);
+    an em dash when unknown."""
+    return "—" if value is None else duration(value)
 
 
 def moment(value: datetime | None) -> str:

@@ -135,3 +135,12 @@ class ThrottledApp(GuardedApp):
             assert self.fetch("/hello", headers={"Authorization": basic("techlead:no")}).code == 401
         refused = self.fetch("/hello", headers={"Authorization": basic(LOGIN)})
         assert refused.code == 429 and int(refused.headers["Retry-After"]) > 0
+
+
+def test_the_dashboard_writes_a_duration_as_the_command_line_does() -> None:
+    from orchestrator.dashboard.pages import seconds
+    from orchestrator.entrypoints.saga_text import duration
+
+    for value in (0.85, 4.2, 200, 7500, 200_000):
+        assert seconds(value) == duration(value)
+    assert seconds(200) == "3m 20s" and seconds(None) == "—"
