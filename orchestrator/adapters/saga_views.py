@@ -12,12 +12,12 @@ import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.engine import Engine
 
 from glastonbury.db import reading
-from orchestrator.adapters.store import _aware, now, saga_steps, sagas
-from orchestrator.domain.model import COMPENSATION_SECOND, STEP_OF_STATE, TERMINAL, SagaState
+from orchestrator.adapters.store import _aware, saga_steps, sagas, stuck
+from orchestrator.domain.model import COMPENSATION_SECOND, STEP_OF_STATE, SagaState
 
 # The outcome that lets the saga go forward, for the steps where a business "no" is possible;
 # any other outcome there (out of stock, declined, gave up) is a failure of that step. Every
@@ -144,18 +144,12 @@ def needs_a_person_counts(engine: Engine, stuck_after: timedelta) -> dict[str, i
 
 def _flags(stuck_after: timedelta) -> dict[str, ColumnElement[bool]]:
     """The conditions, on a row of `sagas`, that a saga needs a person."""
-    cutoff = now() - stuck_after
-    live = sagas.c.state.not_in([state.value for state in TERMINAL])
-    # A saga waiting for its payment is untouched by design until its deadline.
-    stuck = and_(live, sagas.c.updated_at < cutoff,
-                 or_(sagas.c.state != SagaState.AWAITING_PAYMENT.value,
-                     sagas.c.payment_deadline < cutoff))
     of_this_saga = saga_steps.c.order_id == sagas.c.order_id
     retrying = exists().where(of_this_saga, saga_steps.c.attempts > 1,
                               saga_steps.c.ended_at.is_(None))
     failed = or_(sagas.c.parked.is_(True),
                  exists().where(of_this_saga, saga_steps.c.outcome == TECHNICAL_FAILURE))
-    return {"stuck": stuck, "retrying": retrying, "failed": failed}
+    return {"stuck": stuck(stuck_after), "retrying": retrying, "failed": failed}
 
 
 def _sagas_in_each_step(engine: Engine) -> dict[str, int]:

@@ -22,7 +22,8 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (Boolean, Column, ColumnElement, DateTime, Integer, MetaData, Select,
-                        String, Table, Text, bindparam, func, insert, select, update)
+                        String, Table, Text, and_, bindparam, func, insert, or_, select,
+                        update)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -97,6 +98,18 @@ dead_letters = Table(
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def stuck(stuck_after: timedelta) -> ColumnElement[bool]:
+    """The one definition of a stuck saga, on a row of `sagas`: not finished, and nothing was
+    expected of it for longer than `stuck_after` -- since its last change or, waiting for its
+    payment, since that wait's deadline (the wait is untouched by design until then). The
+    reconciler, the dashboard and the command line all ask this."""
+    cutoff = now() - stuck_after
+    return and_(sagas.c.state.not_in([state.value for state in TERMINAL]),
+                sagas.c.updated_at < cutoff,
+                or_(sagas.c.state != SagaState.AWAITING_PAYMENT.value,
+                    sagas.c.payment_deadline.is_(None), sagas.c.payment_deadline < cutoff))
 
 
 @dataclass(frozen=True)
@@ -377,11 +390,11 @@ class SagaStore:
     # -- what the reconciler looks for -------------------------------------------------------
 
     def stuck(self, older_than: timedelta, limit: int = 200) -> list[str]:
-        """Sagas in a step (not waiting for the payment) untouched for longer than `older_than`."""
-        waiting_or_done = [*TERMINAL, SagaState.AWAITING_PAYMENT]
+        """The stuck sagas the reconciler drives again: those in a step, not parked. (A wait
+        past its deadline is checked instead: `payment_wait_expired`.)"""
         query = (select(sagas.c.order_id)
-                 .where(sagas.c.state.not_in(waiting_or_done), sagas.c.parked.is_(False),
-                        sagas.c.updated_at < now() - older_than)
+                 .where(stuck(older_than), sagas.c.state != SagaState.AWAITING_PAYMENT,
+                        sagas.c.parked.is_(False))
                  .order_by(sagas.c.updated_at).limit(limit))
         return self._ids(query)
 
@@ -405,10 +418,16 @@ class SagaStore:
         return set(self._ids(select(sagas.c.order_id).where(sagas.c.order_id.in_(ids))))
 
     def list(self, state: str | None = None, since: datetime | None = None,
-             limit: int = 1000) -> list[Saga]:
+             limit: int = 1000, stuck_after: timedelta | None = None,
+             parked: bool | None = None) -> list[Saga]:
+        """Sagas newest first: of a state, created since, stuck (see `stuck`), parked or not."""
         query = select(sagas).order_by(sagas.c.created_at.desc()).limit(limit)
         if state:
             query = query.where(sagas.c.state == state)
+        if stuck_after is not None:
+            query = query.where(stuck(stuck_after))
+        if parked is not None:
+            query = query.where(sagas.c.parked.is_(parked))
         if since:
             query = query.where(sagas.c.created_at >= since)
         with reading(self.engine) as connection:

@@ -32,7 +32,6 @@ from orchestrator.wiring import store
 
 STUCK, PARKED = "stuck", "parked"
 SELECTABLE = [*(state.value for state in SagaState), STUCK, PARKED]
-OPEN_STATES = [state for state in SagaState if state not in TERMINAL]
 
 
 class Since(click.ParamType):
@@ -110,25 +109,11 @@ def show(order_id: str) -> None:
 def select(state: str | None, since: datetime | None) -> list[Saga]:
     """The sagas a `--state` / `--since` selection names, newest first."""
     if state == STUCK:
-        idle_since = now() - timedelta(seconds=config.stuck_after())
-        return [one for one in open_sagas(since) if quiet_since(one) < idle_since]
+        return store().list(since=since, stuck_after=timedelta(seconds=config.stuck_after()))
     if state == PARKED:
-        return [one for one in open_sagas(since) if one.parked]
+        return [one for one in store().list(since=since, parked=True)
+                if one.state not in TERMINAL]
     return store().list(state, since)
-
-
-def open_sagas(since: datetime | None) -> list[Saga]:
-    """Every saga not finished yet (one indexed query per state)."""
-    found = [one for state in OPEN_STATES for one in store().list(state, since)]
-    return sorted(found, key=lambda one: one.created_at or now(), reverse=True)
-
-
-def quiet_since(one: Saga) -> datetime:
-    """Since when nothing was expected of the saga: its last change, or its payment deadline."""
-    moment = one.updated_at or now()
-    if one.state is SagaState.AWAITING_PAYMENT and one.payment_deadline:
-        return max(moment, one.payment_deadline)
-    return moment
 
 
 def with_steps(sagas: list[Saga]) -> list[Saga]:

@@ -161,3 +161,27 @@ def test_passes_recorded_at_once_are_all_counted(store: SagaStore) -> None:
         thread.join(30)
     passes = store.reconciler_passes()
     assert (passes.passes, passes.totals["driven"]) == (6, 6)
+
+
+def test_stuck_means_the_same_to_the_reconciler_the_dashboard_and_the_command_line(
+        store: SagaStore) -> None:
+    from orchestrator.adapters.saga_views import find_sagas
+
+    for order_id in ("in-step", "waiting", "waited-too-long", "parked", "done"):
+        store.create_if_absent(order(order_id))
+    store.transition("in-step", [S.STARTED], S.RESERVED)
+    store.transition("waiting", [S.STARTED], S.AWAITING_PAYMENT,
+                     payment_deadline=now() + timedelta(hours=1))
+    store.transition("waited-too-long", [S.STARTED], S.AWAITING_PAYMENT,
+                     payment_deadline=now() - timedelta(hours=1))
+    store.transition("parked", [S.STARTED], S.RESERVED, parked=True)
+    store.transition("done", [S.STARTED], S.COMPLETED)
+    idle = timedelta(seconds=-1)   # every saga was last touched "long" ago
+
+    by_the_command_line = {saga.order_id for saga in store.list(stuck_after=idle)}
+    on_the_dashboard = {line.order_id for line in find_sagas(store.engine, idle, needs="stuck")}
+    assert by_the_command_line == on_the_dashboard == {"in-step", "waited-too-long", "parked"}
+    # The reconciler drives the stuck sagas in a step; a wait past its deadline it checks with
+    # the payment service instead, and a parked saga is a person's.
+    assert store.stuck(idle) == ["in-step"]
+    assert store.payment_wait_expired() == ["waited-too-long"]
