@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Column,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -21,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from glastonbury.db import UtcDateTime
 from order_service.domain.model import money
 
 
@@ -35,23 +34,6 @@ class Money(TypeDecorator[Decimal]):
 
     def process_result_value(self, value: int | None, dialect: Any) -> Decimal | None:
         return None if value is None else money(Decimal(value) / 100)
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """An aware UTC datetime; SQLite hands back naive ones, which are UTC here."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return None if value is None else value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
 
 
 metadata = MetaData()
