@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from glastonbury.clock import utc_now
 from glastonbury.db import make_engine, reading
 from glastonbury.migrate import upgrade
 from orchestrator.domain.model import OrderLine, OrderPlaced, Saga, SagaState, StepRecord, TERMINAL
@@ -96,8 +97,7 @@ dead_letters = Table(
 )
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
+now = utc_now   # the orchestrator's name for the one clock
 
 
 def stuck(stuck_after: timedelta) -> ColumnElement[bool]:

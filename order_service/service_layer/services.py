@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
+from glastonbury.clock import utc_now
 from order_service.adapters.repository import DuplicateIdempotencyKey
 from order_service.adapters.saga_starter import SagaStarter
 from order_service.adapters.catalogue import Catalogue
@@ -30,11 +31,6 @@ class PlaceOrder:
     amount: Decimal
     lines: list[OrderLine]
     idempotency_key: str | None = None
-
-
-def utc_now() -> datetime:
-    """The current time, in UTC."""
-    return datetime.now(UTC)
 
 
 def place_order(command: PlaceOrder, uow: UnitOfWork, starter: SagaStarter,

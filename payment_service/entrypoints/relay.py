@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from glastonbury import settings
 from glastonbury.auth import secret
 from glastonbury import logs
+from glastonbury.clock import utc_now
 from glastonbury.db import make_engine
 from glastonbury.migrate import upgrade
 from glastonbury.kafka import wait_for_topics
@@ -73,7 +74,7 @@ class Relay:
         """Mark what the broker acknowledged in the last pass (before the process stops)."""
         if self.acknowledged:
             with repository_transaction(self.engine) as payments:
-                payments.mark_published(self.acknowledged, services.utcnow())
+                payments.mark_published(self.acknowledged, utc_now())
             self.acknowledged = []
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from glastonbury.clock import utc_now
 from payment_service.adapters.repository import OutboxMessage, PaymentRepository, transaction
 from payment_service.domain.events import PaymentDecided
 from payment_service.domain.gateway import GatewayRules
@@ -37,15 +38,10 @@ class Publisher(Protocol):
     def send(self, topic: str, key: str, payload: str) -> Callable[[], None]: ...
 
 
-def utcnow() -> datetime:
-    """The current instant, time zone aware (UTC)."""
-    return datetime.now(UTC)
-
-
 def request_payment(engine: Engine, order_id: str, customer_id: str,
                     amount: Decimal) -> tuple[Payment, bool]:
     """The order's payment and whether it was created now; a repeat returns the stored one."""
-    payment = new_payment(order_id, customer_id, amount, utcnow())
+    payment = new_payment(order_id, customer_id, amount, utc_now())
     if _insert_unless_present(engine, payment):  # one transaction for a new payment
         return payment, True
     return get_payment(engine, order_id), False
@@ -75,7 +71,7 @@ def find_payments(engine: Engine, order_ids: list[str]) -> list[Payment]:
 def decide_by_hand(engine: Engine, order_id: str, decision: Decision, topic: str) -> Payment:
     """The gateway's decision on a PENDING payment, given by a person; stored with its message
     as the relay stores its own. InvalidTransition if the payment is not PENDING."""
-    now = utcnow()
+    now = utc_now()
     with transaction(engine) as payments:
         payment = payments.get(order_id)
         if payment is None:
@@ -95,7 +91,7 @@ def cancel_payment(engine: Engine, order_id: str) -> Payment:
     answer says which.
     """
     if get_or_none(engine, order_id) is None:
-        _insert_unless_present(engine, cancelled_tombstone(order_id, utcnow()))
+        _insert_unless_present(engine, cancelled_tombstone(order_id, utc_now()))
     return _transition(engine, order_id, Payment.cancel)
 
 
@@ -110,7 +106,7 @@ def decide_due_payments(engine: Engine, rules: GatewayRules, topic: str,
 
     Each decision and its outgoing message commit together, or neither does.
     """
-    now = now or utcnow()
+    now = now or utc_now()
     with transaction(engine) as payments:  # one transaction for the whole batch
         return _decide_due(payments, rules, topic, now)
 
@@ -152,7 +148,7 @@ def relay_pass(engine: Engine, rules: GatewayRules, topic: str, publisher: Publi
     A message is marked published only after the broker acknowledged it (at the next pass), so
     a crash in between publishes it again: at least once, never zero times.
     """
-    now = now or utcnow()
+    now = now or utc_now()
     with transaction(engine) as payments:
         payments.mark_published(acknowledged_before, now)
         decided = _decide_due(payments, rules, topic, now)
@@ -181,7 +177,7 @@ def publish_pending_outbox(engine: Engine, publisher: Publisher,
     finally:
         if acknowledged:
             with transaction(engine) as payments:
-                payments.mark_published(acknowledged, utcnow())
+                payments.mark_published(acknowledged, utc_now())
     return len(acknowledged)
 
 
@@ -202,7 +198,7 @@ def _transition(engine: Engine, order_id: str, change: Callable[[Payment], Payme
         if payment is None:
             raise PaymentNotFound(order_id)
         changed = change(payment)
-        if changed is payment or payments.replace(payment.status, changed, utcnow()):
+        if changed is payment or payments.replace(payment.status, changed, utc_now()):
             return changed
         # Lost a race (the relay decided it meanwhile): answer what is stored now.
         return payments.get(order_id) or payment
