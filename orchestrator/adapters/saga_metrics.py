@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.engine import Connection, Engine
 
 from glastonbury.db import reading
-from orchestrator.adapters.saga_views import PASSING_OUTCOME, TECHNICAL_FAILURE
+from orchestrator.adapters.saga_views import ended_runs
 from orchestrator.adapters.store import (REPAIRS, _aware, dead_letters, reconciler_passes,
                                          saga_steps, sagas)
 from orchestrator.domain.model import COMPENSATION_STEPS, SagaState
@@ -37,9 +37,9 @@ class SagaCollector(Collector):  # type: ignore[misc]
         self.engine = engine
 
     def collect(self) -> Iterator[Metric]:
+        yield from step_runs(ended_runs(self.engine()))
         with reading(self.engine()) as connection:
             yield from sagas_by_state(connection)
-            yield from step_runs(connection)
             yield step_durations(connection)
             yield from reconciler(connection)
             yield dead_lettered(connection)
@@ -58,33 +58,18 @@ def sagas_by_state(connection: Connection) -> Iterator[Metric]:
                             value=parked or 0)
 
 
-def _failed(step: ColumnElement[Any], outcome: ColumnElement[Any]) -> ColumnElement[Any]:
-    """SQL for saga_views.step_failed: the outcome is a technical failure or a business no."""
-    business_no = [(step == name) & ((outcome != passing) | outcome.is_(None))
-                   for name, passing in PASSING_OUTCOME.items()]
-    condition = outcome == TECHNICAL_FAILURE
-    for no in business_no:
-        condition = condition | no
-    return condition
-
-
-def step_runs(connection: Connection) -> Iterator[Metric]:
+def step_runs(ended: dict[str, tuple[int, int]]) -> Iterator[Metric]:
+    """From saga_views.ended_runs, as the dashboard counts them: (passed, failed) by step."""
     runs = CounterMetricFamily(f"{PREFIX}_saga_steps",
                                "Finished runs of each saga step, by result (passed or failed).",
                                labels=["step", "result"])
     compensations = CounterMetricFamily(f"{PREFIX}_compensations",
                                         "Compensation steps run, by step.", labels=["step"])
-    failed = _failed(saga_steps.c.name, saga_steps.c.outcome)
-    query = (select(saga_steps.c.name, func.count(),
-                    func.sum(case((failed, 1), else_=0)))
-             .where(saga_steps.c.ended_at.is_not(None)).group_by(saga_steps.c.name))
-    seen: dict[str, tuple[int, int]] = {row[0]: (row[1], row[2] or 0)
-                                        for row in connection.execute(query)}
-    for name, (total, failures) in sorted(seen.items()):
-        runs.add_metric([name, "passed"], total - failures)
-        runs.add_metric([name, "failed"], failures)
+    for name, (passed, failed) in sorted(ended.items()):
+        runs.add_metric([name, "passed"], passed)
+        runs.add_metric([name, "failed"], failed)
     for name in COMPENSATION_STEPS:
-        compensations.add_metric([name], seen.get(name, (0, 0))[0])
+        compensations.add_metric([name], sum(ended.get(name, (0, 0))))
     yield runs
     yield compensations
 

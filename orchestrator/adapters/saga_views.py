@@ -80,14 +80,12 @@ def step_figures(engine: Engine, steps: list[str],
                  sample: int = DURATION_SAMPLE) -> dict[str, StepFigures]:
     """Figures of each named step; durations over its `sample` most recent finished runs."""
     in_now = _sagas_in_each_step(engine)
-    ended = _ended_runs_by_outcome(engine)
+    ended = ended_runs(engine)
     figures = {}
     for step in steps:
-        outcomes = ended.get(step, {})
-        failed = sum(n for outcome, n in outcomes.items() if step_failed(step, outcome))
+        passed, failed = ended.get(step, (0, 0))
         median, p95 = median_and_p95(step_durations(engine, step, sample))
-        figures[step] = StepFigures(step, in_now.get(step, 0), sum(outcomes.values()) - failed,
-                                    failed, median, p95)
+        figures[step] = StepFigures(step, in_now.get(step, 0), passed, failed, median, p95)
     return figures
 
 
@@ -172,12 +170,16 @@ def _sagas_in_each_step(engine: Engine) -> dict[str, int]:
     return in_step
 
 
-def _ended_runs_by_outcome(engine: Engine) -> dict[str, dict[str | None, int]]:
+def ended_runs(engine: Engine) -> dict[str, tuple[int, int]]:
+    """Each step's finished runs, as (passed, failed) by `step_failed`."""
     query = (select(saga_steps.c.name, saga_steps.c.outcome, func.count())
              .where(saga_steps.c.ended_at.is_not(None))
              .group_by(saga_steps.c.name, saga_steps.c.outcome))
-    result: dict[str, dict[str | None, int]] = {}
+    result: dict[str, tuple[int, int]] = {}
     with reading(engine) as connection:
         for row in connection.execute(query):
-            result.setdefault(row[0], {})[row[1]] = row[2]
+            step, outcome, count = str(row[0]), row[1], int(row[2])
+            passed, failed = result.get(step, (0, 0))
+            result[step] = ((passed, failed + count) if step_failed(step, outcome)
+                            else (passed + count, failed))
     return result
