@@ -419,8 +419,9 @@ class SagaStore:
 
     def list(self, state: str | None = None, since: datetime | None = None,
              limit: int = 1000, stuck_after: timedelta | None = None,
-             parked: bool | None = None) -> list[Saga]:
-        """Sagas newest first: of a state, created since, stuck (see `stuck`), parked or not."""
+             parked: bool | None = None, unfinished: bool = False) -> list[Saga]:
+        """Sagas newest first: of a state, created since, stuck (see `stuck`), parked or not,
+        unfinished only."""
         query = select(sagas).order_by(sagas.c.created_at.desc()).limit(limit)
         if state:
             query = query.where(sagas.c.state == state)
@@ -428,6 +429,8 @@ class SagaStore:
             query = query.where(stuck(stuck_after))
         if parked is not None:
             query = query.where(sagas.c.parked.is_(parked))
+        if unfinished:
+            query = query.where(sagas.c.state.not_in([state.value for state in TERMINAL]))
         if since:
             query = query.where(sagas.c.created_at >= since)
         with reading(self.engine) as connection:

@@ -26,7 +26,7 @@ from kombu.exceptions import OperationalError
 
 from orchestrator import config, operations
 from orchestrator.adapters.store import now
-from orchestrator.domain.model import TERMINAL, Saga, SagaState
+from orchestrator.domain.model import Saga, SagaState
 from orchestrator.entrypoints import saga_text as text
 from orchestrator.wiring import store
 
@@ -111,8 +111,7 @@ def select(state: str | None, since: datetime | None) -> list[Saga]:
     if state == STUCK:
         return store().list(since=since, stuck_after=timedelta(seconds=config.stuck_after()))
     if state == PARKED:
-        return [one for one in store().list(since=since, parked=True)
-                if one.state not in TERMINAL]
+        return store().list(since=since, parked=True, unfinished=True)
     return store().list(state, since)
 
 
