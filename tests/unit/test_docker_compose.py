@@ -148,11 +148,16 @@ def top_level_names(path: Path) -> dict[str, ast.AST]:
 
 
 @cache
-def code_packages() -> list[str]:
-    """The top-level packages that `pip install .` installs (setup.cfg)."""
+def setup_cfg() -> configparser.ConfigParser:
     config = configparser.ConfigParser()
     config.read(ROOT / "setup.cfg")
-    include = config["options.packages.find"]["include"].split()
+    return config
+
+
+@cache
+def code_packages() -> list[str]:
+    """The top-level packages that `pip install .` installs (setup.cfg)."""
+    include = setup_cfg()["options.packages.find"]["include"].split()
     return sorted({pattern.rstrip("*").rstrip(".") for pattern in include})
 
 
@@ -398,13 +403,6 @@ def test_the_order_service_and_flower_are_published_on_their_ports() -> None:
         )
 
 
-def package_data(package: str) -> str:
-    """setup.cfg's package_data line of the package."""
-    config = configparser.ConfigParser()
-    config.read(ROOT / "setup.cfg")
-    return config["options.package_data"][package]
-
-
 def test_every_variable_an_app_service_sets_is_one_the_code_reads() -> None:
     known = variables_the_code_reads()
     for service, spec in app_services().items():
@@ -435,14 +433,14 @@ def test_granian_logs_as_the_project_does_from_the_file_the_image_installs() -> 
     python = re.search(r"^FROM python:(\d+\.\d+)", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
     assert python
     installed = f"/usr/local/lib/python{python.group(1)}/site-packages/"
-    config = package_data("glastonbury")
+    shipped = setup_cfg()["options.package_data"]["glastonbury"]
     for service, spec in app_services().items():
         if program(argv(spec["command"]))[0] != "granian":
             continue
         path = environment(spec).get("GRANIAN_LOG_CONFIG", "")
         assert path.startswith(installed), f"{service}: {path!r} is not where pip installs it"
         relative = Path(path.removeprefix(installed))
-        assert (ROOT / relative).is_file() and relative.name in config, (
+        assert (ROOT / relative).is_file() and relative.name in shipped, (
             f"{service}: {relative} is not shipped with the package")
         logging_config = json.loads((ROOT / relative).read_text())
         assert set(logging_config["loggers"]) == {"_granian", "granian.access"}
@@ -777,9 +775,7 @@ def test_the_image_runs_as_a_user_and_installs_what_the_commands_need() -> None:
     users = re.findall(r"^USER\s+(\S+)", dockerfile, re.MULTILINE)
     assert users and users[-1] not in {"root", "0"}, "the image runs as root"
     assert re.search(r"pip install .*\.(\s|$)", dockerfile)
-    config = configparser.ConfigParser()
-    config.read(ROOT / "setup.cfg")
-    requires = config["options"]["install_requires"]
+    requires = setup_cfg()["options"]["install_requires"]
     for needed in {program(argv(spec["command"]))[0] for spec in app_services().values()}:
         if needed != "python -m":
             assert re.search(rf"^\s*{needed}\b", requires, re.MULTILINE), f"{needed} not installed"
