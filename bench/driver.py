@@ -43,6 +43,15 @@ class OrderDriver:
         self.database = create_engine(order_database_url)
         self._local = threading.local()
 
+    def _connection(self) -> http.client.HTTPConnection:
+        """This thread's kept-alive connection to the order service."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            parts = urlsplit(self.order_url)
+            connection = self._local.connection = http.client.HTTPConnection(
+                parts.hostname, parts.port, timeout=60)
+        return connection
+
     def new_ticket(self, available: int) -> str:
         ticket = str(uuid.uuid4())
         status, body = _call(self.inventory_url, "POST", "/tickets",
@@ -53,11 +62,7 @@ class OrderDriver:
 
     def place(self, ticket: str, customer: str = APPROVED_CUSTOMER) -> tuple[str, float]:
         """One order of one ticket at PRICE (approved by the gateway): its id, when it was sent."""
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            parts = urlsplit(self.order_url)
-            connection = self._local.connection = http.client.HTTPConnection(
-                parts.hostname, parts.port, timeout=60)
+        connection = self._connection()
         body = {"customerId": customer, "amount": PRICE,
                 "items": [{"id": ticket, "name": "bench", "amount": PRICE, "quantity": 1}]}
         sent = time.time()
@@ -68,6 +73,25 @@ class OrderDriver:
         if response.status != 202:
             raise RuntimeError(f"POST /orders answered {response.status}: {answer!r}")
         return uuid.UUID(json.loads(answer)["id"]).hex, sent
+
+    def follow(self, order_id: str, wait_s: float | None, poll_s: float) -> int:
+        """Read the order as a client does until it ended: every `poll_s` (`wait_s` None), or
+        with `GET /orders/{id}?wait=wait_s`, which answers once it ended or the time is up.
+        Returns how many reads it took."""
+        connection = self._connection()
+        path = f"/orders/{uuid.UUID(order_id)}" + ("" if wait_s is None else f"?wait={wait_s:g}")
+        reads = 0
+        while True:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            answer = response.read()
+            reads += 1
+            if response.status != 200:
+                raise RuntimeError(f"GET {path} answered {response.status}: {answer!r}")
+            if json.loads(answer)["status"] in TERMINAL:
+                return reads
+            if wait_s is None:
+                time.sleep(poll_s)
 
     def place_many(self, count: int, ticket: str, clients: int,
                    customer: str = APPROVED_CUSTOMER) -> dict[str, float]:
@@ -134,6 +158,26 @@ class OrderDriver:
         ended = self.wait_for(sent, timeout_s)
         return summarise(ended, count) | {"clients": clients,
                                           "placed_per_s": round(count / placed_in, 1)}
+
+
+    def load_followed(self, count: int, ticket: str, clients: int, wait_s: float | None = None,
+                      poll_s: float = 0.01, timeout_s: float = 600) -> dict[str, Any]:
+        """`count` orders from `clients` clients that each follow their order to its end before
+        placing the next, as a person at a till does: by polling every `poll_s` (`wait_s` None)
+        or with the long-poll `?wait=`. Rates and latencies as in `load`, plus reads per order."""
+        reads: list[int] = []
+
+        def one(_: int) -> str:
+            order_id, _sent = self.place(ticket)
+            reads.append(self.follow(order_id, wait_s, poll_s))
+            return order_id
+
+        with ThreadPoolExecutor(clients) as pool:
+            placed = list(pool.map(one, range(count)))
+        ended = self.wait_for(placed, timeout_s)
+        return summarise(ended, count) | {
+            "clients": clients, "reads_per_order": round(sum(reads) / max(len(reads), 1), 1),
+            **({"poll_every_s": poll_s} if wait_s is None else {"wait_s": wait_s})}
 
 
 def summarise(ended: dict[str, tuple[str, float, float]], count: int,

@@ -62,6 +62,8 @@ BENCH_SETTINGS = {
 # Whose CPU a phase counts: a saga's, every part's but the bench's own clients and the floor
 # worker; a floor hop's, the floor worker's and what its hops cost Redis and Flower.
 NOT_THE_STACK = ("bench", "floor_worker")
+POLL_S = 0.01   # how often a polling client reads its order
+WAIT_S = 10     # how long a long-polling client asks to wait
 FLOOR_PARTS = ("floor_worker", "redis", "flower")
 
 
@@ -154,6 +156,12 @@ def measure(stack: Stack, options: argparse.Namespace) -> dict[str, Any]:
             with_cpu(stack, options.orders, lambda: driver.load(
                 options.orders, ticket, options.clients), settle_first=True)
             for _ in range(options.repeat)]),
+        # The same clients following their orders to the end, as people do: polling every
+        # 10 ms, then with the long-poll `GET /orders/{id}?wait=`.
+        "polling": lambda: with_cpu(stack, options.orders, lambda: driver.load_followed(
+            options.orders, ticket, options.clients, poll_s=POLL_S)),
+        "waiting": lambda: with_cpu(stack, options.orders, lambda: driver.load_followed(
+            options.orders, ticket, options.clients, wait_s=WAIT_S)),
         "burst": lambda: with_cpu(stack, options.burst, lambda: driver.load(
             options.burst, ticket, options.burst_clients)),
         "floor": lambda: with_cpu(stack, options.burst * SAGA_HOPS,
@@ -305,6 +313,8 @@ def headline(report: dict[str, Any]) -> dict[str, Any]:
             "p50_ms": round(report["one_at_a_time"]["p50_ms"], 1),
             "p99_ms": round(report["one_at_a_time"]["p99_ms"], 1),
             "cpu_ms_per_saga": load["cpu_ms_per_unit_stack"],
+            "polling_sagas_per_s": report["polling"]["sagas_per_s"],
+            "waiting_sagas_per_s": report["waiting"]["sagas_per_s"],
             "burst_first_completed_s": report["burst"]["first_completed_s"],
             "burst_sagas_per_s": report["burst"]["sagas_per_s"],
             "floor_hops_per_s": floor_run["hops_per_s"],
@@ -350,6 +360,11 @@ def markdown(report: dict[str, Any]) -> str:
          f"{one['p50_ms']:.1f} / {one['p99_ms']:.1f} ms"),
         ("CPU per saga, whole stack (ms)", report["cpu_ms_per_saga"]),
         ("CPU per saga by part (ms)", parts),
+        (f"the same clients following each order to its end: polling every {POLL_S * 1000:g} ms "
+         f"/ long-poll `?wait={WAIT_S}`: sagas/s, reads per order, order service CPU per saga",
+         " / ".join(f"{phase['sagas_per_s']}, {phase['reads_per_order']}, "
+                    f"{phase['cpu_ms_per_unit'].get('order')} ms"
+                    for phase in (report["polling"], report["waiting"]))),
         (f"burst of {settings['burst']}: first COMPLETED after / sagas/s",
          f"{burst['first_completed_s']} s / {burst['sagas_per_s']}"),
         ("burst: completed by each tenth of its duration", burst["completed_by_tenth"]),

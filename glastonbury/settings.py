@@ -113,6 +113,13 @@ def payment_relay_wake_address() -> str:
     return os.environ.get("PAYMENT_RELAY_WAKE_ADDRESS", f"127.0.0.1:{RELAY_WAKE_PORT}")
 
 
+def order_waiting_clients() -> int:
+    """How many clients may wait at once for their order to end (`GET /orders/{id}?wait=`) in
+    each process of the order service: keep it below the server's threads (granian's
+    `--blocking-threads` in the Procfile and compose), so orders and reads always find one."""
+    return env_int("ORDER_WAITING_CLIENTS", 16)
+
+
 def payment_decline_above() -> Decimal:
     return Decimal(env("PAYMENT_DECLINE_ABOVE", "1000.00"))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from order_service.domain.model import (ConflictingOutcome, IdempotencyKeyReused
 from order_service.entrypoints import schemas
 from order_service.entrypoints.openapi import openapi_document
 from order_service.service_layer import services
+from order_service.service_layer.outcome_waiters import OutcomeWaiters
 from order_service.service_layer.unit_of_work import SqlUnitOfWork, UnitOfWork
 
 routes = Blueprint("orders", __name__)
@@ -50,6 +52,7 @@ class Dependencies:
     saga_starter: SagaStarter
     reading: Callable[[], UnitOfWork]   # for reads only: takes no write lock
     catalogue: Catalogue | None         # the inventory's prices
+    waiters: OutcomeWaiters             # clients waiting for their order to end
 
 
 def create_app(database_url: str | None = None, saga_starter: SagaStarter | None = None,
@@ -69,7 +72,8 @@ def create_app(database_url: str | None = None, saga_starter: SagaStarter | None
         engine, lambda: SqlUnitOfWork(engine),
         saga_starter or CelerySagaStarter(settings.redis_url()),
         lambda: SqlUnitOfWork(engine, read_only=True),
-        catalogue or HttpCatalogue(settings.inventory_service_url()))
+        catalogue or HttpCatalogue(settings.inventory_service_url()),
+        OutcomeWaiters(settings.order_waiting_clients()))
     app.register_blueprint(routes)
     return app
 
@@ -114,9 +118,20 @@ def list_orders() -> Response:
 
 @routes.get("/orders/<order_id>")
 def get_order(order_id: str) -> Response:
-    """One order, 404 if unknown, 400 if the id is not a UUID."""
-    order = services.get_order(_order_id(order_id), _dependencies().reading())
-    return jsonify(schemas.order_json(order))
+    """One order, 404 if unknown, 400 if the id is not a UUID. With `?wait=<seconds>` the answer
+    comes once the order has ended or the time is up, whichever is first (a long-poll: no need
+    to poll); `Retry-After` says when to ask again if the service could not wait that long."""
+    parsed_id = _order_id(order_id)
+    wait_s = validated(schemas.GetOrderQuery, request.args.to_dict()).wait
+    deps = _dependencies()
+    if not wait_s:
+        return jsonify(schemas.order_json(services.get_order(parsed_id, deps.reading())))
+    began = time.monotonic()
+    order = services.wait_for_outcome(parsed_id, wait_s, deps.reading, deps.waiters)
+    response = jsonify(schemas.order_json(order))
+    if not order.status.is_terminal and time.monotonic() - began < wait_s:
+        response.headers["Retry-After"] = "1"   # too many clients waiting already
+    return response
 
 
 @routes.post("/orders/<order_id>/outcome")
@@ -125,8 +140,9 @@ def record_outcome(order_id: str) -> Response:
     """The orchestrator reports how the saga ended: 200, or 409 for a different end."""
     parsed_id = _order_id(order_id)
     body = validated(schemas.OutcomeBody, json_object())
+    deps = _dependencies()
     order = services.record_outcome(parsed_id, OrderStatus(body.status), body.reason,
-                                    _dependencies().unit_of_work())
+                                    deps.unit_of_work(), deps.waiters)
     log.info("outcome recorded: %s", order.status.value)
     return jsonify(schemas.order_json(order))
 

@@ -140,10 +140,23 @@ LIST_ORDERS = {
 }
 
 GET_ORDER = {
-    "summary": "One order",
+    "summary": "One order; with `wait`, once it has ended (a long-poll)",
     "operationId": "getOrder",
-    "parameters": [ORDER_ID],
-    "responses": {"200": json_response(ref("Order"), "The order."), **_errors(400, 404)},
+    "parameters": [ORDER_ID, {
+        "name": "wait", "in": "query", "required": False,
+        "description": "Seconds to wait for the order to end before answering: the answer "
+                       "comes when it ends or when the time is up, whichever is first. 0 (the "
+                       "default) answers at once. Wait this way instead of polling.",
+        "schema": {"type": "number", "minimum": 0, "maximum": 30, "default": 0},
+    }],
+    "responses": {
+        "200": {**json_response(ref("Order"), "The order."),
+                "headers": {"Retry-After": {
+                    "description": "Seconds to wait before asking again: sent when the service "
+                                   "could not wait as long as asked (too many clients wait).",
+                    "schema": {"type": "string"}}}},
+        **_errors(400, 404, 422),
+    },
 }
 
 RECORD_OUTCOME = {

@@ -60,6 +60,9 @@ Reason = Annotated[str, Field(strict=True, max_length=500), AfterValidator(stora
 UtcMoment = Annotated[datetime, BeforeValidator(_utc_moment)]
 
 
+MAX_WAIT_S = 30
+
+
 class OrderItemBody(BaseModel):
     """One line of `POST /orders`."""
 
@@ -100,6 +103,13 @@ class ListOrdersQuery(BaseModel):
     def created_before_utc(self) -> datetime | None:
         """`createdBefore` as an aware UTC time, or None."""
         return self.created_before
+
+
+class GetOrderQuery(BaseModel):
+    """The query of `GET /orders/{id}`: `wait` seconds (at most 30) to wait for the order to
+    end before answering; 0, the default, answers at once."""
+
+    wait: float = Field(default=0, ge=0, le=MAX_WAIT_S, allow_inf_nan=False)
 
 
 class IdempotencyKeyHeader(BaseModel):

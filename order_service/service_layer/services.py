@@ -1,8 +1,11 @@
-"""The order service's use cases: place an order, read orders, record an order's outcome."""
+"""The order service's use cases: place an order, read orders (or wait for one to end), record
+an order's outcome."""
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -13,6 +16,7 @@ from order_service.adapters.saga_starter import SagaStarter
 from order_service.adapters.catalogue import Catalogue
 from order_service.domain.model import (IdempotencyKeyReused, Order, OrderLine, OrderStatus,
                                         check_against_catalogue, order_message)
+from order_service.service_layer.outcome_waiters import OutcomeWaiters
 from order_service.service_layer.unit_of_work import UnitOfWork
 
 
@@ -88,6 +92,22 @@ def get_order(order_id: uuid.UUID, uow: UnitOfWork) -> Order:
     return order
 
 
+def wait_for_outcome(order_id: uuid.UUID, wait_s: float, reading: Callable[[], UnitOfWork],
+                     waiters: OutcomeWaiters) -> Order:
+    """The order once it has ended, or as it stands after `wait_s` seconds (at once when
+    `waiters` is full); OrderNotFound if there is none."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        with waiters.watching(order_id) as ended:
+            order = get_order(order_id, reading())
+            remaining = deadline - time.monotonic()
+            if order.status.is_terminal or remaining <= 0 or ended is None:
+                return order
+            # Woken by an outcome recorded here; an outcome recorded by another process of
+            # the service is read at the next look.
+            ended.wait(min(remaining, waiters.recheck_s))
+
+
 def list_orders(status: OrderStatus | None, created_before: datetime | None, limit: int,
                 uow: UnitOfWork, created_after: datetime | None = None) -> list[Order]:
     """Up to `limit` orders, oldest first, filtered by status and creation time."""
@@ -96,8 +116,9 @@ def list_orders(status: OrderStatus | None, created_before: datetime | None, lim
 
 
 def record_outcome(order_id: uuid.UUID, status: OrderStatus, reason: str | None,
-                   uow: UnitOfWork) -> Order:
+                   uow: UnitOfWork, waiters: OutcomeWaiters | None = None) -> Order:
     """End the order as the orchestrator reports; a repeat is a no-op, a different end conflicts.
+    Clients waiting for it here are woken once it is stored.
 
     The row is locked while deciding, so two outcomes arriving together cannot both win.
     """
@@ -108,4 +129,6 @@ def record_outcome(order_id: uuid.UUID, status: OrderStatus, reason: str | None,
         if order.record_outcome(status, reason, utc_now()):
             uow.orders.save_outcome(order)
             uow.commit()
-        return order
+    if waiters is not None:
+        waiters.ended(order_id)
+    return order

@@ -60,11 +60,14 @@ class Client:
         return requests.post(f"{self.stack.url('order')}/orders", timeout=10,
                              json={"customerId": customer, "amount": amount, "items": items})
 
-    def order(self, order_id: str) -> dict[str, Any]:
-        return requests.get(f"{self.stack.url('order')}/orders/{order_id}", timeout=10).json()
+    def order(self, order_id: str, wait_s: float = 0) -> dict[str, Any]:
+        """The order as it stands, or once it ended within `wait_s` seconds (`?wait=`)."""
+        return requests.get(f"{self.stack.url('order')}/orders/{order_id}", timeout=wait_s + 10,
+                            params={"wait": wait_s} if wait_s else None).json()
 
     def wait_until_terminal(self, order_id: str, timeout_s: float = 30) -> dict[str, Any]:
-        return wait_for(lambda: (o := self.order(order_id))["status"] in TERMINAL and o,
+        """The order once it ended, followed as a client should: with the long-poll `?wait=`."""
+        return wait_for(lambda: (o := self.order(order_id, wait_s=5))["status"] in TERMINAL and o,
                         timeout_s, f"order {order_id} terminal")
 
     def new_ticket(self, available: int, price: float = 10.0) -> str:

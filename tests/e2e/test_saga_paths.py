@@ -29,6 +29,18 @@ def test_the_briefs_order_completes_and_sells_one_ticket(client: Client) -> None
     assert client.payment(order["id"]) == "APPROVED"
 
 
+def test_a_client_waiting_with_the_long_poll_is_answered_once_its_order_ended(
+        client: Client) -> None:
+    order_id = client.place_order([(DAY_ONE, 200.00, 1)])
+    began = time.monotonic()
+    response = requests.get(f"{client.stack.url('order')}/orders/{order_id}",
+                            params={"wait": 30}, timeout=40)
+    # One request, answered when the outcome arrived: well before the 30 s it offered to wait.
+    assert (response.status_code, response.json()["status"]) == (200, "COMPLETED")
+    assert time.monotonic() - began < 20
+    assert "Retry-After" not in response.headers
+
+
 def test_a_declined_payment_releases_the_reservation_and_fails_the_order(client: Client) -> None:
     ticket = client.new_ticket(10, price=400.0)
     order = client.wait_until_terminal(client.place_order([(ticket, 400.0, 3)]))  # 1200 > 1000

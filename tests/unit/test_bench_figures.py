@@ -38,6 +38,10 @@ def report() -> dict:
     load = {"sagas_per_s": 60.0, "cpu_ms_per_unit_stack": 30.0,
             "cpu_ms_per_unit": {"worker": 10.0, "bench": 2.0}}
     return {"load": load, "one_at_a_time": {"p50_ms": 30.0, "p99_ms": 45.0},
+            "polling": {"sagas_per_s": 30.0, "reads_per_order": 24.0,
+                        "cpu_ms_per_unit": {"order": 20.0}},
+            "waiting": {"sagas_per_s": 55.0, "reads_per_order": 1.0,
+                        "cpu_ms_per_unit": {"order": 4.0}},
             "burst": {"first_completed_s": 0.2, "sagas_per_s": 58.0,
                       "completed_by_tenth": list(range(100, 1001, 100))},
             "floor": {"hops_per_s": 2 * 60.0 * SAGA_HOPS,
@@ -54,13 +58,14 @@ def test_the_headline_compares_a_saga_hop_with_a_floor_hop_by_rate_and_by_cpu() 
     assert figures["cost_per_hop_vs_floor"] == 2.0
     assert figures["cpu_per_hop_vs_floor"] == 3.0
     assert figures["cpu_ms_per_saga"] == 30.0 and figures["p50_ms"] == 30.0
+    assert (figures["polling_sagas_per_s"], figures["waiting_sagas_per_s"]) == (30.0, 55.0)
 
 
 def test_the_table_names_every_headline_figure_and_leaves_the_bench_out_of_the_stack() -> None:
     full = report() | headline(report())
     table = markdown(full)
     for figure in ("60.0", "30.0 / 45.0 ms", f"{2 * 60.0 * SAGA_HOPS}", "2.0× / 3.0×",
-                   "0.2 s / 58.0",
+                   "0.2 s / 58.0", "30.0, 24.0, 20.0 ms / 55.0, 1.0, 4.0 ms",
                    "worker 10.0"):
         assert figure in table
     assert "bench 2.0" not in table

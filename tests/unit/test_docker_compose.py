@@ -885,3 +885,15 @@ def test_the_grafana_dashboard_asks_only_for_metrics_that_are_served(tmp_path: P
                    "glastonbury_compensations_total", "glastonbury_sagas_parked",
                    "glastonbury_dead_letters_total", "glastonbury_reconciler_repairs_total"):
         assert wanted in asked, f"no panel shows {wanted}"
+
+
+def test_the_order_service_keeps_threads_free_beside_its_waiting_clients() -> None:
+    """Clients waiting for their order (`?wait=`) each hold one of the server's threads: at most
+    ORDER_WAITING_CLIENTS of them, with threads to spare for orders and reads."""
+    from glastonbury import settings
+
+    threads = int(option(procfile()["order"], "--blocking-threads") or 1)
+    waiting = int(environment(services()["order"]).get("ORDER_WAITING_CLIENTS")
+                  or settings.order_waiting_clients())
+    assert threads >= waiting + 2, (
+        f"the order service runs {threads} threads and lets {waiting} clients wait")

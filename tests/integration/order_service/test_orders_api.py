@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
-from tests.unit.order_service.fakes import FakeSagaStarter
+from order_service.entrypoints.flask_app import create_app
+from tests.conftest import SERVICE_TOKENS, trusted
+from tests.unit.order_service.fakes import FakeCatalogue, FakeSagaStarter
 from tests.unit.order_service.test_order_validation import BRIEF_BODY
 
 
@@ -161,3 +164,84 @@ def test_health_and_the_openapi_document_are_served(client: FlaskClient) -> None
     assert document["openapi"].startswith("3.1")
     assert set(document["paths"]) == {"/orders", "/orders/{orderId}", "/orders/{orderId}/outcome",
                                       "/healthz", "/openapi.json"}
+
+
+# -- Waiting for an order to end: GET /orders/{id}?wait=<seconds> (a long-poll) -------------------
+
+def _get_meanwhile(client: FlaskClient, path: str) -> Future[tuple[int, Any, Any, float]]:
+    """Start `GET path` in a thread; the future of its (status, body, headers, seconds)."""
+    def get() -> tuple[int, Any, Any, float]:
+        began = time.monotonic()
+        response = client.get(path)
+        return (response.status_code, json.loads(response.data), response.headers,
+                time.monotonic() - began)
+    pool = ThreadPoolExecutor(1)
+    try:
+        return pool.submit(get)
+    finally:
+        pool.shutdown(wait=False)   # the request goes on; the test waits for its future
+
+
+def test_a_waiting_client_is_answered_when_the_outcome_is_recorded(client: FlaskClient) -> None:
+    order_id = place(client)["id"]
+    waiting = _get_meanwhile(client, f"/orders/{order_id}?wait=20")
+    time.sleep(0.3)
+    assert not waiting.done()   # still waiting: the order is PENDING
+    client.post(f"/orders/{order_id}/outcome", json={"status": "COMPLETED"})
+    status, body, headers, seconds = waiting.result(timeout=15)
+    assert (status, body["status"]) == (200, "COMPLETED")
+    assert seconds < 10 and "Retry-After" not in headers   # the outcome, not the time, ended it
+
+
+def test_an_outcome_recorded_by_another_process_of_the_service_ends_the_wait(
+        client: FlaskClient, database_url: str) -> None:
+    other_process = trusted(create_app(database_url, FakeSagaStarter(), FakeCatalogue(),
+                                       SERVICE_TOKENS).test_client())
+    order_id = place(client)["id"]
+    waiting = _get_meanwhile(client, f"/orders/{order_id}?wait=20")
+    time.sleep(0.3)
+    other_process.post(f"/orders/{order_id}/outcome", json={"status": "REJECTED"})
+    status, body, _, seconds = waiting.result(timeout=15)
+    assert (status, body["status"]) == (200, "REJECTED") and seconds < 10
+    other_process.application.extensions["order_service"].engine.dispose()
+
+
+def test_a_wait_that_runs_out_answers_the_order_as_it_stands(client: FlaskClient) -> None:
+    order_id = place(client)["id"]
+    began = time.monotonic()
+    response = client.get(f"/orders/{order_id}?wait=0.4")
+    assert (response.status_code, json.loads(response.data)["status"]) == (200, "PENDING")
+    assert time.monotonic() - began >= 0.4
+    assert "Retry-After" not in response.headers   # it waited as long as it was asked
+
+
+def test_an_ended_or_unknown_order_is_answered_at_once_whatever_the_wait(
+        client: FlaskClient) -> None:
+    order_id = place(client)["id"]
+    client.post(f"/orders/{order_id}/outcome", json={"status": "PAYMENT_FAILED"})
+    began = time.monotonic()
+    assert answer(client.get(f"/orders/{order_id}?wait=30"))[1]["status"] == "PAYMENT_FAILED"
+    status, body = answer(client.get(f"/orders/{uuid.uuid4()}?wait=30"))
+    assert (status, body["error"]) == (404, "order_not_found")
+    assert time.monotonic() - began < 5
+
+
+def test_when_too_many_clients_wait_the_service_answers_at_once_and_says_when_to_come_back(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORDER_WAITING_CLIENTS", "0")
+    app = create_app(database_url, FakeSagaStarter(), FakeCatalogue(), SERVICE_TOKENS)
+    client = trusted(app.test_client())
+    order_id = place(client)["id"]
+    began = time.monotonic()
+    response = client.get(f"/orders/{order_id}?wait=30")
+    assert (response.status_code, json.loads(response.data)["status"]) == (200, "PENDING")
+    assert response.headers["Retry-After"] == "1" and time.monotonic() - began < 5
+    app.extensions["order_service"].engine.dispose()
+
+
+@pytest.mark.parametrize("wait", ["-1", "31", "soon", "nan", "inf", "1e999"])
+def test_a_bad_wait_is_a_422_naming_it(client: FlaskClient, wait: str) -> None:
+    order_id = place(client)["id"]
+    status, body = answer(client.get(f"/orders/{order_id}?wait={wait}"))
+    assert status == 422
+    assert [detail["field"] for detail in body["details"]] == ["wait"]
