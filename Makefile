@@ -14,7 +14,7 @@ $(STAMP): setup.cfg pyproject.toml
 	@test -n "$(PYTHON_EXE)" || { echo "no $(PYTHON) here (nor under ~/.pyenv/versions)" >&2; exit 2; }
 	@test -x $(BIN)/python || $(PYTHON_EXE) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[local,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[local,dev,tracing]'
 	@touch $(STAMP)
 
 up: $(STAMP)

@@ -127,3 +127,10 @@ def payment_decline_above() -> Decimal:
 def http_timeout() -> float:
     """Seconds a service call may take before it counts as a technical failure."""
     return env_float("HTTP_TIMEOUT", 5.0)
+
+
+def tracing_endpoint() -> str:
+    """`OTEL_EXPORTER_OTLP_ENDPOINT`: the OTLP/HTTP collector each process sends its spans to
+    (e.g. `http://collector:4318`) when the tracing extra is installed; empty: no tracing
+    (glastonbury.tracing)."""
+    return os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "")

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
 from werkzeug.exceptions import BadRequest, HTTPException
 
+from glastonbury import tracing
 from glastonbury.logs import set_order
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,8 @@ ORDER_ID_IN_PATH = re.compile(r"^[0-9A-Fa-f-]{32,36}$")
 
 def install_order_trail(app: Flask) -> None:
     """Every line logged while answering a request about an order (`/<...>/<order_id>...`)
-    names the order (glastonbury.logs)."""
+    names the order (glastonbury.logs); with tracing on, each request is a span continuing the
+    caller's trace (glastonbury.tracing)."""
 
     @app.before_request
     def _about_the_order() -> None:
@@ -81,6 +83,9 @@ def install_order_trail(app: Flask) -> None:
     @app.teardown_request
     def _done(_error: BaseException | None) -> None:
         set_order(None)
+
+    # After the trail's own hooks: a request's span names the order the trail found.
+    tracing.trace_requests(app)
 
 
 def json_object() -> dict[str, Any]:

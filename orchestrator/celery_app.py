@@ -11,7 +11,7 @@ from celery.signals import (after_setup_logger, celeryd_init, task_postrun, task
 from celery.worker.request import Request
 from kombu import Queue
 
-from glastonbury import logs, settings
+from glastonbury import logs, settings, tracing
 from glastonbury.process import tune_garbage_collector
 from glastonbury.redis_transport import transport_for
 from orchestrator import config
@@ -105,6 +105,7 @@ app.conf.update(
 def _log_from_the_start(**_: Any) -> None:
     """The worker's first lines (Celery's warnings at start) in the project's format too."""
     logs.configure("worker")
+    tracing.configure("worker")
 
 
 @after_setup_logger.connect

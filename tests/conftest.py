@@ -102,3 +102,41 @@ def kafka_servers() -> Iterator[list[str]]:
     server = ServerProcess(binaries.tansu_command(port), port)
     yield [f"127.0.0.1:{port}"]
     server.stop()
+
+
+
+class Spans:
+    """What a test traced: every span finished in this process (the SDK's in-memory exporter),
+    and a tracer for the test's own spans (a caller's, a request's)."""
+
+    def __init__(self, exporter: Any, tracer: Any):
+        self.exporter, self.tracer = exporter, tracer
+
+    def finished(self) -> list[Any]:
+        return list(self.exporter.get_finished_spans())
+
+    def named(self, name: str) -> Any:
+        """The one finished span of that name."""
+        [span] = [span for span in self.finished() if span.name == name]
+        return span
+
+
+@pytest.fixture
+def spans() -> Iterator[Spans]:
+    """Tracing on in this process for the test (glastonbury.tracing), with an in-memory
+    exporter instead of OTLP."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from glastonbury import tracing
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing.use(provider)
+    try:
+        yield Spans(exporter, provider.get_tracer("tests"))
+    finally:
+        tracing.stop()
+        provider.shutdown()

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
-from glastonbury import logs, settings
+from glastonbury import logs, settings, tracing
 from glastonbury.auth import ADMIN, ORCHESTRATOR, install_credentials, requires
 from glastonbury.db import make_engine
 from glastonbury.migrate import upgrade
@@ -58,6 +58,7 @@ def create_app(database_url: str | None = None,
 def serve() -> Flask:
     """The app as the HTTP server runs it (`granian --factory ...:serve`)."""
     logs.configure("inventory")
+    tracing.configure("inventory")
     app = create_app()
     tune_garbage_collector()
     return app

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from glastonbury import settings
+from glastonbury import settings, tracing
 from glastonbury.auth import ORCHESTRATOR, bearer
 from orchestrator.domain.model import OrderLine
 
@@ -99,9 +99,19 @@ class HttpService:
     def call(self, method: str, path: str, expected: tuple[int, ...],
              body: dict[str, Any] | None = None, query: dict[str, Any] | None = None) -> Answer:
         """One call; the statuses in `expected` are answers, every other one an exception."""
+        if tracing.enabled:  # tracing off: this one check, no span, no header
+            with tracing.http_call(method, self.base, path) as traced:
+                answer = self._call(method, path, expected, body, query, traced.headers)
+                traced.answered(answer.status)
+                return answer
+        return self._call(method, path, expected, body, query, {})
+
+    def _call(self, method: str, path: str, expected: tuple[int, ...],
+              body: dict[str, Any] | None, query: dict[str, Any] | None,
+              trace_headers: dict[str, str]) -> Answer:
         target = self.prefix + path + (f"?{urlencode(query, doseq=True)}" if query else "")
         payload = None if body is None else json.dumps(body).encode()
-        headers = {**self.credential,
+        headers = {**self.credential, **trace_headers,
                    **({"Content-Type": "application/json"} if payload is not None else {})}
         what = f"{method} {self.base}{path}"
         for attempt in (1, 2):

@@ -21,7 +21,7 @@ from kafka.errors import CommitFailedError
 from sqlalchemy.exc import DataError, IntegrityError
 from kafka.structs import OffsetAndMetadata
 
-from glastonbury import logs, settings
+from glastonbury import logs, settings, tracing
 from glastonbury.auth import secret
 from glastonbury.process import tune_garbage_collector
 from glastonbury.kafka import is_signed, make_consumer, make_producer, wait_for_topics
@@ -182,6 +182,7 @@ def disagreement(result: PaymentDecided, record: PaymentRecord | None) -> str | 
 
 def main() -> None:
     logs.configure("bridge")
+    tracing.configure("bridge")
     bridge = PaymentResultsBridge()
     signal.signal(signal.SIGTERM, bridge.stop)
     signal.signal(signal.SIGINT, bridge.stop)

@@ -18,7 +18,7 @@ from glastonbury.auth import ADMIN, ORCHESTRATOR, install_credentials, requires
 from glastonbury.process import tune_garbage_collector
 from glastonbury.db import make_engine
 from glastonbury.migrate import upgrade
-from glastonbury import logs
+from glastonbury import logs, tracing
 from glastonbury.logs import about_order
 from glastonbury.web import (
     ApiError,
@@ -81,6 +81,7 @@ def create_app(database_url: str | None = None, saga_starter: SagaStarter | None
 def serve() -> Flask:
     """The app as the HTTP server runs it (`granian --factory ...:serve`)."""
     logs.configure("order")
+    tracing.configure("order")
     app = create_app()
     tune_garbage_collector()
     return app
@@ -99,6 +100,7 @@ def place_order() -> tuple[Response, int, dict[str, str]]:
                                   [item.to_line() for item in body.items], key)
     deps = _dependencies()
     order = services.place_order(command, deps.unit_of_work(), deps.saga_starter, deps.catalogue)
+    tracing.name_order(order.id)   # the order's trace begins here: found by its id
     with about_order(order.id):
         log.info("order accepted: %s, %d tickets, total %s", order.status.value,
                  sum(line.quantity for line in order.lines), order.total)

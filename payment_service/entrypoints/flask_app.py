@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from glastonbury import logs, settings
+from glastonbury import logs, settings, tracing
 from glastonbury.logs import about_order
 from glastonbury.process import tune_garbage_collector
 from glastonbury.db import make_engine
@@ -60,6 +60,7 @@ def create_app(database_url: str | None = None,
 def serve() -> Flask:
     """The app as the HTTP server runs it (`granian --factory ...:serve`)."""
     logs.configure("payment")
+    tracing.configure("payment")
     app = create_app()
     tune_garbage_collector()
     return app

@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from glastonbury import settings
 from glastonbury.auth import secret
-from glastonbury import logs
+from glastonbury import logs, tracing
 from glastonbury.clock import utc_now
 from glastonbury.db import make_engine
 from glastonbury.migrate import upgrade
@@ -151,6 +151,7 @@ def stop_on_signals() -> threading.Event:
 def main() -> None:
     """Start the relay with the environment's settings and run it until signalled."""
     logs.configure("payment-relay")
+    tracing.configure("payment-relay")
     stop = stop_on_signals()
     wake = WakeListener.bind(settings.payment_relay_wake_address())
     engine = make_engine(settings.database_url("payment"))
