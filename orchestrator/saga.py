@@ -28,6 +28,7 @@ from typing import Any
 from celery import Task, chain, group
 from celery.canvas import Signature
 
+from glastonbury import tracing
 from orchestrator.adapters.services import ContractBroken, ServiceUnavailable
 from orchestrator.adapters.store import Move, StepRun, now
 from orchestrator.celery_app import FINISHING, ONGOING, app
@@ -131,7 +132,8 @@ def record_payment_results(results: Iterable[PaymentDecided]) -> list[tuple[Paym
     Every result of a batch and its message id are stored in one transaction, so a message
     delivered twice, late or out of order moves the saga at most once; what follows each one
     is sent once they are stored. A result for another amount than the saga's total changes
-    nothing: it comes back with the reason, for the caller to park.
+    nothing: it comes back with the reason, for the caller to park. What follows a result goes
+    on in the trace it came in, if any.
     """
     refused, follow_ups = [], []
     with store().transaction() as tx:
@@ -140,9 +142,9 @@ def record_payment_results(results: Iterable[PaymentDecided]) -> list[tuple[Paym
             if isinstance(follow_up, str):
                 refused.append((result, follow_up))
             else:
-                follow_ups.append(follow_up)
-    for follow_up in follow_ups:
-        follow_up()
+                follow_ups.append((result.trace, follow_up))
+    for trace, follow_up in follow_ups:
+        tracing.within(trace, follow_up)
     return refused
 
 

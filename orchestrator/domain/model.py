@@ -94,13 +94,15 @@ class PaymentDecided:
     reason: str | None
     payment_id: str | None = None
     amount: Decimal | None = None
+    # The trace the message came in (W3C traceparent): what the saga sends next continues it.
+    trace: str | None = field(default=None, compare=False)
 
     @property
     def status(self) -> str:
         return "APPROVED" if self.approved else "DECLINED"
 
     @classmethod
-    def from_message(cls, message: Any) -> PaymentDecided:
+    def from_message(cls, message: Any, trace: str | None = None) -> PaymentDecided:
         if not isinstance(message, dict):
             raise InvalidMessage("a payment result must be a JSON object")
         _require_version(message)
@@ -120,7 +122,7 @@ class PaymentDecided:
             raise InvalidMessage("amount must be a decimal number")
         reason = message.get("reason")
         reason = reason if isinstance(reason, str) else None
-        return cls(event_id, order_id, status == "APPROVED", reason, payment_id, amount)
+        return cls(event_id, order_id, status == "APPROVED", reason, payment_id, amount, trace)
 
 
 def _uuid(message: dict[str, Any], name: str) -> str:

@@ -94,8 +94,15 @@ class PaymentResultsBridge:
 
         Believed is a message that the payment relay signed, that reads as a payment result,
         and that the payment service's own record of the order confirms (status, payment id,
-        amount); the saga then checks the amount against the order's total.
+        amount); the saga then checks the amount against the order's total. Traced, each
+        message is processed in a span of the trace its relay header names.
         """
+        if tracing.enabled:  # tracing off: this one check
+            with tracing.consuming(self.topic, records) as traces:
+                return self._handle(records, traces)
+        return self._handle(records, {})
+
+    def _handle(self, records: list[Any], traces: dict[int, str]) -> None:
         results: dict[int, PaymentDecided] = {}
         parked: list[tuple[Any, str]] = []   # each send's future, and the kind of dead letter
         for index, record in enumerate(records):
@@ -104,7 +111,8 @@ class PaymentResultsBridge:
                 parked.append(self.park(raw, "not signed by the payment relay", "unsigned"))
                 continue
             try:
-                results[index] = PaymentDecided.from_message(json.loads(raw))
+                results[index] = PaymentDecided.from_message(json.loads(raw),
+                                                             traces.get(index))
             # JSONDecodeError is a ValueError; brackets nested too deep overflow the parser.
             except (ValueError, RecursionError, InvalidMessage) as error:
                 parked.append(self.park(raw, str(error), "unreadable"))

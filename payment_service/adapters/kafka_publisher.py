@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from kafka import KafkaProducer
 
+from glastonbury import tracing
 from glastonbury.kafka import SIGNATURE_HEADER, make_producer, signature
 
 # Long enough for the producer's own retries; short enough that a dead broker is noticed.
@@ -29,11 +30,16 @@ class KafkaPublisher:
 
     def send(self, topic: str, key: str, payload: str) -> Callable[[], None]:
         """Hand one message to the producer; the returned call blocks until the broker
-        acknowledged it, or raises KafkaError."""
+        acknowledged it, or raises KafkaError. Traced, it is published in a span of the current
+        trace, whose context travels in a `traceparent` header (the signature covers the value
+        only, so the bridge's check is the same)."""
         value = payload.encode()
         headers = ([(SIGNATURE_HEADER, signature(self.signing_key, value))]
                    if self.signing_key else None)
-        future = self.producer.send(topic, key=key.encode(), value=value, headers=headers)
+        if tracing.enabled:  # tracing off: this one check
+            future = tracing.traced_send(self.producer, topic, key.encode(), value, headers or [])
+        else:
+            future = self.producer.send(topic, key=key.encode(), value=value, headers=headers)
         return lambda: future.get(timeout=self.send_timeout_s)
 
     def publish(self, topic: str, key: str, payload: str) -> None:

@@ -33,7 +33,8 @@ DUE_PAYMENTS = (select(payments)
                 .limit(bindparam("limit")))
 NEW_MESSAGE = insert(outbox).values(event_id=bindparam("event_id"), topic=bindparam("topic"),
                                     key=bindparam("key"), payload=bindparam("payload"),
-                                    created_at=bindparam("created_at"))
+                                    created_at=bindparam("created_at"),
+                                    traceparent=bindparam("traceparent"))
 UNPUBLISHED = (select(outbox).where(outbox.c.published_at.is_(None))
                .order_by(outbox.c.id).limit(bindparam("limit")))
 MARK_PUBLISHED = (update(outbox)
@@ -53,6 +54,7 @@ class OutboxMessage:
     payload: str
     created_at: datetime
     published_at: datetime | None
+    traceparent: str | None = None   # the trace its publication continues
 
 
 @contextmanager
@@ -78,7 +80,8 @@ class PaymentRepository:
         self.connection.execute(NEW_PAYMENT, {
             **_columns(payment), "order_id": payment.order_id, "payment_id": payment.payment_id,
             "customer_id": payment.customer_id, "amount": payment.amount,
-            "created_at": payment.created_at, "updated_at": payment.created_at})
+            "created_at": payment.created_at, "updated_at": payment.created_at,
+            "traceparent": payment.traceparent})
 
     def replace(self, expected: PaymentStatus, payment: Payment, now: datetime) -> bool:
         """Write `payment`'s new state if the stored status is still `expected`.
@@ -98,10 +101,12 @@ class PaymentRepository:
         return [_payment(row) for row in rows]
 
     def add_message(self, event_id: str, topic: str, key: str, payload: str,
-                    now: datetime) -> None:
-        """Queue a message in the outbox; it is sent once this transaction has committed."""
+                    now: datetime, traceparent: str | None = None) -> None:
+        """Queue a message in the outbox; it is sent once this transaction has committed, in
+        the trace `traceparent` names, if any."""
         self.connection.execute(NEW_MESSAGE, {"event_id": event_id, "topic": topic, "key": key,
-                                              "payload": payload, "created_at": now})
+                                              "payload": payload, "created_at": now,
+                                              "traceparent": traceparent})
 
     def unpublished_messages(self, limit: int) -> list[OutboxMessage]:
         """Messages not yet acknowledged by the broker, oldest first."""
@@ -128,4 +133,5 @@ def _payment(row: RowMapping) -> Payment:
     return Payment(
         payment_id=row["payment_id"], order_id=row["order_id"], customer_id=row["customer_id"],
         amount=row["amount"], status=PaymentStatus(row["status"]), reason=row["reason"],
-        created_at=row["created_at"], decided_at=row["decided_at"])
+        created_at=row["created_at"], decided_at=row["decided_at"],
+        traceparent=row["traceparent"])

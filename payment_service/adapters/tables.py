@@ -31,6 +31,8 @@ payments = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("decided_at", UtcDateTime, nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
+    # the request's trace (W3C traceparent, glastonbury.tracing), for its result's message
+    Column("traceparent", String(55), nullable=True),
     # the relay scans PENDING payments oldest first on every pass
     Index("ix_payments_status_created_at", "status", "created_at"),
 )
@@ -45,5 +47,7 @@ outbox = Table(
     Column("payload", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("published_at", UtcDateTime, nullable=True),
+    # the trace the message continues when the relay publishes it (its payment's)
+    Column("traceparent", String(55), nullable=True),
     Index("ix_payment_outbox_published_at_id", "published_at", "id"),
 )

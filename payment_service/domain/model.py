@@ -46,6 +46,8 @@ class Payment:
     """One payment per order: the order id is its identity and its idempotency key.
 
     A tombstone (cancelled before it was ever requested) has no customer and no amount.
+    `traceparent` is the trace of the request (W3C; None untraced): its result's message
+    continues it (glastonbury.tracing).
     """
 
     payment_id: str
@@ -56,6 +58,7 @@ class Payment:
     reason: str | None
     created_at: datetime
     decided_at: datetime | None = None
+    traceparent: str | None = None
 
     def decide(self, decision: Decision, now: datetime) -> Payment:
         """The gateway's decision applied; only a PENDING payment can be decided."""
@@ -78,10 +81,11 @@ class Payment:
         return replace(self, status=PaymentStatus.REFUNDED, reason=REFUNDED_REASON)
 
 
-def new_payment(order_id: str, customer_id: str, amount: Decimal, now: datetime) -> Payment:
+def new_payment(order_id: str, customer_id: str, amount: Decimal, now: datetime,
+                traceparent: str | None = None) -> Payment:
     """A freshly requested payment, waiting for the gateway."""
     return Payment(str(uuid.uuid4()), order_id, customer_id, amount, PaymentStatus.PENDING,
-                   None, now)
+                   None, now, traceparent=traceparent)
 
 
 def cancelled_tombstone(order_id: str, now: datetime) -> Payment:

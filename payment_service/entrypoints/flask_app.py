@@ -90,7 +90,7 @@ def request_payment() -> ResponseReturnValue:
     """Accept a payment for the gateway to decide later; the order id makes it idempotent."""
     body = validated(PaymentRequest, json_object())
     payment, created = services.request_payment(
-        _engine(), str(body.orderId), str(body.customerId), body.amount)
+        _engine(), str(body.orderId), str(body.customerId), body.amount, tracing.traceparent())
     if created:  # committed: the gateway (the relay) can decide it now
         current_app.extensions["relay_nudger"].nudge()
     with about_order(payment.order_id):

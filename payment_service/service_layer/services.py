@@ -11,6 +11,7 @@ from typing import Protocol
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from glastonbury import tracing
 from glastonbury.clock import utc_now
 from payment_service.adapters.repository import OutboxMessage, PaymentRepository, transaction
 from payment_service.domain.events import PaymentDecided
@@ -38,10 +39,11 @@ class Publisher(Protocol):
     def send(self, topic: str, key: str, payload: str) -> Callable[[], None]: ...
 
 
-def request_payment(engine: Engine, order_id: str, customer_id: str,
-                    amount: Decimal) -> tuple[Payment, bool]:
-    """The order's payment and whether it was created now; a repeat returns the stored one."""
-    payment = new_payment(order_id, customer_id, amount, utc_now())
+def request_payment(engine: Engine, order_id: str, customer_id: str, amount: Decimal,
+                    traceparent: str | None = None) -> tuple[Payment, bool]:
+    """The order's payment and whether it was created now; a repeat returns the stored one.
+    `traceparent`: the request's trace, which the result's message will continue."""
+    payment = new_payment(order_id, customer_id, amount, utc_now(), traceparent)
     if _insert_unless_present(engine, payment):  # one transaction for a new payment
         return payment, True
     return get_payment(engine, order_id), False
@@ -80,7 +82,8 @@ def decide_by_hand(engine: Engine, order_id: str, decision: Decision, topic: str
         if not payments.replace(PaymentStatus.PENDING, decided, now):
             raise InvalidTransition(f"the payment of order {order_id} is no longer PENDING")
         event = PaymentDecided.of(decided)
-        payments.add_message(event.event_id, topic, order_id, event.to_json(), now)
+        payments.add_message(event.event_id, topic, order_id, event.to_json(), now,
+                             decided.traceparent)
     return decided
 
 
@@ -124,7 +127,8 @@ def _decide_due(payments: PaymentRepository, rules: GatewayRules, topic: str,
         # Another relay or a cancel may have moved it since it was read: then it is theirs.
         if payments.replace(PaymentStatus.PENDING, outcome, now):
             event = PaymentDecided.of(outcome)
-            payments.add_message(event.event_id, topic, outcome.order_id, event.to_json(), now)
+            payments.add_message(event.event_id, topic, outcome.order_id, event.to_json(), now,
+                                 outcome.traceparent)
             decided.append(outcome)
     return decided
 
@@ -185,7 +189,9 @@ def _send_all(publisher: Publisher, messages: list[OutboxMessage],
               acknowledged: list[int]) -> None:
     """Hand every message to the broker at once, then wait for each in order, adding its id to
     `acknowledged`; the first failure stops the wait and propagates."""
-    waits = [(message.id, publisher.send(message.topic, message.key, message.payload))
+    # Each sent in its payment's trace (the publisher's span continues it), when traced.
+    waits = [(message.id, tracing.within(message.traceparent, publisher.send, message.topic,
+                                         message.key, message.payload))
              for message in messages]
     for message_id, wait in waits:
         wait()

@@ -1,7 +1,8 @@
-"""glastonbury.tracing: off, nothing at all; on, one trace across HTTP and Celery.
+"""glastonbury.tracing: off, nothing at all; on, one trace across HTTP, Celery and Kafka.
 
 Spans are read from the SDK's in-memory exporter (the `spans` fixture); the HTTP calls go to a
-real server in a thread, the Celery tasks through a real worker on the in-memory transport.
+real server in a thread, the Celery tasks through a real worker on the in-memory transport, the
+Kafka messages to a recording producer.
 """
 
 from __future__ import annotations
@@ -14,21 +15,26 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from celery import Celery, chain
 from celery.contrib.testing.worker import start_worker
 from flask import Flask, jsonify
+from kafka.future import Future
 from werkzeug.serving import make_server
 
 from glastonbury import tracing
+from glastonbury.kafka import is_signed
 from glastonbury.web import install_order_trail
 from orchestrator.adapters.services import HttpService, ServiceUnavailable
+from payment_service.adapters.kafka_publisher import KafkaPublisher
 from tests.conftest import Spans
 from tests.e2e.stack import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
+KEY = "test-signing-key"
 
 
 def parent_of(span: Any) -> int | None:
@@ -211,3 +217,55 @@ def test_a_task_and_the_next_step_of_its_chain_go_on_in_the_senders_trace(spans:
     assert reserved.attributes["celery.state"] == "SUCCESS"
     assert paid.attributes["celery.state"] == "FAILURE"
     assert paid.status.status_code.name == "ERROR"
+
+
+# -- Kafka ----------------------------------------------------------------------------------------
+
+class RecordingProducer:
+    """A KafkaProducer's `send`, kept: each message and the future the broker would settle."""
+
+    def __init__(self) -> None:
+        self.sent: list[SimpleNamespace] = []
+
+    def send(self, topic: str, key: bytes, value: bytes, headers: Any) -> Future:
+        self.sent.append(SimpleNamespace(topic=topic, key=key, value=value, headers=headers,
+                                         offset=len(self.sent), future=Future()))
+        return self.sent[-1].future
+
+
+def test_a_payment_result_is_published_and_processed_in_its_payments_trace(spans: Spans) -> None:
+    producer, order_id = RecordingProducer(), str(uuid.uuid4())
+    with spans.tracer.start_as_current_span("POST /payments") as requested:
+        stored = tracing.traceparent()   # what the payment service keeps with the payment
+    # The relay, later: the outbox row's trace current while the message is handed over.
+    tracing.within(stored, KafkaPublisher(producer, signing_key=KEY).send, "payment.results",
+                   order_id, '{"status": "APPROVED"}')
+    [message] = producer.sent
+    assert not [span.name for span in spans.finished() if span.name.startswith("publish")]
+    message.future.success(None)   # the broker acknowledged it: the span ends
+    published = spans.named("publish payment.results")
+    assert published.kind.name == "PRODUCER"
+    assert parent_of(published) == requested.context.span_id
+    assert published.context.trace_id == requested.context.trace_id
+    assert dict(message.headers)["traceparent"] == traceparent_of(published).encode()
+    assert is_signed(KEY, message.value, message.headers)   # the signature is the value's only
+
+    with tracing.consuming("payment.results", [message]) as traces:
+        next_step_sent_in = tracing.within(traces[0], tracing.traceparent)
+    processed = spans.named("process payment.results")
+    assert processed.kind.name == "CONSUMER"
+    assert parent_of(processed) == published.context.span_id
+    assert processed.context.trace_id == requested.context.trace_id
+    assert next_step_sent_in == traceparent_of(processed)
+
+
+def test_a_message_without_a_trace_or_refused_by_the_broker_still_has_its_span(
+        spans: Spans) -> None:
+    producer = RecordingProducer()
+    KafkaPublisher(producer, signing_key=KEY).send("payment.results", "o1", "{}")
+    producer.sent[0].future.failure(RuntimeError("broker gone"))
+    assert spans.named("publish payment.results").status.status_code.name == "ERROR"
+    untraced = SimpleNamespace(key=b"o2", value=b"{}", headers=[], offset=3)
+    with tracing.consuming("payment.results", [untraced]):
+        pass
+    assert spans.named("process payment.results").parent is None

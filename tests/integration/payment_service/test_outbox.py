@@ -12,6 +12,7 @@ import pytest
 from kafka import KafkaConsumer
 from kafka.errors import KafkaTimeoutError
 
+from glastonbury import tracing
 from glastonbury.kafka import wait_for_topics
 from payment_service.adapters.kafka_publisher import KafkaPublisher
 from payment_service.adapters.repository import transaction
@@ -143,3 +144,28 @@ def test_a_relay_pass_marks_what_the_broker_acknowledged_in_the_pass_before(
     assert unpublished(engine) == []
     records = consume(kafka_servers, topic, 2)
     assert sorted(r.key.decode() for r in records) == sorted([first.order_id, second.order_id])
+
+
+def test_a_result_goes_out_in_the_trace_its_payment_was_requested_in(
+        engine, kafka_servers, topic, publisher, spans):
+    with spans.tracer.start_as_current_span("POST /payments") as requested:
+        payment, _ = services.request_payment(engine, new_id(), new_id(), Decimal("1200.00"),
+                                              tracing.traceparent())
+    untraced = request(engine)   # requested while no trace was current
+    Relay(engine, GatewayRules(), topic, publisher).run_once()
+    records = {r.key.decode(): r for r in consume(kafka_servers, topic, 2)}
+    published = wait_for(lambda: [s for s in spans.finished() if s.name == f"publish {topic}"
+                                  and s.parent is not None], 10, "the acknowledged publish")
+    [span] = published
+    assert span.parent.span_id == requested.context.span_id
+    assert span.context.trace_id == requested.context.trace_id
+    context = span.context
+    assert dict(records[payment.order_id].headers)["traceparent"] == (
+        f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
+    ).encode()
+    # A payment requested outside any trace is published in a trace of its own.
+    assert "traceparent" in dict(records[untraced.order_id].headers)
+    with transaction(engine) as payments:
+        assert payments.get(untraced.order_id).traceparent is None
+        assert [m.traceparent for m in payments.all_messages()
+                if m.key == payment.order_id] == [payment.traceparent]

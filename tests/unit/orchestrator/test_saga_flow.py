@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from glastonbury import tracing
 from orchestrator import wiring
 from orchestrator.adapters.store import SagaStore
 from orchestrator.celery_app import app
 from orchestrator.domain.model import PaymentDecided, SagaState
 from orchestrator.saga import record_payment_results, start
+from tests.conftest import Spans
 from tests.unit.orchestrator.fakes import FakeInventory, FakeOrders, FakePayments
 
 S = SagaState
@@ -113,6 +115,19 @@ def test_a_step_tried_too_often_is_parked_for_a_person(world: dict,
     assert saga.parked
     assert saga.state is S.STARTED
     assert world["inventory"].down == 8
+
+
+def test_what_follows_a_payment_result_goes_on_in_the_trace_the_result_came_in(
+        world: dict, spans: Spans) -> None:
+    place("o1")
+    with spans.tracer.start_as_current_span("process payment.results") as bridge:
+        came_in = tracing.traceparent()
+    record_payment_results([PaymentDecided("e1", "o1", True, None, trace=came_in)])
+    assert world["store"].get("o1").state is S.COMPLETED
+    finalised = spans.named("saga.finalise_order")
+    assert finalised.parent.span_id == bridge.context.span_id
+    assert finalised.context.trace_id == bridge.context.trace_id
+    assert finalised.attributes["order.id"] == "o1"
 
 
 def test_a_long_decline_reason_is_cut_so_the_order_service_can_store_it(world: dict) -> None:
