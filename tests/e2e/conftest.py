@@ -60,6 +60,14 @@ class Client:
         return requests.post(f"{self.stack.url('order')}/orders", timeout=10,
                              json={"customerId": customer, "amount": amount, "items": items})
 
+    def a_paid_and_a_declined_order(self) -> dict[str, str]:
+        """The brief's order and one the gateway declines (1,200.00), each placed and ended:
+        their ids by how they ended (COMPLETED, PAYMENT_FAILED)."""
+        completed = self.place_order([(DAY_ONE, 200.0, 1)])
+        declined = self.place_order([(self.new_ticket(10, price=400.0), 400.0, 3)])
+        return {self.wait_until_terminal(order)["status"]: order
+                for order in (completed, declined)}
+
     def order(self, order_id: str, wait_s: float = 0) -> dict[str, Any]:
         """The order as it stands, or once it ended within `wait_s` seconds (`?wait=`)."""
         return requests.get(f"{self.stack.url('order')}/orders/{order_id}", timeout=wait_s + 10,

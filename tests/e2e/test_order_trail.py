@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import DAY_ONE, Client
+from tests.e2e.conftest import Client
 from tests.e2e.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -30,11 +30,7 @@ def trail(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, dic
     stack.start()
     try:
         stack.wait_until_ready()
-        client = Client(stack)
-        completed = client.place_order([(DAY_ONE, 200.0, 1)])
-        declined = client.place_order([(client.new_ticket(10, price=400.0), 400.0, 3)])
-        ended = {client.wait_until_terminal(order)["status"]: order
-                 for order in (completed, declined)}
+        ended = Client(stack).a_paid_and_a_declined_order()
     finally:
         stack.stop()
     yield stack, ended
