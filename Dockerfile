@@ -10,7 +10,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /src
 COPY . .
-RUN pip install . \
+# With the tracing extra: it traces only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+RUN pip install '.[tracing]' \
     && groupadd --system --gid 10001 glastonbury \
     && useradd --system --uid 10001 --gid glastonbury --no-log-init \
         --create-home --home-dir /home/glastonbury glastonbury \

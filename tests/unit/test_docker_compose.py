@@ -774,12 +774,20 @@ def test_the_image_runs_as_a_user_and_installs_what_the_commands_need() -> None:
     assert re.search(r"^FROM python:3\.11-slim", dockerfile, re.MULTILINE)
     users = re.findall(r"^USER\s+(\S+)", dockerfile, re.MULTILINE)
     assert users and users[-1] not in {"root", "0"}, "the image runs as root"
-    assert re.search(r"pip install .*\.(\s|$)", dockerfile)
+    # The project itself, with or without extras (`.`, `'.[tracing]'`).
+    assert re.search(r"pip install .*\.(\[[\w,]+\]')?(\s|$)", dockerfile)
     requires = setup_cfg()["options"]["install_requires"]
     for needed in {program(argv(spec["command"]))[0] for spec in app_services().values()}:
         if needed != "python -m":
             assert re.search(rf"^\s*{needed}\b", requires, re.MULTILINE), f"{needed} not installed"
     assert re.search(r"^\s*flower\b", requires, re.MULTILINE)
+
+
+def test_the_tracing_switch_every_process_gets_has_the_extra_it_needs_in_the_image() -> None:
+    for service, spec in app_services().items():
+        assert "OTEL_EXPORTER_OTLP_ENDPOINT" in environment(spec), f"{service} cannot trace"
+    assert re.search(r"pip install .*\.\[([\w,]+,)?tracing[\],]", (ROOT / "Dockerfile").read_text())
+    assert "tracing" in setup_cfg()["options.extras_require"]
 
 
 def test_the_build_context_keeps_what_pip_install_needs() -> None:
