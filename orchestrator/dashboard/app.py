@@ -22,28 +22,17 @@ from orchestrator.dashboard.login import guard_all
 from orchestrator.wiring import store
 
 TEMPLATES = Path(__file__).parent / "templates"
-# Flower's navbar gets one more tab; it goes before the end of the first list, the main tabs.
-NAVBAR, END_OF_MAIN_TABS = "navbar.html", "</ul>"
 
 
 class DashboardTemplates(template.Loader):
-    """Our templates first, then Flower's (so ours can extend its base.html)."""
+    """Our templates first, then Flower's: ours extend its base.html, and our navbar.html (its
+    own with the Sagas tab) overrides Flower's on every page."""
 
     def _create_template(self, name: str) -> template.Template:
         ours = TEMPLATES / name
         if ours.is_file():
             return template.Template(ours.read_bytes(), name=name, loader=self)
-        source = (Path(self.root) / name).read_text()
-        if name == NAVBAR:
-            source = with_sagas_tab(source)
-        return template.Template(source, name=name, loader=self)
-
-
-def with_sagas_tab(navbar: str) -> str:
-    """Flower's navbar with the Sagas tab after its own (unchanged if its shape is unknown)."""
-    tab = (TEMPLATES / "navbar_tab.html").read_text()
-    head, found, tail = navbar.partition(END_OF_MAIN_TABS)
-    return head + tab + found + tail if found else navbar
+        return super()._create_template(name)
 
 
 def saga_routes() -> list[Any]:

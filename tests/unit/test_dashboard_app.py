@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from base64 import b64encode
 from pathlib import Path
@@ -15,7 +16,7 @@ from tornado.web import Application, RequestHandler
 
 from orchestrator import wiring
 from orchestrator.adapters.store import SagaStore
-from orchestrator.dashboard.app import make_dashboard, with_sagas_tab
+from orchestrator.dashboard.app import TEMPLATES, make_dashboard
 from orchestrator.dashboard.login import guard_all, has_login
 
 LOGIN = "techlead:s3cret"
@@ -34,11 +35,25 @@ def test_only_the_exact_login_in_a_basic_header_is_accepted() -> None:
     assert not has_login("Basic not-base64!", [LOGIN])
 
 
-def test_the_sagas_tab_joins_flowers_main_tabs_and_an_unknown_navbar_is_left_alone() -> None:
-    navbar = (Path(flower_settings["template_path"]) / "navbar.html").read_text()
-    with_tab = with_sagas_tab(navbar)
-    assert with_tab.index("reverse_url('sagas')") < with_tab.index("</ul>")
-    assert with_sagas_tab("<nav>no list</nav>") == "<nav>no list</nav>"
+def navbar_parts(navbar: str) -> set[str]:
+    """What a navbar links to and what Flower's scripts look up in it: its routes, addresses,
+    element ids and the settings its template reads."""
+    return (set(re.findall(r"reverse_url\('([^']+)'\)", navbar))
+            | set(re.findall(r'href="(http[^"]+|#[^"]+)"', navbar))
+            | {f"id={name}" for name in re.findall(r'\bid="([^"]+)"', navbar)}
+            | set(re.findall(r"handler\.[\w.]+|current_user", navbar)))
+
+
+def test_our_navbar_keeps_everything_of_the_installed_flowers_and_adds_the_sagas_tab() -> None:
+    """Our navbar.html overrides Flower's: after a Flower upgrade this says what to carry over."""
+    flowers = (Path(flower_settings["template_path"]) / "navbar.html").read_text()
+    ours = (TEMPLATES / "navbar.html").read_text()
+    assert navbar_parts(flowers) - navbar_parts(ours) == set(), (
+        "Flower's navbar.html has these that ours lacks: carry them over")
+    assert navbar_parts(ours) - navbar_parts(flowers) == {"sagas"}
+    main_tabs = ours[:ours.index("</ul>")]
+    assert [tab for tab in re.findall(r"reverse_url\('([^']+)'\)", main_tabs)] == [
+        "main", "workers", "tasks", "broker", "sagas"]
 
 
 class Hello(RequestHandler):
@@ -85,6 +100,14 @@ class Dashboard(AsyncHTTPTestCase):
             assert self.fetch(path).code == 401, path
         for path in ("/sagas", "/metrics", "/healthcheck"):
             assert self.fetch(path, headers={"Authorization": basic(LOGIN)}).code == 200, path
+
+    def test_every_page_flowers_and_ours_has_the_sagas_tab_and_marks_its_own(self) -> None:
+        login = {"Authorization": basic(LOGIN)}
+        for path, active in (("/workers", "Workers"), ("/tasks", "Tasks"), ("/sagas", "Sagas")):
+            page = " ".join(self.fetch(path, headers=login).body.decode().split())
+            assert '<a class="nav-link" href="/sagas" >Sagas</a>' in page or (
+                active == "Sagas" and 'href="/sagas" aria-current="page">Sagas</a>' in page), path
+            assert f'aria-current="page">{active}</a>' in page, path
 
     def test_the_sagas_page_says_when_the_reconciler_last_ran_and_what_it_repaired(self) -> None:
         login = {"Authorization": basic(LOGIN)}
