@@ -79,9 +79,15 @@ def requires(*callers: str) -> Callable[[View], View]:
                 return unauthorized(callers)
             return view(*args, **kwargs)
 
+        checked.callers = callers  # type: ignore[attr-defined]  # for the OpenAPI documents
         return checked  # type: ignore[return-value]
 
     return wrap
+
+
+def callers_of(view: Callable[..., Any]) -> tuple[str, ...]:
+    """The callers `requires` lets call this view; none: anyone may."""
+    return getattr(view, "callers", ())
 
 
 def unauthorized(callers: tuple[str, ...]) -> Response:

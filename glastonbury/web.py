@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, jsonify, request
 from flask.json.provider import DefaultJSONProvider
-from pydantic import BaseModel, ValidationError
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, GetCoreSchemaHandler, GetJsonSchemaHandler, ValidationError
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from glastonbury import tracing
@@ -169,6 +169,22 @@ def storable_text(value: str) -> str:
     except UnicodeEncodeError:
         raise PydanticCustomError("not_unicode", "must be valid Unicode text") from None
     return value
+
+
+class StorableText:
+    """Pydantic metadata for text a database stores: `storable_text` checks it, and the OpenAPI
+    documents show what JSON Schema can say of that rule (no NUL) as TEXT_PATTERN."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler
+                                     ) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(storable_text, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler
+                                     ) -> dict[str, Any]:
+        return {**handler(schema), "pattern": TEXT_PATTERN}
+
+
+STORABLE_TEXT = StorableText()
 
 
 def field_path(location: tuple) -> str:
