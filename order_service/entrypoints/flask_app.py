@@ -34,7 +34,7 @@ from order_service.adapters.catalogue import Catalogue, HttpCatalogue
 from order_service.domain.model import (ConflictingOutcome, IdempotencyKeyReused,
                                         NotTheCatalogue, OrderStatus)
 from order_service.entrypoints import schemas
-from order_service.entrypoints.openapi import openapi_document
+from order_service.entrypoints.openapi import API
 from order_service.service_layer import services
 from order_service.service_layer.outcome_waiters import OutcomeWaiters
 from order_service.service_layer.unit_of_work import SqlUnitOfWork, UnitOfWork
@@ -163,7 +163,7 @@ def health() -> Response:
 @routes.get("/openapi.json")
 def openapi() -> Response:
     """This service's OpenAPI 3.1 document."""
-    return jsonify(openapi_document())
+    return jsonify(API.document(routes))
 
 
 @routes.errorhandler(services.OrderNotFound)

@@ -12,11 +12,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
-from glastonbury.web import json_number, storable_text
-from order_service.domain.model import Order, OrderLine, OrderStatus
+from glastonbury.json_schema import TimeText, UuidText
+from glastonbury.web import STORABLE_TEXT, json_number
+from order_service.domain import model as domain
+from order_service.domain.model import OrderLine, OrderStatus
 
 MAX_AMOUNT = Decimal("999999999.99")
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -48,15 +50,16 @@ def _utc_moment(value: Any) -> datetime:
 
 
 Amount = Annotated[Decimal, BeforeValidator(json_number),
-                   Field(ge=0, le=MAX_AMOUNT, decimal_places=2)]
+                   Field(ge=0, le=MAX_AMOUNT, decimal_places=2,
+                         description="At most 2 decimals, as written in the JSON text.")]
 # Ordering more tickets than exist is a rejection by the saga, not invalid input: the cap only
 # keeps totals and stock arithmetic within bounds.
 MAX_QUANTITY = 10_000
 Quantity = Annotated[int, BeforeValidator(json_number), Field(ge=1, le=MAX_QUANTITY)]
-Uuid = Annotated[uuid.UUID, BeforeValidator(parse_uuid)]
-Name = Annotated[str, Field(strict=True, min_length=1, max_length=200),
-                 AfterValidator(storable_text)]
-Reason = Annotated[str, Field(strict=True, max_length=500), AfterValidator(storable_text)]
+Uuid = Annotated[uuid.UUID, BeforeValidator(parse_uuid),
+                 Field(json_schema_extra={"pattern": UUID_PATTERN})]
+Name = Annotated[str, Field(strict=True, min_length=1, max_length=200), STORABLE_TEXT]
+Reason = Annotated[str, Field(strict=True, max_length=500), STORABLE_TEXT]
 UtcMoment = Annotated[datetime, BeforeValidator(_utc_moment)]
 
 
@@ -95,9 +98,13 @@ class ListOrdersQuery(BaseModel):
     """The query of `GET /orders`; a time without an offset is UTC."""
 
     status: OrderStatus | None = None
-    created_before: UtcMoment | None = Field(default=None, alias="createdBefore")
+    created_before: UtcMoment | None = Field(
+        default=None, alias="createdBefore",
+        description="Only orders created before this time; without an offset, UTC.")
     # The next page: orders created at or after this time (the last one of the page before).
-    created_after: UtcMoment | None = Field(default=None, alias="createdAfter")
+    created_after: UtcMoment | None = Field(
+        default=None, alias="createdAfter",
+        description="Only orders created at or after this time (the next page).")
     limit: int = Field(default=100, ge=1, le=1000)
 
     def created_before_utc(self) -> datetime | None:
@@ -109,33 +116,60 @@ class GetOrderQuery(BaseModel):
     """The query of `GET /orders/{id}`: `wait` seconds (at most 30) to wait for the order to
     end before answering; 0, the default, answers at once."""
 
-    wait: float = Field(default=0, ge=0, le=MAX_WAIT_S, allow_inf_nan=False)
+    wait: float = Field(
+        default=0, ge=0, le=MAX_WAIT_S, allow_inf_nan=False,
+        description="Seconds to wait for the order to end before answering: the answer comes "
+                    "when it ends or when the time is up, whichever is first. 0 (the default) "
+                    "answers at once. Wait this way instead of polling.")
 
 
 class IdempotencyKeyHeader(BaseModel):
     """The optional `Idempotency-Key` header: 1..255 visible ASCII characters."""
 
-    key: str | None = Field(default=None, alias="Idempotency-Key",
-                            pattern=IDEMPOTENCY_KEY_PATTERN)
+    key: str | None = Field(
+        default=None, alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="The customer's own key: sent again with the same order, it returns that "
+                    "order instead of placing another; with another order, 409.")
 
 
-def order_json(order: Order) -> dict[str, Any]:
-    """The order as the API shows it: amounts as JSON numbers, times as ISO 8601 UTC."""
-    return {
-        "id": str(order.id),
-        "status": order.status.value,
-        "reason": order.reason,
-        "customerId": str(order.customer_id),
-        "amount": float(order.amount),
-        "total": float(order.total),
-        "items": [
-            {"id": str(line.ticket_id), "name": line.name, "amount": float(line.amount),
-             "quantity": line.quantity}
-            for line in order.lines
-        ],
-        "createdAt": iso_utc(order.created_at),
-        "updatedAt": iso_utc(order.updated_at),
-    }
+class OrderItem(BaseModel):
+    """One line of an order as the API shows it."""
+
+    id: UuidText
+    name: str
+    amount: float
+    quantity: int
+
+
+class Order(BaseModel):
+    """An order as the API shows it: amounts as JSON numbers, times as ISO 8601 UTC."""
+
+    id: UuidText
+    status: OrderStatus
+    reason: str | None = Field(description="Why the order failed; null unless it did.")
+    customerId: UuidText
+    amount: float = Field(description="The declared amount, as sent.")
+    total: float = Field(description="Sum of amount x quantity.")
+    items: list[OrderItem]
+    createdAt: TimeText
+    updatedAt: TimeText
+
+
+class OrderList(BaseModel):
+    """`GET /orders`: oldest first."""
+
+    orders: list[Order]
+
+
+def order_json(order: domain.Order) -> dict[str, Any]:
+    """The order as the API shows it (`Order`)."""
+    return Order(
+        id=str(order.id), status=order.status, reason=order.reason,
+        customerId=str(order.customer_id), amount=float(order.amount), total=float(order.total),
+        items=[OrderItem(id=str(line.ticket_id), name=line.name, amount=float(line.amount),
+                         quantity=line.quantity) for line in order.lines],
+        createdAt=iso_utc(order.created_at), updatedAt=iso_utc(order.updated_at),
+    ).model_dump(mode="json")
 
 
 def iso_utc(moment: datetime) -> str:

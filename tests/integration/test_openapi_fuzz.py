@@ -25,12 +25,12 @@ from schemathesis import GenerationMode
 from schemathesis.config._auth import AuthConfig
 from schemathesis.specs.openapi.checks import ignored_auth
 
+from inventory_service.entrypoints import flask_app as inventory_flask_app
 from inventory_service.entrypoints import openapi as inventory_openapi
-from inventory_service.entrypoints.flask_app import create_app as create_inventory_app
-from order_service.entrypoints.flask_app import create_app as create_order_app
-from order_service.entrypoints.openapi import openapi_document
+from order_service.entrypoints import flask_app as order_flask_app
+from order_service.entrypoints import openapi as order_openapi
+from payment_service.entrypoints import flask_app as payment_flask_app
 from payment_service.entrypoints import openapi as payment_openapi
-from payment_service.entrypoints.flask_app import create_app as create_payment_app
 from tests.conftest import SERVICE_TOKEN, SERVICE_TOKENS, trusted
 from tests.unit.order_service.fakes import FakeCatalogue, FakeSagaStarter
 
@@ -42,16 +42,17 @@ ERROR_FIELDS = {"error", "message", "details"}
 
 
 def _order_app(database_url: str) -> Flask:
-    return create_order_app(database_url, FakeSagaStarter(), FakeCatalogue(), SERVICE_TOKENS)
+    return order_flask_app.create_app(database_url, FakeSagaStarter(), FakeCatalogue(),
+                                      SERVICE_TOKENS)
 
 
 APP_FACTORIES: dict[str, Callable[[str], Flask]] = {
     "order": _order_app,
-    "inventory": lambda url: create_inventory_app(url, SERVICE_TOKENS),
-    "payment": lambda url: create_payment_app(url, SERVICE_TOKENS),
+    "inventory": lambda url: inventory_flask_app.create_app(url, SERVICE_TOKENS),
+    "payment": lambda url: payment_flask_app.create_app(url, SERVICE_TOKENS),
 }
-DOCUMENTS = {"order": openapi_document(), "inventory": inventory_openapi.DOCUMENT,
-             "payment": payment_openapi.OPENAPI}
+DOCUMENTS = {"order": order_openapi.API.document(order_flask_app.routes),
+             "inventory": inventory_openapi.DOCUMENT, "payment": payment_openapi.OPENAPI}
 
 
 @contextmanager
