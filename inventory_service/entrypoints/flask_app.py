@@ -20,9 +20,10 @@ from glastonbury.process import tune_garbage_collector
 from glastonbury.web import (ApiError, DecimalJSONProvider, error_response, install_json_errors,
                              install_order_trail, json_object, validated)
 from inventory_service.domain.exceptions import InventoryError
-from inventory_service.entrypoints import openapi
 from inventory_service.entrypoints.errors import api_error, parse_uuid
+from inventory_service.entrypoints.openapi import API
 from inventory_service.entrypoints.schemas import (
+    MAX_TICKETS_ASKED,
     NewPrice,
     NewTicket,
     ReservationRequest,
@@ -34,7 +35,6 @@ from inventory_service.service_layer.unit_of_work import SqlAlchemyUnitOfWork
 
 api = Blueprint("inventory", __name__)
 log = logging.getLogger(__name__)
-MAX_TICKETS_ASKED = 100
 Answer = tuple[dict[str, Any], int] | tuple[dict[str, Any], int, dict[str, str]]
 
 
@@ -85,7 +85,7 @@ def healthz() -> Answer:
 @api.get("/openapi.json")
 def openapi_document() -> Answer:
     """The OpenAPI 3.1 description of this API."""
-    return openapi.DOCUMENT, 200
+    return API.document(api), 200
 
 
 @api.get("/tickets")

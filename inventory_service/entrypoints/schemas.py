@@ -1,4 +1,4 @@
-"""The JSON the HTTP API accepts (pydantic models) and answers (plain dicts)."""
+"""The JSON the HTTP API accepts and answers, as pydantic models (its OpenAPI schemas)."""
 
 from __future__ import annotations
 
@@ -6,37 +6,45 @@ from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
-from glastonbury.web import json_number, storable_text
+from glastonbury.json_schema import UuidText
+from glastonbury.web import STORABLE_TEXT, json_number
 from inventory_service.adapters.tables import MAX_AVAILABLE, MAX_PRICE, NAME_LENGTH
-from inventory_service.domain.model import Line, Reservation, Ticket
+from inventory_service.domain import model as domain
+from inventory_service.domain.model import Line, ReservationStatus
 
 MAX_QUANTITY = 10_000  # the order service accepts up to this many per line
 MAX_ITEMS = 50
+MAX_TICKETS_ASKED = 100   # ids in one `GET /tickets?id=...&id=...`
 
-# Strict: JSON `true` or `"3"` is not a quantity, even though Python would coerce it.
-Quantity = Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY)]
-Available = Annotated[int, Field(strict=True, ge=0, le=MAX_AVAILABLE)]
-Name = Annotated[str, Field(strict=True, min_length=1, max_length=NAME_LENGTH),
-                 AfterValidator(storable_text)]
+# Strict: JSON `true` or `"3"` is not a quantity, even though Python would coerce it. (JSON
+# Schema counts 1.0 as an integer: the documents say it in words.)
+WHOLE = "Written as a JSON integer: `1.0`, `true` and `\"1\"` are refused."
+Quantity = Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY, description=WHOLE)]
+Available = Annotated[int, Field(strict=True, ge=0, le=MAX_AVAILABLE, description=WHOLE)]
+Name = Annotated[str, Field(strict=True, min_length=1, max_length=NAME_LENGTH), STORABLE_TEXT]
 
 
 # A JSON number, read as Decimal from its text (the app's DecimalJSONProvider): "at most 2
 # decimals" is judged on what the client wrote, not on a float's binary approximation.
 Price = Annotated[Decimal, BeforeValidator(json_number),
-                  Field(ge=0, le=MAX_PRICE, decimal_places=2, allow_inf_nan=False)]
+                  Field(ge=0, le=MAX_PRICE, decimal_places=2, allow_inf_nan=False,
+                        description="What one ticket costs, with at most 2 decimals.")]
 
 
 class ReservationItem(BaseModel):
     ticket_id: UUID = Field(alias="ticketId")
     quantity: Quantity
-    # The unit price the order was placed at; if given, it must be the catalogue's.
-    unit_price: Price | None = Field(default=None, alias="unitPrice")
+    unit_price: Price | None = Field(
+        default=None, alias="unitPrice",
+        description="The price the order was placed at: if given, it must be the catalogue's "
+                    "(`price_changed`).")
 
 
 class ReservationRequest(BaseModel):
-    """`PUT /reservations/{orderId}`; unknown fields are ignored."""
+    """`PUT /reservations/{orderId}`; items of the same ticket are added together, unknown
+    fields are ignored."""
 
     items: list[ReservationItem] = Field(min_length=1, max_length=MAX_ITEMS)
 
@@ -53,7 +61,7 @@ class ReservationRequest(BaseModel):
 class NewTicket(BaseModel):
     """`POST /tickets`; the id is optional, but not null."""
 
-    id: UUID = Field(default_factory=uuid4)
+    id: UUID = Field(default_factory=uuid4, description="Chosen by the server when absent.")
     name: Name
     available: Available
     price: Price
@@ -65,17 +73,48 @@ class NewPrice(BaseModel):
     price: Price
 
 
-def ticket_json(ticket: Ticket) -> dict[str, Any]:
-    """A ticket as the API shows it; its price a JSON number (null: not for sale)."""
-    return {"id": str(ticket.id), "name": ticket.name, "available": ticket.available,
-            "price": None if ticket.price is None else float(ticket.price)}
+class Ticket(BaseModel):
+    """A kind of ticket as the API shows it, with its stock and its price."""
+
+    id: UuidText
+    name: str
+    available: int
+    price: float | None = Field(description="What one ticket costs; null: not for sale.")
 
 
-def reservation_json(reservation: Reservation) -> dict[str, Any]:
-    """A reservation as the API shows it; a tombstone has no items."""
-    return {
-        "orderId": str(reservation.order_id),
-        "status": reservation.status.value,
-        "items": [{"ticketId": str(line.ticket_id), "quantity": line.quantity}
-                  for line in reservation.lines],
-    }
+class TicketList(BaseModel):
+    """`GET /tickets`: by name."""
+
+    tickets: list[Ticket]
+
+
+class HeldItem(BaseModel):
+    """What a reservation holds of one ticket."""
+
+    ticketId: UuidText
+    quantity: int
+
+
+class Reservation(BaseModel):
+    """A reservation as the API shows it."""
+
+    orderId: UuidText
+    status: ReservationStatus
+    items: list[HeldItem] = Field(
+        description="One item a ticket; empty for the tombstone of an unknown order.")
+
+
+def ticket_json(ticket: domain.Ticket) -> dict[str, Any]:
+    """A ticket as the API shows it (`Ticket`)."""
+    return Ticket(id=str(ticket.id), name=ticket.name, available=ticket.available,
+                  price=None if ticket.price is None else float(ticket.price)
+                  ).model_dump(mode="json")
+
+
+def reservation_json(reservation: domain.Reservation) -> dict[str, Any]:
+    """A reservation as the API shows it (`Reservation`)."""
+    return Reservation(
+        orderId=str(reservation.order_id), status=reservation.status,
+        items=[HeldItem(ticketId=str(line.ticket_id), quantity=line.quantity)
+               for line in reservation.lines],
+    ).model_dump(mode="json")

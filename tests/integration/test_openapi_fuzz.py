@@ -52,7 +52,8 @@ APP_FACTORIES: dict[str, Callable[[str], Flask]] = {
     "payment": lambda url: payment_flask_app.create_app(url, SERVICE_TOKENS),
 }
 DOCUMENTS = {"order": order_openapi.API.document(order_flask_app.routes),
-             "inventory": inventory_openapi.DOCUMENT, "payment": payment_openapi.OPENAPI}
+             "inventory": inventory_openapi.API.document(inventory_flask_app.api),
+             "payment": payment_openapi.OPENAPI}
 
 
 @contextmanager
