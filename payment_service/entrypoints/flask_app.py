@@ -22,8 +22,9 @@ from glastonbury.auth import ADMIN, ORCHESTRATOR, install_credentials, requires
 from glastonbury.web import (ApiError, error_response, install_json_errors, install_order_trail,
                              json_object, validated)
 from payment_service.adapters.relay_wake import RelayNudger
-from payment_service.entrypoints.openapi import OPENAPI
+from payment_service.entrypoints.openapi import API
 from payment_service.entrypoints.schemas import (
+    MAX_ORDERS_ASKED,
     ManualDecision,
     PaymentRequest,
     acknowledgement,
@@ -35,7 +36,6 @@ from payment_service.service_layer import services
 
 api = Blueprint("payments", __name__)
 log = logging.getLogger(__name__)
-MAX_ORDERS_ASKED = 100
 
 
 def create_app(database_url: str | None = None,
@@ -164,4 +164,4 @@ def healthz() -> ResponseReturnValue:
 @api.get("/openapi.json")
 def openapi() -> ResponseReturnValue:
     """The API's OpenAPI 3.1 description."""
-    return jsonify(OPENAPI)
+    return jsonify(API.document(api))

@@ -6,13 +6,16 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
-from glastonbury.web import ApiError, storable_text
-from payment_service.domain.model import Decision, Payment, PaymentStatus
+from glastonbury.json_schema import TimeText, UuidText
+from glastonbury.web import STORABLE_TEXT, ApiError
+from payment_service.domain import model as domain
+from payment_service.domain.model import Decision, PaymentStatus
 
 # Fits the NUMERIC(14, 2) column on every backend.
 MAX_AMOUNT = Decimal("999999999999.99")
+MAX_ORDERS_ASKED = 100   # ids in one `GET /payments?orderId=...&orderId=...`
 
 
 class PaymentRequest(BaseModel):
@@ -20,7 +23,10 @@ class PaymentRequest(BaseModel):
 
     orderId: uuid.UUID
     customerId: uuid.UUID
-    amount: Decimal
+    # The rule as the document shows it (and pydantic checks after `_positive_money`, which
+    # refuses first, in its own words).
+    amount: Decimal = Field(gt=0, le=MAX_AMOUNT, decimal_places=2,
+                            description="At most 2 decimals.")
 
     @field_validator("orderId", "customerId", mode="before")
     @classmethod
@@ -49,7 +55,7 @@ class ManualDecision(BaseModel):
     """`POST /payments/{orderId}/decide`: what the simulated gateway decides by hand."""
 
     status: Literal["APPROVED", "DECLINED"]
-    reason: Annotated[str, Field(max_length=500), AfterValidator(storable_text)] | None = None
+    reason: Annotated[str, Field(max_length=500), STORABLE_TEXT] | None = None
 
     def decision(self) -> Decision:
         return Decision(PaymentStatus(self.status),
@@ -65,21 +71,55 @@ def parse_order_id(text: str) -> str:
                        [{"field": "orderId", "problem": "must be a UUID"}]) from None
 
 
-def acknowledgement(payment: Payment) -> dict[str, Any]:
-    """The answer to a payment request."""
-    return {"paymentId": payment.payment_id, "orderId": payment.order_id,
-            "status": payment.status.value}
+class PaymentAcknowledgement(BaseModel):
+    """The answer to a payment request: accepted, or the order's payment whatever its status."""
+
+    paymentId: UuidText
+    orderId: UuidText
+    status: PaymentStatus
 
 
-def payment_view(payment: Payment) -> dict[str, Any]:
-    """A payment as `GET /payments/{orderId}` shows it; amounts are JSON numbers."""
-    return {
-        "paymentId": payment.payment_id,
-        "orderId": payment.order_id,
-        "customerId": payment.customer_id,
-        "amount": float(payment.amount) if payment.amount is not None else None,
-        "status": payment.status.value,
-        "reason": payment.reason,
-        "createdAt": payment.created_at.isoformat(),
-        "decidedAt": payment.decided_at.isoformat() if payment.decided_at else None,
-    }
+class Payment(BaseModel):
+    """A payment as the API shows it; amounts are JSON numbers."""
+
+    paymentId: UuidText
+    orderId: UuidText
+    customerId: UuidText | None = Field(description="Null for a CANCELLED tombstone.")
+    amount: float | None = Field(description="Null for a tombstone.")
+    status: PaymentStatus
+    reason: str | None
+    createdAt: TimeText
+    decidedAt: TimeText | None
+
+
+class PaymentList(BaseModel):
+    """`GET /payments`: those of the orders named that exist."""
+
+    payments: list[Payment]
+
+
+class Health(BaseModel):
+    """`GET /healthz`: whether the service reaches its database."""
+
+    status: Literal["ok", "unavailable"]
+    database: str
+
+
+def acknowledgement(payment: domain.Payment) -> dict[str, Any]:
+    """The answer to a payment request (`PaymentAcknowledgement`)."""
+    return PaymentAcknowledgement(paymentId=payment.payment_id, orderId=payment.order_id,
+                                  status=payment.status).model_dump(mode="json")
+
+
+def payment_view(payment: domain.Payment) -> dict[str, Any]:
+    """A payment as `GET /payments/{orderId}` shows it (`Payment`)."""
+    return Payment(
+        paymentId=payment.payment_id,
+        orderId=payment.order_id,
+        customerId=payment.customer_id,
+        amount=float(payment.amount) if payment.amount is not None else None,
+        status=payment.status,
+        reason=payment.reason,
+        createdAt=payment.created_at.isoformat(),
+        decidedAt=payment.decided_at.isoformat() if payment.decided_at else None,
+    ).model_dump(mode="json")

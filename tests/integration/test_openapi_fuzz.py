@@ -51,9 +51,10 @@ APP_FACTORIES: dict[str, Callable[[str], Flask]] = {
     "inventory": lambda url: inventory_flask_app.create_app(url, SERVICE_TOKENS),
     "payment": lambda url: payment_flask_app.create_app(url, SERVICE_TOKENS),
 }
+# Generated from each service's routes and models (glastonbury.openapi).
 DOCUMENTS = {"order": order_openapi.API.document(order_flask_app.routes),
              "inventory": inventory_openapi.API.document(inventory_flask_app.api),
-             "payment": payment_openapi.OPENAPI}
+             "payment": payment_openapi.API.document(payment_flask_app.api)}
 
 
 @contextmanager
