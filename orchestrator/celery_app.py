@@ -15,6 +15,7 @@ from glastonbury import logs, settings, tracing
 from glastonbury.process import tune_garbage_collector
 from glastonbury.redis_transport import transport_for
 from orchestrator import config
+from orchestrator.domain.steps import Stage
 
 # The queues in the order a worker takes from them: a saga's later steps before its earlier
 # ones, so that a burst of new orders never holds back the orders already paid for (each
@@ -24,6 +25,7 @@ FINISHING = "saga.finishing"   # finalise, compensate, check or void a payment
 ONGOING = "saga.ongoing"       # reserve the tickets, request the payment
 STARTING = "celery"            # new sagas
 QUEUES = (FINISHING, ONGOING, STARTING)
+QUEUE_OF_STAGE = {Stage.FINISHING: FINISHING, Stage.ONGOING: ONGOING}
 
 
 

@@ -31,11 +31,14 @@ from celery.canvas import Signature
 from glastonbury import tracing
 from orchestrator.adapters.services import ContractBroken, ServiceUnavailable
 from orchestrator.adapters.store import Move, StepRun, now
-from orchestrator.celery_app import FINISHING, ONGOING, app
+from orchestrator.celery_app import app
 from orchestrator.config import payment_result_timeout
 from orchestrator.domain.model import (GAVE_UP, InvalidMessage, OrderPlaced, PaymentDecided,
                                        Saga, SagaState, customer_reason)
-from orchestrator.steps import (STEPS, StepInput, Verdict, advance, done, in_state,
+from orchestrator.domain.steps import (AWAIT_PAYMENT, CHECK_PAYMENT, FAIL_ORDER, FINALISE_ORDER,
+                                       GIVE_UP_AS, RELEASE_RESERVATION, REQUEST_PAYMENT,
+                                       RESERVE_TICKETS, VOID_PAYMENT)
+from orchestrator.steps import (STEPS, StepInput, Verdict, advance, done,
                                 retried_if_the_store_fails, run_step, saga_step, signature, turn)
 from orchestrator.wiring import inventory, orders, payments, store
 
@@ -52,15 +55,15 @@ def start(self: Task, order_message: dict[str, Any]) -> str:
     tickets, in the same task (the saga's first hop). Once per order: a repeat finds the saga
     recorded and its step done or guarded."""
     order = OrderPlaced.from_message(order_message)
-    with retried_if_the_store_fails(self, "reserve_tickets", order.order_id):
+    with retried_if_the_store_fails(self, RESERVE_TICKETS.name, order.order_id):
         created = store().create_if_absent(order)
     new = Saga(order.order_id, S.STARTED, order.customer_id, order.total, order.lines)
     try:
-        return run_step(self, STEPS["reserve_tickets"], order.order_id, drive_on=True,
+        return run_step(self, STEPS[RESERVE_TICKETS.name], order.order_id, drive_on=True,
                         saga=new if created else None)
     except (ServiceUnavailable, ContractBroken) as error:
         # Given up: this task is no chain with an error callback, so it gives up here.
-        step_failed("reserve_tickets", order.order_id, error, self.request.id)
+        step_failed(RESERVE_TICKETS.name, order.order_id, error, self.request.id)
         raise
 
 
@@ -95,7 +98,7 @@ def apply(canvas: Signature | None) -> None:
 
 # -- Step 1: reserve the tickets ------------------------------------------------------------
 
-@saga_step("reserve_tickets", runs_when=in_state(S.STARTED), queue=ONGOING)
+@saga_step(RESERVE_TICKETS)
 def reserve_tickets(saga: Saga) -> Verdict:
     """Hold every ticket of the order, or none; out of stock ends the saga as REJECTED."""
     refusal = inventory().reserve(saga.order_id, saga.lines)
@@ -107,7 +110,7 @@ def reserve_tickets(saga: Saga) -> Verdict:
 
 # -- Step 2: request the payment (asynchronous: the result comes later, from Kafka) ----------
 
-@saga_step("request_payment", runs_when=in_state(S.RESERVED, S.AWAITING_PAYMENT), queue=ONGOING)
+@saga_step(REQUEST_PAYMENT)
 def request_payment(saga: Saga) -> Verdict:
     """Ask for the payment; the saga then waits as a row until the result or its deadline.
 
@@ -116,7 +119,7 @@ def request_payment(saga: Saga) -> Verdict:
     """
     status = payments().request(saga.order_id, saga.customer_id, saga.total)
     return advance(f"payment {status.lower()}", (S.RESERVED, S.AWAITING_PAYMENT),
-                   S.AWAITING_PAYMENT, opens="await_payment", payment_requested=True,
+                   S.AWAITING_PAYMENT, opens=AWAIT_PAYMENT.name, payment_requested=True,
                    payment_deadline=payment_deadline())
 
 
@@ -160,7 +163,7 @@ def _decide_on_payment(result: PaymentDecided, tx: Any) -> Callable[[], None] | 
         return _nothing
     if saga.state in PAYMENT_MAY_EXIST:
         # The wait began when the request was stored (or now, if the result came first).
-        wait = StepRun("await_payment", "approved" if result.approved else "declined", now(),
+        wait = StepRun(AWAIT_PAYMENT.name, "approved" if result.approved else "declined", now(),
                        counted=True)
         if result.approved:
             move = Move(PAYMENT_MAY_EXIST, S.APPROVED)
@@ -192,7 +195,7 @@ def _take(saga: Saga, verdict: Verdict) -> None:
         setattr(saga, name, value)
 
 
-@saga_step("check_payment", runs_when=in_state(*PAYMENT_MAY_EXIST), queue=FINISHING)
+@saga_step(CHECK_PAYMENT)
 def check_payment(saga: Saga) -> Verdict:
     """No result by the deadline: ask the payment service; cancel what is still undecided."""
     payment = payments().status(saga.order_id)
@@ -211,7 +214,7 @@ def check_payment(saga: Saga) -> Verdict:
 
 # -- Step 4: finalise (after approval the saga only moves forward) ---------------------------
 
-@saga_step("finalise_order", runs_when=in_state(S.APPROVED), queue=FINISHING)
+@saga_step(FINALISE_ORDER)
 def finalise_order(saga: Saga) -> Verdict:
     """The tickets held in step 1 are sold, and the order becomes COMPLETED; so does the saga."""
     inventory().confirm(saga.order_id)
@@ -243,21 +246,21 @@ def start_compensation(saga: Saga, ends_as: SagaState, reason: str) -> bool:
                               **verdict.move.changes):
         return False
     if saga.state is S.AWAITING_PAYMENT:
-        store().finish_step(saga.order_id, StepRun("await_payment", "gave up", now(),
+        store().finish_step(saga.order_id, StepRun(AWAIT_PAYMENT.name, "gave up", now(),
                                                    counted=True))
     _take(saga, verdict)
     apply(next_canvas(saga))
     return True
 
 
-@saga_step("release_reservation", runs_when=in_state(S.COMPENSATING), queue=FINISHING)
+@saga_step(RELEASE_RESERVATION)
 def release_reservation(saga: Saga) -> Verdict:
     """Undo step 1: the held tickets go back on sale (a no-op if none are held)."""
     inventory().release(saga.order_id)
     return done("released")
 
 
-@saga_step("fail_order", runs_when=in_state(S.COMPENSATING), queue=FINISHING)
+@saga_step(FAIL_ORDER)
 def fail_order(saga: Saga) -> Verdict:
     """The order ends REJECTED or PAYMENT_FAILED, with the reason the customer sees."""
     ends_as = saga.outcome or S.PAYMENT_FAILED
@@ -265,7 +268,7 @@ def fail_order(saga: Saga) -> Verdict:
     return advance(ends_as.value.lower(), (S.COMPENSATING,), ends_as)
 
 
-@saga_step("void_payment", runs_when=lambda saga: saga.payment_to_void, queue=FINISHING)
+@saga_step(VOID_PAYMENT, runs_when=lambda saga: saga.payment_to_void)
 def void_payment(saga: Saga) -> Verdict:
     """Undo step 2: cancel a payment still undecided, refund one that was approved."""
     payment = payments().cancel(saga.order_id)
@@ -275,11 +278,7 @@ def void_payment(saga: Saga) -> Verdict:
         status = refunded.status if refunded else "REFUNDED"
     return done(f"payment {status.lower()}", payment_to_void=False)
 
-
-# -- When a step fails for good -----------------------------------------------------------------
-
-GIVE_UP_AS = {"reserve_tickets": S.REJECTED, "request_payment": S.PAYMENT_FAILED}
-
+# -- When a step fails for good (each step's declaration says how the saga then ends) -----------
 
 @app.task(name="saga.on_step_failed")
 def on_step_failed(request: Any, exc: BaseException, traceback: Any) -> None:

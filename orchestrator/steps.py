@@ -24,9 +24,10 @@ from sqlalchemy.exc import OperationalError
 from orchestrator import config
 from orchestrator.adapters.services import ConflictingOutcome, ServiceUnavailable
 from orchestrator.adapters.store import Move, StepRun, now
-from orchestrator.celery_app import app
+from orchestrator.celery_app import QUEUE_OF_STAGE, app
 from orchestrator.config import RetryPolicy
 from orchestrator.domain.model import MESSAGE_VERSION, InvalidMessage, Saga, SagaState
+from orchestrator.domain.steps import StepDeclaration
 from orchestrator.wiring import store
 
 log = logging.getLogger(__name__)
@@ -100,18 +101,22 @@ class Step:
     body: Body
 
 
-def saga_step(name: str, runs_when: Guard, queue: str) -> Callable[[Body], Task]:
-    """Register `body(saga)` as the Celery task `saga.<name>` with the guard, record and retries.
+def saga_step(declared: StepDeclaration, runs_when: Guard | None = None
+              ) -> Callable[[Body], Task]:
+    """Register `body(saga)` as the Celery task `saga.<name>` of the declared step, with its
+    guard (by default: the saga is in one of the states the step runs in), record and retries.
 
-    `queue` is the step's place in the saga (see `orchestrator.celery_app.QUEUES`): the later
-    the step, the sooner a worker takes it, so a burst of new orders never starves paid ones.
+    It waits in its stage's queue (see `orchestrator.celery_app.QUEUES`): the later the stage,
+    the sooner a worker takes it, so a burst of new orders never starves paid ones.
     """
+    name = declared.name
 
     def register(body: Body) -> Task:
-        step = STEPS[name] = Step(name, runs_when, body)
+        step = STEPS[name] = Step(name, runs_when or in_state(*declared.runs_in), body)
 
         # Retries are bounded by the step's RetryPolicy, not by Celery's default of three.
-        @app.task(name=f"saga.{name}", bind=True, max_retries=None, queue=queue)
+        @app.task(name=f"saga.{name}", bind=True, max_retries=None,
+                  queue=QUEUE_OF_STAGE[declared.stage])
         def task(self: Task, message: dict[str, Any]) -> str:
             return run_step(self, step, StepInput.from_message(message).order_id)
 

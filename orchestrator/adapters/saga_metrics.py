@@ -23,7 +23,8 @@ from glastonbury.db import reading
 from orchestrator.adapters.saga_views import ended_runs
 from orchestrator.adapters.store import (REPAIRS, _aware, dead_letters, reconciler_passes,
                                          saga_steps, sagas)
-from orchestrator.domain.model import COMPENSATION_STEPS, SagaState
+from orchestrator.domain.model import SagaState
+from orchestrator.domain.steps import COMPENSATION_STEPS
 
 PREFIX = "glastonbury"
 # Seconds: a step's HTTP call takes milliseconds, the wait for a payment up to its deadline.

@@ -17,12 +17,13 @@ from sqlalchemy.engine import Engine
 
 from glastonbury.db import reading
 from orchestrator.adapters.store import _aware, saga_steps, sagas, stuck
-from orchestrator.domain.model import COMPENSATION_SECOND, STEP_OF_STATE, SagaState
+from orchestrator.domain.model import SagaState
+from orchestrator.domain.steps import (PASSING_OUTCOME, RELEASE_RESERVATION, WAITING_STATES,
+                                       step_where_waiting)
 
-# The outcome that lets the saga go forward, for the steps where a business "no" is possible;
-# any other outcome there (out of stock, declined, gave up) is a failure of that step. Every
-# step fails with the outcome "failed" when its retries are exhausted.
-PASSING_OUTCOME = {"reserve_tickets": "reserved", "await_payment": "approved"}
+# Where a business "no" is possible (PASSING_OUTCOME, declared with the steps), any outcome
+# but the step's yes (out of stock, declined, gave up) is a failure of that step. Every step
+# fails with the outcome "failed" when its retries are exhausted.
 # (Parked is a failure of its step too: a person must look.)
 TECHNICAL_FAILURE = "failed"
 NEEDS_A_PERSON = ("stuck", "retrying", "failed")
@@ -154,19 +155,18 @@ def _sagas_in_each_step(engine: Engine) -> dict[str, int]:
     """Live sagas by the step their state puts them in (a step's record exists only once it
     ended or failed an attempt, so the state says where a saga is)."""
     released = exists().where(saga_steps.c.order_id == sagas.c.order_id,
-                              saga_steps.c.name == STEP_OF_STATE[SagaState.COMPENSATING],
+                              saga_steps.c.name == RELEASE_RESERVATION.name,
                               saga_steps.c.ended_at.is_not(None))
     query = (select(sagas.c.state, released.label("released"), func.count())
-             .where(sagas.c.state.in_([state.value for state in STEP_OF_STATE]))
+             .where(sagas.c.state.in_([state.value for state in WAITING_STATES]))
              .group_by(sagas.c.state, "released"))
     in_step: dict[str, int] = {}
     with reading(engine) as connection:
         for row in connection.execute(query):
             state, was_released, count = str(row[0]), bool(row[1]), int(row[2])
-            step = STEP_OF_STATE[SagaState(state)]
-            if state == SagaState.COMPENSATING and was_released:
-                step = COMPENSATION_SECOND
-            in_step[step] = in_step.get(step, 0) + count
+            step = step_where_waiting(SagaState(state), was_released)
+            if step is not None:
+                in_step[step] = in_step.get(step, 0) + count
     return in_step
 
 

@@ -1,7 +1,8 @@
 """Where each box and arrow of the saga diagram goes: plain data for the SVG template.
 
-The drawing follows `orchestrator/saga.py`: the forward path on top, the compensation below,
-and the three places a saga turns back joining one rail into the release of the tickets.
+The drawing follows the steps' declarations (`orchestrator/domain/steps.py`): the forward path
+on top, the compensation below under the last forward steps, and each step where the saga
+turns back joining one rail into the compensation's first step.
 """
 
 from __future__ import annotations
@@ -9,22 +10,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from orchestrator.adapters.saga_views import StepFigures
+from orchestrator.domain.steps import DECLARED, Place, StepDeclaration, on
 
 BOX_W, BOX_H, GAP = 170, 100, 60
 END_W, END_H = 150, 56
 TOP, BOTTOM = 30, 270
 RAIL = (TOP + BOX_H + BOTTOM) // 2
-WIDTH, HEIGHT = 20 + 120 + GAP + 4 * (BOX_W + GAP) + END_W + 20, BOTTOM + BOX_H + 60
+LEFT = 20 + 120 + GAP   # after the start
 
-FORWARD = [("reserve_tickets", "Reserve tickets"), ("request_payment", "Request payment"),
-           ("await_payment", "Wait for the result"), ("finalise_order", "Finalise order")]
-COMPENSATION = [("release_reservation", "Release tickets"), ("fail_order", "Fail order")]
-# Where the saga turns back, and why (the labels on the arrows into the compensation).
-TURNS_BACK = {"reserve_tickets": "out of stock", "request_payment": "failed",
-              "await_payment": "declined / no result"}
-# Steps that are not boxes of their own: the check after the deadline, the voided payment.
-SIDE_STEPS = ["check_payment", "void_payment"]
-STEPS = [step for step, _ in FORWARD + COMPENSATION] + SIDE_STEPS
+
+def steps_drawn(steps: tuple[StepDeclaration, ...] = DECLARED) -> list[str]:
+    """Every step the dashboard shows figures for: the boxes, then the steps beside the way
+    (the check after the deadline, the voided payment)."""
+    return [step.name for place in (Place.FORWARD, Place.COMPENSATION, Place.SIDE)
+            for step in on(place, steps)]
+
+
+STEPS = steps_drawn()
 
 
 @dataclass(frozen=True)
@@ -59,49 +61,58 @@ class Diagram:
     boxes: list[Box]
     ends: list[End]
     arrows: list[Arrow]
-    width: int = WIDTH
-    height: int = HEIGHT
+    width: int
+    height: int = BOTTOM + BOX_H + 60
     box_w: int = BOX_W
     box_h: int = BOX_H
     end_w: int = END_W
     end_h: int = END_H
 
 
-def draw(figures: dict[str, StepFigures], states: dict[str, int]) -> Diagram:
-    """The diagram with each step's figures and the number of sagas in each final state."""
-    column = [20 + 120 + GAP + i * (BOX_W + GAP) for i in range(5)]
-    boxes = [Box(step, label, column[i], TOP, figures[step])
-             for i, (step, label) in enumerate(FORWARD)]
-    boxes += [Box(step, label, column[2 + i], BOTTOM, figures[step])
-              for i, (step, label) in enumerate(COMPENSATION)]
-    ends = [End("COMPLETED", column[4], TOP + (BOX_H - END_H) // 2, states.get("COMPLETED", 0)),
-            End("REJECTED", column[4], BOTTOM - 10, states.get("REJECTED", 0)),
-            End("PAYMENT_FAILED", column[4], BOTTOM + BOX_H - END_H + 10,
+def draw(figures: dict[str, StepFigures], states: dict[str, int],
+         steps: tuple[StepDeclaration, ...] = DECLARED) -> Diagram:
+    """The diagram of the declared steps, with each step's figures and the number of sagas in
+    each final state."""
+    forward, back = on(Place.FORWARD, steps), on(Place.COMPENSATION, steps)
+    column = [LEFT + i * (BOX_W + GAP) for i in range(len(forward) + 1)]
+    under = len(forward) - len(back)   # the compensation runs under the last forward steps
+    boxes = [Box(step.name, step.label, column[i], TOP, figures[step.name])
+             for i, step in enumerate(forward)]
+    boxes += [Box(step.name, step.label, column[under + i], BOTTOM, figures[step.name])
+              for i, step in enumerate(back)]
+    ends = [End("COMPLETED", column[-1], TOP + (BOX_H - END_H) // 2, states.get("COMPLETED", 0)),
+            End("REJECTED", column[-1], BOTTOM - 10, states.get("REJECTED", 0)),
+            End("PAYMENT_FAILED", column[-1], BOTTOM + BOX_H - END_H + 10,
                 states.get("PAYMENT_FAILED", 0))]
-    return Diagram(sum(states.values()), boxes, ends, _forward_arrows(column) +
-                   _compensation_arrows(column, ends))
+    return Diagram(sum(states.values()), boxes, ends,
+                   _forward_arrows(forward, column) + _compensation_arrows(forward, column,
+                                                                           under, len(back)),
+                   width=column[-1] + END_W + 20)
 
 
-def _forward_arrows(column: list[int]) -> list[Arrow]:
+def _forward_arrows(forward: list[StepDeclaration], column: list[int]) -> list[Arrow]:
     middle = TOP + BOX_H // 2
     arrows = [Arrow(f"140,{middle} {column[0]},{middle}")]
-    for i in range(len(FORWARD)):
+    for i, step in enumerate(forward):
         x1, x2 = column[i] + BOX_W, column[i + 1]
-        label = "approved" if FORWARD[i][0] == "await_payment" else ""
+        label = step.passes_as if step.passes_as and not step.is_a_task else ""
         arrows.append(Arrow(f"{x1},{middle} {x2},{middle}", label, (x1 + x2) // 2, middle - 6))
     return arrows
 
 
-def _compensation_arrows(column: list[int], ends: list[End]) -> list[Arrow]:
-    release_x = column[2] + BOX_W // 2
+def _compensation_arrows(forward: list[StepDeclaration], column: list[int], under: int,
+                         back: int) -> list[Arrow]:
+    into_x = column[under] + BOX_W // 2
     arrows = []
-    for i, (step, _) in enumerate(FORWARD[:3]):
-        x = column[i] + BOX_W // 2
-        arrows.append(Arrow(f"{x},{TOP + BOX_H} {x},{RAIL} {release_x},{RAIL} {release_x},{BOTTOM}",
-                            TURNS_BACK[step], x + 6, TOP + BOX_H + 18, back=True))
+    for i, step in enumerate(forward):
+        if step.turns_back_as:
+            x = column[i] + BOX_W // 2
+            arrows.append(Arrow(f"{x},{TOP + BOX_H} {x},{RAIL} {into_x},{RAIL} {into_x},{BOTTOM}",
+                                step.turns_back_as, x + 6, TOP + BOX_H + 18, back=True))
     middle = BOTTOM + BOX_H // 2
-    arrows.append(Arrow(f"{column[2] + BOX_W},{middle} {column[3]},{middle}", back=True))
-    for end in ends[1:]:
-        arrows.append(Arrow(f"{column[3] + BOX_W},{middle} {end.x},{end.y + END_H // 2}",
-                            back=True))
+    for i in range(under, under + back - 1):
+        arrows.append(Arrow(f"{column[i] + BOX_W},{middle} {column[i + 1]},{middle}", back=True))
+    last = column[under + back - 1] + BOX_W
+    for end_y in (BOTTOM - 10, BOTTOM + BOX_H - END_H + 10):   # REJECTED, PAYMENT_FAILED
+        arrows.append(Arrow(f"{last},{middle} {column[-1]},{end_y + END_H // 2}", back=True))
     return arrows

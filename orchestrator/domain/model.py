@@ -27,14 +27,6 @@ class SagaState(StrEnum):
 
 
 TERMINAL = frozenset({SagaState.COMPLETED, SagaState.REJECTED, SagaState.PAYMENT_FAILED})
-# The step a live saga in each state is in; a compensating saga releases its tickets, then fails
-# its order (COMPENSATION_SECOND once the release has ended).
-STEP_OF_STATE = {SagaState.STARTED: "reserve_tickets", SagaState.RESERVED: "request_payment",
-                 SagaState.AWAITING_PAYMENT: "await_payment",
-                 SagaState.APPROVED: "finalise_order",
-                 SagaState.COMPENSATING: "release_reservation"}
-COMPENSATION_SECOND = "fail_order"
-COMPENSATION_STEPS = (STEP_OF_STATE[SagaState.COMPENSATING], COMPENSATION_SECOND)
 GAVE_UP = frozenset({SagaState.COMPENSATING, SagaState.REJECTED, SagaState.PAYMENT_FAILED})
 
 

@@ -1,0 +1,97 @@
+"""Each step declared once (orchestrator/domain/steps.py): the tasks, the queues, the dashboard's
+figures and the diagram all follow the declarations."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from orchestrator.adapters.saga_views import StepFigures, step_failed
+from orchestrator.celery_app import QUEUE_OF_STAGE, app
+from orchestrator.dashboard import diagram
+from orchestrator.domain.model import TERMINAL, Saga, SagaState
+from orchestrator.domain.steps import (DECLARED, REQUEST_PAYMENT, Place, Stage, StepDeclaration,
+                                       step_where_waiting)
+from orchestrator.steps import STEPS
+from tests.unit.orchestrator.test_saga_shape import saga_in
+
+S = SagaState
+
+
+def test_every_declared_step_is_a_task_in_its_stages_queue_and_every_step_task_is_declared(
+        ) -> None:
+    import orchestrator.saga  # noqa: F401 - registers the steps
+
+    tasks = {step.name for step in DECLARED if step.is_a_task}
+    assert set(STEPS) == tasks
+    for name in tasks:
+        declared = next(step for step in DECLARED if step.name == name)
+        assert app.tasks[f"saga.{name}"].queue == QUEUE_OF_STAGE[declared.stage]
+
+
+def test_a_step_runs_only_in_the_states_it_is_declared_for() -> None:
+    import orchestrator.saga  # noqa: F401
+
+    for declared in DECLARED:
+        if not declared.is_a_task or not declared.runs_in:
+            continue
+        for state in SagaState:
+            assert STEPS[declared.name].runs_when(saga_in(state)) is (state in declared.runs_in), (
+                declared.name, state)
+    void = STEPS["void_payment"].runs_when   # runs while the saga owes a payment back
+    assert void(saga_in(S.REJECTED, payment_to_void=True))
+    assert not void(saga_in(S.REJECTED))
+
+
+def test_every_live_state_is_at_one_declared_step() -> None:
+    names = {step.name for step in DECLARED}
+    for state in SagaState:
+        at = step_where_waiting(state)
+        assert (at is None) is (state in TERMINAL), state
+        assert at is None or at in names
+    assert step_where_waiting(S.COMPENSATING) == "release_reservation"
+    assert step_where_waiting(S.COMPENSATING, released=True) == "fail_order"
+
+
+def test_a_step_with_a_business_no_fails_on_any_outcome_but_its_declared_yes() -> None:
+    assert not step_failed("reserve_tickets", "reserved")
+    assert step_failed("reserve_tickets", "out of stock")
+    assert step_failed("await_payment", "declined")
+    assert not step_failed("finalise_order", "completed")
+    assert step_failed("finalise_order", "failed")
+
+
+def test_the_diagram_is_built_from_the_declarations() -> None:
+    figures = {name: StepFigures(name) for name in diagram.STEPS}
+    drawn = diagram.draw(figures, {})
+    assert [(box.step, box.label) for box in drawn.boxes] == [
+        (step.name, step.label) for place in (Place.FORWARD, Place.COMPENSATION)
+        for step in DECLARED if step.place is place]
+    assert {arrow.label for arrow in drawn.arrows if arrow.back} >= {
+        step.turns_back_as for step in DECLARED if step.turns_back_as}
+
+
+def test_a_newly_declared_step_gets_its_box_its_figures_and_its_arrow_back() -> None:
+    check_seats = StepDeclaration("check_seats", "Check the seats", Place.FORWARD, Stage.ONGOING,
+                                  runs_in=(S.RESERVED,), turns_back_as="no seats")
+    steps = list(DECLARED)
+    steps.insert(steps.index(REQUEST_PAYMENT), check_seats)
+    names = diagram.steps_drawn(tuple(steps))
+    assert names.index("check_seats") == names.index("request_payment") - 1
+    figures = {name: StepFigures(name) for name in names}
+    before = diagram.draw(figures, {})
+    after = diagram.draw(figures, {}, tuple(steps))
+    forward = [box for box in after.boxes if box.y == diagram.TOP]
+    assert [box.step for box in forward][1:3] == ["check_seats", "request_payment"]
+    assert after.width == before.width + diagram.BOX_W + diagram.GAP
+    assert "no seats" in {arrow.label for arrow in after.arrows if arrow.back}
+    # The compensation stays under the last forward steps, the ends after the last column.
+    back = [box for box in after.boxes if box.y == diagram.BOTTOM]
+    assert back[-1].x == forward[-1].x and after.ends[0].x > forward[-1].x
+    renamed = replace(check_seats, label="Seats")
+    assert "Seats" in [box.label for box in diagram.draw(
+        figures, {}, tuple(renamed if step is check_seats else step for step in steps)).boxes]
+
+
+def test_a_saga_in_a_state_no_step_runs_in_is_left_alone() -> None:
+    saga = Saga("o", S.COMPLETED, "c", 0, ())  # type: ignore[arg-type]
+    assert not any(STEPS[step.name].runs_when(saga) for step in DECLARED if step.is_a_task)
