@@ -12,7 +12,6 @@ started outside it refuses them, so production never runs on a credential writte
 from __future__ import annotations
 
 import hmac
-import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -20,24 +19,24 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, request
 
+from glastonbury import settings
 from glastonbury.web import error_response
 
 ORCHESTRATOR = "orchestrator"
 ADMIN = "admin"
-# The documented local values (.env.example): good for `make up`, refused anywhere else.
-LOCAL_DEFAULTS = {"ORCHESTRATOR_TOKEN": "local-orchestrator-token",
-                  "ADMIN_TOKEN": "local-admin-token",
-                  "PAYMENT_RESULTS_SIGNING_KEY": "local-payment-results-key",
-                  "FLOWER_PASSWORD": "glastonbury"}
-LOCAL_STACK = "GLASTONBURY_LOCAL_STACK"   # set by `make up` and the test stacks
+# The documented local values (glastonbury.settings, .env.example): good for `make up`, refused
+# anywhere else.
+LOCAL_DEFAULTS = {setting.name: setting.local for setting in settings.SETTINGS.values()
+                  if setting.kind == "secret" and setting.local is not None}
+LOCAL_STACK = settings.LOCAL_STACK.name   # set by `make up` and the test stacks
 View = TypeVar("View", bound=Callable[..., Any])
 
 
 def secret(name: str) -> str:
     """A credential from the environment; the process stops if it is a documented local
     default outside the local stack."""
-    value = os.environ.get(name, "")
-    if value and value == LOCAL_DEFAULTS.get(name) and not os.environ.get(LOCAL_STACK):
+    value = settings.SETTINGS[name].text()
+    if value and value == LOCAL_DEFAULTS.get(name) and not settings.LOCAL_STACK.text():
         sys.exit(f"{name} is the documented local default of .env.example: set a secret of "
                  "your own (only `make up` may run with the local defaults)")
     return value

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -25,8 +24,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from glastonbury import settings
+
 _ORDER: ContextVar[str | None] = ContextVar("glastonbury_order_id", default=None)
-FORMATS = ("text", "json")
+FORMATS = settings.LOG_FORMATS
 TEXT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # granian's dictConfig for its own loggers: this module's formatter and order filter.
 GRANIAN_LOG_CONFIG_FILE = Path(__file__).with_name("granian_logging.json")
@@ -96,7 +97,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def log_format() -> str:
-    value = (os.environ.get("LOG_FORMAT") or "text").lower()
+    value = settings.LOG_FORMAT.text().lower()
     if value not in FORMATS:
         raise ValueError(f"LOG_FORMAT is {value!r}: one of {', '.join(FORMATS)}")
     return value

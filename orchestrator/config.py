@@ -1,6 +1,7 @@
 """The orchestrator's knobs: time-outs, retries, thresholds. All from the environment.
 
-Tests and demos shorten them (seconds instead of minutes) without touching the code.
+Tests and demos shorten them (seconds instead of minutes) without touching the code. Each is
+declared, with its default and doc, in `glastonbury.settings`.
 """
 
 from __future__ import annotations
@@ -8,36 +9,36 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from glastonbury.settings import env_float, env_int
+from glastonbury import settings
 
 
 def payment_result_timeout() -> float:
     """Seconds a saga waits for its payment result before it asks the payment service."""
-    return env_float("PAYMENT_RESULT_TIMEOUT", 300.0)
+    return settings.PAYMENT_RESULT_TIMEOUT.number()
 
 
 def stuck_after() -> float:
     """Seconds without progress after which the reconciler drives a saga on."""
-    return env_float("SAGA_STUCK_AFTER", 60.0)
+    return settings.SAGA_STUCK_AFTER.number()
 
 
 def reconcile_interval() -> float:
-    return env_float("SAGA_RECONCILE_INTERVAL", 5.0)
+    return settings.SAGA_RECONCILE_INTERVAL.number()
 
 
 def max_drives() -> int:
     """How often the reconciler re-drives one saga before parking it for a person."""
-    return env_int("SAGA_MAX_DRIVES", 10)
+    return settings.SAGA_MAX_DRIVES.integer()
 
 
 def step_attempt_limit() -> int:
     """Attempts at one step, across re-deliveries and re-drives, before it is parked."""
-    return env_int("SAGA_STEP_ATTEMPT_LIMIT", 25)
+    return settings.SAGA_STEP_ATTEMPT_LIMIT.integer()
 
 
 def visibility_timeout() -> int:
     """Seconds before Redis hands an unacknowledged task (its worker died) to another worker."""
-    return env_int("CELERY_VISIBILITY_TIMEOUT", 300)
+    return settings.CELERY_VISIBILITY_TIMEOUT.integer()
 
 
 @dataclass(frozen=True)
@@ -51,12 +52,10 @@ class RetryPolicy:
     @classmethod
     def for_step(cls, step: str) -> RetryPolicy:
         """`SAGA_<STEP>_MAX_ATTEMPTS` etc. override the `STEP_*` defaults for one step."""
-        prefix = f"SAGA_{step.upper()}_"
         return cls(
-            max_attempts=env_int(prefix + "MAX_ATTEMPTS", env_int("STEP_MAX_ATTEMPTS", 5)),
-            first_delay=env_float(prefix + "RETRY_DELAY", env_float("STEP_RETRY_DELAY", 1.0)),
-            max_delay=env_float(prefix + "RETRY_MAX_DELAY",
-                                env_float("STEP_RETRY_MAX_DELAY", 30.0)),
+            max_attempts=int(settings.step_value(step, "MAX_ATTEMPTS")),
+            first_delay=float(settings.step_value(step, "RETRY_DELAY")),
+            max_delay=float(settings.step_value(step, "RETRY_MAX_DELAY")),
         )
 
     def delay(self, retries_so_far: int) -> float:

@@ -18,13 +18,7 @@ from glastonbury.devstack import binaries
 
 ROOT = Path(__file__).resolve().parents[2]
 
-SERVICE_PORTS = {"ORDER_PORT": 8080, "INVENTORY_PORT": 8081, "PAYMENT_PORT": 8082,
-                 "FLOWER_PORT": 8083}
-# Friendlier waits for a laptop than production's minutes; override any of them. The embedded
-# Kafka-protocol broker (Tansu) answers a waiting fetch only when its wait ends: a short wait
-# brings a payment result to the bridge in ~15 ms on average instead of ~200 (bench/README.md).
-LOCAL_DEFAULTS = {"PAYMENT_RESULT_TIMEOUT": "30", "SAGA_STUCK_AFTER": "15",
-                  "KAFKA_FETCH_MAX_WAIT_MS": "30"}
+SERVICE_PORTS = {setting.name: int(setting.default) for setting in settings.PORTS.values()}
 
 
 def env_file(path: Path) -> dict[str, str]:
@@ -37,15 +31,14 @@ def env_file(path: Path) -> dict[str, str]:
 
 
 def stack_environment(environ: dict[str, str]) -> dict[str, str]:
-    """The environment every part runs with: the caller's, then `.env`, then `.env.example`
-    (the documented local defaults, such as the dashboard's password), then the defaults here."""
-    env = {**env_file(ROOT / ".env.example"), **env_file(ROOT / ".env"), **environ}
+    """The environment every part runs with: the caller's, then `.env`, then the values the
+    settings declare for the local stack (`.env.example` shows them: friendlier waits for a
+    laptop than production's minutes, the documented local credentials), then the ports."""
+    env = {**settings.local_values(), **env_file(ROOT / ".env"), **environ}
     for name, port in SERVICE_PORTS.items():
         env.setdefault(name, str(port))
-    for name, value in LOCAL_DEFAULTS.items():
-        env.setdefault(name, value)
-    env.setdefault("EMBEDDED_REDIS_PORT", str(settings.EMBEDDED_REDIS_PORT))
-    env.setdefault("EMBEDDED_KAFKA_PORT", str(settings.EMBEDDED_KAFKA_PORT))
+    env.setdefault(settings.EMBEDDED_REDIS.name, settings.EMBEDDED_REDIS.default)
+    env.setdefault(settings.EMBEDDED_KAFKA.name, settings.EMBEDDED_KAFKA.default)
     env.setdefault("REDIS_URL", f"redis://127.0.0.1:{env['EMBEDDED_REDIS_PORT']}/0")
     env.setdefault("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{env['EMBEDDED_KAFKA_PORT']}")
     env["GLASTONBURY_VAR"] = str(Path(env.get("GLASTONBURY_VAR", ROOT / "var")).resolve())
@@ -63,13 +56,14 @@ def parts_to_run(procfile: Path, environ: dict[str, str]) -> dict[str, str]:
     from honcho.environ import parse_procfile
 
     parts = dict(parse_procfile(procfile.read_text()).processes)
-    if environ.get("REDIS_URL"):
+    if environ.get(settings.REDIS_URL.name):
         parts.pop("redis", None)
-    if environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+    if environ.get(settings.KAFKA_BOOTSTRAP_SERVERS.name):
         parts.pop("kafka", None)
     # A worker is one process running one step at a time (`--pool solo`: the cheapest hop);
     # two of them keep both cores busy while either waits for a service's answer.
-    for instance in range(2, int(environ.get("WORKER_PROCESSES") or 2) + 1):
+    workers = int(environ.get(settings.WORKER_PROCESSES.name) or settings.WORKER_PROCESSES.default)
+    for instance in range(2, workers + 1):
         parts[f"worker{instance}"] = parts["worker"].replace("worker@%h", f"worker{instance}@%h")
     return parts
 
@@ -114,14 +108,14 @@ def migrate(env: dict[str, str]) -> int:
 
 
 def run_redis() -> int:
-    port = int(os.environ.get("EMBEDDED_REDIS_PORT", settings.EMBEDDED_REDIS_PORT))
+    port = settings.EMBEDDED_REDIS.integer()
     # An append-only file under var/: queued steps survive a restart of the stack.
     command = binaries.redis_command(port, settings.var_dir() / "redis")
     os.execv(command[0], command)
 
 
 def run_kafka() -> int:
-    port = int(os.environ.get("EMBEDDED_KAFKA_PORT", settings.EMBEDDED_KAFKA_PORT))
+    port = settings.EMBEDDED_KAFKA.integer()
     command = binaries.tansu_command(port)
     os.execv(command[0], command)
 

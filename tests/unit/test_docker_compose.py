@@ -2,7 +2,8 @@
 
 No Docker engine is needed: the file is read as YAML. Modules are located with
 `importlib.util.find_spec` and read with `ast`, never imported, so a missing module fails the test
-that needs it with its name, and nothing connects to anything.
+that needs it with its name, and nothing connects to anything. The variables and ports are those
+`glastonbury.settings` declares (test_settings.py checks that the code reads no other).
 """
 
 from __future__ import annotations
@@ -25,16 +26,16 @@ from urllib.parse import urlsplit
 import pytest
 import yaml  # type: ignore[import-untyped]
 
+from glastonbury import settings
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
-SETTINGS_FILE = ROOT / "glastonbury" / "settings.py"
 PROCFILE = ROOT / "Procfile"
 
 # Procfile parts that only the local stack has: production uses the real servers.
 EMBEDDED_ONLY = {"redis", "kafka"}
 # Options whose value differs between the local stack and production by design.
 PLACE_OPTIONS = {"--bind", "--address", "--host", "--port", "--schedule"}
-ENV_READERS = {"env", "env_int", "env_float", "env_bool", "env_list", "getenv", "secret"}
 
 
 # --- reading the files ---------------------------------------------------------------------------
@@ -161,12 +162,6 @@ def code_packages() -> list[str]:
     return sorted({pattern.rstrip("*").rstrip(".") for pattern in include})
 
 
-def code_files() -> list[Path]:
-    return sorted(
-        path for package in code_packages() for path in (ROOT / package).rglob("*.py")
-    )
-
-
 def called_name(call: ast.Call) -> str | None:
     if isinstance(call.func, ast.Name):
         return call.func.id
@@ -175,98 +170,9 @@ def called_name(call: ast.Call) -> str | None:
     return None
 
 
-def is_environ(node: ast.AST) -> bool:
-    return (isinstance(node, ast.Attribute) and node.attr == "environ") or (
-        isinstance(node, ast.Name) and node.id == "environ"
-    )
-
-
-def literal(node: ast.AST) -> str | None:
-    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
-
-
-@cache
-def variables_the_code_reads() -> frozenset[str]:
-    """Every environment variable name the installed packages read.
-
-    Literal names: `env("NAME", ...)` (and env_int/env_float...), `os.getenv("NAME")`,
-    `os.environ.get("NAME")`, `os.environ["NAME"]`. Formatted names such as
-    `f"{service.upper()}_DATABASE_URL"` inside `def database_url(service)` are expanded with every
-    literal first argument the code passes to that function (`database_url("order")`) and with the
-    name of every service package (order_service -> order, orchestrator).
-    """
-    names: set[str] = set()
-    templates: dict[str, set[str]] = {}  # function -> suffixes such as "_DATABASE_URL"
-    calls: list[tuple[str, str]] = []  # (function, literal first argument)
-    for path in code_files():
-        tree = ast.parse(path.read_text(), str(path))
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                for inner in ast.walk(node):
-                    suffix = formatted_upper_suffix(inner)
-                    if suffix:
-                        templates.setdefault(node.name, set()).add(suffix)
-            elif isinstance(node, ast.Call) and node.args:
-                function, first = called_name(node), literal(node.args[0])
-                if first is None or function is None:
-                    continue
-                calls.append((function, first))
-                reads_env = function in ENV_READERS or (
-                    function in {"get", "setdefault", "pop"}
-                    and isinstance(node.func, ast.Attribute)
-                    and is_environ(node.func.value)
-                )
-                if reads_env:
-                    names.add(first)
-            elif isinstance(node, ast.Subscript) and is_environ(node.value):
-                key = literal(node.slice)
-                if key:
-                    names.add(key)
-    services_named = {
-        package.removesuffix("_service") for package in code_packages() if package != "glastonbury"
-    }
-    for function, suffixes in templates.items():
-        prefixes = services_named | {first for called, first in calls if called == function}
-        names |= {prefix.upper() + suffix for prefix in prefixes for suffix in suffixes}
-    return frozenset(name for name in names if re.fullmatch(r"[A-Z][A-Z0-9_]*", name))
-
-
-def formatted_upper_suffix(node: ast.AST) -> str | None:
-    """`_DATABASE_URL` for the f-string `f"{service.upper()}_DATABASE_URL"`."""
-    if not isinstance(node, ast.JoinedStr) or len(node.values) != 2:
-        return None
-    head, tail = node.values
-    if (
-        isinstance(head, ast.FormattedValue)
-        and isinstance(head.value, ast.Call)
-        and isinstance(head.value.func, ast.Attribute)
-        and head.value.func.attr == "upper"
-        and literal(tail)
-    ):
-        return literal(tail)
-    return None
-
-
-@cache
 def default_ports() -> dict[str, int]:
-    """Service -> port: `service_url("order", 8080)` and `env_int("FLOWER_PORT", 8083)` in
-    settings.py; while settings.py has no Flower port, the one DEVELOPERS.md gives."""
-    ports: dict[str, int] = {}
-    for node in ast.walk(ast.parse(SETTINGS_FILE.read_text())):
-        if not isinstance(node, ast.Call) or len(node.args) < 2:
-            continue
-        first, second = literal(node.args[0]), node.args[1]
-        if not (first and isinstance(second, ast.Constant) and isinstance(second.value, int)):
-            continue
-        if called_name(node) == "service_url":
-            ports[first] = second.value
-        elif called_name(node) in ENV_READERS and first == "FLOWER_PORT":
-            ports["flower"] = second.value
-    if "flower" not in ports:
-        documented = re.search(r"Flower (\d+)", (ROOT / "DEVELOPERS.md").read_text())
-        assert documented, "neither settings.py nor DEVELOPERS.md gives Flower's port"
-        ports["flower"] = int(documented.group(1))
-    return ports
+    """Service -> the port the settings give it (`ORDER_PORT`, ..., `FLOWER_PORT`)."""
+    return {service: int(setting.default) for service, setting in settings.PORTS.items()}
 
 
 # --- what a command runs ------------------------------------------------------------------------
@@ -403,8 +309,7 @@ def test_the_order_service_and_flower_are_published_on_their_ports() -> None:
         )
 
 
-def test_every_variable_an_app_service_sets_is_one_the_code_reads() -> None:
-    known = variables_the_code_reads()
+def test_every_variable_an_app_service_sets_is_a_declared_setting() -> None:
     for service, spec in app_services().items():
         for name in environment(spec):
             if name.startswith("FLOWER_") and program(argv(spec["command"]))[2:] == ("flower",):
@@ -415,8 +320,8 @@ def test_every_variable_an_app_service_sets_is_one_the_code_reads() -> None:
             if name.startswith("GRANIAN_") and program(argv(spec["command"]))[0] == "granian":
                 assert name in granian_variables(), f"{service} sets {name}: no granian option"
                 continue
-            assert name in known, (
-                f"{service} sets {name}, which no module of {code_packages()} reads"
+            assert settings.declared(name), (
+                f"{service} sets {name}, which glastonbury.settings does not declare"
             )
 
 
@@ -693,12 +598,11 @@ def test_only_the_relay_writes_payment_results_and_only_the_bridge_reads_them() 
 
 
 def test_the_payment_results_partitions_match_the_settings_default() -> None:
-    default = re.search(r'"PAYMENT_RESULTS_PARTITIONS",\s*(\d+)', SETTINGS_FILE.read_text())
-    assert default, "settings.py has no PAYMENT_RESULTS_PARTITIONS default"
+    default = settings.PAYMENT_RESULTS_PARTITIONS.default
     for service, spec in app_services().items():
         value = environment(spec).get("PAYMENT_RESULTS_PARTITIONS")
         if value is not None:
-            assert value == default.group(1), f"{service}: {value} partitions"
+            assert value == default, f"{service}: {value} partitions"
 
 
 def test_postgres_creates_every_database_the_services_are_given() -> None:
@@ -898,8 +802,6 @@ def test_the_grafana_dashboard_asks_only_for_metrics_that_are_served(tmp_path: P
 def test_the_order_service_keeps_threads_free_beside_its_waiting_clients() -> None:
     """Clients waiting for their order (`?wait=`) each hold one of the server's threads: at most
     ORDER_WAITING_CLIENTS of them, with threads to spare for orders and reads."""
-    from glastonbury import settings
-
     threads = int(option(procfile()["order"], "--blocking-threads") or 1)
     waiting = int(environment(services()["order"]).get("ORDER_WAITING_CLIENTS")
                   or settings.order_waiting_clients())
