@@ -6,7 +6,8 @@ own ports (so they never clash with a Redis on 6379 or a Kafka on 9092) and SQLi
 sets it. Production (docker-compose.yml) sets the same variables to real servers.
 
 No other module reads the environment: each reads its declaration (`REDIS_URL.text()`), or one of
-the accessors below (tests/unit/test_settings.py).
+the accessors below. `.env.example` and the README's table are printed from the declarations:
+`python -m glastonbury.settings_docs --env-example` / `--markdown` (tests/unit/test_settings.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Every setting declared once (glastonbury.settings), and read from its declaration only."""
+"""Every setting declared once (glastonbury.settings); the docs printed from the declarations."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from glastonbury import auth, settings
 import glastonbury.devstack.__main__ as devstack
+from glastonbury.settings_docs import env_example, markdown
 from orchestrator.config import RetryPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,6 +19,7 @@ READS_THE_ENVIRONMENT = re.compile(
     r"\bos\.(environ|getenv)\b|from os import .*\b(environ|getenv)\b")
 # Handing the whole environment to the local stack's parts is no read of a variable.
 ALLOWED = "dict(os.environ)"
+README_TABLE = re.compile(r"<!-- settings: [^\n]*-->\n(.*?)<!-- /settings -->", re.DOTALL)
 
 
 def code_files() -> list[Path]:
@@ -36,6 +38,18 @@ def test_no_module_but_the_settings_reads_the_environment() -> None:
                if READS_THE_ENVIRONMENT.search(line.replace(ALLOWED, ""))]
     assert not readers, ("read the environment through a declaration of glastonbury.settings:\n"
                          + "\n".join(readers))
+
+
+def test_the_env_example_is_the_one_the_declarations_print() -> None:
+    assert (ROOT / ".env.example").read_text() == env_example(), (
+        "run: python -m glastonbury.settings_docs --env-example > .env.example")
+
+
+def test_the_readme_lists_the_settings_the_declarations_print() -> None:
+    table = README_TABLE.search((ROOT / "README.md").read_text())
+    assert table, "README.md has no <!-- settings: ... --> table"
+    assert table.group(1) == markdown(), (
+        "paste `python -m glastonbury.settings_docs --markdown` between the README's markers")
 
 
 def test_an_empty_variable_takes_the_default_unless_empty_means_none(
