@@ -13,6 +13,7 @@ the accessors below. `.env.example` and the README's table are printed from the 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
@@ -215,10 +216,8 @@ def step_value(step: str, suffix: str) -> str:
 
 def declared(name: str) -> bool:
     """Whether `name` is a declared variable, or one of a declared family."""
-    if name in SETTINGS:
-        return True
-    return any(name.startswith(pattern.split("<")[0]) and name.endswith(pattern.split(">")[1])
-               for pattern in PATTERNS)
+    return name in SETTINGS or any(re.fullmatch(re.sub(r"<\w+>", "[A-Z0-9_]+", pattern), name)
+                                   for pattern in PATTERNS)
 
 
 def local_values() -> dict[str, str]:

@@ -72,6 +72,7 @@ def test_a_step_takes_its_own_retry_settings_before_every_steps(
     assert RetryPolicy.for_step("request_payment").first_delay == 1.0
     assert settings.declared("SAGA_RESERVE_TICKETS_RETRY_MAX_DELAY")
     assert not settings.declared("SAGA_RESERVE_TICKETS_PATIENCE")
+    assert not settings.declared("SAGA_MAX_ATTEMPTS")
 
 
 def test_the_local_stack_runs_with_the_declared_local_values_and_credentials(
