@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import create_engine, select
 
 from bench.floor import percentile
-from order_service.adapters.orm import orders
+from order_service.adapters.tables import orders
 
 TERMINAL = ("COMPLETED", "REJECTED", "PAYMENT_FAILED")
 APPROVED_CUSTOMER = "e081ad0f-f83e-4f81-b2d7-23655ac04b8a"

@@ -48,7 +48,7 @@ BASELINE = "0001"
 def service_options(service: str) -> tuple[MetaData, str]:
     """The service's tables (its models) and the name of its alembic version table."""
     if service == "order":
-        from order_service.adapters.orm import metadata
+        from order_service.adapters.tables import metadata
     elif service == "inventory":
         from inventory_service.adapters.tables import metadata
     elif service == "payment":

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Row, Select, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from order_service.adapters.orm import order_lines, orders
+from order_service.adapters.tables import order_lines, orders
 from order_service.domain.model import Order, OrderLine, OrderStatus
 
 # The statements of placing an order and of its outcome, built once with bind parameters:

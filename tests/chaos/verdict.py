@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 
 from inventory_service.adapters.tables import reservation_lines, reservations, tickets
-from order_service.adapters.orm import orders
+from order_service.adapters.tables import orders
 from orchestrator.adapters.store import sagas
 from payment_service.adapters.tables import payments
 
