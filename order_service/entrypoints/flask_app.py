@@ -37,7 +37,7 @@ from order_service.entrypoints import schemas
 from order_service.entrypoints.openapi import API
 from order_service.service_layer import services
 from order_service.service_layer.outcome_waiters import OutcomeWaiters
-from order_service.service_layer.unit_of_work import SqlUnitOfWork, UnitOfWork
+from order_service.service_layer.unit_of_work import SqlAlchemyUnitOfWork, UnitOfWork
 
 routes = Blueprint("orders", __name__)
 log = logging.getLogger(__name__)
@@ -69,9 +69,9 @@ def create_app(database_url: str | None = None, saga_starter: SagaStarter | None
     install_credentials(app, tokens)
     install_order_trail(app)
     app.extensions["order_service"] = Dependencies(
-        engine, lambda: SqlUnitOfWork(engine),
+        engine, lambda: SqlAlchemyUnitOfWork(engine),
         saga_starter or CelerySagaStarter(settings.redis_url()),
-        lambda: SqlUnitOfWork(engine, read_only=True),
+        lambda: SqlAlchemyUnitOfWork(engine, read_only=True),
         catalogue or HttpCatalogue(settings.inventory_service_url()),
         OutcomeWaiters(settings.order_waiting_clients()))
     app.register_blueprint(routes)
