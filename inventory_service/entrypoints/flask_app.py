@@ -31,7 +31,7 @@ from inventory_service.entrypoints.schemas import (
     ticket_json,
 )
 from inventory_service.service_layer import services
-from inventory_service.service_layer.unit_of_work import SqlAlchemyUnitOfWork
+from inventory_service.service_layer.unit_of_work import SqlAlchemyUnitOfWork, UnitOfWork
 
 api = Blueprint("inventory", __name__)
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def serve() -> Flask:
     return app
 
 
-def _uow() -> SqlAlchemyUnitOfWork:
+def _uow() -> UnitOfWork:
     return SqlAlchemyUnitOfWork(current_app.extensions["inventory_engine"])
 
 

@@ -16,7 +16,7 @@ from inventory_service.domain.exceptions import (
     TicketNotFound,
 )
 from inventory_service.domain.model import Line, Reservation, Ticket
-from inventory_service.service_layer.unit_of_work import SqlAlchemyUnitOfWork
+from inventory_service.service_layer.unit_of_work import UnitOfWork
 
 Result = TypeVar("Result")
 
@@ -24,7 +24,7 @@ DAY_ONE = UUID("3852cb18-9c19-4326-ac77-a1a0264bd98c")
 DEFAULT_TICKETS = (Ticket(DAY_ONE, "day-one", 1000, Decimal("200.00")),)
 
 
-def reserve(uow: SqlAlchemyUnitOfWork, order_id: UUID, lines: Iterable[Line],
+def reserve(uow: UnitOfWork, order_id: UUID, lines: Iterable[Line],
             unit_prices: dict[UUID, Decimal] | None = None) -> tuple[Reservation, bool]:
     """Hold the order's tickets, all or nothing; (reservation, True if it was created now).
 
@@ -48,7 +48,7 @@ def reserve(uow: SqlAlchemyUnitOfWork, order_id: UUID, lines: Iterable[Line],
     return _retried_once_if_raced(attempt)
 
 
-def release(uow: SqlAlchemyUnitOfWork, order_id: UUID) -> Reservation:
+def release(uow: UnitOfWork, order_id: UUID) -> Reservation:
     """Release the order's reservation and return its stock, once; tombstone an unknown order."""
 
     def attempt() -> Reservation:
@@ -69,7 +69,7 @@ def release(uow: SqlAlchemyUnitOfWork, order_id: UUID) -> Reservation:
     return _retried_once_if_raced(attempt)
 
 
-def confirm(uow: SqlAlchemyUnitOfWork, order_id: UUID) -> Reservation:
+def confirm(uow: UnitOfWork, order_id: UUID) -> Reservation:
     """Confirm the order's held reservation (a repeat is a no-op)."""
     with uow:
         reservation = _found(uow.reservations.get(order_id, for_update=True),
@@ -80,13 +80,13 @@ def confirm(uow: SqlAlchemyUnitOfWork, order_id: UUID) -> Reservation:
         return reservation
 
 
-def get_reservation(uow: SqlAlchemyUnitOfWork, order_id: UUID) -> Reservation:
+def get_reservation(uow: UnitOfWork, order_id: UUID) -> Reservation:
     """The order's reservation, tombstones included."""
     with uow:
         return _found(uow.reservations.get(order_id), ReservationNotFound(order_id))
 
 
-def create_ticket(uow: SqlAlchemyUnitOfWork, name: str, available: int,
+def create_ticket(uow: UnitOfWork, name: str, available: int,
                   ticket_id: UUID | None = None, price: Decimal | None = None) -> Ticket:
     """Add a kind of ticket with its stock and price; TicketAlreadyExists if the id is taken."""
     ticket = Ticket(ticket_id or uuid4(), name, available, price)
@@ -99,7 +99,7 @@ def create_ticket(uow: SqlAlchemyUnitOfWork, name: str, available: int,
     return ticket
 
 
-def set_price(uow: SqlAlchemyUnitOfWork, ticket_id: UUID, price: Decimal) -> Ticket:
+def set_price(uow: UnitOfWork, ticket_id: UUID, price: Decimal) -> Ticket:
     """The catalogue's new price of a ticket (orders placed at the old one are refused)."""
     with uow:
         if not uow.tickets.set_price(ticket_id, price):
@@ -108,19 +108,19 @@ def set_price(uow: SqlAlchemyUnitOfWork, ticket_id: UUID, price: Decimal) -> Tic
     return get_ticket(uow, ticket_id)
 
 
-def get_ticket(uow: SqlAlchemyUnitOfWork, ticket_id: UUID) -> Ticket:
+def get_ticket(uow: UnitOfWork, ticket_id: UUID) -> Ticket:
     """The ticket with its current stock."""
     with uow:
         return _found(uow.tickets.get(ticket_id), TicketNotFound(ticket_id))
 
 
-def list_tickets(uow: SqlAlchemyUnitOfWork, ids: list[UUID] | None = None) -> list[Ticket]:
+def list_tickets(uow: UnitOfWork, ids: list[UUID] | None = None) -> list[Ticket]:
     """Every ticket with its current stock, or those of `ids` that exist."""
     with uow:
         return uow.tickets.list_all(ids)
 
 
-def seed_default_tickets(uow: SqlAlchemyUnitOfWork) -> None:
+def seed_default_tickets(uow: UnitOfWork) -> None:
     """Create the festival's default tickets that do not exist yet.
 
     Several server processes start at once and all seed: the primary key decides which one

@@ -1,41 +1,28 @@
-"""One database transaction, and the repositories that work inside it."""
+"""The inventory's unit of work: the repositories it offers, and its SQLAlchemy implementation."""
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Protocol
 
-from sqlalchemy import Connection, RootTransaction
-from sqlalchemy.engine import Engine
+from sqlalchemy import Connection
 
-from inventory_service.adapters.repository import (
-    ReservationRepository,
-    TicketRepository,
-)
+from glastonbury import unit_of_work
+from inventory_service.adapters.repository import ReservationRepository, TicketRepository
 
 
-class SqlAlchemyUnitOfWork:
-    """`with uow:` opens a transaction; it rolls back on leaving unless `commit()` was called."""
+class UnitOfWork(unit_of_work.UnitOfWork, Protocol):
+    """A transaction of the inventory (see `glastonbury.unit_of_work`)."""
 
     tickets: TicketRepository
     reservations: ReservationRepository
 
-    def __init__(self, engine: Engine):
-        self.engine = engine
 
-    def __enter__(self) -> Self:
-        self._connection: Connection = self.engine.connect()
-        self._transaction: RootTransaction = self._connection.begin()
-        self.tickets = TicketRepository(self._connection)
-        self.reservations = ReservationRepository(self._connection)
-        return self
+class SqlAlchemyUnitOfWork(unit_of_work.SqlUnitOfWork):
+    """A transaction on one connection of the engine."""
 
-    def __exit__(self, *exc: object) -> None:
-        try:
-            if self._transaction.is_active:
-                self._transaction.rollback()
-        finally:
-            self._connection.close()
+    tickets: TicketRepository
+    reservations: ReservationRepository
 
-    def commit(self) -> None:
-        """Make the transaction's writes durable."""
-        self._transaction.commit()
+    def _open(self, connection: Connection) -> None:
+        self.tickets = TicketRepository(connection)
+        self.reservations = ReservationRepository(connection)
