@@ -1,15 +1,15 @@
-"""Reading and writing payments and outbox rows on one database connection (one transaction)."""
+"""Reading and writing payments and outbox rows on one database connection (the unit of work's
+transaction)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.engine import Connection, Engine, RowMapping
+from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.exc import IntegrityError
 
 from payment_service.adapters.tables import outbox, payments
 from payment_service.domain.model import Payment, PaymentStatus
@@ -57,11 +57,8 @@ class OutboxMessage:
     traceparent: str | None = None   # the trace its publication continues
 
 
-@contextmanager
-def transaction(engine: Engine) -> Iterator[PaymentRepository]:
-    """A repository whose writes commit together when the block ends, or not at all."""
-    with engine.begin() as connection:
-        yield PaymentRepository(connection)
+class DuplicatePayment(Exception):
+    """The order has a payment already, possibly written by a concurrent transaction."""
 
 
 class PaymentRepository:
@@ -76,12 +73,15 @@ class PaymentRepository:
         return _payment(row) if row else None
 
     def add(self, payment: Payment) -> None:
-        """Store a new payment; IntegrityError if the order already has one."""
-        self.connection.execute(NEW_PAYMENT, {
-            **_columns(payment), "order_id": payment.order_id, "payment_id": payment.payment_id,
-            "customer_id": payment.customer_id, "amount": payment.amount,
-            "created_at": payment.created_at, "updated_at": payment.created_at,
-            "traceparent": payment.traceparent})
+        """Store a new payment; DuplicatePayment if the order already has one."""
+        try:
+            self.connection.execute(NEW_PAYMENT, {
+                **_columns(payment), "order_id": payment.order_id,
+                "payment_id": payment.payment_id, "customer_id": payment.customer_id,
+                "amount": payment.amount, "created_at": payment.created_at,
+                "updated_at": payment.created_at, "traceparent": payment.traceparent})
+        except IntegrityError as error:
+            raise DuplicatePayment(payment.order_id) from error
 
     def replace(self, expected: PaymentStatus, payment: Payment, now: datetime) -> bool:
         """Write `payment`'s new state if the stored status is still `expected`.

@@ -33,6 +33,7 @@ from payment_service.entrypoints.schemas import (
 )
 from payment_service.domain.model import InvalidTransition
 from payment_service.service_layer import services
+from payment_service.service_layer.unit_of_work import SqlAlchemyUnitOfWork, UnitOfWork
 
 api = Blueprint("payments", __name__)
 log = logging.getLogger(__name__)
@@ -71,6 +72,10 @@ def _engine() -> Engine:
     return engine
 
 
+def _uow() -> UnitOfWork:
+    return SqlAlchemyUnitOfWork(_engine())
+
+
 def _not_decidable(error: InvalidTransition) -> ResponseReturnValue:
     return error_response(409, "not_pending", str(error))
 
@@ -90,7 +95,7 @@ def request_payment() -> ResponseReturnValue:
     """Accept a payment for the gateway to decide later; the order id makes it idempotent."""
     body = validated(PaymentRequest, json_object())
     payment, created = services.request_payment(
-        _engine(), str(body.orderId), str(body.customerId), body.amount, tracing.traceparent())
+        _uow(), str(body.orderId), str(body.customerId), body.amount, tracing.traceparent())
     if created:  # committed: the gateway (the relay) can decide it now
         current_app.extensions["relay_nudger"].nudge()
     with about_order(payment.order_id):
@@ -108,7 +113,7 @@ def find_payments() -> ResponseReturnValue:
     if not 1 <= len(wanted) <= MAX_ORDERS_ASKED:
         raise ApiError(400, "order_ids", f"Name 1 to {MAX_ORDERS_ASKED} orders.",
                        [{"field": "orderId", "problem": f"1 to {MAX_ORDERS_ASKED} values"}])
-    found = services.find_payments(_engine(), [parse_order_id(value) for value in wanted])
+    found = services.find_payments(_uow(), [parse_order_id(value) for value in wanted])
     return jsonify({"payments": [payment_view(payment) for payment in found]})
 
 
@@ -116,7 +121,7 @@ def find_payments() -> ResponseReturnValue:
 @requires(ORCHESTRATOR, ADMIN)
 def get_payment(order_id: str) -> ResponseReturnValue:
     """The order's payment."""
-    return jsonify(payment_view(services.get_payment(_engine(), parse_order_id(order_id))))
+    return jsonify(payment_view(services.get_payment(_uow(), parse_order_id(order_id))))
 
 
 @api.post("/payments/<order_id>/decide")
@@ -125,7 +130,7 @@ def decide_payment(order_id: str) -> ResponseReturnValue:
     """The simulated gateway decides a payment it holds, as a person says (demos and tests):
     the decision and its message are stored together and the relay publishes it."""
     body = validated(ManualDecision, json_object())
-    payment = services.decide_by_hand(_engine(), parse_order_id(order_id), body.decision(),
+    payment = services.decide_by_hand(_uow(), parse_order_id(order_id), body.decision(),
                                       settings.payment_results_topic())
     current_app.extensions["relay_nudger"].nudge()
     log.info("payment %s by hand", payment.status.value.lower())
@@ -136,7 +141,7 @@ def decide_payment(order_id: str) -> ResponseReturnValue:
 @requires(ORCHESTRATOR)
 def cancel_payment(order_id: str) -> ResponseReturnValue:
     """Cancel the order's payment before the gateway decides it (a tombstone if unknown)."""
-    payment = services.cancel_payment(_engine(), parse_order_id(order_id))
+    payment = services.cancel_payment(_uow(), parse_order_id(order_id))
     log.info("payment %s", payment.status.value.lower())
     return jsonify(payment_view(payment))
 
@@ -145,7 +150,7 @@ def cancel_payment(order_id: str) -> ResponseReturnValue:
 @requires(ORCHESTRATOR)
 def refund_payment(order_id: str) -> ResponseReturnValue:
     """Refund the order's approved payment."""
-    payment = services.refund_payment(_engine(), parse_order_id(order_id))
+    payment = services.refund_payment(_uow(), parse_order_id(order_id))
     log.info("payment %s", payment.status.value.lower())
     return jsonify(payment_view(payment))
 

@@ -15,13 +15,11 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from kafka.errors import KafkaError
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from glastonbury import settings
 from glastonbury.auth import secret
 from glastonbury import logs, tracing
-from glastonbury.clock import utc_now
 from glastonbury.db import make_engine
 from glastonbury.migrate import upgrade
 from glastonbury.kafka import wait_for_topics
@@ -29,9 +27,9 @@ from glastonbury.process import tune_garbage_collector
 from payment_service import config
 from payment_service.adapters.kafka_publisher import KafkaPublisher
 from payment_service.adapters.relay_wake import RelayNudger, WakeListener
-from payment_service.adapters.repository import transaction as repository_transaction
 from payment_service.domain.gateway import GatewayRules
 from payment_service.service_layer import services
+from payment_service.service_layer.unit_of_work import SqlAlchemyUnitOfWork, UnitOfWork
 
 log = logging.getLogger("payment_service.relay")
 
@@ -44,7 +42,7 @@ T = TypeVar("T")
 class Relay:
     """One relay's wiring: where payments live, the gateway's rules and the Kafka side."""
 
-    engine: Engine
+    uow: UnitOfWork
     rules: GatewayRules
     topic: str
     publisher: services.Publisher
@@ -56,7 +54,7 @@ class Relay:
         """One pass: decide due payments, publish the outbox; returns the work done."""
         acknowledged, self.acknowledged = self.acknowledged, []
         try:
-            done = services.relay_pass(self.engine, self.rules, self.topic, self.publisher,
+            done = services.relay_pass(self.uow, self.rules, self.topic, self.publisher,
                                        acknowledged)
         except Exception:
             self.acknowledged = acknowledged   # not marked yet: the next pass marks them
@@ -72,10 +70,8 @@ class Relay:
 
     def finish(self) -> None:
         """Mark what the broker acknowledged in the last pass (before the process stops)."""
-        if self.acknowledged:
-            with repository_transaction(self.engine) as payments:
-                payments.mark_published(self.acknowledged, utc_now())
-            self.acknowledged = []
+        services.mark_published(self.uow, self.acknowledged)
+        self.acknowledged = []
 
 
 def run_forever(relay: Relay, stop: threading.Event, poll_interval_s: float,
@@ -168,8 +164,8 @@ def main() -> None:
         publisher = retry_until_done(stop, "connecting to Kafka",
                                      lambda: KafkaPublisher.connect(servers, signing_key=key))
         if publisher is not None:
-            relay = Relay(engine, config.gateway_rules(), settings.payment_results_topic(),
-                          publisher)
+            relay = Relay(SqlAlchemyUnitOfWork(engine), config.gateway_rules(),
+                          settings.payment_results_topic(), publisher)
             log.info("payment relay started, publishing to %s", relay.topic)
             tune_garbage_collector()
             run_forever(relay, stop, config.relay_poll_interval(), on_outage=recreate_topics,

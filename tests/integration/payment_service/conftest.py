@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from glastonbury.db import make_engine
 from glastonbury.migrate import upgrade
 from payment_service.entrypoints.flask_app import create_app
+from payment_service.service_layer.unit_of_work import SqlAlchemyUnitOfWork
 from tests.conftest import SERVICE_TOKENS, trusted
 
 
@@ -50,6 +51,11 @@ def engine(database_url: str) -> Iterator[Engine]:
     upgrade(engine, "payment")
     yield engine
     engine.dispose()
+
+
+def uow(engine: Engine) -> SqlAlchemyUnitOfWork:
+    """A unit of work on the engine: a new one at each call, so threads never share one."""
+    return SqlAlchemyUnitOfWork(engine)
 
 
 def new_id() -> str:

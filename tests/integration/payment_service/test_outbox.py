@@ -15,13 +15,12 @@ from kafka.errors import KafkaTimeoutError
 from glastonbury import tracing
 from glastonbury.kafka import wait_for_topics
 from payment_service.adapters.kafka_publisher import KafkaPublisher
-from payment_service.adapters.repository import transaction
 from payment_service.domain.gateway import GatewayRules
 from payment_service.entrypoints.relay import Relay, run_forever
 from payment_service.service_layer import services
 from tests.e2e.stack import wait_for
 
-from .conftest import new_id
+from .conftest import new_id, uow
 
 
 @pytest.fixture
@@ -56,13 +55,13 @@ def consume(servers, topic, count, deadline_s=30.0):
 
 
 def request(engine, amount="200.00"):
-    payment, _ = services.request_payment(engine, new_id(), new_id(), Decimal(amount))
+    payment, _ = services.request_payment(uow(engine), new_id(), new_id(), Decimal(amount))
     return payment
 
 
 def unpublished(engine):
-    with transaction(engine) as payments:
-        return payments.unpublished_messages(100)
+    with uow(engine) as work:
+        return work.payments.unpublished_messages(100)
 
 
 class FailingPublisher:
@@ -85,7 +84,7 @@ class FailingPublisher:
 
 def test_a_decision_arrives_on_kafka_keyed_by_order_id(engine, kafka_servers, topic, publisher):
     payment = request(engine, "1200.00")
-    relay = Relay(engine, GatewayRules(), topic, publisher)
+    relay = Relay(uow(engine), GatewayRules(), topic, publisher)
     assert relay.run_once() == 2  # one decision, one message
     relay.finish()   # (marked published by the next pass, or here)
     [record] = consume(kafka_servers, topic, 1)
@@ -103,11 +102,11 @@ def test_a_decision_arrives_on_kafka_keyed_by_order_id(engine, kafka_servers, to
 def test_a_failed_publish_leaves_the_row_unpublished_for_a_later_pass(
         engine, kafka_servers, topic, publisher):
     payments = [request(engine) for _ in range(3)]
-    services.decide_due_payments(engine, GatewayRules(), topic)
+    services.decide_due_payments(uow(engine), GatewayRules(), topic)
     with pytest.raises(KafkaTimeoutError):
-        services.publish_pending_outbox(engine, FailingPublisher(publisher, succeed=1))
+        services.publish_pending_outbox(uow(engine), FailingPublisher(publisher, succeed=1))
     assert [m.key for m in unpublished(engine)] == [p.order_id for p in payments[1:]]
-    assert services.publish_pending_outbox(engine, publisher) == 2
+    assert services.publish_pending_outbox(uow(engine), publisher) == 2
     records = consume(kafka_servers, topic, 3)
     assert sorted(r.key.decode() for r in records) == sorted(p.order_id for p in payments)
 
@@ -115,7 +114,7 @@ def test_a_failed_publish_leaves_the_row_unpublished_for_a_later_pass(
 def test_the_relay_loop_decides_and_publishes_until_stopped(
         engine, kafka_servers, topic, publisher):
     stop, failing = threading.Event(), FailingPublisher(publisher)
-    relay = Relay(engine, GatewayRules(), topic, failing)
+    relay = Relay(uow(engine), GatewayRules(), topic, failing)
     loop = threading.Thread(target=run_forever, args=(relay, stop, 0.01))
     loop.start()
     try:
@@ -133,7 +132,7 @@ def test_the_relay_loop_decides_and_publishes_until_stopped(
 
 def test_a_relay_pass_marks_what_the_broker_acknowledged_in_the_pass_before(
         engine, kafka_servers, topic, publisher):
-    relay = Relay(engine, GatewayRules(), topic, publisher)
+    relay = Relay(uow(engine), GatewayRules(), topic, publisher)
     first = request(engine)
     assert relay.run_once() == 2
     assert [m.key for m in unpublished(engine)] == [first.order_id]   # acknowledged, not marked
@@ -149,10 +148,10 @@ def test_a_relay_pass_marks_what_the_broker_acknowledged_in_the_pass_before(
 def test_a_result_goes_out_in_the_trace_its_payment_was_requested_in(
         engine, kafka_servers, topic, publisher, spans):
     with spans.tracer.start_as_current_span("POST /payments") as requested:
-        payment, _ = services.request_payment(engine, new_id(), new_id(), Decimal("1200.00"),
+        payment, _ = services.request_payment(uow(engine), new_id(), new_id(), Decimal("1200.00"),
                                               tracing.traceparent())
     untraced = request(engine)   # requested while no trace was current
-    Relay(engine, GatewayRules(), topic, publisher).run_once()
+    Relay(uow(engine), GatewayRules(), topic, publisher).run_once()
     records = {r.key.decode(): r for r in consume(kafka_servers, topic, 2)}
     published = wait_for(lambda: [s for s in spans.finished() if s.name == f"publish {topic}"
                                   and s.parent is not None], 10, "the acknowledged publish")
@@ -165,7 +164,7 @@ def test_a_result_goes_out_in_the_trace_its_payment_was_requested_in(
     ).encode()
     # A payment requested outside any trace is published in a trace of its own.
     assert "traceparent" in dict(records[untraced.order_id].headers)
-    with transaction(engine) as payments:
-        assert payments.get(untraced.order_id).traceparent is None
-        assert [m.traceparent for m in payments.all_messages()
+    with uow(engine) as work:
+        assert work.payments.get(untraced.order_id).traceparent is None
+        assert [m.traceparent for m in work.payments.all_messages()
                 if m.key == payment.order_id] == [payment.traceparent]

@@ -14,7 +14,7 @@ from glastonbury.db import make_engine
 from glastonbury.migrate import upgrade
 from payment_service.service_layer import services
 
-from .conftest import new_id
+from .conftest import new_id, uow
 from .test_outbox import consume
 
 
@@ -31,7 +31,7 @@ def test_the_relay_process_publishes_a_decision_and_stops_cleanly_on_sigterm(
         engine = make_engine(database_url)
         upgrade(engine, "payment")
         order_id = new_id()
-        services.request_payment(engine, order_id, new_id(), Decimal("20.00"))
+        services.request_payment(uow(engine), order_id, new_id(), Decimal("20.00"))
         [record] = consume(kafka_servers, topic, 1)
         assert json.loads(record.value)["orderId"] == order_id
     finally:
