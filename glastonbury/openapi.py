@@ -79,6 +79,10 @@ class PathId:
     description: str = ""
 
 
+# Every service's `GET /healthz` (glastonbury.web.database_health).
+HEALTH = Operation("Whether the service and its database answer",
+                   answers={200: Answer("Healthy.", Health)},
+                   errors={503: "The database does not answer; retry later (`unavailable`)."})
 THIS_DOCUMENT = Operation("This document", answers={
     200: Answer("The OpenAPI 3.1 document.", schema={"type": "object"})})
 

@@ -16,9 +16,13 @@ from flask import Flask, Response, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from pydantic import BaseModel, GetCoreSchemaHandler, GetJsonSchemaHandler, ValidationError
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from glastonbury import tracing
+from glastonbury.db import reading
 from glastonbury.logs import set_order
 
 log = logging.getLogger(__name__)
@@ -41,6 +45,17 @@ def error_response(status: int, code: str, message: str, details: list | None = 
     response = jsonify({"error": code, "message": message, "details": details or []})
     response.status_code = status
     return response
+
+
+def database_health(engine: Engine) -> dict[str, str]:
+    """Every service's `GET /healthz` answer: `{"status": "ok"}` when its database answers, else
+    ApiError 503 `unavailable`. The check reads only, so on SQLite it takes no write lock."""
+    try:
+        with reading(engine) as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        raise ApiError(503, "unavailable", "The database does not answer; try again.") from None
+    return {"status": "ok"}
 
 
 def install_json_errors(app: Flask) -> None:

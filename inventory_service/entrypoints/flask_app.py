@@ -17,8 +17,8 @@ from glastonbury.auth import ADMIN, ORCHESTRATOR, install_credentials, requires
 from glastonbury.db import make_engine
 from glastonbury.migrate import upgrade
 from glastonbury.process import tune_garbage_collector
-from glastonbury.web import (ApiError, DecimalJSONProvider, error_response, install_json_errors,
-                             install_order_trail, json_object, validated)
+from glastonbury.web import (ApiError, DecimalJSONProvider, database_health, error_response,
+                             install_json_errors, install_order_trail, json_object, validated)
 from inventory_service.domain.exceptions import InventoryError
 from inventory_service.entrypoints.errors import api_error, parse_uuid
 from inventory_service.entrypoints.openapi import API
@@ -78,8 +78,8 @@ def _refused(error: InventoryError) -> Response:
 
 @api.get("/healthz")
 def healthz() -> Answer:
-    """Liveness: the process answers."""
-    return {"status": "ok"}, 200
+    """200 while the database answers, else 503."""
+    return database_health(current_app.extensions["inventory_engine"]), 200
 
 
 @api.get("/openapi.json")

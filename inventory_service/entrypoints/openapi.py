@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from glastonbury.openapi import THIS_DOCUMENT, Answer, Api, Health, Operation, PathId, error_schema
+from glastonbury.openapi import HEALTH, THIS_DOCUMENT, Answer, Api, Operation, PathId, error_schema
 from inventory_service.entrypoints import schemas
 
 TICKET_NOT_FOUND = "No such ticket (`ticket_not_found`)."
@@ -23,7 +23,7 @@ API = Api(
                        available={"type": "integer"}, orderedAt={"type": "number"},
                        price={"type": ["number", "null"]}),
     operations={
-        "healthz": Operation("Liveness", answers={200: Answer("Alive.", Health)}),
+        "healthz": HEALTH,
         "openapi_document": THIS_DOCUMENT,
         "list_tickets": Operation(
             "Every ticket with its stock and price, or those asked for",

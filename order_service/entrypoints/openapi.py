@@ -6,7 +6,7 @@ Paths, methods and credentials are the routes' own (flask_app), schemas the mode
 
 from __future__ import annotations
 
-from glastonbury.openapi import THIS_DOCUMENT, Answer, Api, Health, Operation, PathId, error_schema
+from glastonbury.openapi import HEALTH, THIS_DOCUMENT, Answer, Api, Operation, PathId, error_schema
 from order_service.entrypoints import schemas
 
 ORDER_NOT_FOUND = "No such order (`order_not_found`)."
@@ -45,9 +45,6 @@ API = Api(
             errors={404: ORDER_NOT_FOUND,
                     409: "The order already ended with another outcome "
                          "(`conflicting_outcome`)."}),
-        "health": Operation(
-            "Whether the service and its database answer",
-            answers={200: Answer("Healthy.", Health)},
-            errors={503: "The database does not answer (`unavailable`)."}),
+        "healthz": HEALTH,
         "openapi": THIS_DOCUMENT,
     })

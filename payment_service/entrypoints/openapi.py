@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from glastonbury.openapi import THIS_DOCUMENT, Answer, Api, Operation, PathId
+from glastonbury.openapi import HEALTH, THIS_DOCUMENT, Answer, Api, Operation, PathId
 from payment_service.entrypoints import schemas
 
 # Any call that reaches the database (flask_app's handler of OperationalError).
@@ -55,10 +55,6 @@ API = Api(
         "refund_payment": Operation(
             "APPROVED becomes REFUNDED; other statuses are unchanged.", answers=PAYMENT,
             errors={404: NOT_FOUND, **UNAVAILABLE}),
-        "healthz": Operation(
-            "Whether the service can reach its database.",
-            # Its 503 is no `Error`: the same body as its 200, saying what is down.
-            answers={200: Answer("Healthy.", schemas.Health),
-                     503: Answer("The database is unreachable.", schemas.Health)}),
+        "healthz": HEALTH,
         "openapi": THIS_DOCUMENT,
     })

@@ -98,13 +98,6 @@ class PaymentList(BaseModel):
     payments: list[Payment]
 
 
-class Health(BaseModel):
-    """`GET /healthz`: whether the service reaches its database."""
-
-    status: Literal["ok", "unavailable"]
-    database: str
-
-
 def acknowledgement(payment: domain.Payment) -> dict[str, Any]:
     """The answer to a payment request (`PaymentAcknowledgement`)."""
     return PaymentAcknowledgement(paymentId=payment.payment_id, orderId=payment.order_id,

@@ -178,8 +178,8 @@ def test_secured_routes_carry_their_callers_and_a_401() -> None:
 
 def test_a_route_without_a_declared_operation_cannot_be_documented() -> None:
     operations = dict(order_openapi.API.operations)
-    del operations["health"]
-    with pytest.raises(LookupError, match="health"):
+    del operations["healthz"]
+    with pytest.raises(LookupError, match="healthz"):
         replace(order_openapi.API, operations=operations).document(order_app.routes)
 
 
@@ -188,7 +188,7 @@ def test_an_answer_is_documented_by_the_model_that_builds_it() -> None:
         pong: int
 
     operations = {**order_openapi.API.operations,
-                  "health": Operation("Ping", answers={200: Answer("Pong.", Pong)})}
+                  "healthz": Operation("Ping", answers={200: Answer("Pong.", Pong)})}
     document = replace(order_openapi.API, operations=operations).document(order_app.routes)
     answer = document["paths"]["/healthz"]["get"]["responses"]["200"]
     schema = schema_of(document, answer["content"]["application/json"]["schema"])
