@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import requests
 
 from glastonbury.auth import LOCAL_DEFAULTS
@@ -74,16 +75,31 @@ class Stack:
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """End a part and everything it started (a crash with SIGKILL, a stop with SIGTERM)."""
-        process = self.processes.pop(name)
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            pass
-        process.wait(timeout=30)
+        self._end([name], sig)
 
     def stop(self) -> None:
-        for name in list(self.processes):
-            self.kill(name, signal.SIGTERM)
+        """Stop every part, the servers (Redis, Kafka) last: a part that shuts down with its
+        broker gone retries it (the dashboard for good) instead of ending."""
+        servers = [name for name in ("redis", "kafka") if name in self.processes]
+        self._end([name for name in self.processes if name not in servers], signal.SIGTERM)
+        self._end(servers, signal.SIGTERM)
+
+    def _end(self, names: list[str], sig: int, grace_s: float = 15) -> None:
+        """Signal the parts' process groups at once, then wait until every process of them has
+        ended (a shell's end is not its command's); SIGKILL what is left after `grace_s`."""
+        groups = [self.processes.pop(name) for name in names]
+        for process in groups:
+            try:
+                os.killpg(process.pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace_s
+        for process in groups:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            _gone_or_killed(process.pid, deadline)
 
     def wait_until_ready(self, timeout_s: float = 90) -> None:
         for service in ("order", "inventory", "payment"):
@@ -92,6 +108,30 @@ class Stack:
     def log(self, name: str) -> str:
         path = self.logs / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+
+def _gone_or_killed(group: int, deadline: float) -> None:
+    """Wait until no process of the group runs; SIGKILL the rest at `deadline` (monotonic), so
+    no test leaves a part running. (An ended process may stay a zombie until init reaps it.)"""
+    while time.monotonic() < deadline:
+        if not _running_in(group):
+            return
+        time.sleep(0.05)
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _running_in(group: int) -> bool:
+    for process in psutil.process_iter(["status"]):
+        try:
+            if (process.info["status"] != psutil.STATUS_ZOMBIE
+                    and os.getpgid(process.pid) == group):
+                return True
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return False
 
 
 def _healthy(base: str) -> bool:

@@ -115,7 +115,8 @@ def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Collector
 
 def trace_of(collector: Collector, order_id: str, last: set[str]) -> list[Span]:
     """The spans of the order's trace (begun by its `POST /orders`), once every span named in
-    `last` has arrived."""
+    `last` and the parent of every span have arrived (each process sends its spans on its own
+    schedule: a child may arrive before its parent)."""
     def arrived() -> list[Span] | None:
         spans = collector.received()
         roots = [s for s in spans if s.name == "POST /orders"
@@ -123,9 +124,12 @@ def trace_of(collector: Collector, order_id: str, last: set[str]) -> list[Span]:
         if not roots:
             return None
         trace = [s for s in spans if s.trace_id == roots[0].trace_id]
-        return trace if last <= {s.name for s in trace} else None
+        ids = {s.span_id for s in trace}
+        complete = all(s.parent_id is None or s.parent_id in ids for s in trace)
+        return trace if complete and last <= {s.name for s in trace} else None
 
-    return wait_for(arrived, 30, f"the trace of order {order_id}")  # type: ignore[no-any-return]
+    return wait_for(arrived, 30, f"the trace of order {order_id}, with {sorted(last)} and "
+                                 "the parent of every span in it")  # type: ignore[no-any-return]
 
 
 def one_tree(trace: list[Span]) -> None:
