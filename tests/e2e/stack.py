@@ -113,14 +113,14 @@ class Stack:
 def _gone_or_killed(group: int, deadline: float) -> None:
     """Wait until no process of the group runs; SIGKILL the rest at `deadline` (monotonic), so
     no test leaves a part running. (An ended process may stay a zombie until init reaps it.)"""
-    while time.monotonic() < deadline:
-        if not _running_in(group):
-            return
-        time.sleep(0.05)
     try:
-        os.killpg(group, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+        wait_for(lambda: not _running_in(group), deadline - time.monotonic(),
+                 f"process group {group} to end", interval_s=0.05)
+    except AssertionError:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _running_in(group: int) -> bool:

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 
 from order_service.entrypoints.flask_app import create_app
 from tests.conftest import SERVICE_TOKENS, trusted
+from tests.e2e.stack import wait_for
 from tests.unit.order_service.fakes import FakeCatalogue, FakeSagaStarter
 from tests.unit.order_service.test_order_validation import BRIEF_BODY
 
@@ -182,10 +183,16 @@ def _get_meanwhile(client: FlaskClient, path: str) -> Future[tuple[int, Any, Any
         pool.shutdown(wait=False)   # the request goes on; the test waits for its future
 
 
+def _until_waiting(client: FlaskClient) -> None:
+    """Once the request started in the background waits for its order (not before it began)."""
+    waiters = client.application.extensions["order_service"].waiters
+    wait_for(lambda: waiters.clients == 1, 10, "the client to wait for its order")
+
+
 def test_a_waiting_client_is_answered_when_the_outcome_is_recorded(client: FlaskClient) -> None:
     order_id = place(client)["id"]
     waiting = _get_meanwhile(client, f"/orders/{order_id}?wait=20")
-    time.sleep(0.3)
+    _until_waiting(client)
     assert not waiting.done()   # still waiting: the order is PENDING
     client.post(f"/orders/{order_id}/outcome", json={"status": "COMPLETED"})
     status, body, headers, seconds = waiting.result(timeout=15)
@@ -199,7 +206,7 @@ def test_an_outcome_recorded_by_another_process_of_the_service_ends_the_wait(
                                        SERVICE_TOKENS).test_client())
     order_id = place(client)["id"]
     waiting = _get_meanwhile(client, f"/orders/{order_id}?wait=20")
-    time.sleep(0.3)
+    _until_waiting(client)
     other_process.post(f"/orders/{order_id}/outcome", json={"status": "REJECTED"})
     status, body, _, seconds = waiting.result(timeout=15)
     assert (status, body["status"]) == (200, "REJECTED") and seconds < 10
