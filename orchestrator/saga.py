@@ -33,8 +33,8 @@ from orchestrator.adapters.services import ContractBroken, ServiceUnavailable
 from orchestrator.adapters.store import Move, StepRun, now
 from orchestrator.celery_app import app
 from orchestrator.config import payment_result_timeout
-from orchestrator.domain.model import (GAVE_UP, InvalidMessage, OrderPlaced, PaymentDecided,
-                                       Saga, SagaState, customer_reason)
+from orchestrator.domain.model import (GAVE_UP, PAYMENT_MAY_EXIST, InvalidMessage, OrderPlaced,
+                                       PaymentDecided, Saga, SagaState, customer_reason)
 from orchestrator.domain.steps import (AWAIT_PAYMENT, CHECK_PAYMENT, FAIL_ORDER, FINALISE_ORDER,
                                        GIVE_UP_AS, RELEASE_RESERVATION, REQUEST_PAYMENT,
                                        RESERVE_TICKETS, VOID_PAYMENT)
@@ -44,9 +44,7 @@ from orchestrator.wiring import inventory, orders, payments, store
 
 log = logging.getLogger(__name__)
 S = SagaState
-BEFORE_PAYMENT_DECIDED = (S.STARTED, S.RESERVED, S.AWAITING_PAYMENT)
-# A payment may exist once it was asked for, even if the answer never came back.
-PAYMENT_MAY_EXIST = (S.RESERVED, S.AWAITING_PAYMENT)
+BEFORE_PAYMENT_DECIDED = (S.STARTED, *PAYMENT_MAY_EXIST)
 
 
 @app.task(name="saga.start", bind=True, max_retries=None)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from orchestrator.domain.model import SagaState
+from orchestrator.domain.model import PAYMENT_MAY_EXIST, SagaState
 
 S = SagaState
 
@@ -70,8 +70,7 @@ RELEASE_RESERVATION = StepDeclaration(
 FAIL_ORDER = StepDeclaration(
     "fail_order", "Fail order", Place.COMPENSATION, Stage.FINISHING, runs_in=(S.COMPENSATING,))
 CHECK_PAYMENT = StepDeclaration(
-    "check_payment", "Check the payment", Place.SIDE, Stage.FINISHING,
-    runs_in=(S.RESERVED, S.AWAITING_PAYMENT))
+    "check_payment", "Check the payment", Place.SIDE, Stage.FINISHING, runs_in=PAYMENT_MAY_EXIST)
 VOID_PAYMENT = StepDeclaration(   # runs while the saga says a payment must be given back
     "void_payment", "Void the payment", Place.SIDE, Stage.FINISHING)
 
