@@ -226,7 +226,7 @@ def local_values() -> dict[str, str]:
             if setting.local is not None}
 
 
-# -- Accessors ------------------------------------------------------------------------------------
+# -- Accessors (what each setting is: its declaration above) ---------------------------------------
 
 
 def var_dir() -> Path:
@@ -286,8 +286,6 @@ def payment_service_url() -> str:
 
 
 def kafka_fetch_max_wait_ms() -> int:
-    """Milliseconds a consumer's fetch may wait at the broker for new messages (Kafka's 500;
-    the local stack sets 30 for Tansu, which does not answer a waiting fetch early)."""
     return KAFKA_FETCH_MAX_WAIT_MS.integer()
 
 
@@ -304,15 +302,10 @@ def payment_results_partitions() -> int:
 
 
 def payment_relay_wake_address() -> str:
-    """`host:port` (UDP) where the payment relay listens for the payment API's nudges; empty
-    for none (the relay then finds new payments at its poll only)."""
     return PAYMENT_RELAY_WAKE_ADDRESS.text()
 
 
 def order_waiting_clients() -> int:
-    """How many clients may wait at once for their order to end (`GET /orders/{id}?wait=`) in
-    each process of the order service: keep it below the server's threads (granian's
-    `--blocking-threads` in the Procfile and compose), so orders and reads always find one."""
     return ORDER_WAITING_CLIENTS.integer()
 
 
@@ -321,13 +314,9 @@ def payment_decline_above() -> Decimal:
 
 
 def http_timeout() -> float:
-    """Seconds a service call may take before it counts as a technical failure."""
     return HTTP_TIMEOUT.number()
 
 
 def tracing_endpoint() -> str:
-    """`OTEL_EXPORTER_OTLP_ENDPOINT`: the OTLP/HTTP collector each process sends its spans to
-    (e.g. `http://collector:4318`) when the tracing extra is installed; empty: no tracing
-    (glastonbury.tracing)."""
     return OTEL_EXPORTER_OTLP_ENDPOINT.text()
 
