@@ -18,7 +18,7 @@ $(STAMP): setup.cfg pyproject.toml
 	@touch $(STAMP)
 
 up: $(STAMP)
-	$(BIN)/python -m glastonbury.devstack up
+	$(BIN)/python -m devtools.devstack up
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -17,7 +17,7 @@ import time
 import redis
 from celery import Celery, chain
 
-from orchestrator.celery_app import app as orchestrator_app
+from orchestrator.entrypoints.celery_app import app as orchestrator_app
 
 QUEUE = "bench.floor"
 DONE = "bench.floor.done"

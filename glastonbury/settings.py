@@ -185,12 +185,14 @@ SAGA_STEP_ATTEMPT_LIMIT = declare(
 CELERY_VISIBILITY_TIMEOUT = declare(
     "CELERY_VISIBILITY_TIMEOUT", 300, "int", "Seconds before Redis hands an unacknowledged task "
     "(its worker died) to another worker.", SAGA)
-STEP_MAX_ATTEMPTS = declare("STEP_MAX_ATTEMPTS", 5, "int", "Attempts at a step's technical "
-                            "failures, unless the step's own setting says otherwise.", SAGA)
-STEP_RETRY_DELAY = declare("STEP_RETRY_DELAY", 1.0, "float", "Seconds before a step's first "
-                           "retry (doubling, with jitter).", SAGA)
-STEP_RETRY_MAX_DELAY = declare("STEP_RETRY_MAX_DELAY", 30.0, "float",
-                               "The longest wait between two retries of a step.", SAGA)
+# Each step declares its retry policy (orchestrator/domain/steps.py); these override it.
+STEP_MAX_ATTEMPTS = declare("STEP_MAX_ATTEMPTS", "", "int", "Attempts at a step's technical "
+                            "failures, for every step (unset: each step's declared policy).",
+                            SAGA)
+STEP_RETRY_DELAY = declare("STEP_RETRY_DELAY", "", "float", "Seconds before a step's first "
+                           "retry (doubling, with jitter), for every step.", SAGA)
+STEP_RETRY_MAX_DELAY = declare("STEP_RETRY_MAX_DELAY", "", "float",
+                               "The longest wait between two retries, for every step.", SAGA)
 STEP_OVERRIDES = {
     suffix: declare(f"SAGA_<STEP>_{suffix}", f"<{default.name}>", default.kind,
                     f"{default.name} for one step (`SAGA_RESERVE_TICKETS_{suffix}`, ...).", SAGA)
@@ -208,7 +210,8 @@ OTEL_EXPORTER_OTLP_ENDPOINT = declare(
 
 
 def step_value(step: str, suffix: str) -> str:
-    """`SAGA_<STEP>_<SUFFIX>` for one step, or else the `STEP_<SUFFIX>` of every step."""
+    """`SAGA_<STEP>_<SUFFIX>` for one step, or else the `STEP_<SUFFIX>` of every step; "" when
+    neither is set (the step's declared policy holds)."""
     family = STEP_OVERRIDES[suffix]
     own = replace(family, name=family.name.replace("<STEP>", step.upper()))
     return own.text(SETTINGS[f"STEP_{suffix}"].text())

@@ -18,7 +18,7 @@ WIDTH = 100
 ENV_EXAMPLE_HEAD = """\
 # The environment of the local stack (`make up`): every setting, declared in glastonbury.settings.
 # Printed by `python -m glastonbury.settings_docs --env-example`: change the declarations, not this.
-# An active line is a value `make up` runs with (glastonbury.devstack); a commented one shows the
+# An active line is a value `make up` runs with (devtools.devstack); a commented one shows the
 # default. The credentials are documented local defaults: any process started outside `make up`
 # refuses them (glastonbury/auth.py) and production (docker-compose.yml) requires each to be set.
 # Copy what you change into your shell or a .env of your own; never commit a real password.

@@ -1,8 +1,8 @@
 """The orchestrator: the Celery app that alone decides each saga's next step.
 
-`celery -A orchestrator worker` runs its steps; `orchestrator/saga.py` is the flow.
+`celery -A orchestrator worker` runs its steps; `orchestrator/service_layer/saga.py` is the flow.
 """
 
-from orchestrator.celery_app import app
+from orchestrator.entrypoints.celery_app import app
 
 __all__ = ["app"]

@@ -1,4 +1,4 @@
-"""The orchestrator's knobs: time-outs, retries, thresholds. All from the environment.
+"""The orchestrator's knobs: time-outs, retries, thresholds, as the environment sets them.
 
 Tests and demos shorten them (seconds instead of minutes) without touching the code. Each is
 declared, with its default and doc, in `glastonbury.settings`.
@@ -6,10 +6,10 @@ declared, with its default and doc, in `glastonbury.settings`.
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass
+from dataclasses import replace
 
 from glastonbury import settings
+from orchestrator.domain.steps import RetryPolicy, StepDeclaration
 
 
 def payment_result_timeout() -> float:
@@ -41,24 +41,14 @@ def visibility_timeout() -> int:
     return settings.CELERY_VISIBILITY_TIMEOUT.integer()
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How a step retries technical failures: exponential back-off with jitter, bounded."""
-
-    max_attempts: int
-    first_delay: float
-    max_delay: float
-
-    @classmethod
-    def for_step(cls, step: str) -> RetryPolicy:
-        """`SAGA_<STEP>_MAX_ATTEMPTS` etc. override the `STEP_*` defaults for one step."""
-        return cls(
-            max_attempts=int(settings.step_value(step, "MAX_ATTEMPTS")),
-            first_delay=float(settings.step_value(step, "RETRY_DELAY")),
-            max_delay=float(settings.step_value(step, "RETRY_MAX_DELAY")),
-        )
-
-    def delay(self, retries_so_far: int) -> float:
-        """Seconds before the next attempt: doubling, capped, with jitter over its upper half."""
-        ceiling = min(self.max_delay, self.first_delay * 2 ** retries_so_far)
-        return random.uniform(ceiling / 2, ceiling)
+def retry_policy(step: StepDeclaration) -> RetryPolicy:
+    """The step's declared retry policy, with the numbers `SAGA_<STEP>_*` or `STEP_*` set."""
+    declared = step.retry
+    assert declared is not None, f"{step.name} is a wait, not a task: it is never retried"
+    max_attempts = settings.step_value(step.name, "MAX_ATTEMPTS")
+    first_delay = settings.step_value(step.name, "RETRY_DELAY")
+    max_delay = settings.step_value(step.name, "RETRY_MAX_DELAY")
+    return replace(declared,
+                   max_attempts=int(max_attempts) if max_attempts else declared.max_attempts,
+                   first_delay=float(first_delay) if first_delay else declared.first_delay,
+                   max_delay=float(max_delay) if max_delay else declared.max_delay)

@@ -23,19 +23,9 @@ from urllib.parse import urlencode, urlsplit
 
 from glastonbury import settings, tracing
 from glastonbury.auth import ORCHESTRATOR, bearer
+from orchestrator.domain.exceptions import (ConflictingOutcome, ContractBroken,
+                                            ServiceUnavailable)
 from orchestrator.domain.model import OrderLine
-
-
-class ServiceUnavailable(Exception):
-    """A technical failure: worth retrying."""
-
-
-class ContractBroken(Exception):
-    """The service answered something the contract does not allow: retrying cannot help."""
-
-
-class ConflictingOutcome(ContractBroken):
-    """The order service holds a different end for the order: a person must look."""
 
 
 @dataclass(frozen=True)

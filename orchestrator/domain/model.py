@@ -185,3 +185,20 @@ class StepRecord:
     outcome: str | None
     error: str | None
     task_id: str | None
+
+
+@dataclass(frozen=True)
+class StepInput:
+    """The one argument of every step: which saga. Versioned so fields can be added."""
+
+    order_id: str
+    version: int = MESSAGE_VERSION
+
+    def as_message(self) -> dict[str, Any]:
+        return {"version": self.version, "orderId": self.order_id}
+
+    @classmethod
+    def from_message(cls, message: Any) -> StepInput:
+        if not isinstance(message, dict) or message.get("version") != MESSAGE_VERSION:
+            raise InvalidMessage(f"unreadable step message {message!r}")
+        return cls(str(message["orderId"]))

@@ -25,10 +25,11 @@ from glastonbury import logs, settings, tracing
 from glastonbury.auth import secret
 from glastonbury.process import tune_garbage_collector
 from glastonbury.kafka import is_signed, make_consumer, make_producer, wait_for_topics
-from orchestrator.adapters.services import PaymentClient, PaymentRecord
+from orchestrator.adapters.services import PaymentRecord
+from orchestrator.bootstrap import bootstrap
 from orchestrator.domain.model import InvalidMessage, PaymentDecided
-from orchestrator.saga import record_payment_results
-from orchestrator.wiring import store as saga_store
+from orchestrator.service_layer.parts import Parts
+from orchestrator.service_layer.saga import record_payment_results
 
 log = logging.getLogger("orchestrator.bridge")
 GROUP_ID = "orchestrator-bridge"
@@ -38,13 +39,14 @@ class PaymentResultsBridge:
     """Consumes payment results and hands each one to the saga."""
 
     def __init__(self, servers: list[str] | None = None, signing_key: str | None = None,
-                 payment_service: PaymentClient | None = None):
+                 parts: Parts | None = None):
         self.servers = servers or settings.kafka_bootstrap_servers()
         self.topic = settings.payment_results_topic()
         self.dead_letter_topic = settings.payment_results_dead_letter_topic()
         self.signing_key = (signing_key if signing_key is not None
                             else secret("PAYMENT_RESULTS_SIGNING_KEY"))
-        self.payments = payment_service or PaymentClient()
+        self.parts = parts or bootstrap()
+        self.payments = self.parts.payments
         self.parked = 0   # messages put on the dead-letter topic since start
         self.running = True
 
@@ -136,7 +138,7 @@ class PaymentResultsBridge:
         for sent, _ in parked:
             sent.get(timeout=30)
         if parked:
-            saga_store().count_dead_letters(Counter(kind for _, kind in parked))
+            self.parts.store.count_dead_letters(Counter(kind for _, kind in parked))
 
     def store(self, results: dict[int, PaymentDecided]) -> list[tuple[int, str]]:
         """Record the results in one transaction; the index and reason of each refused one.
@@ -149,7 +151,7 @@ class PaymentResultsBridge:
             return []
         by_result = {id(result): index for index, result in results.items()}
         try:
-            refused = record_payment_results(results.values())
+            refused = record_payment_results(self.parts, results.values())
         except (IntegrityError, DataError):
             if len(results) == 1:
                 (index,) = results

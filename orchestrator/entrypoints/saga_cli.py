@@ -2,9 +2,10 @@
 
 A Celery extension command (the `celery.commands` entry point in setup.cfg): Celery's own
 command line loads the app given with `-A` into `ctx.obj.app` and hands it this click group.
-It reads the store the worker writes (`orchestrator.wiring.store()`, so
-ORCHESTRATOR_DATABASE_URL or GLASTONBURY_VAR) and acts only through `orchestrator.operations`,
-which holds the safety rules; the steps it enqueues go to the app's broker.
+It works with the orchestrator's parts (`orchestrator.bootstrap`: the store the worker writes,
+so ORCHESTRATOR_DATABASE_URL or GLASTONBURY_VAR) and acts only through
+`orchestrator.service_layer.operations`, which holds the safety rules; the steps it sends go to
+the broker of the app `-A` names.
 
     celery -A orchestrator saga list --state stuck --since 2h
     celery -A orchestrator saga show ORDER_ID
@@ -24,11 +25,14 @@ import click
 from celery.bin.base import handle_preload_options
 from kombu.exceptions import OperationalError
 
-from orchestrator import config, operations
+from orchestrator import config
+from orchestrator.adapters.step_queue import CeleryDispatch
 from orchestrator.adapters.store import now
+from orchestrator.bootstrap import bootstrap
 from orchestrator.domain.model import Saga, SagaState
 from orchestrator.entrypoints import saga_text as text
-from orchestrator.wiring import store
+from orchestrator.service_layer import operations
+from orchestrator.service_layer.parts import Parts
 
 STUCK, PARKED = "stuck", "parked"
 SELECTABLE = [*(state.value for state in SagaState), STUCK, PARKED]
@@ -85,6 +89,15 @@ def saga(ctx: click.Context) -> None:
     """Look at sagas, and retry or compensate them."""
 
 
+def parts() -> Parts:
+    """The parts this command works with, built once a command: its steps go to the broker of
+    the app Celery's command line loaded (`-A`)."""
+    context = click.get_current_context()
+    if "parts" not in context.meta:
+        context.meta["parts"] = bootstrap(dispatch=CeleryDispatch(context.find_root().obj.app))
+    return context.meta["parts"]  # type: ignore[no-any-return]
+
+
 @saga.command(name="list")
 @state_option
 @since_option
@@ -98,7 +111,7 @@ def list_sagas(state: str | None, since: datetime | None) -> None:
 @click.argument("order_id")
 def show(order_id: str) -> None:
     """One saga's timeline: its state and every step with its times, attempts and outcome."""
-    found = store().get(order_id)
+    found = parts().store.get(order_id)
     if found is None:
         raise Refusal(f"no saga for order {order_id}")
     click.echo(text.timeline(found, now()))
@@ -109,15 +122,15 @@ def show(order_id: str) -> None:
 def select(state: str | None, since: datetime | None) -> list[Saga]:
     """The sagas a `--state` / `--since` selection names, newest first."""
     if state == STUCK:
-        return store().list(since=since, stuck_after=timedelta(seconds=config.stuck_after()))
+        return parts().store.list(since=since, stuck_after=timedelta(seconds=config.stuck_after()))
     if state == PARKED:
-        return store().list(since=since, parked=True, unfinished=True)
-    return store().list(state, since)
+        return parts().store.list(since=since, parked=True, unfinished=True)
+    return parts().store.list(state, since)
 
 
 def with_steps(sagas: list[Saga]) -> list[Saga]:
     """The same sagas with their step records (a listing does not load them)."""
-    return [store().get(one.order_id) or one for one in sagas]
+    return [parts().store.get(one.order_id) or one for one in sagas]
 
 
 # -- retry and compensate ------------------------------------------------------------------------
@@ -128,7 +141,7 @@ class Action:
 
     name: str
     done: str
-    perform: Callable[[str], str]
+    perform: Callable[[Parts, str], str]
     help: str
 
 
@@ -159,7 +172,7 @@ def action_command(action: Action) -> click.Command:
 def perform(action: Action, order_id: str) -> str:
     """Act on one saga; a refusal becomes the exit status 1 with its reason on stderr."""
     try:
-        return action.perform(order_id)
+        return action.perform(parts(), order_id)
     except operations.Refused as refusal:
         raise Refusal(str(refusal)) from None
 
@@ -175,7 +188,7 @@ def act_on_selection(action: Action, sagas: list[Saga], yes: bool) -> None:
     refused = 0
     for one in sagas:
         try:
-            click.echo(action.perform(one.order_id))
+            click.echo(action.perform(parts(), one.order_id))
         except operations.Refused as refusal:
             refused += 1
             click.echo(f"refused: {refusal}")
@@ -197,9 +210,9 @@ def can_ask() -> bool:
 
 
 retry = action_command(Action(
-    "retry", "retried", lambda order_id: operations.retry(order_id),
+    "retry", "retried", operations.retry,
     "Drive a saga's current step again (and unpark it): one ORDER_ID, or a selection."))
 compensate = action_command(Action(
-    "compensate", "compensated", lambda order_id: operations.compensate(order_id),
+    "compensate", "compensated", operations.compensate,
     "Undo a saga whose payment is not approved yet and fail its order: one ORDER_ID, "
     "or a selection."))

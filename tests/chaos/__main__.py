@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from glastonbury.devstack.__main__ import ROOT
+from devtools.devstack.__main__ import ROOT
 from tests.chaos.harness import CHAOS_SETTINGS, ChaosRun, chaos_stack
 
 

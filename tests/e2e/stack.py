@@ -17,8 +17,8 @@ import psutil
 import requests
 
 from glastonbury.auth import LOCAL_DEFAULTS
-from glastonbury.devstack import binaries
-from glastonbury.devstack.__main__ import (ROOT, SERVICE_PORTS, migrate, parts_to_run,
+from devtools.devstack import binaries
+from devtools.devstack.__main__ import (ROOT, SERVICE_PORTS, migrate, parts_to_run,
                                            stack_environment)
 
 FAST_SETTINGS = {

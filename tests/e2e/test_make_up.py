@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from glastonbury.auth import LOCAL_DEFAULTS
-from glastonbury.devstack.__main__ import ROOT
+from devtools.devstack.__main__ import ROOT
 from tests.e2e.conftest import DAY_ONE
 from tests.e2e.stack import isolated_environment, wait_for
 
@@ -28,7 +28,7 @@ BRIEF_ORDER = {"customerId": "e081ad0f-f83e-4f81-b2d7-23655ac04b8a", "amount": 1
 def make_up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, dict[str, str]]]:
     env = isolated_environment(tmp_path)
     log = open(tmp_path / "up.log", "wb")
-    process = subprocess.Popen([sys.executable, "-m", "glastonbury.devstack", "up"], cwd=ROOT,
+    process = subprocess.Popen([sys.executable, "-m", "devtools.devstack", "up"], cwd=ROOT,
                                env=env, stdout=log, stderr=subprocess.STDOUT)
     yield process, env
     if process.poll() is None:
@@ -79,7 +79,7 @@ def test_make_up_says_which_port_is_taken_instead_of_a_traceback(tmp_path: Path)
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", int(env["ORDER_PORT"])))
         squatter.listen()
-        result = subprocess.run([sys.executable, "-m", "glastonbury.devstack", "up"], cwd=ROOT,
+        result = subprocess.run([sys.executable, "-m", "devtools.devstack", "up"], cwd=ROOT,
                                 env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert f"port {env['ORDER_PORT']} (ORDER_PORT) is already in use" in result.stderr

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from glastonbury.devstack.__main__ import ROOT
+from devtools.devstack.__main__ import ROOT
 from tests.e2e.conftest import HELD_CUSTOMER, Client
 from tests.e2e.stack import Stack, wait_for
 

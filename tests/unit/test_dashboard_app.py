@@ -14,10 +14,11 @@ from tornado.options import options
 from tornado.testing import AsyncHTTPTestCase
 from tornado.web import Application, RequestHandler
 
-from orchestrator import wiring
+from orchestrator.bootstrap import bootstrap
+from tests.unit.orchestrator.fakes import RecordingDispatch
 from orchestrator.adapters.store import SagaStore
-from orchestrator.dashboard.app import TEMPLATES, make_dashboard
-from orchestrator.dashboard.login import guard_all, has_login
+from orchestrator.entrypoints.dashboard.app import TEMPLATES, make_dashboard
+from orchestrator.entrypoints.dashboard.login import guard_all, has_login
 
 LOGIN = "techlead:s3cret"
 
@@ -78,10 +79,10 @@ class Dashboard(AsyncHTTPTestCase):
 
     def get_app(self) -> Application:
         store = self.store = SagaStore.connect(f"sqlite:///{self.tmp}/orchestrator.db")
-        wiring.use(store=store)
         options.basic_auth = [LOGIN]
         return make_dashboard(Celery("test", broker="memory://"), options,
-                              {**flower_settings, "debug": False})
+                              {**flower_settings, "debug": False},
+                              bootstrap(store=store, dispatch=RecordingDispatch()))
 
     def setUp(self) -> None:
         self.folder = tempfile.TemporaryDirectory()
@@ -90,7 +91,6 @@ class Dashboard(AsyncHTTPTestCase):
 
     def tearDown(self) -> None:
         super().tearDown()
-        wiring.reset()
         options.basic_auth = []
         self.folder.cleanup()
 
@@ -135,7 +135,7 @@ class Dashboard(AsyncHTTPTestCase):
 
 
 def test_a_password_guessed_too_often_is_refused_for_a_while() -> None:
-    from orchestrator.dashboard.login import Throttle
+    from orchestrator.entrypoints.dashboard.login import Throttle
 
     throttle = Throttle(limit=3, window_s=60)
     for moment in (0, 1, 2):
@@ -148,7 +148,7 @@ def test_a_password_guessed_too_often_is_refused_for_a_while() -> None:
 
 class ThrottledApp(GuardedApp):
     def tearDown(self) -> None:
-        from orchestrator.dashboard.login import THROTTLE
+        from orchestrator.entrypoints.dashboard.login import THROTTLE
 
         THROTTLE.failures.clear()
         super().tearDown()
@@ -161,7 +161,7 @@ class ThrottledApp(GuardedApp):
 
 
 def test_the_dashboard_writes_a_duration_as_the_command_line_does() -> None:
-    from orchestrator.dashboard.pages import seconds
+    from orchestrator.entrypoints.dashboard.pages import seconds
     from orchestrator.entrypoints.saga_text import duration
 
     for value in (0.85, 4.2, 200, 7500, 200_000):

@@ -746,7 +746,7 @@ def test_every_secret_is_required_without_a_default() -> None:
 
 
 def test_prometheus_scrapes_the_dashboards_metrics_with_the_techlead_login() -> None:
-    from orchestrator.dashboard.login import USER
+    from orchestrator.entrypoints.dashboard.login import USER
 
     prometheus = services()["prometheus"]
     assert prometheus["image"].startswith("prom/prometheus:")

@@ -14,7 +14,7 @@ from flask import Flask
 
 from glastonbury import logs
 from glastonbury.web import install_order_trail
-from orchestrator.celery_app import order_of
+from orchestrator.entrypoints.celery_app import order_of
 
 ORDER = "3852cb18-9c19-4326-ac77-a1a0264bd98c"
 

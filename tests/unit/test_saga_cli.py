@@ -1,6 +1,7 @@
 """`celery -A orchestrator saga`, through Celery's own command line, on a real SQLite store.
 
-Nothing reaches a broker: what the operations would enqueue is recorded instead.
+Nothing reaches a broker: the command is handed parts whose dispatcher notes what the operations
+would send.
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ from pathlib import Path
 
 import pytest
 from celery.bin.celery import celery as celery_command
-from celery.canvas import Signature, _chain, group
 from click.testing import CliRunner, Result
 from sqlalchemy import update
 
-from orchestrator import operations, wiring
+from orchestrator.bootstrap import bootstrap
 from orchestrator.adapters.store import SagaStore, StepRun, now, sagas
 from orchestrator.domain.model import OrderLine, OrderPlaced, SagaState
 from orchestrator.entrypoints import saga_cli
 from orchestrator.entrypoints.saga_text import duration, parse_since, timeline
+from orchestrator.service_layer import operations
+from tests.unit.orchestrator.fakes import RecordingDispatch
 
 S = SagaState
 MOMENT = datetime(2026, 6, 24, 18, 0, tzinfo=UTC)
@@ -36,13 +38,11 @@ class World:
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     world = World(SagaStore.connect(f"sqlite:///{tmp_path / 'saga.db'}"))
-    wiring.use(store=world.store)
-    monkeypatch.setattr(operations.flow, "drive", lambda order_id: world.sent.append("drive"))
-    for canvas in (Signature, _chain, group):
-        monkeypatch.setattr(canvas, "apply_async",
-                            lambda self, *a, **k: world.sent.append(type(self).__name__))
+    parts = bootstrap(store=world.store, dispatch=RecordingDispatch(world.sent))
+    monkeypatch.setattr(saga_cli, "bootstrap", lambda **_: parts)
+    monkeypatch.setattr(operations.flow, "drive",
+                        lambda parts, order_id: world.sent.append("drive"))
     yield world
-    wiring.reset()
     world.store.engine.dispose()
 
 
@@ -209,7 +209,8 @@ def test_compensate_turns_a_waiting_saga_back(world: World) -> None:
     result = saga("compensate", "o-1")
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "o-1: compensating, the order will end PAYMENT_FAILED"
-    assert world.store.get("o-1").state is S.COMPENSATING and world.sent == ["group"]
+    assert world.store.get("o-1").state is S.COMPENSATING
+    assert world.sent == ["run release_reservation, fail_order beside void_payment"]
     again = saga("compensate", "o-1")
     assert again.exit_code == 1 and "compensating already" in again.stderr
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from glastonbury import auth, settings
-import glastonbury.devstack.__main__ as devstack
+import devtools.devstack.__main__ as devstack
 from glastonbury.settings_docs import env_example, markdown
-from orchestrator.config import RetryPolicy
+from orchestrator.config import retry_policy
+from orchestrator.domain.steps import REQUEST_PAYMENT, RESERVE_TICKETS
 
 ROOT = Path(__file__).resolve().parents[2]
 # Reading the environment: `os.environ`, `os.getenv`, `from os import environ`.
@@ -67,9 +68,10 @@ def test_a_step_takes_its_own_retry_settings_before_every_steps(
     monkeypatch.setenv("STEP_MAX_ATTEMPTS", "7")
     monkeypatch.setenv("SAGA_RESERVE_TICKETS_MAX_ATTEMPTS", "3")
     monkeypatch.delenv("STEP_RETRY_DELAY", raising=False)
-    assert RetryPolicy.for_step("reserve_tickets").max_attempts == 3
-    assert RetryPolicy.for_step("request_payment").max_attempts == 7
-    assert RetryPolicy.for_step("request_payment").first_delay == 1.0
+    assert retry_policy(RESERVE_TICKETS).max_attempts == 3
+    assert retry_policy(REQUEST_PAYMENT).max_attempts == 7
+    assert REQUEST_PAYMENT.retry is not None
+    assert retry_policy(REQUEST_PAYMENT).first_delay == REQUEST_PAYMENT.retry.first_delay
     assert settings.declared("SAGA_RESERVE_TICKETS_RETRY_MAX_DELAY")
     assert not settings.declared("SAGA_RESERVE_TICKETS_PATIENCE")
     assert not settings.declared("SAGA_MAX_ATTEMPTS")

@@ -28,7 +28,8 @@ from werkzeug.serving import make_server
 from glastonbury import tracing
 from glastonbury.kafka import is_signed
 from glastonbury.web import install_order_trail
-from orchestrator.adapters.services import HttpService, ServiceUnavailable
+from orchestrator.adapters.services import HttpService
+from orchestrator.domain.exceptions import ServiceUnavailable
 from payment_service.adapters.kafka_publisher import KafkaPublisher
 from tests.conftest import Spans
 from tests.e2e.stack import wait_for
@@ -68,8 +69,9 @@ from order_service.entrypoints.flask_app import create_app as order_app
 from inventory_service.entrypoints.flask_app import create_app as inventory_app
 from payment_service.entrypoints.flask_app import create_app as payment_app
 from payment_service.adapters.kafka_publisher import KafkaPublisher
-from orchestrator.adapters.services import HttpService, ServiceUnavailable
-import orchestrator.celery_app, orchestrator.saga, orchestrator.entrypoints.payment_results_bridge
+from orchestrator.adapters.services import HttpService
+from orchestrator.domain.exceptions import ServiceUnavailable
+import orchestrator.entrypoints.saga_tasks, orchestrator.entrypoints.payment_results_bridge
 import payment_service.entrypoints.relay
 
 for name in ("order", "inventory", "payment", "payment-relay", "worker", "bridge"):

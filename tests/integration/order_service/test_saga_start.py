@@ -10,7 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 from kombu import Connection
 
-from glastonbury.devstack import binaries
+from devtools.devstack import binaries
 from order_service.adapters.saga_starter import CelerySagaStarter
 from order_service.entrypoints.flask_app import create_app
 from tests.unit.order_service.test_order_validation import BRIEF_BODY

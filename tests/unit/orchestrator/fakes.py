@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from orchestrator.adapters.services import (ConflictingOutcome, PaymentRecord, Refusal,
-                                            ServiceUnavailable)
+from orchestrator.adapters.services import PaymentRecord, Refusal
+from orchestrator.domain.exceptions import ConflictingOutcome, ServiceUnavailable
+from orchestrator.domain.steps import Plan, StepDeclaration
 
 
 class FakeInventory:
@@ -95,3 +96,22 @@ class FakeOrders:
 
     def pending_before(self, moment_iso, limit=100):  # type: ignore[no-untyped-def]
         return []
+
+
+class RecordingDispatch:
+    """Notes, in the flow's words, what the flow would have the workers run."""
+
+    def __init__(self, sent: list[str] | None = None) -> None:
+        self.sent = sent if sent is not None else []
+        self.plans: list[Plan] = []
+
+    def run(self, plan: Plan) -> None:
+        self.plans.append(plan)
+        beside = f" beside {', '.join(s.name for s in plan.beside)}" if plan.beside else ""
+        self.sent.append(f"run {', '.join(s.name for s in plan.chain)}{beside}")
+
+    def send(self, order_id: str, step: StepDeclaration) -> None:
+        self.sent.append(f"send {step.name}")
+
+    def start(self, order_message: dict) -> None:
+        self.sent.append(f"start {order_message['orderId']}")

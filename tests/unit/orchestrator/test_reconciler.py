@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 from orchestrator.adapters.store import now
 from orchestrator.domain.model import Saga, SagaState
-from orchestrator.reconciler import _driven_lately
+from orchestrator.service_layer.reconciler import _driven_lately
+from tests.unit.orchestrator.fakes import RecordingDispatch
 
 STUCK_AFTER = timedelta(seconds=10)
 
@@ -31,11 +33,10 @@ def test_the_wait_stops_growing_at_eight_times_the_threshold() -> None:
     assert not _driven_lately(saga(drives=9, idle_s=81), STUCK_AFTER)
 
 
-def test_orphans_behind_a_hundred_pending_orders_with_sagas_are_started(
-        monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_orphans_behind_a_hundred_pending_orders_with_sagas_are_started() -> None:
     from datetime import UTC, datetime, timedelta
 
-    from orchestrator import reconciler
+    from orchestrator.service_layer import reconciler
 
     base = datetime(2026, 1, 1, tzinfo=UTC)
     pending = [{"id": f"o{n:03}", "customerId": "c", "total": "1.00", "createdAt":
@@ -51,10 +52,7 @@ def test_orphans_behind_a_hundred_pending_orders_with_sagas_are_started(
         def known(self, ids):  # type: ignore[no-untyped-def]
             return {order_id for order_id in ids if order_id < "o200"}   # 200 parked or waiting
 
-    started: list[str] = []
-    monkeypatch.setattr(reconciler, "orders", Orders)
-    monkeypatch.setattr(reconciler, "store", Store)
-    monkeypatch.setattr(reconciler.start, "apply_async",
-                        lambda args: started.append(args[0]["orderId"]))
-    assert reconciler.start_orphan_orders(timedelta(seconds=15)) == 50
-    assert started == [f"o{n:03}" for n in range(200, 250)]
+    dispatch = RecordingDispatch()
+    parts = SimpleNamespace(orders=Orders(), store=Store(), dispatch=dispatch)
+    assert reconciler.start_orphan_orders(parts, timedelta(seconds=15)) == 50
+    assert dispatch.sent == [f"start o{n:03}" for n in range(200, 250)]

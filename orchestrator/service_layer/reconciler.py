@@ -1,4 +1,4 @@
-"""The reconciler (celery beat): finds sagas that stopped moving and drives them on.
+"""The reconciler (a task celery beat sends): finds sagas that stopped moving and drives them on.
 
 Redelivery alone cannot be trusted (a killed worker's task returns only after Redis's visibility
 time-out; a lost error callback never returns), so every few seconds this task looks at the
@@ -13,48 +13,44 @@ import logging
 from datetime import timedelta
 
 from orchestrator import config
-from orchestrator.adapters.services import ServiceUnavailable
 from orchestrator.adapters.store import now
-from orchestrator.celery_app import app
+from orchestrator.domain.exceptions import ServiceUnavailable
 from orchestrator.domain.model import InvalidMessage, OrderPlaced, Saga
-from orchestrator.saga import check_payment, drive, start, void_payment
-from orchestrator.steps import StepInput
-from orchestrator.wiring import orders, store
+from orchestrator.domain.steps import CHECK_PAYMENT, VOID_PAYMENT
+from orchestrator.service_layer.parts import Parts
+from orchestrator.service_layer.saga import drive
 
 log = logging.getLogger(__name__)
 
 
-# Unseen by Flower (no task events): a pass every few seconds would bury the business steps in
-# its task list. Each pass is recorded in the saga store instead, where the dashboard shows it.
-@app.task(name="saga.reconcile", send_events=False)
-def reconcile() -> dict[str, int]:
+def reconcile(parts: Parts) -> dict[str, int]:
     """One pass over the store; answers how many sagas each kind of repair touched."""
     stuck_after = timedelta(seconds=config.stuck_after())
     repaired = {
-        "driven": drive_stuck_sagas(stuck_after),
-        "checked": check_expired_payment_waits(stuck_after),
-        "voided": void_pending_payments(stuck_after),
-        "started": start_orphan_orders(stuck_after),
+        "driven": drive_stuck_sagas(parts, stuck_after),
+        "checked": check_expired_payment_waits(parts, stuck_after),
+        "voided": void_pending_payments(parts, stuck_after),
+        "started": start_orphan_orders(parts, stuck_after),
     }
     if any(repaired.values()):
         log.info("reconciler: %s", ", ".join(f"{what} {count}" for what, count in
                                              repaired.items()))
-    store().record_reconciler_pass(repaired)
+    parts.store.record_reconciler_pass(repaired)
     return repaired
 
 
-def drive_stuck_sagas(stuck_after: timedelta) -> int:
-    driven = 0
-    for order_id in store().stuck(stuck_after):
-        saga = store().current(order_id)
+def drive_stuck_sagas(parts: Parts, stuck_after: timedelta) -> int:
+    store, driven = parts.store, 0
+    for order_id in store.stuck(stuck_after):
+        saga = store.current(order_id)
         if saga is None or _driven_lately(saga, stuck_after):
             continue
         if saga.drives >= config.max_drives():
             log.error("saga %s parked in %s after %d drives", order_id, saga.state, saga.drives)
-            store().update(order_id, parked=True)
+            store.update(order_id, parked=True)
             continue
-        store().update(order_id, drives=saga.drives + 1)
-        drive(order_id)
+        store.update(order_id, drives=saga.drives + 1)
+        drive(parts, order_id)
         driven += 1
     return driven
 
@@ -69,27 +65,27 @@ def _driven_lately(saga: Saga, stuck_after: timedelta) -> bool:
     return saga.updated_at is not None and saga.updated_at > now() - backoff
 
 
-def check_expired_payment_waits(stuck_after: timedelta) -> int:
-    expired = store().payment_wait_expired()
+def check_expired_payment_waits(parts: Parts, stuck_after: timedelta) -> int:
+    expired = parts.store.payment_wait_expired()
     for order_id in expired:
         # Push the deadline on so the next pass does not send a second check meanwhile.
-        store().update(order_id, payment_deadline=now() + stuck_after)
-        check_payment.apply_async((StepInput(order_id).as_message(),))
+        parts.store.update(order_id, payment_deadline=now() + stuck_after)
+        parts.dispatch.send(order_id, CHECK_PAYMENT)
     return len(expired)
 
 
-def void_pending_payments(stuck_after: timedelta) -> int:
-    due = store().payments_to_void(stuck_after)
+def void_pending_payments(parts: Parts, stuck_after: timedelta) -> int:
+    due = parts.store.payments_to_void(stuck_after)
     for order_id in due:
-        store().update(order_id)
-        void_payment.apply_async((StepInput(order_id).as_message(),))
+        parts.store.update(order_id)
+        parts.dispatch.send(order_id, VOID_PAYMENT)
     return len(due)
 
 
 ORPHAN_PAGES = 10   # up to 1,000 pending orders looked at a pass
 
 
-def start_orphan_orders(stuck_after: timedelta) -> int:
+def start_orphan_orders(parts: Parts, stuck_after: timedelta) -> int:
     """Orders the order service holds PENDING with no saga here (Redis was down when placed).
 
     Pending orders with a saga (waiting for a payment, parked) are paged past, so however many
@@ -99,13 +95,13 @@ def start_orphan_orders(stuck_after: timedelta) -> int:
     seen: set[str] = set()
     for _ in range(ORPHAN_PAGES):
         try:
-            page = orders().pending_before(cutoff, created_after=after)
+            page = parts.orders.pending_before(cutoff, created_after=after)
         except ServiceUnavailable as error:
             log.warning("cannot list pending orders: %s", error)
             break
         fresh = [order for order in page if order["id"] not in seen]
         seen.update(order["id"] for order in fresh)
-        known = store().known(order["id"] for order in fresh)
+        known = parts.store.known(order["id"] for order in fresh)
         orphans += [order for order in fresh if order["id"] not in known]
         if len(page) < 100 or not fresh:
             break
@@ -113,7 +109,7 @@ def start_orphan_orders(stuck_after: timedelta) -> int:
     started = 0
     for order in orphans:
         try:
-            start.apply_async((OrderPlaced.message_from_order(order),))
+            parts.dispatch.start(OrderPlaced.message_from_order(order))
             started += 1
         except InvalidMessage as error:
             log.error("pending order %s cannot be started: %s", order.get("id"), error)

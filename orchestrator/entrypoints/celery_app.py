@@ -1,4 +1,8 @@
-"""The Celery application: Redis broker and result backend, tasks that survive a dead worker."""
+"""The Celery application: Redis broker and result backend, tasks that survive a dead worker.
+
+`celery -A orchestrator worker` runs it; its tasks are the saga's steps
+(`orchestrator.entrypoints.saga_tasks`).
+"""
 
 from __future__ import annotations
 
@@ -15,19 +19,7 @@ from glastonbury import logs, settings, tracing
 from glastonbury.process import tune_garbage_collector
 from glastonbury.redis_transport import transport_for
 from orchestrator import config
-from orchestrator.domain.steps import Stage
-
-# The queues in the order a worker takes from them: a saga's later steps before its earlier
-# ones, so that a burst of new orders never holds back the orders already paid for (each
-# worker pops the first non-empty queue of this list). `celery` is Celery's default queue, where
-# the order service's `saga.start` and beat's reconciler land.
-FINISHING = "saga.finishing"   # finalise, compensate, check or void a payment
-ONGOING = "saga.ongoing"       # reserve the tickets, request the payment
-STARTING = "celery"            # new sagas
-QUEUES = (FINISHING, ONGOING, STARTING)
-QUEUE_OF_STAGE = {Stage.FINISHING: FINISHING, Stage.ONGOING: ONGOING}
-
-
+from orchestrator.adapters.step_queue import QUEUES, STARTING
 
 class StepRequest(Request):  # type: ignore[misc]
     """A task as the worker runs it, telling Flower when it was received and how it ended.
@@ -56,8 +48,7 @@ def quiet_when_json(base: type) -> type:
     return Quiet
 
 
-app = Celery("orchestrator", include=["orchestrator.saga", "orchestrator.reconciler"],
-             task_cls=SagaTask)
+app = Celery("orchestrator", include=["orchestrator.entrypoints.saga_tasks"], task_cls=SagaTask)
 app.Worker = quiet_when_json(app.Worker)
 app.Beat = quiet_when_json(app.Beat)
 app.conf.update(
@@ -113,8 +104,9 @@ def _log_from_the_start(**_: Any) -> None:
 @after_setup_logger.connect
 def _one_line_per_step(logger: logging.Logger, **_: Any) -> None:
     """Celery logs two lines per task ("received", "succeeded in"); each saga step logs one of
-    its own instead, naming its order (orchestrator.steps). Failures still log at ERROR.
-    Celery's handlers write the project's lines (glastonbury.logs: LOG_FORMAT, order_id)."""
+    its own instead, naming its order (orchestrator.service_layer.step_runner). Failures still
+    log at ERROR. Celery's handlers write the project's lines (glastonbury.logs: LOG_FORMAT,
+    order_id)."""
     for name in ("celery.app.trace", "celery.worker.strategy"):
         logging.getLogger(name).setLevel(logging.WARNING)
     for handler in logger.handlers:

@@ -10,12 +10,14 @@
     compensate(outcome): release_reservation ──► fail_order ──► REJECTED | PAYMENT_FAILED
                          (and void_payment beside it, when a payment may have been taken)
 
-Three canvases carry it forward: reserve and pay (the start task records the saga and
-reserves at once; a re-driven saga reserves with `reserve_tickets`), then the wait, then
-finalise; compensation is a fourth. Services only do their step and answer; every
-decision is made here. Steps are Celery tasks (`orchestrator.steps`), guarded by the saga's
-stored state so each is safe to run twice; each returns a verdict that the runner stores with
-the step's record in one transaction.
+Three plans carry it forward: reserve and pay (the start records the saga and reserves at once;
+a re-driven saga reserves with `reserve_tickets`), then the wait, then finalise; compensation is
+a fourth. Services only do their step and answer; every decision is made here. Each step is
+declared once (`orchestrator.domain.steps`) and given its body here; a body reads the saga,
+calls its service(s) and returns a verdict, which the runner (`step_runner`) stores with the
+step's record in one transaction. Steps are guarded by the saga's stored state, so each is safe
+to run twice. Plain functions, handed their parts (`parts.Parts`): the Celery tasks that run
+them are made at the edge (`orchestrator.entrypoints.celery_app`).
 """
 
 from __future__ import annotations
@@ -25,81 +27,85 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from celery import Task, chain, group
-from celery.canvas import Signature
-
 from glastonbury import tracing
-from orchestrator.adapters.services import ContractBroken, ServiceUnavailable
 from orchestrator.adapters.store import Move, StepRun, now
-from orchestrator.celery_app import app
 from orchestrator.config import payment_result_timeout
-from orchestrator.domain.model import (GAVE_UP, PAYMENT_MAY_EXIST, InvalidMessage, OrderPlaced,
-                                       PaymentDecided, Saga, SagaState, customer_reason)
+from orchestrator.domain.exceptions import ContractBroken, ServiceUnavailable
+from orchestrator.domain.model import (GAVE_UP, PAYMENT_MAY_EXIST, OrderPlaced, PaymentDecided,
+                                       Saga, SagaState, customer_reason)
 from orchestrator.domain.steps import (AWAIT_PAYMENT, CHECK_PAYMENT, FAIL_ORDER, FINALISE_ORDER,
                                        GIVE_UP_AS, RELEASE_RESERVATION, REQUEST_PAYMENT,
-                                       RESERVE_TICKETS, VOID_PAYMENT)
-from orchestrator.steps import (STEPS, StepInput, Verdict, advance, done,
-                                retried_if_the_store_fails, run_step, saga_step, signature, turn)
-from orchestrator.wiring import inventory, orders, payments, store
+                                       RESERVE_TICKETS, VOID_PAYMENT, Plan)
+from orchestrator.service_layer.parts import Parts
+from orchestrator.service_layer.step_runner import (STEPS, Attempt, Ran, Verdict, advance, done,
+                                                    retried_if_the_store_fails, run_step,
+                                                    saga_step, turn)
 
 log = logging.getLogger(__name__)
 S = SagaState
 BEFORE_PAYMENT_DECIDED = (S.STARTED, *PAYMENT_MAY_EXIST)
 
 
-@app.task(name="saga.start", bind=True, max_retries=None)
-def start(self: Task, order_message: dict[str, Any]) -> str:
+def start(parts: Parts, order_message: dict[str, Any], attempt: Attempt) -> Ran:
     """The order service placed an order: record its saga and take step 1, reserving the
-    tickets, in the same task (the saga's first hop). Once per order: a repeat finds the saga
-    recorded and its step done or guarded."""
+    tickets, at once (the saga's first hop). Once per order: a repeat finds the saga recorded
+    and its step done or guarded."""
     order = OrderPlaced.from_message(order_message)
-    with retried_if_the_store_fails(self, RESERVE_TICKETS.name, order.order_id):
-        created = store().create_if_absent(order)
-    new = Saga(order.order_id, S.STARTED, order.customer_id, order.total, order.lines)
+
+    def record_and_reserve() -> Ran:
+        created = parts.store.create_if_absent(order)
+        new = Saga(order.order_id, S.STARTED, order.customer_id, order.total, order.lines)
+        return run_step(parts, STEPS[RESERVE_TICKETS.name], order.order_id, attempt, follow,
+                        drive_on=True, saga=new if created else None)
+
     try:
-        return run_step(self, STEPS[RESERVE_TICKETS.name], order.order_id, drive_on=True,
-                        saga=new if created else None)
+        return retried_if_the_store_fails(RESERVE_TICKETS, order.order_id, attempt,
+                                          record_and_reserve)
     except (ServiceUnavailable, ContractBroken) as error:
-        # Given up: this task is no chain with an error callback, so it gives up here.
-        step_failed(RESERVE_TICKETS.name, order.order_id, error, self.request.id)
+        # Given up: the start is no chain with an error callback, so it gives up here.
+        step_failed(parts, RESERVE_TICKETS.name, order.order_id, error, attempt.task_id)
         raise
 
 
-def drive(order_id: str) -> None:
+def run(parts: Parts, name: str, order_id: str, attempt: Attempt) -> Ran:
+    """Run the step of that name for the saga (what each step's task does)."""
+    return run_step(parts, STEPS[name], order_id, attempt, follow)
+
+
+def drive(parts: Parts, order_id: str) -> None:
     """Run what comes next for the saga in its stored state (resume, or re-drive)."""
-    saga = store().current(order_id)
+    saga = parts.store.current(order_id)
     if saga is not None:
-        apply(next_canvas(saga))
+        follow(parts, saga)
 
 
-def next_canvas(saga: Saga) -> Signature | None:
+def follow(parts: Parts, saga: Saga) -> None:
+    plan = next_steps(saga)
+    if plan is not None:
+        parts.dispatch.run(plan)
+
+
+def next_steps(saga: Saga) -> Plan | None:
     """The orchestrator's one decision table: state -> the steps that follow."""
     steps = {
-        S.STARTED: [reserve_tickets, request_payment],
-        S.RESERVED: [request_payment],
-        S.APPROVED: [finalise_order],
-        S.COMPENSATING: [release_reservation, fail_order],
+        S.STARTED: (RESERVE_TICKETS, REQUEST_PAYMENT),
+        S.RESERVED: (REQUEST_PAYMENT,),
+        S.APPROVED: (FINALISE_ORDER,),
+        S.COMPENSATING: (RELEASE_RESERVATION, FAIL_ORDER),
     }.get(saga.state)
     if steps is None:
         return None  # waiting for the payment (a row in the store), or finished
-    canvas = chain(*(signature(step, saga.order_id) for step in steps))
-    canvas = canvas.on_error(on_step_failed.s())
     if saga.state is S.COMPENSATING and saga.payment_to_void:
-        return group(canvas, signature(void_payment, saga.order_id))
-    return canvas
-
-
-def apply(canvas: Signature | None) -> None:
-    if canvas is not None:
-        canvas.apply_async()
+        return Plan(saga.order_id, steps, beside=(VOID_PAYMENT,))
+    return Plan(saga.order_id, steps)
 
 
 # -- Step 1: reserve the tickets ------------------------------------------------------------
 
 @saga_step(RESERVE_TICKETS)
-def reserve_tickets(saga: Saga) -> Verdict:
+def reserve_tickets(saga: Saga, parts: Parts) -> Verdict:
     """Hold every ticket of the order, or none; out of stock ends the saga as REJECTED."""
-    refusal = inventory().reserve(saga.order_id, saga.lines)
+    refusal = parts.inventory.reserve(saga.order_id, saga.lines)
     if refusal is None:
         return advance("reserved", (S.STARTED,), S.RESERVED)
     return compensate(saga, S.REJECTED, f"Tickets not available: {refusal.message}",
@@ -109,13 +115,13 @@ def reserve_tickets(saga: Saga) -> Verdict:
 # -- Step 2: request the payment (asynchronous: the result comes later, from Kafka) ----------
 
 @saga_step(REQUEST_PAYMENT)
-def request_payment(saga: Saga) -> Verdict:
+def request_payment(saga: Saga, parts: Parts) -> Verdict:
     """Ask for the payment; the saga then waits as a row until the result or its deadline.
 
     The result may be stored before this step is (the bridge accepts it in RESERVED too), and
     the deadline counts from the last request: retries while the service is down are no wait.
     """
-    status = payments().request(saga.order_id, saga.customer_id, saga.total)
+    status = parts.payments.request(saga.order_id, saga.customer_id, saga.total)
     return advance(f"payment {status.lower()}", (S.RESERVED, S.AWAITING_PAYMENT),
                    S.AWAITING_PAYMENT, opens=AWAIT_PAYMENT.name, payment_requested=True,
                    payment_deadline=payment_deadline())
@@ -127,7 +133,8 @@ def payment_deadline() -> datetime:
 
 # -- Step 3: the payment result --------------------------------------------------------------
 
-def record_payment_results(results: Iterable[PaymentDecided]) -> list[tuple[PaymentDecided, str]]:
+def record_payment_results(parts: Parts, results: Iterable[PaymentDecided]
+                           ) -> list[tuple[PaymentDecided, str]]:
     """The payment service decided (Kafka bridge, or check_payment): store it, then act on it.
 
     Every result of a batch and its message id are stored in one transaction, so a message
@@ -137,9 +144,9 @@ def record_payment_results(results: Iterable[PaymentDecided]) -> list[tuple[Paym
     on in the trace it came in, if any.
     """
     refused, follow_ups = [], []
-    with store().transaction() as tx:
+    with parts.store.transaction() as tx:
         for result in results:
-            follow_up = _decide_on_payment(result, tx)
+            follow_up = _decide_on_payment(parts, result, tx)
             if isinstance(follow_up, str):
                 refused.append((result, follow_up))
             else:
@@ -149,15 +156,17 @@ def record_payment_results(results: Iterable[PaymentDecided]) -> list[tuple[Paym
     return refused
 
 
-def _decide_on_payment(result: PaymentDecided, tx: Any) -> Callable[[], None] | str:
+def _decide_on_payment(parts: Parts, result: PaymentDecided, tx: Any
+                       ) -> Callable[[], None] | str:
     """What the result means for its saga, stored; what to send once stored, or why not."""
-    saga = store().current(result.order_id, tx)
+    store = parts.store
+    saga = store.current(result.order_id, tx)
     if saga is None:
         log.warning("payment result for unknown order %s ignored", result.order_id)
         return _nothing
     if result.amount is not None and result.amount != saga.total:
         return f"the payment is for {result.amount}, the order's total is {saga.total}"
-    if not store().record_event_once(result.event_id, result.order_id, tx):
+    if not store.record_event_once(result.event_id, result.order_id, tx):
         return _nothing
     if saga.state in PAYMENT_MAY_EXIST:
         # The wait began when the request was stored (or now, if the result came first).
@@ -165,20 +174,20 @@ def _decide_on_payment(result: PaymentDecided, tx: Any) -> Callable[[], None] | 
                        counted=True)
         if result.approved:
             move = Move(PAYMENT_MAY_EXIST, S.APPROVED)
-            store().finish_step(saga.order_id, wait, move, tx)
+            store.finish_step(saga.order_id, wait, move, tx)
             saga.state = S.APPROVED
-            return lambda: apply(next_canvas(saga))
+            return lambda: follow(parts, saga)
         verdict = compensate(saga, S.PAYMENT_FAILED,
                              f"Payment declined: {result.reason or 'no reason given'}",
                              void=False)
-        if store().finish_step(saga.order_id, wait, verdict.move, tx):
+        if store.finish_step(saga.order_id, wait, verdict.move, tx):
             _take(saga, verdict)
-            return lambda: apply(next_canvas(saga))
+            return lambda: follow(parts, saga)
         return _nothing
     if result.approved and saga.state in GAVE_UP:
         # Approved after the saga gave up: the money goes back (see void_payment).
-        store().update(saga.order_id, tx, payment_to_void=True)
-        return lambda: signature(void_payment, saga.order_id).apply_async()
+        store.update(saga.order_id, tx, payment_to_void=True)
+        return lambda: parts.dispatch.send(saga.order_id, VOID_PAYMENT)
     return _nothing
 
 
@@ -194,13 +203,13 @@ def _take(saga: Saga, verdict: Verdict) -> None:
 
 
 @saga_step(CHECK_PAYMENT)
-def check_payment(saga: Saga) -> Verdict:
+def check_payment(saga: Saga, parts: Parts) -> Verdict:
     """No result by the deadline: ask the payment service; cancel what is still undecided."""
-    payment = payments().status(saga.order_id)
+    payment = parts.payments.status(saga.order_id)
     if payment is None or payment.status not in ("APPROVED", "DECLINED"):
-        payment = payments().cancel(saga.order_id)  # cancelled now: it can never be approved
+        payment = parts.payments.cancel(saga.order_id)  # cancelled now: never approved later
     if payment.status in ("APPROVED", "DECLINED"):
-        refused = record_payment_results([PaymentDecided(
+        refused = record_payment_results(parts, [PaymentDecided(
             f"check:{saga.order_id}", saga.order_id, payment.status == "APPROVED",
             payment.reason, payment.payment_id, payment.amount)])
         if refused:  # the payment service's own record disagrees with the order
@@ -213,10 +222,10 @@ def check_payment(saga: Saga) -> Verdict:
 # -- Step 4: finalise (after approval the saga only moves forward) ---------------------------
 
 @saga_step(FINALISE_ORDER)
-def finalise_order(saga: Saga) -> Verdict:
+def finalise_order(saga: Saga, parts: Parts) -> Verdict:
     """The tickets held in step 1 are sold, and the order becomes COMPLETED; so does the saga."""
-    inventory().confirm(saga.order_id)
-    orders().record_outcome(saga.order_id, "COMPLETED", None)
+    parts.inventory.confirm(saga.order_id)
+    parts.orders.record_outcome(saga.order_id, "COMPLETED", None)
     return advance("completed", (S.APPROVED,), S.COMPLETED)
 
 
@@ -235,68 +244,59 @@ def compensate(saga: Saga, ends_as: SagaState, reason: str, outcome: str = "comp
                 reason=customer_reason(reason), payment_to_void=void)
 
 
-def start_compensation(saga: Saga, ends_as: SagaState, reason: str) -> bool:
+def start_compensation(parts: Parts, saga: Saga, ends_as: SagaState, reason: str) -> bool:
     """Compensate a saga from outside a step (an operator, a step that gave up); False if it
     moved on meanwhile."""
     verdict = compensate(saga, ends_as, reason)
     assert verdict.move is not None
-    if not store().transition(saga.order_id, verdict.move.allowed, verdict.move.to,
-                              **verdict.move.changes):
+    if not parts.store.transition(saga.order_id, verdict.move.allowed, verdict.move.to,
+                                  **verdict.move.changes):
         return False
     if saga.state is S.AWAITING_PAYMENT:
-        store().finish_step(saga.order_id, StepRun(AWAIT_PAYMENT.name, "gave up", now(),
-                                                   counted=True))
+        parts.store.finish_step(saga.order_id, StepRun(AWAIT_PAYMENT.name, "gave up", now(),
+                                                       counted=True))
     _take(saga, verdict)
-    apply(next_canvas(saga))
+    follow(parts, saga)
     return True
 
 
 @saga_step(RELEASE_RESERVATION)
-def release_reservation(saga: Saga) -> Verdict:
+def release_reservation(saga: Saga, parts: Parts) -> Verdict:
     """Undo step 1: the held tickets go back on sale (a no-op if none are held)."""
-    inventory().release(saga.order_id)
+    parts.inventory.release(saga.order_id)
     return done("released")
 
 
 @saga_step(FAIL_ORDER)
-def fail_order(saga: Saga) -> Verdict:
+def fail_order(saga: Saga, parts: Parts) -> Verdict:
     """The order ends REJECTED or PAYMENT_FAILED, with the reason the customer sees."""
     ends_as = saga.outcome or S.PAYMENT_FAILED
-    orders().record_outcome(saga.order_id, ends_as.value, saga.reason)
+    parts.orders.record_outcome(saga.order_id, ends_as.value, saga.reason)
     return advance(ends_as.value.lower(), (S.COMPENSATING,), ends_as)
 
 
 @saga_step(VOID_PAYMENT, runs_when=lambda saga: saga.payment_to_void)
-def void_payment(saga: Saga) -> Verdict:
+def void_payment(saga: Saga, parts: Parts) -> Verdict:
     """Undo step 2: cancel a payment still undecided, refund one that was approved."""
-    payment = payments().cancel(saga.order_id)
+    payment = parts.payments.cancel(saga.order_id)
     status = payment.status
     if status == "APPROVED":
-        refunded = payments().refund(saga.order_id)
+        refunded = parts.payments.refund(saga.order_id)
         status = refunded.status if refunded else "REFUNDED"
     return done(f"payment {status.lower()}", payment_to_void=False)
 
+
 # -- When a step fails for good (each step's declaration says how the saga then ends) -----------
 
-@app.task(name="saga.on_step_failed")
-def on_step_failed(request: Any, exc: BaseException, traceback: Any) -> None:
-    """Error callback of every chain. Runs inside the failing worker: record, enqueue, return."""
-    step = str(request.task).removeprefix("saga.")
-    try:
-        order_id = StepInput.from_message(request.args[0]).order_id
-    except (InvalidMessage, IndexError, KeyError, TypeError):
-        log.error("step %s failed with an unreadable message: %r", step, request.args)
-        return
-    step_failed(step, order_id, exc, request.id)
-
-
-def step_failed(step: str, order_id: str, exc: BaseException, task_id: str | None) -> None:
+def step_failed(parts: Parts, step: str, order_id: str, exc: BaseException,
+                task_id: str | None) -> None:
     """A step failed for good. Before the payment is decided the saga compensates; after it
     (finalising, compensating) it must finish, so the reconciler drives the step again later."""
     error = f"{type(exc).__name__}: {exc}"
-    store().finish_step(order_id, StepRun(step, "failed", now(), task_id, counted=True,
-                                          error=error))
-    saga = store().current(order_id)
+    parts.store.finish_step(order_id, StepRun(step, "failed", now(), task_id, counted=True,
+                                              error=error))
+    saga = parts.store.current(order_id)
     if saga is None or step not in GIVE_UP_AS:
         return
-    start_compensation(saga, GIVE_UP_AS[step], f"The {step.replace('_', ' ')} step failed: {exc}")
+    start_compensation(parts, saga, GIVE_UP_AS[step],
+                       f"The {step.replace('_', ' ')} step failed: {exc}")

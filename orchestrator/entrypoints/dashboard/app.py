@@ -17,9 +17,11 @@ from tornado import template
 from tornado.web import url
 
 from orchestrator.adapters import saga_metrics
-from orchestrator.dashboard import pages
-from orchestrator.dashboard.login import guard_all
-from orchestrator.wiring import store
+from orchestrator.adapters.step_queue import CeleryDispatch
+from orchestrator.bootstrap import bootstrap
+from orchestrator.entrypoints.dashboard import pages
+from orchestrator.entrypoints.dashboard.login import guard_all
+from orchestrator.service_layer.parts import Parts
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -35,11 +37,12 @@ class DashboardTemplates(template.Loader):
         return super()._create_template(name)
 
 
-def saga_routes() -> list[Any]:
+def saga_routes(parts: Parts) -> list[Any]:
+    given = {"parts": parts}
     return [
-        url(r"/sagas", pages.SagasPage, name="sagas"),
-        url(r"/sagas/([A-Za-z0-9_.:-]{1,64})", pages.SagaPage, name="saga"),
-        url(r"/sagas/([A-Za-z0-9_.:-]{1,64})/(retry|compensate)", pages.SagaAction,
+        url(r"/sagas", pages.SagasPage, given, name="sagas"),
+        url(r"/sagas/([A-Za-z0-9_.:-]{1,64})", pages.SagaPage, given, name="saga"),
+        url(r"/sagas/([A-Za-z0-9_.:-]{1,64})/(retry|compensate)", pages.SagaAction, given,
             name="saga_action"),
     ]
 
@@ -58,20 +61,23 @@ def flowers_pages_and_reads() -> list[Any]:
     return [rule for rule in flower_handlers if not WRITES_OF_FLOWERS_API.match(pattern(rule))]
 
 
-def make_dashboard(capp: Celery, options: Any, settings: dict[str, Any]) -> Flower:
+def make_dashboard(capp: Celery, options: Any, settings: dict[str, Any],
+                   parts: Parts | None = None) -> Flower:
     """Flower with `options` as its command would build it, our pages added, all behind the login.
 
     `settings` are Flower's Tornado settings (`flower.urls.settings` after its command's
-    `extract_settings()`); `options.basic_auth` holds the login.
+    `extract_settings()`); `options.basic_auth` holds the login. The saga pages read and act
+    with `parts` (by default the orchestrator's, sending steps through `capp`).
     """
     if not options.basic_auth:
         raise ValueError("the dashboard needs a login (options.basic_auth)")
+    parts = parts or bootstrap(dispatch=CeleryDispatch(capp))
     # Flower's /metrics renders this process's default registry: the saga metrics join it.
-    saga_metrics.install(lambda: store().engine)
+    saga_metrics.install(lambda: parts.store.engine)
     loader = DashboardTemplates(settings["template_path"])
     dashboard = Flower(capp=capp, options=options, **{**settings, "template_loader": loader})
     # Matched before Flower's own list (a host rule inserted ahead of the catch-all), so every
     # path goes through a guarded handler, including Flower's final "not found" handler.
-    dashboard.add_handlers(r".*", guard_all([*saga_routes(), *flowers_pages_and_reads()]))
+    dashboard.add_handlers(r".*", guard_all([*saga_routes(parts), *flowers_pages_and_reads()]))
     return dashboard
 

@@ -1,4 +1,5 @@
-"""`python -m orchestrator.dashboard [--address=...] [--port=...]` — Flower with the saga view.
+"""`python -m orchestrator.entrypoints.dashboard [--address=...] [--port=...]`: Flower with the
+saga view.
 
 Takes Flower's own options, from the command line and `FLOWER_*` variables, exactly as
 `celery -A orchestrator flower` does; the login is user `techlead` with the password in
@@ -20,8 +21,8 @@ from glastonbury import logs
 from glastonbury.auth import secret
 from glastonbury.process import tune_garbage_collector
 from orchestrator import app as celery_app
-from orchestrator.dashboard.app import make_dashboard
-from orchestrator.dashboard.login import USER
+from orchestrator.entrypoints.dashboard.app import make_dashboard
+from orchestrator.entrypoints.dashboard.login import USER
 
 
 

@@ -1,7 +1,8 @@
 """The saga pages: the flow with its figures, the list of sagas, one saga's timeline, actions.
 
 They read the orchestrator's store (history survives restarts) and act only through
-`orchestrator.operations`, so the dashboard obeys the same safety rules as the command line.
+`orchestrator.service_layer.operations`, so the dashboard obeys the same safety rules as the
+command line.
 Store reads and actions block, so they run on Flower's thread pool, not on the event loop.
 """
 
@@ -18,13 +19,14 @@ from kombu.exceptions import OperationalError
 from tornado import web
 from tornado.ioloop import IOLoop
 
-from orchestrator import config, operations
+from orchestrator import config
 from orchestrator.adapters import saga_views
 from orchestrator.adapters.store import ReconcilerPasses, now
-from orchestrator.dashboard import diagram
-from orchestrator.entrypoints.saga_text import duration
 from orchestrator.domain.model import Saga, SagaState
-from orchestrator.wiring import store
+from orchestrator.entrypoints.dashboard import diagram
+from orchestrator.entrypoints.saga_text import duration
+from orchestrator.service_layer import operations
+from orchestrator.service_layer.parts import Parts
 
 NOTICE_COOKIE = "saga_notice"
 ACTIONS = {"retry": operations.retry, "compensate": operations.compensate}
@@ -41,14 +43,14 @@ class Overview:
     reconciler: ReconcilerPasses | None
 
 
-def read_overview(state: str | None, needs: str | None) -> Overview:
-    engine = store().engine
+def read_overview(parts: Parts, state: str | None, needs: str | None) -> Overview:
+    engine = parts.store.engine
     stuck_after = timedelta(seconds=config.stuck_after())
     figures = saga_views.step_figures(engine, diagram.STEPS)
     drawing = diagram.draw(figures, saga_views.counts_by_state(engine))
     return Overview(drawing, figures, saga_views.needs_a_person_counts(engine, stuck_after),
                     saga_views.find_sagas(engine, stuck_after, state, needs),
-                    store().reconciler_passes())
+                    parts.store.reconciler_passes())
 
 
 def seconds(value: float | None) -> str:
@@ -63,6 +65,9 @@ def moment(value: datetime | None) -> str:
 
 class SagaHandler(BaseHandler):
     """Flower's handler (its login, look and error pages) with helpers of the saga pages."""
+
+    def initialize(self, parts: Parts) -> None:
+        self.parts = parts
 
     async def blocking(self, function: Any, *args: Any) -> Any:
         return await IOLoop.current().run_in_executor(None, partial(function, *args))
@@ -85,7 +90,7 @@ class SagasPage(SagaHandler):
     async def get(self) -> None:
         state = self.choice("state", [s.value for s in SagaState])
         needs = self.choice("needs", [*saga_views.NEEDS_A_PERSON, "any"])
-        overview = await self.blocking(read_overview, state, needs)
+        overview = await self.blocking(read_overview, self.parts, state, needs)
         self.render("sagas.html", overview=overview, chosen_state=state, chosen_needs=needs,
                     states=[s.value for s in SagaState], reasons=saga_views.NEEDS_A_PERSON,
                     stuck_after=config.stuck_after(), sample=saga_views.DURATION_SAMPLE,
@@ -97,7 +102,7 @@ class SagaPage(SagaHandler):
 
     @web.authenticated
     async def get(self, order_id: str) -> None:
-        saga: Saga | None = await self.blocking(store().get, order_id)
+        saga: Saga | None = await self.blocking(self.parts.store.get, order_id)
         if saga is None:
             raise web.HTTPError(404, f"no saga for order {order_id}")
         self.render("saga.html", saga=saga, notice=self.take_notice(), now=now(),
@@ -124,7 +129,8 @@ class SagaAction(SagaHandler):
     @web.authenticated
     async def post(self, order_id: str, action: str) -> None:
         try:
-            notice = {"kind": "done", "text": await self.blocking(ACTIONS[action], order_id)}
+            notice = {"kind": "done",
+                      "text": await self.blocking(ACTIONS[action], self.parts, order_id)}
         except operations.Refused as refusal:
             notice = {"kind": "refused", "text": str(refusal)}
         except OperationalError as error:  # the broker is down; what was stored stays stored

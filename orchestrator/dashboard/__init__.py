@@ -1,4 +1,0 @@
-"""The monitoring dashboard: Flower and the saga view, behind one login.
-
-`python -m orchestrator.dashboard [flower options]` runs it (see `__main__`); `app` builds it.
-"""

@@ -1,0 +1,115 @@
+"""The flow's plain functions, called as a worker would call them but without Celery: the parts
+are handed in (fake services, a real SQLite store) and the dispatcher only notes the plans."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orchestrator.adapters.store import SagaStore
+from orchestrator.bootstrap import bootstrap
+from orchestrator.domain.exceptions import ContractBroken
+from orchestrator.domain.model import PaymentDecided, SagaState
+from orchestrator.service_layer import saga as flow
+from orchestrator.service_layer.parts import Parts
+from orchestrator.service_layer.step_runner import Attempt
+from tests.unit.orchestrator.fakes import (FakeInventory, FakeOrders, FakePayments,
+                                           RecordingDispatch)
+
+S = SagaState
+TICKET = "ticket-1"
+
+
+@pytest.fixture
+def parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Parts]:
+    for name in ("STEP_MAX_ATTEMPTS", "STEP_RETRY_DELAY", "STEP_RETRY_MAX_DELAY"):
+        monkeypatch.delenv(name, raising=False)
+    store = SagaStore.connect(f"sqlite:///{tmp_path / 'saga.db'}")
+    yield bootstrap(store=store, inventory=FakeInventory({TICKET: 5}),  # type: ignore[arg-type]
+                    payments=FakePayments(), orders=FakeOrders(),  # type: ignore[arg-type]
+                    dispatch=RecordingDispatch())
+    store.engine.dispose()
+
+
+def sent(parts: Parts) -> list[str]:
+    return parts.dispatch.sent  # type: ignore[attr-defined, no-any-return]
+
+
+def order(order_id: str = "o1", quantity: int = 1) -> dict:
+    return {"version": 1, "orderId": order_id, "customerId": "c", "total": "200.00",
+            "items": [{"ticketId": TICKET, "quantity": quantity, "amount": "200.00"}]}
+
+
+def test_the_start_reserves_at_once_and_plans_the_payment_request(parts: Parts) -> None:
+    ran = flow.start(parts, order(), Attempt("t1"))
+    assert ran.outcome == "reserved" and ran.retry_in is None
+    assert parts.store.get("o1").state is S.RESERVED
+    assert sent(parts) == ["run request_payment"]
+
+
+def test_each_step_of_a_plan_runs_as_a_plain_call(parts: Parts) -> None:
+    flow.start(parts, order(), Attempt("t1"))
+    ran = flow.run(parts, "request_payment", "o1", Attempt("t2"))
+    assert ran.outcome == "payment pending" and ran.chain_goes_on
+    assert parts.store.get("o1").state is S.AWAITING_PAYMENT
+    flow.record_payment_results(parts, [PaymentDecided("e1", "o1", True, None)])
+    assert sent(parts)[-1] == "run finalise_order"
+    flow.run(parts, "finalise_order", "o1", Attempt("t3"))
+    assert parts.store.get("o1").state is S.COMPLETED
+    assert parts.orders.outcomes["o1"] == ("COMPLETED", None)  # type: ignore[attr-defined]
+
+
+def test_a_step_out_of_its_states_does_nothing_and_ends_its_chain(parts: Parts) -> None:
+    flow.start(parts, order(), Attempt("t1"))
+    ran = flow.run(parts, "finalise_order", "o1", Attempt("t2"))
+    assert ran.outcome == "skipped: saga is RESERVED" and not ran.chain_goes_on
+
+
+def test_out_of_stock_turns_the_saga_back_and_plans_the_compensation(parts: Parts) -> None:
+    ran = flow.start(parts, order(quantity=6), Attempt("t1"))
+    assert ran.outcome == "out_of_stock" and not ran.chain_goes_on
+    assert parts.store.get("o1").state is S.COMPENSATING
+    assert sent(parts) == ["run release_reservation, fail_order"]
+
+
+def test_a_service_down_asks_for_a_retry_after_the_declared_delay(parts: Parts) -> None:
+    parts.inventory.down = 1  # type: ignore[attr-defined]
+    ran = flow.start(parts, order(), Attempt("t1"))
+    assert ran.retry_in is not None and 0.5 <= ran.retry_in <= 1.0   # CALLS_A_SERVICE: 1 s
+    assert parts.store.get("o1").state is S.STARTED and sent(parts) == []
+    assert flow.start(parts, order(), Attempt("t1", retries=1)).outcome == "reserved"
+
+
+def test_the_last_declared_attempt_gives_up_and_the_saga_ends_as_declared(
+        parts: Parts) -> None:
+    parts.inventory.down = 1  # type: ignore[attr-defined]
+    with pytest.raises(Exception, match="gave up after 5 attempts"):
+        flow.start(parts, order(), Attempt("t5", retries=4))
+    saga = parts.store.get("o1")
+    assert saga.state is S.COMPENSATING and saga.outcome is S.REJECTED
+    assert sent(parts) == ["run release_reservation, fail_order"]
+
+
+def test_a_broken_contract_is_never_retried(parts: Parts,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    flow.start(parts, order(), Attempt("t1"))
+
+    def broken(*_: object) -> str:
+        raise ContractBroken("POST /payments: HTTP 418")
+
+    monkeypatch.setattr(parts.payments, "request", broken)
+    with pytest.raises(ContractBroken):
+        flow.run(parts, "request_payment", "o1", Attempt("t2"))
+
+
+def test_a_conflicting_outcome_parks_the_saga_for_a_person(parts: Parts) -> None:
+    flow.start(parts, order(), Attempt("t1"))
+    flow.run(parts, "request_payment", "o1", Attempt("t2"))
+    flow.record_payment_results(parts, [PaymentDecided("e1", "o1", True, None)])
+    parts.orders.outcomes["o1"] = ("REJECTED", "by hand")  # type: ignore[attr-defined]
+    ran = flow.run(parts, "finalise_order", "o1", Attempt("t3"))
+    assert ran.outcome.startswith("parked: ") and not ran.chain_goes_on
+    saga = parts.store.get("o1")
+    assert saga.parked and saga.state is S.APPROVED
