@@ -158,7 +158,8 @@ def _run_step(parts: Parts, step: Step, order_id: str, attempt: Attempt, then: F
         # Its worker died with it, again and again (Redis keeps no count; the store does):
         # a person looks at it instead.
         return park(parts, order_id, step.name, "too many attempts", attempt.task_id)
-    policy = config.retry_policy(step.declared)
+    policy = step.declared.retry   # which failures it retries (the settings change only numbers)
+    assert policy is not None
     try:
         verdict = step.body(saga, parts)
     except policy.parked_on as error:
