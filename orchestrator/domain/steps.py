@@ -73,18 +73,27 @@ class StepDeclaration:
     turns_back_as: str | None = None            # why the saga turns back at this step (diagram)
     gives_up_as: SagaState | None = None        # the saga's end if it fails for good; None: it
     #                                             must finish, the reconciler drives it again
+    gives_up_saying: str | None = None          # the order's reason then, for the customer (the
+    #                                             technical failure stays in the step's record)
     is_a_task: bool = True                      # False: a wait, a row in the store
     retry: RetryPolicy | None = None            # a task's: how it meets a failure
+
+    def __post_init__(self) -> None:
+        assert (self.gives_up_as is None) is (self.gives_up_saying is None), (
+            f"{self.name}: a step that gives up says so to the customer, and only then")
 
 
 RESERVE_TICKETS = StepDeclaration(
     "reserve_tickets", "Reserve tickets", Place.FORWARD, Stage.ONGOING, runs_in=(S.STARTED,),
     where_a_saga_waits=(S.STARTED,), passes_as="reserved", turns_back_as="out of stock",
-    gives_up_as=S.REJECTED, retry=CALLS_A_SERVICE)
+    gives_up_as=S.REJECTED, retry=CALLS_A_SERVICE,
+    gives_up_saying="The tickets could not be reserved just now; nothing was charged.")
 REQUEST_PAYMENT = StepDeclaration(
     "request_payment", "Request payment", Place.FORWARD, Stage.ONGOING,
     runs_in=(S.RESERVED, S.AWAITING_PAYMENT), where_a_saga_waits=(S.RESERVED,),
-    turns_back_as="failed", gives_up_as=S.PAYMENT_FAILED, retry=CALLS_A_SERVICE)
+    turns_back_as="failed", gives_up_as=S.PAYMENT_FAILED, retry=CALLS_A_SERVICE,
+    gives_up_saying="The payment could not be requested; nothing was charged and the tickets "
+                    "are back on sale.")
 AWAIT_PAYMENT = StepDeclaration(
     "await_payment", "Wait for the result", Place.FORWARD, Stage.ONGOING,
     where_a_saga_waits=(S.AWAITING_PAYMENT,), passes_as="approved",

@@ -10,6 +10,8 @@
     compensate(outcome): release_reservation ──► fail_order ──► REJECTED | PAYMENT_FAILED
                          (and void_payment beside it, when a payment may have been taken)
 
+    nothing to pay (free tickets): reserve_tickets ──► finalise_order ──► COMPLETED
+
 Three plans carry it forward: reserve and pay (the start records the saga and reserves at once;
 a re-driven saga reserves with `reserve_tickets`), then the wait, then finalise; compensation is
 a fourth. Services only do their step and answer; every decision is made here. Each step is
@@ -33,8 +35,8 @@ from orchestrator.config import payment_result_timeout
 from orchestrator.domain.exceptions import ContractBroken, ServiceUnavailable
 from orchestrator.domain.model import (GAVE_UP, PAYMENT_MAY_EXIST, OrderPlaced, PaymentDecided,
                                        Saga, SagaState, customer_reason)
-from orchestrator.domain.steps import (AWAIT_PAYMENT, CHECK_PAYMENT, FAIL_ORDER, FINALISE_ORDER,
-                                       GIVE_UP_AS, RELEASE_RESERVATION, REQUEST_PAYMENT,
+from orchestrator.domain.steps import (AWAIT_PAYMENT, BY_NAME, CHECK_PAYMENT, FAIL_ORDER,
+                                       FINALISE_ORDER, RELEASE_RESERVATION, REQUEST_PAYMENT,
                                        RESERVE_TICKETS, VOID_PAYMENT, Plan)
 from orchestrator.service_layer.parts import Parts
 from orchestrator.service_layer.step_runner import (STEPS, Attempt, Ran, Verdict, advance, done,
@@ -104,8 +106,11 @@ def next_steps(saga: Saga) -> Plan | None:
 
 @saga_step(RESERVE_TICKETS)
 def reserve_tickets(saga: Saga, parts: Parts) -> Verdict:
-    """Hold every ticket of the order, or none; out of stock ends the saga as REJECTED."""
+    """Hold every ticket of the order, or none; out of stock ends the saga as REJECTED. An order
+    with nothing to pay (free tickets) goes straight to finalising: no payment is asked for."""
     refusal = parts.inventory.reserve(saga.order_id, saga.lines)
+    if refusal is None and saga.total == 0:
+        return turn("reserved", (S.STARTED,), S.APPROVED)
     if refusal is None:
         return advance("reserved", (S.STARTED,), S.RESERVED)
     return compensate(saga, S.REJECTED, f"Tickets not available: {refusal.message}",
@@ -290,13 +295,15 @@ def void_payment(saga: Saga, parts: Parts) -> Verdict:
 
 def step_failed(parts: Parts, step: str, order_id: str, exc: BaseException,
                 task_id: str | None) -> None:
-    """A step failed for good. Before the payment is decided the saga compensates; after it
-    (finalising, compensating) it must finish, so the reconciler drives the step again later."""
+    """A step failed for good. Before the payment is decided the saga compensates, telling the
+    customer what its declaration says (the failure itself stays in the step's record); after
+    it (finalising, compensating) it must finish, so the reconciler drives the step again."""
     error = f"{type(exc).__name__}: {exc}"
     parts.store.finish_step(order_id, StepRun(step, "failed", now(), task_id, counted=True,
                                               error=error))
     saga = parts.store.current(order_id)
-    if saga is None or step not in GIVE_UP_AS:
+    declared = BY_NAME.get(step)
+    if saga is None or declared is None or declared.gives_up_as is None:
         return
-    start_compensation(parts, saga, GIVE_UP_AS[step],
-                       f"The {step.replace('_', ' ')} step failed: {exc}")
+    assert declared.gives_up_saying is not None
+    start_compensation(parts, saga, declared.gives_up_as, declared.gives_up_saying)

@@ -53,7 +53,8 @@ def advance(outcome: str, allowed: tuple[SagaState, ...], to: SagaState, /,
 
 def turn(outcome: str, allowed: tuple[SagaState, ...], to: SagaState, /,
          **changes: object) -> Verdict:
-    """The saga leaves its path (compensation): what follows is decided for its new state."""
+    """The saga leaves its planned path (compensation; nothing to pay): what follows is decided
+    for its new state."""
     return Verdict(outcome, Move(allowed, to, changes), turns=True)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from orchestrator.adapters.store import SagaStore
 from orchestrator.bootstrap import bootstrap
-from orchestrator.domain.exceptions import ContractBroken
+from orchestrator.domain.exceptions import ContractBroken, ServiceUnavailable
 from orchestrator.domain.model import PaymentDecided, SagaState
 from orchestrator.service_layer import saga as flow
 from orchestrator.service_layer.parts import Parts
@@ -85,7 +85,7 @@ def test_a_service_down_asks_for_a_retry_after_the_declared_delay(parts: Parts) 
 def test_the_last_declared_attempt_gives_up_and_the_saga_ends_as_declared(
         parts: Parts) -> None:
     parts.inventory.down = 1  # type: ignore[attr-defined]
-    with pytest.raises(Exception, match="gave up after 5 attempts"):
+    with pytest.raises(ServiceUnavailable, match="gave up after 5 attempts"):
         flow.start(parts, order(), Attempt("t5", retries=4))
     saga = parts.store.get("o1")
     assert saga.state is S.COMPENSATING and saga.outcome is S.REJECTED
@@ -113,3 +113,24 @@ def test_a_conflicting_outcome_parks_the_saga_for_a_person(parts: Parts) -> None
     assert ran.outcome.startswith("parked: ") and not ran.chain_goes_on
     saga = parts.store.get("o1")
     assert saga.parked and saga.state is S.APPROVED
+
+
+def test_an_order_with_nothing_to_pay_goes_from_its_reservation_to_finalising(
+        parts: Parts) -> None:
+    free = {**order(), "total": "0.00",
+            "items": [{"ticketId": TICKET, "quantity": 1, "amount": "0.00"}]}
+    ran = flow.start(parts, free, Attempt("t1"))
+    assert ran.outcome == "reserved" and not ran.chain_goes_on
+    assert parts.store.get("o1").state is S.APPROVED
+    assert sent(parts) == ["run finalise_order"]
+    assert parts.payments.payments == {}  # type: ignore[attr-defined]
+
+
+def test_a_step_given_up_on_tells_the_customer_in_its_declared_words(parts: Parts) -> None:
+    parts.inventory.down = 1  # type: ignore[attr-defined]
+    with pytest.raises(ServiceUnavailable):
+        flow.start(parts, order(), Attempt("t5", retries=4))
+    saga = parts.store.get("o1")
+    assert saga.reason == "The tickets could not be reserved just now; nothing was charged."
+    reserve = next(step for step in saga.steps if step.name == "reserve_tickets")
+    assert reserve.outcome == "failed" and "inventory down" in reserve.error

@@ -13,6 +13,7 @@ from orchestrator.adapters.step_queue import CeleryDispatch
 from orchestrator.adapters.store import SagaStore
 from orchestrator.bootstrap import bootstrap
 from orchestrator.domain.model import PaymentDecided, SagaState
+from orchestrator.domain.steps import REQUEST_PAYMENT
 from orchestrator.entrypoints import saga_tasks
 from orchestrator.entrypoints.celery_app import app
 from orchestrator.service_layer.parts import Parts
@@ -107,7 +108,9 @@ def test_a_payment_request_that_fails_for_good_compensates_with_the_reason(world
     place("o1")
     saga = world.store.get("o1")
     assert saga.state is S.PAYMENT_FAILED
-    assert "gave up after 3 attempts" in saga.reason
+    assert saga.reason == REQUEST_PAYMENT.gives_up_saying   # in the customer's words
+    request = next(step for step in saga.steps if step.name == "request_payment")
+    assert "payment down (gave up after 3 attempts)" in request.error   # the failure, for us
     assert world.inventory.stock[TICKET] == 5
 
 
@@ -168,3 +171,13 @@ def test_a_blip_of_the_saga_store_is_retried_not_compensated(
     place("o1")
     assert store.get("o1").state is S.AWAITING_PAYMENT
     assert world.inventory.stock[TICKET] == 4   # reserved once (the retries found it held)
+
+
+def test_an_order_with_nothing_to_pay_completes_without_a_payment(world: Parts) -> None:
+    saga_tasks.start.delay({"version": 1, "orderId": "free", "customerId": "c", "total": "0.00",
+                            "items": [{"ticketId": TICKET, "quantity": 2, "amount": "0.00"}]})
+    saga = world.store.get("free")
+    assert saga.state is S.COMPLETED
+    assert [step.name for step in saga.steps] == ["reserve_tickets", "finalise_order"]
+    assert "free" not in world.payments.payments  # type: ignore[attr-defined]
+    assert world.inventory.reservations["free"][0] == "CONFIRMED"  # type: ignore[attr-defined]

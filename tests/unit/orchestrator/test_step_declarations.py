@@ -137,3 +137,10 @@ def test_the_delay_between_attempts_doubles_up_to_its_cap_with_jitter() -> None:
     for retries, ceiling in ((0, 1.0), (1, 2.0), (2, 4.0), (3, 8.0), (6, 8.0)):
         for _ in range(20):
             assert ceiling / 2 <= policy.delay(retries) <= ceiling
+
+
+def test_a_step_that_gives_up_says_why_to_the_customer() -> None:
+    for declared in DECLARED:
+        assert (declared.gives_up_as is None) is (declared.gives_up_saying is None)
+    with pytest.raises(AssertionError, match="says so to the customer"):
+        replace(RESERVE_TICKETS, gives_up_saying=None)
