@@ -4,7 +4,8 @@ Modelled on Jepsen's checkers: every order the order service acknowledged must b
 accounted for, and the three services' own records must tell one story:
 
 - every order is terminal, and so is its saga, with the same status;
-- COMPLETED  <=>  the reservation is CONFIRMED and the payment APPROVED;
+- COMPLETED  <=>  the reservation is CONFIRMED and the payment APPROVED (or, with nothing to
+  pay, a total of 0.00, no payment at all);
 - REJECTED / PAYMENT_FAILED  <=>  no ticket held (reservation RELEASED or none) and no money
   kept (payment absent, DECLINED, CANCELLED or REFUNDED);
 - per ticket: available + quantities of HELD and CONFIRMED reservations = the initial stock,
@@ -16,6 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -51,7 +53,7 @@ class Snapshot:
     """What the four databases hold about some orders and tickets, read once."""
 
     orders: dict[str, dict[str, Any]]          # id -> {status, key}
-    sagas: dict[str, dict[str, Any]]           # id -> {state, parked, payment_to_void}
+    sagas: dict[str, dict[str, Any]]           # id -> {state, parked, payment_to_void, total}
     reservations: dict[str, str]               # order id -> status
     lines: dict[str, list[tuple[str, int]]]    # order id -> [(ticket id, quantity)]
     payments: dict[str, str]                   # order id -> status
@@ -72,9 +74,11 @@ class Snapshot:
                               if keep(str(r.id))}
             with engines["orchestrator"].connect() as db:
                 saga_rows = {r.order_id: {"state": r.state, "parked": bool(r.parked),
-                                          "payment_to_void": bool(r.payment_to_void)}
+                                          "payment_to_void": bool(r.payment_to_void),
+                                          "total": Decimal(r.total)}
                              for r in db.execute(select(sagas.c.order_id, sagas.c.state,
-                                                        sagas.c.parked, sagas.c.payment_to_void))
+                                                        sagas.c.parked, sagas.c.payment_to_void,
+                                                        sagas.c.total))
                              if keep(r.order_id)}
             with engines["inventory"].connect() as db:
                 held = {str(r.order_id): r.status
@@ -188,7 +192,8 @@ def _order_problems(snapshot: Snapshot, order_id: str, status: str) -> list[str]
         if saga["payment_to_void"]:
             problems.append(f"{where}: its saga still has a payment to void")
     if status == "COMPLETED":
-        if reservation != "CONFIRMED" or payment != "APPROVED":
+        free = saga is not None and saga["total"] == 0 and payment is None
+        if reservation != "CONFIRMED" or (payment != "APPROVED" and not free):
             problems.append(f"{where} completed unsold or unpaid")
     elif status in TERMINAL:
         if reservation not in NO_TICKET_HELD:

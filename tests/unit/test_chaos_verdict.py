@@ -1,0 +1,32 @@
+"""The chaos and race verdict (tests/chaos/verdict.py) on snapshots written by hand."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tests.chaos.verdict import Snapshot, judge
+
+
+def completed(total: str, payment: str | None) -> Snapshot:
+    return Snapshot(
+        orders={"o1": {"status": "COMPLETED", "key": None}},
+        sagas={"o1": {"state": "COMPLETED", "parked": False, "payment_to_void": False,
+                      "total": Decimal(total)}},
+        reservations={"o1": "CONFIRMED"}, lines={"o1": [("t1", 1)]},
+        payments={} if payment is None else {"o1": payment}, available={"t1": 4})
+
+
+def test_a_completed_order_is_sold_and_paid() -> None:
+    assert judge(completed("200.00", "APPROVED"), {"t1": 5}, ["o1"]).ok
+
+
+def test_a_completed_order_without_an_approved_payment_is_a_problem() -> None:
+    for payment in (None, "CANCELLED", "PENDING"):
+        verdict = judge(completed("200.00", payment), {"t1": 5}, ["o1"])
+        assert verdict.problems == [f"order o1 (COMPLETED, reservation CONFIRMED, payment "
+                                    f"{payment}) completed unsold or unpaid"], payment
+
+
+def test_an_order_with_nothing_to_pay_completes_without_a_payment_and_only_without_one() -> None:
+    assert judge(completed("0.00", None), {"t1": 5}, ["o1"]).ok
+    assert not judge(completed("0.00", "CANCELLED"), {"t1": 5}, ["o1"]).ok
