@@ -37,8 +37,10 @@ chaos: $(STAMP)
 	CHAOS_ORDERS=$${CHAOS_ORDERS:-1000} $(BIN)/python -m tests.chaos
 
 # The speed figures (bench/README.md): the local stack, then the same on the machine's
-# PostgreSQL and Redis when they answer; each writes bench/results/<timestamp>.json.
+# PostgreSQL and Redis when they answer, then the store's reads under a million finished sagas;
+# each writes bench/results/<timestamp>[-production|-history].json.
 # BENCH_ARGS e.g. "--hold 10000".
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 	$(BIN)/python -m bench.run --production $(BENCH_ARGS)
+	$(BIN)/python -m bench.history

@@ -2,7 +2,8 @@
 
 The dashboard serves them in Flower's `/metrics`, behind the same login. Everything is counted
 by the database: sagas by state, parked sagas, each step's runs (passed or failed) and their
-durations as a histogram (the wait for the payment included), compensation steps, the
+durations as a histogram (the wait for the payment included; from `step_totals`, which each
+run's end adds to, so a scrape reads a row a step, not the history), compensation steps, the
 reconciler's passes and repairs, and the payment results the bridge dead-lettered.
 """
 
@@ -16,19 +17,16 @@ from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
                                     HistogramMetricFamily, Metric)
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
 from glastonbury.db import reading
-from orchestrator.adapters.saga_views import ended_runs
-from orchestrator.adapters.store import (REPAIRS, _aware, dead_letters, reconciler_passes,
-                                         saga_steps, sagas)
+from orchestrator.adapters.store import (DURATION_BUCKETS, REPAIRS, StepTotals, _aware,
+                                         dead_letters, read_step_totals, reconciler_passes, sagas)
 from orchestrator.domain.model import SagaState
 from orchestrator.domain.steps import COMPENSATION_STEPS
 
 PREFIX = "glastonbury"
-# Seconds: a step's HTTP call takes milliseconds, the wait for a payment up to its deadline.
-BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
 
 
 class SagaCollector(Collector):  # type: ignore[misc]
@@ -38,10 +36,11 @@ class SagaCollector(Collector):  # type: ignore[misc]
         self.engine = engine
 
     def collect(self) -> Iterator[Metric]:
-        yield from step_runs(ended_runs(self.engine()))
         with reading(self.engine()) as connection:
+            totals = read_step_totals(connection)
+            yield from step_runs(totals)
+            yield step_durations(totals)
             yield from sagas_by_state(connection)
-            yield step_durations(connection)
             yield from reconciler(connection)
             yield dead_lettered(connection)
 
@@ -59,45 +58,32 @@ def sagas_by_state(connection: Connection) -> Iterator[Metric]:
                             value=parked or 0)
 
 
-def step_runs(ended: dict[str, tuple[int, int]]) -> Iterator[Metric]:
-    """From saga_views.ended_runs, as the dashboard counts them: (passed, failed) by step."""
+def step_runs(totals: dict[str, StepTotals]) -> Iterator[Metric]:
+    """Finished runs by step and result, as the dashboard counts them."""
     runs = CounterMetricFamily(f"{PREFIX}_saga_steps",
                                "Finished runs of each saga step, by result (passed or failed).",
                                labels=["step", "result"])
     compensations = CounterMetricFamily(f"{PREFIX}_compensations",
                                         "Compensation steps run, by step.", labels=["step"])
-    for name, (passed, failed) in sorted(ended.items()):
-        runs.add_metric([name, "passed"], passed)
-        runs.add_metric([name, "failed"], failed)
+    for name, total in sorted(totals.items()):
+        runs.add_metric([name, "passed"], total.passed)
+        runs.add_metric([name, "failed"], total.failed)
     for name in COMPENSATION_STEPS:
-        compensations.add_metric([name], sum(ended.get(name, (0, 0))))
+        compensations.add_metric([name], totals[name].runs if name in totals else 0)
     yield runs
     yield compensations
 
 
-def _seconds(connection: Connection) -> ColumnElement[Any]:
-    """A finished step's duration in seconds, in the database's own date arithmetic."""
-    if connection.dialect.name == "postgresql":
-        return func.extract("epoch", saga_steps.c.ended_at - saga_steps.c.started_at)
-    return (func.julianday(saga_steps.c.ended_at)
-            - func.julianday(saga_steps.c.started_at)) * 86400.0
-
-
-def step_durations(connection: Connection) -> Metric:
+def step_durations(totals: dict[str, StepTotals]) -> Metric:
     histogram = HistogramMetricFamily(
         f"{PREFIX}_saga_step_duration_seconds",
         "How long each finished step took, from its first start to its end (await_payment: "
         "the wait for the payment result).", labels=["step"])
-    seconds = _seconds(connection)
-    columns = [func.sum(case((seconds <= bound, 1), else_=0)) for bound in BUCKETS]
-    query = (select(saga_steps.c.name, func.count(), func.sum(seconds), *columns)
-             .where(saga_steps.c.ended_at.is_not(None)).group_by(saga_steps.c.name)
-             .order_by(saga_steps.c.name))
-    for row in connection.execute(query):
-        name, count, total, within = row[0], row[1], row[2], row[3:]
-        buckets: list[tuple[str, float]] = [(floatToGoString(bound), int(n or 0))
-                                            for bound, n in zip(BUCKETS, within, strict=True)]
-        histogram.add_metric([name], [*buckets, ("+Inf", count)], float(total or 0))
+    for name, total in sorted(totals.items()):
+        buckets: list[tuple[str, float]] = [
+            (floatToGoString(bound), count)
+            for bound, count in zip(DURATION_BUCKETS, total.at_most, strict=True)]
+        histogram.add_metric([name], [*buckets, ("+Inf", total.runs)], total.seconds)
     return histogram
 
 

@@ -16,25 +16,13 @@ from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.engine import Engine
 
 from glastonbury.db import reading
-from orchestrator.adapters.store import _aware, saga_steps, sagas, stuck
+from orchestrator.adapters.store import _aware, read_step_totals, saga_steps, sagas, stuck
 from orchestrator.domain.model import SagaState
-from orchestrator.domain.steps import (PASSING_OUTCOME, RELEASE_RESERVATION, WAITING_STATES,
+from orchestrator.domain.steps import (GAVE_UP_OUTCOME, RELEASE_RESERVATION, WAITING_STATES,
                                        step_where_waiting)
 
-# Where a business "no" is possible (PASSING_OUTCOME, declared with the steps), any outcome
-# but the step's yes (out of stock, declined, gave up) is a failure of that step. Every step
-# fails with the outcome "failed" when its retries are exhausted.
-# (Parked is a failure of its step too: a person must look.)
-TECHNICAL_FAILURE = "failed"
 NEEDS_A_PERSON = ("stuck", "retrying", "failed")
 DURATION_SAMPLE = 5000
-
-
-def step_failed(step: str, outcome: str | None) -> bool:
-    """Whether a finished step with this outcome counts as failed there."""
-    if outcome == TECHNICAL_FAILURE:
-        return True
-    return step in PASSING_OUTCOME and outcome != PASSING_OUTCOME[step]
 
 
 @dataclass(frozen=True)
@@ -133,12 +121,19 @@ def find_sagas(engine: Engine, stuck_after: timedelta, state: str | None = None,
 
 
 def needs_a_person_counts(engine: Engine, stuck_after: timedelta) -> dict[str, int]:
-    """How many sagas are stuck, retrying, failed (a saga may be in more than one)."""
-    flags = _flags(stuck_after)
-    query = select(*(func.count().filter(flag).label(name) for name, flag in flags.items()))
+    """How many sagas are stuck, retrying, failed (a saga may be in more than one). Each count
+    starts from the few rows it is about (live sagas, unfinished steps, steps given up on,
+    parked sagas), never from the whole history."""
+    retrying = (select(saga_steps.c.order_id)
+                .where(saga_steps.c.ended_at.is_(None), saga_steps.c.attempts > 1).distinct())
+    failed = (select(saga_steps.c.order_id).where(saga_steps.c.outcome == GAVE_UP_OUTCOME)
+              .union(select(sagas.c.order_id).where(sagas.c.parked.is_(True))))
+    queries = {"stuck": select(func.count()).select_from(sagas).where(stuck(stuck_after)),
+               "retrying": select(func.count()).select_from(retrying.subquery()),
+               "failed": select(func.count()).select_from(failed.subquery())}
     with reading(engine) as connection:
-        row = connection.execute(query.select_from(sagas)).one()
-    return {name: int(getattr(row, name)) for name in flags}
+        return {name: int(connection.execute(query).scalar_one())
+                for name, query in queries.items()}
 
 
 def _flags(stuck_after: timedelta) -> dict[str, ColumnElement[bool]]:
@@ -147,7 +142,7 @@ def _flags(stuck_after: timedelta) -> dict[str, ColumnElement[bool]]:
     retrying = exists().where(of_this_saga, saga_steps.c.attempts > 1,
                               saga_steps.c.ended_at.is_(None))
     failed = or_(sagas.c.parked.is_(True),
-                 exists().where(of_this_saga, saga_steps.c.outcome == TECHNICAL_FAILURE))
+                 exists().where(of_this_saga, saga_steps.c.outcome == GAVE_UP_OUTCOME))
     return {"stuck": stuck(stuck_after), "retrying": retrying, "failed": failed}
 
 
@@ -171,15 +166,8 @@ def _sagas_in_each_step(engine: Engine) -> dict[str, int]:
 
 
 def ended_runs(engine: Engine) -> dict[str, tuple[int, int]]:
-    """Each step's finished runs, as (passed, failed) by `step_failed`."""
-    query = (select(saga_steps.c.name, saga_steps.c.outcome, func.count())
-             .where(saga_steps.c.ended_at.is_not(None))
-             .group_by(saga_steps.c.name, saga_steps.c.outcome))
-    result: dict[str, tuple[int, int]] = {}
+    """Each step's finished runs so far, as (passed, failed) by `step_failed` (from the step's
+    running totals: a run given up on and driven again later counts once failed, once passed)."""
     with reading(engine) as connection:
-        for row in connection.execute(query):
-            step, outcome, count = str(row[0]), row[1], int(row[2])
-            passed, failed = result.get(step, (0, 0))
-            result[step] = ((passed, failed + count) if step_failed(step, outcome)
-                            else (passed + count, failed))
-    return result
+        return {name: (total.passed, total.failed)
+                for name, total in read_step_totals(connection).items()}

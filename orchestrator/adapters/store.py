@@ -4,7 +4,12 @@ Transitions are compare-and-set (`UPDATE ... WHERE state IN (...)`): of two deli
 same message, or a late one, exactly one moves the saga and the others change nothing.
 
 A step costs the store one read (`current`: the saga's row, not its history) and one write
-(`finish_step`: the transition and the step's record in one transaction).
+(`finish_step`: the transition, the step's record and its step's running totals in one
+transaction).
+
+Finished sagas pile up; what is asked often never scans them: live sagas are found by their
+state (an index), the metrics and the dashboard's counts of runs read `step_totals` (one row a
+step, added to as each run ends), and the dashboard's other reads go through indexes below.
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from sqlalchemy import (Boolean, Column, ColumnElement, DateTime, Integer, MetaData, Select,
-                        String, Table, Text, and_, bindparam, func, insert, or_, select,
+from sqlalchemy import (Boolean, Column, ColumnElement, DateTime, Float, Index, Integer, MetaData,
+                        Select, String, Table, Text, and_, bindparam, func, insert, or_, select,
                         update)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
@@ -31,7 +36,8 @@ from sqlalchemy.exc import IntegrityError
 from glastonbury.clock import utc_now
 from glastonbury.db import make_engine, reading
 from glastonbury.migrate import upgrade
-from orchestrator.domain.model import OrderLine, OrderPlaced, Saga, SagaState, StepRecord, TERMINAL
+from orchestrator.domain.model import LIVE, OrderLine, OrderPlaced, Saga, SagaState, StepRecord
+from orchestrator.domain.steps import GAVE_UP_OUTCOME, step_failed
 
 metadata = MetaData()
 
@@ -63,6 +69,36 @@ saga_steps = Table(
     Column("outcome", String(64)),
     Column("error", Text),
     Column("task_id", String(64)),
+)
+
+# The few sagas a person or the reconciler looks for among the many finished: parked ones, and
+# those with a payment to give back.
+PARKED, TO_VOID = sagas.c.parked.is_(True), sagas.c.payment_to_void.is_(True)
+Index("ix_sagas_parked", sagas.c.order_id, postgresql_where=PARKED, sqlite_where=PARKED)
+Index("ix_sagas_to_void", sagas.c.updated_at, postgresql_where=TO_VOID, sqlite_where=TO_VOID)
+
+# The dashboard's reads of the step records: each step's latest runs (durations), the sagas with
+# a step given up on, those with a step still being retried.
+Index("ix_saga_steps_name_ended_at", saga_steps.c.name, saga_steps.c.ended_at)
+Index("ix_saga_steps_outcome", saga_steps.c.outcome)
+UNFINISHED = saga_steps.c.ended_at.is_(None)
+Index("ix_saga_steps_unfinished", saga_steps.c.order_id, postgresql_where=UNFINISHED,
+      sqlite_where=UNFINISHED)
+
+# Each step's finished runs so far, as the metrics and the dashboard count them: passed or failed
+# (`step_failed`), their seconds in all, and how many took at most each of DURATION_BUCKETS
+# (`within_<i>`, not cumulative; the last: longer than all). Added to in the transaction that
+# ends each run, so a scrape reads a row a step however long the history.
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+                    300.0, 900.0)   # seconds: a service call takes ms, a payment's wait minutes
+step_totals = Table(
+    "step_totals", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("passed", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("seconds", Float, nullable=False),
+    *(Column(f"within_{index}", Integer, nullable=False)
+      for index in range(len(DURATION_BUCKETS) + 1)),
 )
 
 processed_events = Table(
@@ -106,10 +142,37 @@ def stuck(stuck_after: timedelta) -> ColumnElement[bool]:
     payment, since that wait's deadline (the wait is untouched by design until then). The
     reconciler, the dashboard and the command line all ask this."""
     cutoff = now() - stuck_after
-    return and_(sagas.c.state.not_in([state.value for state in TERMINAL]),
+    return and_(sagas.c.state.in_([state.value for state in LIVE]),   # the few, by their index
                 sagas.c.updated_at < cutoff,
                 or_(sagas.c.state != SagaState.AWAITING_PAYMENT.value,
                     sagas.c.payment_deadline.is_(None), sagas.c.payment_deadline < cutoff))
+
+
+@dataclass(frozen=True)
+class StepTotals:
+    """A step's finished runs so far: passed, failed, seconds in all, and how many took at
+    most each of DURATION_BUCKETS (cumulative, as Prometheus has them)."""
+
+    passed: int
+    failed: int
+    seconds: float
+    at_most: tuple[int, ...]
+
+    @property
+    def runs(self) -> int:
+        return self.passed + self.failed
+
+    @classmethod
+    def from_row(cls, row: Any) -> StepTotals:
+        within = [getattr(row, f"within_{index}") for index in range(len(DURATION_BUCKETS))]
+        at_most = tuple(sum(within[:index + 1]) for index in range(len(within)))
+        return cls(row.passed, row.failed, row.seconds, at_most)
+
+
+def read_step_totals(connection: Connection) -> dict[str, StepTotals]:
+    """Each step's finished runs so far, by step name."""
+    query = select(step_totals).order_by(step_totals.c.name)
+    return {row.name: StepTotals.from_row(row) for row in connection.execute(query)}
 
 
 @dataclass(frozen=True)
@@ -178,7 +241,32 @@ def _upsert_step(dialect: str) -> object:
         set_={"ended_at": new.ended_at, "outcome": new.outcome,
               "task_id": func.coalesce(new.task_id, saga_steps.c.task_id),
               "error": func.coalesce(new.error, saga_steps.c.error),
-              "attempts": saga_steps.c.attempts + new.attempts})
+              "attempts": saga_steps.c.attempts + new.attempts},
+    ).returning(saga_steps.c.started_at)
+
+
+@cache
+def _add_to_totals(dialect: str, within: int) -> object:
+    """Add one finished run, which took at most DURATION_BUCKETS[within], to its step's totals."""
+    insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    buckets = {f"within_{index}": int(index == within)
+               for index in range(len(DURATION_BUCKETS) + 1)}
+    statement = insert_for(step_totals).values(
+        name=bindparam("name"), passed=bindparam("passed"), failed=bindparam("failed"),
+        seconds=bindparam("seconds"), **buckets)
+    bucket = getattr(step_totals.c, f"within_{within}")
+    return statement.on_conflict_do_update(
+        index_elements=[step_totals.c.name],
+        set_={"passed": step_totals.c.passed + statement.excluded.passed,
+              "failed": step_totals.c.failed + statement.excluded.failed,
+              "seconds": step_totals.c.seconds + statement.excluded.seconds,
+              bucket.name: bucket + 1})
+
+
+def duration_bucket(seconds: float) -> int:
+    """The index of the first of DURATION_BUCKETS the duration fits in (the last: none)."""
+    return next((index for index, bound in enumerate(DURATION_BUCKETS) if seconds <= bound),
+                len(DURATION_BUCKETS))
 
 
 @cache
@@ -287,8 +375,11 @@ class SagaStore:
                                         **move.changes, **changes)
             if move is None or not moved:
                 self.update(order_id, connection, **changes)
-            self._record_step(connection, order_id, run.name, run.started_at, now(),
-                              run.outcome, run.task_id, 0 if run.counted else 1, run.error)
+            ended = now()
+            began = self._record_step(connection, order_id, run.name, run.started_at, ended,
+                                      run.outcome, run.task_id, 0 if run.counted else 1,
+                                      run.error)
+            self.add_to_totals(connection, run.name, run.outcome, began, ended)
             if opens is not None and moved:
                 self._record_step(connection, order_id, opens, now(), None, None, None, 1)
         return moved
@@ -303,19 +394,39 @@ class SagaStore:
 
     def _record_step(self, tx: Connection, order_id: str, name: str, started_at: datetime,
                      ended_at: datetime | None, outcome: str | None, task_id: str | None,
-                     add_attempts: int, error: str | None = None) -> None:
+                     add_attempts: int, error: str | None = None) -> datetime:
         """Upsert the step's record: its first start is kept, its attempts are added to, and
-        the last technical error stays in view after a later success."""
-        tx.execute(_upsert_step(tx.dialect.name), {  # type: ignore[call-overload]
+        the last technical error stays in view after a later success. Answers its first
+        start."""
+        began = tx.execute(_upsert_step(tx.dialect.name), {  # type: ignore[call-overload]
             "order_id": order_id, "name": name, "started_at": started_at, "ended_at": ended_at,
-            "attempts": add_attempts, "outcome": outcome, "task_id": task_id, "error": error})
+            "attempts": add_attempts, "outcome": outcome, "task_id": task_id, "error": error,
+        }).scalar_one()
+        return _aware(began) or started_at
+
+    @staticmethod
+    def add_to_totals(tx: Connection, name: str, outcome: str | None, began: datetime,
+                       ended: datetime) -> None:
+        """Count a finished run in its step's totals (from its record's first start: a step
+        retried took all its attempts; the wait for a payment, from its request)."""
+        seconds = max(0.0, (ended - began).total_seconds())
+        failed = step_failed(name, outcome)
+        tx.execute(_add_to_totals(tx.dialect.name, duration_bucket(seconds)),  # type: ignore[call-overload]
+                   {"name": name, "passed": int(not failed), "failed": int(failed),
+                    "seconds": seconds})
+
+    def step_totals(self) -> dict[str, StepTotals]:
+        """Each step's finished runs so far (see `step_totals`)."""
+        with reading(self.engine) as connection:
+            return read_step_totals(connection)
 
     def restart_unfinished_steps(self, order_id: str) -> None:
         """A person retries: count the attempts of unfinished or failed steps afresh."""
         with self.transaction() as tx:
             tx.execute(update(saga_steps)
                        .where(saga_steps.c.order_id == order_id,
-                              saga_steps.c.ended_at.is_(None) | (saga_steps.c.outcome == "failed"))
+                              saga_steps.c.ended_at.is_(None)
+                              | (saga_steps.c.outcome == GAVE_UP_OUTCOME))
                        .values(attempts=0))
 
     def note_step_error(self, order_id: str, name: str, error: str, task_id: str | None = None,
@@ -407,7 +518,7 @@ class SagaStore:
 
     def payments_to_void(self, older_than: timedelta, limit: int = 200) -> list[str]:
         query = (select(sagas.c.order_id)
-                 .where(sagas.c.payment_to_void.is_(True), sagas.c.updated_at < now() - older_than)
+                 .where(TO_VOID, sagas.c.updated_at < now() - older_than)
                  .limit(limit))
         return self._ids(query)
 
@@ -430,7 +541,7 @@ class SagaStore:
         if parked is not None:
             query = query.where(sagas.c.parked.is_(parked))
         if unfinished:
-            query = query.where(sagas.c.state.not_in([state.value for state in TERMINAL]))
+            query = query.where(sagas.c.state.in_([state.value for state in LIVE]))
         if since:
             query = query.where(sagas.c.created_at >= since)
         with reading(self.engine) as connection:

@@ -27,6 +27,7 @@ class SagaState(StrEnum):
 
 
 TERMINAL = frozenset({SagaState.COMPLETED, SagaState.REJECTED, SagaState.PAYMENT_FAILED})
+LIVE = tuple(state for state in SagaState if state not in TERMINAL)
 GAVE_UP = frozenset({SagaState.COMPENSATING, SagaState.REJECTED, SagaState.PAYMENT_FAILED})
 # A payment may exist once it was asked for, even if the answer never came back.
 PAYMENT_MAY_EXIST = (SagaState.RESERVED, SagaState.AWAITING_PAYMENT)

@@ -135,6 +135,20 @@ def step_where_waiting(state: SagaState, released: bool = False) -> str | None:
     return None
 
 
+# Every step fails with this outcome when it is given up on; where a business "no" is possible
+# (`passes_as`), any other outcome than the step's yes (out of stock, declined) fails it too.
+GAVE_UP_OUTCOME = "failed"
+
+
+def step_failed(step: str, outcome: str | None) -> bool:
+    """Whether a finished run of the step with this outcome counts as failed there."""
+    if outcome == GAVE_UP_OUTCOME:
+        return True
+    declared = BY_NAME.get(step)
+    return declared is not None and declared.passes_as is not None \
+        and outcome != declared.passes_as
+
+
 WAITING_STATES = tuple(state for step in DECLARED for state in step.where_a_saga_waits)
 COMPENSATION_STEPS = tuple(step.name for step in on(Place.COMPENSATION))
 PASSING_OUTCOME = {step.name: step.passes_as for step in DECLARED if step.passes_as}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -24,6 +25,7 @@ from glastonbury.migrate import (
     service_options,
     upgrade,
 )
+from orchestrator.adapters.store import DURATION_BUCKETS, SagaStore
 
 
 @pytest.fixture
@@ -133,3 +135,33 @@ def test_processes_starting_together_migrate_once_and_all_start(database_url: st
     finally:
         for engine in engines:
             engine.dispose()
+
+
+def test_a_saga_store_from_before_step_totals_gets_the_totals_of_its_step_records(
+        engine: Engine) -> None:
+    upgrade(engine, "orchestrator", revision="0003")
+    ended = [("o1", "reserve_tickets", 0.02, "reserved"), ("o2", "reserve_tickets", 0.02,
+                                                            "out_of_stock"),
+             ("o1", "await_payment", 2.0, "approved"), ("o1", "finalise_order", 0.3, "failed")]
+    with engine.begin() as connection:
+        for order_id, name, took, outcome in ended:
+            connection.execute(text(
+                "INSERT INTO saga_steps (order_id, name, started_at, ended_at, attempts, outcome) "
+                "VALUES (:o, :n, :s, :e, 1, :outcome)"),
+                {"o": order_id, "n": name, "s": datetime(2026, 6, 1, tzinfo=UTC),
+                 "e": datetime(2026, 6, 1, tzinfo=UTC) + timedelta(seconds=took),
+                 "outcome": outcome})
+        connection.execute(text(   # still running: not a finished run
+            "INSERT INTO saga_steps (order_id, name, started_at, attempts) "
+            "VALUES ('o3', 'reserve_tickets', :s, 2)"), {"s": datetime(2026, 6, 1, tzinfo=UTC)})
+    upgrade(engine, "orchestrator")
+    totals = SagaStore(engine).step_totals()
+    assert {name: (t.passed, t.failed) for name, t in totals.items()} == {
+        "reserve_tickets": (1, 1), "await_payment": (1, 0), "finalise_order": (0, 1)}
+    assert totals["await_payment"].seconds == pytest.approx(2.0, abs=0.001)   # julianday: ~10 µs
+    index = DURATION_BUCKETS.index
+    assert totals["reserve_tickets"].at_most[index(0.01)] == 0
+    assert totals["reserve_tickets"].at_most[index(0.025)] == 2
+    assert totals["await_payment"].at_most[index(1.0)] == 0
+    assert totals["await_payment"].at_most[index(2.5)] == 1
+    assert totals["finalise_order"].at_most[index(0.5)] == 1

@@ -40,6 +40,8 @@ class Rows:
                 order_id=order_id, name=name, started_at=started,
                 ended_at=ended if took is not None else None, attempts=attempts,
                 outcome=outcome, task_id=f"task-{order_id}-{name}"))
+            if took is not None:   # and its step's totals, as the end of a run adds to them
+                self.store.add_to_totals(tx, name, outcome, started, ended)
 
 
 @pytest.fixture

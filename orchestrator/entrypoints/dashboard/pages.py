@@ -23,6 +23,7 @@ from orchestrator import config
 from orchestrator.adapters import saga_views
 from orchestrator.adapters.store import ReconcilerPasses, now
 from orchestrator.domain.model import Saga, SagaState
+from orchestrator.domain.steps import step_failed
 from orchestrator.entrypoints.dashboard import diagram
 from orchestrator.entrypoints.saga_text import duration
 from orchestrator.service_layer import operations
@@ -106,7 +107,7 @@ class SagaPage(SagaHandler):
         if saga is None:
             raise web.HTTPError(404, f"no saga for order {order_id}")
         self.render("saga.html", saga=saga, notice=self.take_notice(), now=now(),
-                    step_failed=saga_views.step_failed)
+                    step_failed=step_failed)
 
     def take_notice(self) -> dict[str, str] | None:
         """The outcome of the last action, shown once."""

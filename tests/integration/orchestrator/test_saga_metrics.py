@@ -11,7 +11,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from orchestrator.adapters.saga_metrics import SagaCollector
-from orchestrator.adapters.store import Move, SagaStore, StepRun, now
+from sqlalchemy import update
+
+from orchestrator.adapters.store import Move, SagaStore, StepRun, now, saga_steps
 from orchestrator.domain.model import OrderLine, OrderPlaced, SagaState
 
 S = SagaState
@@ -93,3 +95,28 @@ def test_states_steps_durations_compensations_repairs_and_dead_letters_are_count
         now().timestamp(), abs=60)
     assert metrics[("glastonbury_dead_letters_total", (("kind", "unsigned"),))] == 3
     assert metrics[("glastonbury_dead_letters_total", (("kind", "contradicted"),))] == 1
+
+
+def test_each_finished_run_is_counted_as_it_ends_from_its_first_start(
+        store: SagaStore) -> None:
+    saga(store, "o1")
+    store.note_step_error("o1", "request_payment", "payment down")   # its first attempt failed
+    started = now() - timedelta(seconds=0.3)
+    with store.transaction() as tx:   # the first attempt began 0.3 s before the second ended
+        tx.execute(update(saga_steps).where(saga_steps.c.order_id == "o1")
+                   .values(started_at=started))
+    step(store, "o1", "request_payment", "payment pending", 0.01)
+    step(store, "o1", "check_payment", "payment declined", 0.01)
+    step(store, "o1", "check_payment", "payment declined", 0.01)   # checked twice: two runs
+
+    totals = store.step_totals()
+    assert (totals["request_payment"].passed, totals["request_payment"].failed) == (1, 0)
+    assert totals["request_payment"].seconds == pytest.approx(0.3, abs=0.1)
+    assert totals["check_payment"].runs == 2
+    metrics = scrape(store)
+    assert metrics[("glastonbury_saga_step_duration_seconds_count",
+                    (("step", "check_payment"),))] == 2
+    assert metrics[("glastonbury_saga_step_duration_seconds_bucket",
+                    (("le", "0.25"), ("step", "request_payment")))] == 0
+    assert metrics[("glastonbury_saga_step_duration_seconds_bucket",
+                    (("le", "0.5"), ("step", "request_payment")))] == 1

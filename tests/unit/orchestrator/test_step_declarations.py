@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from orchestrator.adapters.saga_views import StepFigures, step_failed
+from orchestrator.adapters.saga_views import StepFigures
 import pytest
 
 from orchestrator.adapters.step_queue import QUEUE_OF_STAGE
 from orchestrator.config import retry_policy
 from orchestrator.domain.exceptions import ConflictingOutcome, ContractBroken, ServiceUnavailable
 from orchestrator.domain.model import TERMINAL, Saga, SagaState
-from orchestrator.domain.steps import (CALLS_A_SERVICE, DECLARED, RELEASE_RESERVATION,
+from orchestrator.domain.steps import (CALLS_A_SERVICE, DECLARED, RELEASE_RESERVATION, step_failed,
                                        REQUEST_PAYMENT, RESERVE_TICKETS, Place, RetryPolicy,
                                        Stage, StepDeclaration, step_where_waiting)
 from orchestrator.entrypoints.celery_app import app
