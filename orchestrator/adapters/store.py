@@ -27,8 +27,8 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (Boolean, Column, ColumnElement, DateTime, Float, Index, Integer, MetaData,
-                        Select, String, Table, Text, and_, bindparam, func, insert, or_, select,
-                        update)
+                        Select, String, Table, Text, and_, bindparam, func, insert,
+                        literal_column, or_, select, update)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -249,8 +249,8 @@ def _upsert_step(dialect: str) -> object:
 def _add_to_totals(dialect: str, within: int) -> object:
     """Add one finished run, which took at most DURATION_BUCKETS[within], to its step's totals."""
     insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    buckets = {f"within_{index}": int(index == within)
-               for index in range(len(DURATION_BUCKETS) + 1)}
+    buckets = {f"within_{index}": literal_column("1" if index == within else "0")
+               for index in range(len(DURATION_BUCKETS) + 1)}   # written in: 4 parameters
     statement = insert_for(step_totals).values(
         name=bindparam("name"), passed=bindparam("passed"), failed=bindparam("failed"),
         seconds=bindparam("seconds"), **buckets)
