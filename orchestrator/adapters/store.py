@@ -249,8 +249,8 @@ def _upsert_step(dialect: str) -> object:
 def _add_to_totals(dialect: str, within: int) -> object:
     """Add one finished run, which took at most DURATION_BUCKETS[within], to its step's totals."""
     insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    buckets = {f"within_{index}": literal_column("1" if index == within else "0")
-               for index in range(len(DURATION_BUCKETS) + 1)}   # written in: 4 parameters
+    buckets: dict[str, Any] = {f"within_{index}": literal_column("1" if index == within else "0")
+                               for index in range(len(DURATION_BUCKETS) + 1)}   # 4 parameters
     statement = insert_for(step_totals).values(
         name=bindparam("name"), passed=bindparam("passed"), failed=bindparam("failed"),
         seconds=bindparam("seconds"), **buckets)
