@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from glastonbury.json_schema import TimeText, UuidText
+from glastonbury.money import PAYMENT_AMOUNT_MAX
 from glastonbury.web import STORABLE_TEXT, json_number
 from order_service.domain import model as domain
 from order_service.domain.model import OrderLine, OrderStatus
@@ -84,7 +85,20 @@ class PlaceOrderBody(BaseModel):
 
     customer_id: Uuid = Field(alias="customerId")
     amount: Amount
-    items: list[OrderItemBody] = Field(min_length=1, max_length=50)
+    items: list[OrderItemBody] = Field(
+        min_length=1, max_length=50,
+        description=f"Their total (amount x quantity) at most {PAYMENT_AMOUNT_MAX}, the most "
+                    "one payment can be.")
+
+    @field_validator("items")
+    @classmethod
+    def _payable(cls, items: list[OrderItemBody]) -> list[OrderItemBody]:
+        total = sum((item.amount * item.quantity for item in items), Decimal(0))
+        if total > PAYMENT_AMOUNT_MAX:
+            raise PydanticCustomError(
+                "total_too_large", "the order's total {total} is above {most}, the most one "
+                "payment can be", {"total": f"{total:.2f}", "most": str(PAYMENT_AMOUNT_MAX)})
+        return items
 
 
 class OutcomeBody(BaseModel):

@@ -9,12 +9,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from glastonbury.json_schema import TimeText, UuidText
+from glastonbury.money import PAYMENT_AMOUNT_MAX
 from glastonbury.web import STORABLE_TEXT, ApiError
 from payment_service.domain import model as domain
 from payment_service.domain.model import Decision, PaymentStatus
 
 # Fits the NUMERIC(14, 2) column on every backend.
-MAX_AMOUNT = Decimal("999999999999.99")
+MAX_AMOUNT = PAYMENT_AMOUNT_MAX
 MAX_ORDERS_ASKED = 100   # ids in one `GET /payments?orderId=...&orderId=...`
 
 

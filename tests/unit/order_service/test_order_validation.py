@@ -143,3 +143,17 @@ def test_a_body_nested_deeper_than_any_order_is_refused_on_every_python(
 def test_a_malformed_idempotency_key_is_refused(client: FlaskClient, key: str) -> None:
     status, body = post_raw(client, json.dumps(BRIEF_BODY), headers={"Idempotency-Key": key})
     assert status == 422 and body["details"][0]["field"] == "Idempotency-Key"
+
+
+def test_an_order_whose_total_no_payment_can_be_is_refused_naming_its_total(
+        client: FlaskClient) -> None:
+    lines = [{"id": f"3852cb18-9c19-4326-ac77-a1a0264bd9{n:02d}", "name": "box",
+              "amount": 999999999.99, "quantity": 10000} for n in range(2)]   # 2e13 in all
+    response = client.post("/orders", json=BRIEF_BODY | {"items": lines})
+    assert response.status_code == 422
+    body = response.get_json()
+    assert body["details"] == [{"field": "items", "problem": (
+        "the order's total 19999999999800.00 is above 999999999999.99, the most one payment "
+        "can be")}]
+    just_payable = [{"id": ITEM["id"], "name": "box", "amount": 99999999.99, "quantity": 10000}]
+    assert client.post("/orders", json=BRIEF_BODY | {"items": just_payable}).status_code == 202
