@@ -68,6 +68,11 @@ def main() -> None:
     parser.add_argument("--sagas", type=int, default=1_000_000)
     args = parser.parse_args()
     os.environ.setdefault("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        make_engine(os.environ["TEST_DATABASE_URL"]).connect().close()
+    except Exception as error:  # noqa: BLE001 - any reason: say it and stop
+        sys.exit(f"bench.history needs PostgreSQL ({os.environ['TEST_DATABASE_URL']}); "
+                 f"not measured: {error}")
     with fresh_postgres_database() as url:
         engine = make_engine(url)
         try:
