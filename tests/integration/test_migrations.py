@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import insert, inspect, text
 from sqlalchemy.engine import Engine
 
 from glastonbury.db import make_engine
@@ -25,7 +25,7 @@ from glastonbury.migrate import (
     service_options,
     upgrade,
 )
-from orchestrator.adapters.store import DURATION_BUCKETS, SagaStore
+from orchestrator.adapters.store import DURATION_BUCKETS, SagaStore, saga_steps
 
 
 @pytest.fixture
@@ -143,17 +143,14 @@ def test_a_saga_store_from_before_step_totals_gets_the_totals_of_its_step_record
     ended = [("o1", "reserve_tickets", 0.02, "reserved"), ("o2", "reserve_tickets", 0.02,
                                                             "out_of_stock"),
              ("o1", "await_payment", 2.0, "approved"), ("o1", "finalise_order", 0.3, "failed")]
-    with engine.begin() as connection:
-        for order_id, name, took, outcome in ended:
-            connection.execute(text(
-                "INSERT INTO saga_steps (order_id, name, started_at, ended_at, attempts, outcome) "
-                "VALUES (:o, :n, :s, :e, 1, :outcome)"),
-                {"o": order_id, "n": name, "s": datetime(2026, 6, 1, tzinfo=UTC),
-                 "e": datetime(2026, 6, 1, tzinfo=UTC) + timedelta(seconds=took),
-                 "outcome": outcome})
-        connection.execute(text(   # still running: not a finished run
-            "INSERT INTO saga_steps (order_id, name, started_at, attempts) "
-            "VALUES ('o3', 'reserve_tickets', :s, 2)"), {"s": datetime(2026, 6, 1, tzinfo=UTC)})
+    began = datetime(2026, 6, 1, tzinfo=UTC)
+    with engine.begin() as connection:   # saga_steps is as 0003 left it: the model's table
+        connection.execute(insert(saga_steps), [
+            {"order_id": order_id, "name": name, "started_at": began, "attempts": 1,
+             "ended_at": began + timedelta(seconds=took), "outcome": outcome}
+            for order_id, name, took, outcome in ended])
+        connection.execute(insert(saga_steps).values(   # still running: not a finished run
+            order_id="o3", name="reserve_tickets", started_at=began, attempts=2))
     upgrade(engine, "orchestrator")
     totals = SagaStore(engine).step_totals()
     assert {name: (t.passed, t.failed) for name, t in totals.items()} == {
