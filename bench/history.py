@@ -32,7 +32,6 @@ from orchestrator.entrypoints.dashboard import diagram
 from tests.conftest import fresh_postgres_database
 
 STUCK_AFTER = timedelta(seconds=60)
-STEPS = ("reserve_tickets", "request_payment", "await_payment", "finalise_order")
 FILL = """
 INSERT INTO sagas (order_id, state, customer_id, total, lines, payment_requested,
                    payment_to_void, drives, parked, created_at, updated_at)

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
 from glastonbury.db import reading
-from orchestrator.adapters.store import (DURATION_BUCKETS, REPAIRS, StepTotals, _aware,
+from orchestrator.adapters.store import (DURATION_BUCKETS, PARKED, REPAIRS, StepTotals, _aware,
                                          dead_letters, read_step_totals, reconciler_passes, sagas)
 from orchestrator.domain.model import SagaState
 from orchestrator.domain.steps import COMPENSATION_STEPS
@@ -52,7 +52,7 @@ def sagas_by_state(connection: Connection) -> Iterator[Metric]:
     for state in SagaState:
         by_state.add_metric([state.value], counts.get(state.value, 0))
     yield by_state
-    parked = connection.execute(select(func.count()).where(sagas.c.parked.is_(True))).scalar()
+    parked = connection.execute(select(func.count()).where(PARKED)).scalar()
     yield GaugeMetricFamily(f"{PREFIX}_sagas_parked",
                             "Sagas the reconciler gave up driving: they wait for a person.",
                             value=parked or 0)

@@ -12,17 +12,22 @@ import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.engine import Engine
 
 from glastonbury.db import reading
-from orchestrator.adapters.store import _aware, read_step_totals, saga_steps, sagas, stuck
+from orchestrator.adapters.store import (PARKED, UNFINISHED, _aware, read_step_totals,
+                                         saga_steps, sagas, stuck)
 from orchestrator.domain.model import SagaState
 from orchestrator.domain.steps import (GAVE_UP_OUTCOME, RELEASE_RESERVATION, WAITING_STATES,
                                        step_where_waiting)
 
 NEEDS_A_PERSON = ("stuck", "retrying", "failed")
 DURATION_SAMPLE = 5000
+# A saga needs a person when one of its steps is being retried, or was given up on, or it is
+# parked: what the counts and the list's flags both ask of a step's record.
+STEP_RETRYING = and_(UNFINISHED, saga_steps.c.attempts > 1)
+STEP_GIVEN_UP = saga_steps.c.outcome == GAVE_UP_OUTCOME
 
 
 @dataclass(frozen=True)
@@ -124,10 +129,9 @@ def needs_a_person_counts(engine: Engine, stuck_after: timedelta) -> dict[str, i
     """How many sagas are stuck, retrying, failed (a saga may be in more than one). Each count
     starts from the few rows it is about (live sagas, unfinished steps, steps given up on,
     parked sagas), never from the whole history."""
-    retrying = (select(saga_steps.c.order_id)
-                .where(saga_steps.c.ended_at.is_(None), saga_steps.c.attempts > 1).distinct())
-    failed = (select(saga_steps.c.order_id).where(saga_steps.c.outcome == GAVE_UP_OUTCOME)
-              .union(select(sagas.c.order_id).where(sagas.c.parked.is_(True))))
+    retrying = select(saga_steps.c.order_id).where(STEP_RETRYING).distinct()
+    failed = (select(saga_steps.c.order_id).where(STEP_GIVEN_UP)
+              .union(select(sagas.c.order_id).where(PARKED)))
     queries = {"stuck": select(func.count()).select_from(sagas).where(stuck(stuck_after)),
                "retrying": select(func.count()).select_from(retrying.subquery()),
                "failed": select(func.count()).select_from(failed.subquery())}
@@ -139,10 +143,8 @@ def needs_a_person_counts(engine: Engine, stuck_after: timedelta) -> dict[str, i
 def _flags(stuck_after: timedelta) -> dict[str, ColumnElement[bool]]:
     """The conditions, on a row of `sagas`, that a saga needs a person."""
     of_this_saga = saga_steps.c.order_id == sagas.c.order_id
-    retrying = exists().where(of_this_saga, saga_steps.c.attempts > 1,
-                              saga_steps.c.ended_at.is_(None))
-    failed = or_(sagas.c.parked.is_(True),
-                 exists().where(of_this_saga, saga_steps.c.outcome == GAVE_UP_OUTCOME))
+    retrying = exists().where(of_this_saga, STEP_RETRYING)
+    failed = or_(PARKED, exists().where(of_this_saga, STEP_GIVEN_UP))
     return {"stuck": stuck(stuck_after), "retrying": retrying, "failed": failed}
 
 

@@ -1,7 +1,7 @@
 """The flow's plans as Celery canvases: each step the task `saga.<name>` in its stage's queue.
 
 Tasks are sent by name, so sending needs only the Celery app (its broker), not the tasks'
-code; the worker registers them (orchestrator.entrypoints.celery_app).
+code; the worker registers them (orchestrator.entrypoints.saga_tasks).
 """
 
 from __future__ import annotations

@@ -144,15 +144,12 @@ def step_failed(step: str, outcome: str | None) -> bool:
     """Whether a finished run of the step with this outcome counts as failed there."""
     if outcome == GAVE_UP_OUTCOME:
         return True
-    declared = BY_NAME.get(step)
-    return declared is not None and declared.passes_as is not None \
-        and outcome != declared.passes_as
+    return step in PASSING_OUTCOME and outcome != PASSING_OUTCOME[step]
 
 
 WAITING_STATES = tuple(state for step in DECLARED for state in step.where_a_saga_waits)
 COMPENSATION_STEPS = tuple(step.name for step in on(Place.COMPENSATION))
 PASSING_OUTCOME = {step.name: step.passes_as for step in DECLARED if step.passes_as}
-GIVE_UP_AS = {step.name: step.gives_up_as for step in DECLARED if step.gives_up_as}
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ declared once (`orchestrator.domain.steps`) and given its body here; a body read
 calls its service(s) and returns a verdict, which the runner (`step_runner`) stores with the
 step's record in one transaction. Steps are guarded by the saga's stored state, so each is safe
 to run twice. Plain functions, handed their parts (`parts.Parts`): the Celery tasks that run
-them are made at the edge (`orchestrator.entrypoints.celery_app`).
+them are made at the edge (`orchestrator.entrypoints.saga_tasks`).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from orchestrator.domain.steps import (AWAIT_PAYMENT, BY_NAME, CHECK_PAYMENT, FA
 from orchestrator.service_layer.parts import Parts
 from orchestrator.service_layer.step_runner import (STEPS, Attempt, Ran, Verdict, advance, done,
                                                     retried_if_the_store_fails, run_step,
-                                                    saga_step, turn)
+                                                    saga_step, take, turn)
 
 log = logging.getLogger(__name__)
 S = SagaState
@@ -61,8 +61,7 @@ def start(parts: Parts, order_message: dict[str, Any], attempt: Attempt) -> Ran:
                         drive_on=True, saga=new if created else None)
 
     try:
-        return retried_if_the_store_fails(RESERVE_TICKETS, order.order_id, attempt,
-                                          record_and_reserve)
+        return retried_if_the_store_fails(RESERVE_TICKETS, attempt, record_and_reserve)
     except (ServiceUnavailable, ContractBroken) as error:
         # Given up: the start is no chain with an error callback, so it gives up here.
         step_failed(parts, RESERVE_TICKETS.name, order.order_id, error, attempt.task_id)
@@ -186,7 +185,7 @@ def _decide_on_payment(parts: Parts, result: PaymentDecided, tx: Any
                              f"Payment declined: {result.reason or 'no reason given'}",
                              void=False)
         if store.finish_step(saga.order_id, wait, verdict.move, tx):
-            _take(saga, verdict)
+            take(saga, verdict)
             return lambda: follow(parts, saga)
         return _nothing
     if result.approved and saga.state in GAVE_UP:
@@ -198,13 +197,6 @@ def _decide_on_payment(parts: Parts, result: PaymentDecided, tx: Any
 
 def _nothing() -> None:
     return None
-
-
-def _take(saga: Saga, verdict: Verdict) -> None:
-    assert verdict.move is not None
-    saga.state = verdict.move.to
-    for name, value in verdict.move.changes.items():
-        setattr(saga, name, value)
 
 
 @saga_step(CHECK_PAYMENT)
@@ -260,7 +252,7 @@ def start_compensation(parts: Parts, saga: Saga, ends_as: SagaState, reason: str
     if saga.state is S.AWAITING_PAYMENT:
         parts.store.finish_step(saga.order_id, StepRun(AWAIT_PAYMENT.name, "gave up", now(),
                                                        counted=True))
-    _take(saga, verdict)
+    take(saga, verdict)
     follow(parts, saga)
     return True
 

@@ -108,7 +108,7 @@ def saga_step(declared: StepDeclaration, runs_when: Guard | None = None
               ) -> Callable[[Body], Body]:
     """Give the declared step its body, `body(saga, parts) -> Verdict`, guarded (by default:
     the saga is in one of the states the step runs in). The edge registers every step as the
-    Celery task `saga.<name>` (orchestrator.entrypoints.celery_app)."""
+    Celery task `saga.<name>` (orchestrator.entrypoints.saga_tasks)."""
     assert declared.retry is not None, f"{declared.name} declares no retry policy"
 
     def register(body: Body) -> Body:
@@ -128,11 +128,11 @@ def run_step(parts: Parts, step: Step, order_id: str, attempt: Attempt, then: Fo
     saga moved on, `then` sends what follows. `saga` spares the read of a saga just made.
     """
     return retried_if_the_store_fails(
-        step.declared, order_id, attempt,
-        lambda: _run_step(parts, step, order_id, attempt, then, drive_on, saga))
+        step.declared, attempt, lambda: _run_step(parts, step, order_id, attempt, then,
+                                                  drive_on, saga))
 
 
-def retried_if_the_store_fails(declared: StepDeclaration, order_id: str, attempt: Attempt,
+def retried_if_the_store_fails(declared: StepDeclaration, attempt: Attempt,
                                work: Callable[[], Ran]) -> Ran:
     """A blip of the saga store (locked, restarting, unreachable) is a technical failure like
     a service's: the step is retried by its policy, never compensated at once."""
@@ -201,6 +201,14 @@ def _retry_or_give_up(parts: Parts, order_id: str, declared: StepDeclaration, er
     return Ran(f"attempt {made} failed", retry_in=delay, error=error)
 
 
+def take(saga: Saga, verdict: Verdict) -> None:
+    """The saga in hand as the verdict's stored move left it."""
+    assert verdict.move is not None
+    saga.state = verdict.move.to
+    for name, value in verdict.move.changes.items():
+        setattr(saga, name, value)
+
+
 def _finish(parts: Parts, saga: Saga, run: StepRun, verdict: Verdict, then: FollowUp,
             drive_on: bool) -> Ran:
     moved = parts.store.finish_step(saga.order_id, run, verdict.move, opens=verdict.opens,
@@ -212,8 +220,6 @@ def _finish(parts: Parts, saga: Saga, run: StepRun, verdict: Verdict, then: Foll
         return Ran(verdict.outcome, chain_goes_on=True)
     if not moved:
         return Ran(f"{verdict.outcome} (the saga moved on meanwhile)")
-    saga.state = verdict.move.to
-    for name, value in verdict.move.changes.items():
-        setattr(saga, name, value)
+    take(saga, verdict)
     then(parts, saga)   # what the decision table says for the saga's new state
     return Ran(verdict.outcome)
