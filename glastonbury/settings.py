@@ -167,6 +167,13 @@ PAYMENT_RELAY_WAKE_ADDRESS = declare(
     "where the relay hears the payment API's nudges; empty: none (it finds new payments at its "
     "poll).", SERVICES, keeps_empty=True)
 
+# -- The sale: what one client may do, and whom the services believe ----------------------------
+SALE = "The sale: limits and trust"
+TRUSTED_PROXIES = declare(
+    "TRUSTED_PROXIES", "", "list", "Addresses or networks (CIDR) of the reverse proxies in front "
+    "of the order service and the dashboard: only from these is `X-Forwarded-For` believed as "
+    "the client's address; empty: the peer's own address is the client's.", SALE)
+
 # -- The saga ------------------------------------------------------------------------------------
 SAGA = "The saga (orchestrator.config)"
 PAYMENT_RESULT_TIMEOUT = declare(
