@@ -42,6 +42,22 @@ def secret(name: str) -> str:
     return value
 
 
+def required_secret(name: str, needed_because: str) -> str:
+    """A credential the process cannot work without: it stops, saying why, when unset."""
+    value = secret(name)
+    if not value:
+        sys.exit(f"{name} is not set: {needed_because}")
+    return value
+
+
+def order_messages_key() -> str:
+    """The key of the order messages (`saga.start`): the order service signs with it, the
+    orchestrator believes only what it signs (its reconciler signs the sagas it starts)."""
+    return required_secret(settings.ORDER_MESSAGES_SIGNING_KEY.name,
+                           "the orchestrator starts a saga only from an order message it can "
+                           "verify")
+
+
 def caller_tokens() -> dict[str, str]:
     """Each caller's token, from the environment."""
     return {ORCHESTRATOR: secret("ORCHESTRATOR_TOKEN"), ADMIN: secret("ADMIN_TOKEN")}

@@ -9,14 +9,12 @@ from __future__ import annotations
 import logging
 import time
 
-import hashlib
-import hmac
-
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from glastonbury import settings
+from glastonbury.signing import is_signature, signature
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +80,11 @@ def make_consumer(servers: list[str], group_id: str, *topics: str) -> KafkaConsu
     )
 
 
-def signature(key: str, value: bytes) -> bytes:
-    """The HMAC-SHA256 of a message's value under `key`, as hex."""
-    return hmac.new(key.encode(), value, hashlib.sha256).hexdigest().encode()
-
-
 def is_signed(key: str, value: bytes, headers: list[tuple[str, bytes]] | None) -> bool:
     """Whether the message carries the signature of its value under `key`."""
-    presented = dict(headers or []).get(SIGNATURE_HEADER) or b""
-    return bool(key) and hmac.compare_digest(presented, signature(key, value))
+    return is_signature(key, value, dict(headers or []).get(SIGNATURE_HEADER))
+
+
+def signature_header(key: str, value: bytes) -> tuple[str, bytes]:
+    """The header that signs a message's value under `key`."""
+    return SIGNATURE_HEADER, signature(key, value).encode()

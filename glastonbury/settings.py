@@ -81,6 +81,11 @@ PAYMENT_RESULTS_SIGNING_KEY = declare(
     "PAYMENT_RESULTS_SIGNING_KEY", "", "secret", "The key the payment relay signs each payment "
     "result with (HMAC-SHA256); the bridge drops what it does not sign.", CREDENTIALS,
     local="local-payment-results-key")
+ORDER_MESSAGES_SIGNING_KEY = declare(
+    "ORDER_MESSAGES_SIGNING_KEY", "", "secret", "The key the order service signs each order "
+    "message (`saga.start`) with (HMAC-SHA256), shared with the orchestrator, which starts no "
+    "saga from a message it does not sign: the broker is not trusted with the order.",
+    CREDENTIALS, local="local-order-messages-key")
 FLOWER_PASSWORD = declare(
     "FLOWER_PASSWORD", "", "secret", "Password of the dashboard's only login, user `techlead` "
     "(required by the dashboard).", CREDENTIALS, local="glastonbury")
@@ -92,9 +97,10 @@ LOCAL_STACK = declare(
 PLACES = "Servers, databases and ports"
 GLASTONBURY_VAR = declare("GLASTONBURY_VAR", "var", "path", "Where local state lives (SQLite "
                           "files, embedded Redis data).", PLACES)
-REDIS_URL = declare("REDIS_URL", f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0", "url",
-                    "Celery's broker and results (embedded valkey-server under `make up`).",
-                    PLACES)
+REDIS_URL = declare("REDIS_URL", f"redis://:<password>@127.0.0.1:{EMBEDDED_REDIS_PORT}/0", "url",
+                    "Celery's broker and results; by default the embedded valkey-server of "
+                    "`make up`, with the password it made at random in "
+                    "`<GLASTONBURY_VAR>/redis/password`.", PLACES)
 KAFKA_BOOTSTRAP_SERVERS = declare(
     "KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{EMBEDDED_KAFKA_PORT}", "list",
     "Kafka brokers (host:port, comma-separated) for the payment results (embedded Tansu under "
@@ -252,7 +258,23 @@ def database_url(service: str) -> str:
 
 
 def redis_url() -> str:
-    return REDIS_URL.text()
+    """REDIS_URL, or the embedded Redis of `make up` with the password it was started with
+    (so that `celery -A orchestrator saga ...` in another terminal reaches it too)."""
+    return REDIS_URL.text("") or embedded_redis_url(Path(GLASTONBURY_VAR.text()))
+
+
+def embedded_redis_password_file(var: Path) -> Path:
+    """Where the embedded Redis's password is kept (made at random on the stack's first start,
+    readable by its owner only): the local broker is not open to whoever reaches its port."""
+    return var.resolve() / "redis" / "password"
+
+
+def embedded_redis_url(var: Path, port: int | None = None) -> str:
+    """The embedded Redis's URL, with its password once it has one."""
+    password_file = embedded_redis_password_file(var)
+    password = password_file.read_text().strip() if password_file.exists() else ""
+    credential = f":{password}@" if password else ""
+    return f"redis://{credential}127.0.0.1:{port or EMBEDDED_REDIS.integer()}/0"
 
 
 def kafka_bootstrap_servers() -> list[str]:

@@ -39,9 +39,12 @@ def stack_environment(environ: dict[str, str]) -> dict[str, str]:
         env.setdefault(name, str(port))
     env.setdefault(settings.EMBEDDED_REDIS.name, settings.EMBEDDED_REDIS.default)
     env.setdefault(settings.EMBEDDED_KAFKA.name, settings.EMBEDDED_KAFKA.default)
-    env.setdefault("REDIS_URL", f"redis://127.0.0.1:{env['EMBEDDED_REDIS_PORT']}/0")
-    env.setdefault("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{env['EMBEDDED_KAFKA_PORT']}")
     env["GLASTONBURY_VAR"] = str(Path(env.get("GLASTONBURY_VAR", ROOT / "var")).resolve())
+    if not env.get("REDIS_URL"):
+        var = Path(env["GLASTONBURY_VAR"])
+        binaries.local_password(settings.embedded_redis_password_file(var))
+        env["REDIS_URL"] = settings.embedded_redis_url(var, int(env["EMBEDDED_REDIS_PORT"]))
+    env.setdefault("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{env['EMBEDDED_KAFKA_PORT']}")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONUNBUFFERED"] = "1"
     # The HTTP server's own lines as the project writes its (LOG_FORMAT, glastonbury.logs).
@@ -110,7 +113,9 @@ def migrate(env: dict[str, str]) -> int:
 def run_redis() -> int:
     port = settings.EMBEDDED_REDIS.integer()
     # An append-only file under var/: queued steps survive a restart of the stack.
-    command = binaries.redis_command(port, settings.var_dir() / "redis")
+    password_file = settings.embedded_redis_password_file(settings.var_dir())
+    binaries.local_password(password_file)   # made here if the stack's start did not
+    command = binaries.redis_command(port, settings.var_dir() / "redis", password_file)
     os.execv(command[0], command)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import platform
+import secrets
 import shutil
 import socket
 from pathlib import Path
@@ -44,14 +46,35 @@ def tansu() -> str:
     return str(found)
 
 
-def redis_command(port: int, data_dir: Path | None = None) -> list[str]:
+def redis_command(port: int, data_dir: Path | None = None,
+                  password_file: Path | None = None) -> list[str]:
     """Redis (valkey-server) on loopback; with a data dir it keeps an append-only file across
-    restarts."""
-    command = [redis_server(), "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
+    restarts; with a password file it asks every client for that password (read from a
+    configuration file of its own, so the password is not on the command line for `ps`)."""
+    command = [redis_server()]
+    if password_file is not None:
+        config = password_file.with_suffix(".conf")
+        _private(config, f"requirepass {password_file.read_text().strip()}\n")
+        command.append(str(config))   # a configuration file must come first
+    command += ["--bind", "127.0.0.1", "--port", str(port), "--save", ""]
     if data_dir is None:
         return command + ["--appendonly", "no"]
     data_dir.mkdir(parents=True, exist_ok=True)
     return command + ["--dir", str(data_dir), "--appendonly", "yes"]
+
+
+def local_password(path: Path) -> str:
+    """The password kept in `path`, made at random the first time (readable by its owner)."""
+    if not path.exists():
+        _private(path, secrets.token_urlsafe(24) + "\n")
+    return path.read_text().strip()
+
+
+def _private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
 
 
 def tansu_command(port: int) -> list[str]:

@@ -11,6 +11,8 @@ from typing import Any
 from celery import Celery, chain, group
 from celery.canvas import Signature
 
+from glastonbury.auth import order_messages_key
+from glastonbury.signing import signed
 from orchestrator.domain.model import StepInput
 from orchestrator.domain.steps import Plan, Stage, StepDeclaration
 
@@ -59,4 +61,8 @@ class CeleryDispatch:
         self.signature(order_id, step).apply_async()
 
     def start(self, order_message: dict[str, Any]) -> None:
-        self.app.send_task(START_TASK, args=(order_message,))
+        """Start a saga as the order service does, signed as it signs (the reconciler read the
+        order from the order service, which owns it)."""
+        message = signed(order_message, order_messages_key())
+        self.app.send_task(START_TASK, args=(message,),
+                           argsrepr=f"order {order_message.get('orderId')}")

@@ -123,8 +123,9 @@ reconciler_passes = Table(
 )
 
 
-# Payment results the bridge put on the dead-letter topic, counted by why (DEAD_LETTER_KINDS).
-DEAD_LETTER_KINDS = ("unsigned", "unreadable", "contradicted", "refused")
+# Payment results the bridge put on the dead-letter topic, counted by why, and order messages
+# the start refused because the order service did not sign them (DEAD_LETTER_KINDS).
+DEAD_LETTER_KINDS = ("unsigned", "unreadable", "contradicted", "refused", "unsigned_order")
 dead_letters = Table(
     "dead_letters", metadata,
     Column("kind", String(32), primary_key=True),

@@ -58,12 +58,25 @@ class OrderPlaced:
         _require_version(message)
         try:
             lines = tuple(OrderLine(str(item["ticketId"]), int(item["quantity"]),
-                                    _price(item.get("amount")))
+                                    Decimal(str(item["amount"])))
                           for item in message["items"])
-            return cls(str(message["orderId"]), str(message["customerId"]),
-                       Decimal(str(message["total"])), lines)
+            order = cls(str(message["orderId"]), str(message["customerId"]),
+                        Decimal(str(message["total"])), lines)
         except (KeyError, TypeError, ValueError, InvalidOperation) as error:
             raise InvalidMessage(f"unreadable order message: {error!r}") from None
+        order._check_the_sums()
+        return order
+
+    def _check_the_sums(self) -> None:
+        # Each line states the price it was placed at (the inventory holds none without the
+        # catalogue's), and the total is theirs: a total of its own would be paid instead.
+        if not self.lines or any(line.quantity < 1 for line in self.lines):
+            raise InvalidMessage("an order message needs lines of at least one ticket")
+        lines_total = sum((line.quantity * line.unit_price for line in self.lines
+                           if line.unit_price is not None), Decimal(0))
+        if lines_total != self.total:
+            raise InvalidMessage(f"the order's total {self.total} is not its lines' "
+                                 f"{lines_total}")
 
     @staticmethod
     def message_from_order(order: dict[str, Any]) -> dict[str, Any]:
@@ -139,10 +152,6 @@ def customer_reason(text: str) -> str:
     if len(printable) <= REASON_MAX_LENGTH:
         return printable
     return printable[:REASON_MAX_LENGTH - 1] + "…"
-
-
-def _price(amount: Any) -> Decimal | None:
-    return None if amount is None else Decimal(str(amount))
 
 
 def _require_version(message: dict[str, Any]) -> None:

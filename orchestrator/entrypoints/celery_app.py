@@ -16,6 +16,7 @@ from celery.worker.request import Request
 from kombu import Queue
 
 from glastonbury import logs, settings, tracing
+from glastonbury.auth import order_messages_key
 from glastonbury.process import tune_garbage_collector
 from glastonbury.redis_transport import transport_for
 from orchestrator import config
@@ -96,9 +97,11 @@ app.conf.update(
 
 @celeryd_init.connect
 def _log_from_the_start(**_: Any) -> None:
-    """The worker's first lines (Celery's warnings at start) in the project's format too."""
+    """The worker's first lines (Celery's warnings at start) in the project's format too; a
+    worker without the order messages' key stops here, before it takes a message."""
     logs.configure("worker")
     tracing.configure("worker")
+    order_messages_key()
 
 
 @after_setup_logger.connect

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import cache
 from typing import Any
 
 from celery import Task
 
+from glastonbury.auth import order_messages_key
+from glastonbury.signing import is_signed
 from orchestrator.adapters.step_queue import ERROR_CALLBACK, QUEUE_OF_STAGE, START_TASK, task_name
 from orchestrator.bootstrap import bootstrap
 from orchestrator.domain.model import InvalidMessage, StepInput
@@ -62,9 +65,26 @@ def carried_out(task: Task, ran: Ran) -> str:
     return ran.outcome
 
 
+@cache
+def signing_key() -> str:
+    """The order messages' key, read once a process (the worker checks it as it starts)."""
+    return order_messages_key()
+
+
 @app.task(name=START_TASK, bind=True, max_retries=None)
 def start(self: Task, order_message: dict[str, Any]) -> str:
-    """The order service placed an order: record its saga and reserve its tickets."""
+    """The order service placed an order: record its saga and reserve its tickets.
+
+    Only from a message the order service signed: anyone who can write to the broker could
+    put an order there, with lines and a total of their own. What is refused is counted as a
+    dead letter; a real order whose message was lost stays PENDING and the reconciler starts
+    it from the order service's own record."""
+    if not is_signed(order_message, signing_key()):
+        order = order_message.get("orderId") if isinstance(order_message, dict) else None
+        log.error("saga.start refused: the order message of %r is not signed by the order "
+                  "service", order)
+        parts().store.count_dead_letters({"unsigned_order": 1})
+        return "refused: not signed by the order service"
     return carried_out(self, flow.start(parts(), order_message, attempt_of(self)))
 
 

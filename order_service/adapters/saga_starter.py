@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from celery import Celery  # type: ignore[import-untyped]
 
 from glastonbury.redis_transport import transport_for
+from glastonbury.signing import signed
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,15 @@ class SagaStarter(Protocol):
 
 
 class CelerySagaStarter:
-    """Sends `saga.start(order_message)` through Redis; a failure is logged, never raised."""
+    """Sends `saga.start(order_message)` through Redis, signed with `signing_key` (the
+    orchestrator believes no order message it did not sign); a failure is logged, never
+    raised."""
 
-    def __init__(self, broker_url: str):
+    def __init__(self, broker_url: str, signing_key: str):
+        if not signing_key:
+            raise ValueError("an order message must be signed: no signing key")
         self.broker_url = broker_url
+        self.signing_key = signing_key
         self._app: Celery | None = None
         self._lock = threading.Lock()
 
@@ -44,7 +50,8 @@ class CelerySagaStarter:
         """Send the task; if the broker cannot take it, log and carry on (the order is stored)."""
         try:
             # Flower shows "order <id>" as the task's args (and Celery skips a repr of it all).
-            self._celery().send_task(START_SAGA_TASK, args=[order_message],
+            self._celery().send_task(START_SAGA_TASK,
+                                     args=[signed(order_message, self.signing_key)],
                                      argsrepr=f"order {order_message.get('orderId')}")
         except Exception:  # any failure: the order is committed and the reconciler covers it
             log.warning("could not start the saga of order %s; the reconciler will",

@@ -12,7 +12,8 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from sqlalchemy.engine import Engine
 
 from glastonbury import settings
-from glastonbury.auth import ADMIN, ORCHESTRATOR, install_credentials, requires
+from glastonbury.auth import (ADMIN, ORCHESTRATOR, install_credentials, order_messages_key,
+                              requires)
 from glastonbury.process import tune_garbage_collector
 from glastonbury.db import make_engine
 from glastonbury.migrate import upgrade
@@ -69,7 +70,7 @@ def create_app(database_url: str | None = None, saga_starter: SagaStarter | None
     install_order_trail(app)
     app.extensions["order_service"] = Dependencies(
         engine, lambda: SqlAlchemyUnitOfWork(engine),
-        saga_starter or CelerySagaStarter(settings.redis_url()),
+        saga_starter or CelerySagaStarter(settings.redis_url(), order_messages_key()),
         lambda: SqlAlchemyUnitOfWork(engine, read_only=True),
         catalogue or HttpCatalogue(settings.inventory_service_url()),
         OutcomeWaiters(settings.order_waiting_clients()))

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from kafka import KafkaProducer
 
 from glastonbury import tracing
-from glastonbury.kafka import SIGNATURE_HEADER, make_producer, signature
+from glastonbury.kafka import make_producer, signature_header
 
 # Long enough for the producer's own retries; short enough that a dead broker is noticed.
 SEND_TIMEOUT_S = 15.0
@@ -34,8 +34,7 @@ class KafkaPublisher:
         trace, whose context travels in a `traceparent` header (the signature covers the value
         only, so the bridge's check is the same)."""
         value = payload.encode()
-        headers = ([(SIGNATURE_HEADER, signature(self.signing_key, value))]
-                   if self.signing_key else None)
+        headers = [signature_header(self.signing_key, value)] if self.signing_key else None
         if tracing.enabled:  # tracing off: this one check
             future = tracing.traced_send(self.producer, topic, key.encode(), value, headers or [])
         else:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from glastonbury.kafka import SIGNATURE_HEADER, make_producer, signature
+from glastonbury.kafka import make_producer, signature_header
 from orchestrator.adapters.store import SagaStore
 from tests.e2e.stack import Stack, wait_for
 
@@ -150,7 +150,7 @@ class Client:
                    "amount": amount, "decidedAt": "2026-01-01T00:00:00+00:00"}
         value = raw if raw is not None else json.dumps(message).encode()
         if signed_with is not None:
-            headers = [(SIGNATURE_HEADER, signature(signed_with, value))]
+            headers = [signature_header(signed_with, value)]
         producer = make_producer([self.stack.env["KAFKA_BOOTSTRAP_SERVERS"]])
         try:
             producer.send("payment.results", key=order_id.encode(), value=value,

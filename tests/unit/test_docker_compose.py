@@ -666,11 +666,38 @@ def test_the_migrate_job_creates_every_schema_before_any_process_uses_a_database
             f"{service} uses a database but does not wait for the migrate job to finish")
 
 
+def redis_server_argv() -> list[str]:
+    """The redis-server command line (run by a shell, which fills in the password)."""
+    command = argv(services()["redis"]["command"])
+    if command[:2] == ["/bin/sh", "-c"]:
+        command = shlex.split(command[2])
+    return command[1:] if command[0] == "exec" else command
+
+
 def test_redis_keeps_an_append_only_file_and_answers_ping() -> None:
     redis = services()["redis"]
     assert redis["image"].startswith("redis:")
-    assert option(argv(redis["command"]), "--appendonly") == "yes"
-    assert "ping" in argv(redis["healthcheck"]["test"])
+    assert option(redis_server_argv(), "--appendonly") == "yes"
+    assert "ping" in " ".join(argv(redis["healthcheck"]["test"]))
+
+
+def test_redis_asks_every_client_for_the_required_password() -> None:
+    redis = services()["redis"]
+    assert environment(redis)["REDIS_PASSWORD"] == "${REDIS_PASSWORD:?set REDIS_PASSWORD}"
+    assert option(redis_server_argv(), "--requirepass") == "$$REDIS_PASSWORD"
+    assert "REDISCLI_AUTH" in " ".join(argv(redis["healthcheck"]["test"]))
+    urls = {service: environment(spec)["REDIS_URL"] for service, spec in app_services().items()
+            if "REDIS_URL" in environment(spec)}
+    assert urls and all(url.startswith("redis://:${REDIS_PASSWORD:?") for url in urls.values()), (
+        urls)
+
+
+def test_whoever_starts_a_saga_has_the_order_messages_key() -> None:
+    """The order service signs each `saga.start`; the workers check it and the reconciler in
+    them signs the sagas it starts."""
+    for service in ("order", "worker"):
+        assert environment(services()[service])["ORDER_MESSAGES_SIGNING_KEY"] == (
+            "${ORDER_MESSAGES_SIGNING_KEY:?set ORDER_MESSAGES_SIGNING_KEY}"), service
 
 
 def test_the_image_runs_as_a_user_and_installs_what_the_commands_need() -> None:

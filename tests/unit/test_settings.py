@@ -85,6 +85,7 @@ def test_the_local_stack_runs_with_the_declared_local_values_and_credentials(
     assert auth.LOCAL_DEFAULTS == {"ORCHESTRATOR_TOKEN": "local-orchestrator-token",
                                    "ADMIN_TOKEN": "local-admin-token",
                                    "PAYMENT_RESULTS_SIGNING_KEY": "local-payment-results-key",
+                                   "ORDER_MESSAGES_SIGNING_KEY": "local-order-messages-key",
                                    "FLOWER_PASSWORD": "glastonbury"}
     assert (env["SAGA_STUCK_AFTER"], env["PAYMENT_RESULT_TIMEOUT"]) == ("15", "30")
 

@@ -99,6 +99,7 @@ def test_without_an_endpoint_nothing_is_traced_and_our_code_never_imports_opente
         tmp_path: Path) -> None:
     environ = {name: value for name, value in os.environ.items()
                if not name.startswith("OTEL_")}
+    environ["ORDER_MESSAGES_SIGNING_KEY"] = "a key of the test's"
     shown = subprocess.run([sys.executable, "-c", OFF_PROBE, str(tmp_path)], cwd=ROOT,
                            env=environ, capture_output=True, text=True, timeout=120)
     assert shown.returncode == 0, shown.stderr

@@ -11,12 +11,14 @@ from flask.testing import FlaskClient
 from kombu import Connection
 
 from devtools.devstack import binaries
+from glastonbury.signing import is_signed
 from order_service.adapters.saga_starter import CelerySagaStarter
 from order_service.entrypoints.flask_app import create_app
 from tests.unit.order_service.test_order_validation import BRIEF_BODY
 
 # A database of our own on the session's Redis, so that no other test's worker takes our message.
 REDIS_DATABASE = 11
+KEY = "the order messages' key"
 
 
 @pytest.fixture
@@ -26,7 +28,7 @@ def broker_url(redis_url: str) -> str:
 
 @pytest.fixture
 def client_with_celery(database_url: str, broker_url: str) -> Iterator[FlaskClient]:
-    app = create_app(database_url, CelerySagaStarter(broker_url))
+    app = create_app(database_url, CelerySagaStarter(broker_url, KEY))
     yield app.test_client()
     app.extensions["order_service"].engine.dispose()
 
@@ -61,7 +63,10 @@ def test_placing_an_order_sends_saga_start_with_the_order_message(
     response = client_with_celery.post("/orders", json=BRIEF_BODY)
     order = json.loads(response.data)
     assert response.status_code == 202
-    assert saga_start_call(broker_url, order["id"]) == ([{
+    (message,), kwargs = saga_start_call(broker_url, order["id"])
+    assert is_signed(message, KEY) and not is_signed(message, "another key")
+    del message["signature"]
+    assert ([message], kwargs) == ([{
         "version": 1,
         "orderId": order["id"],
         "customerId": BRIEF_BODY["customerId"],
@@ -74,7 +79,7 @@ def test_placing_an_order_sends_saga_start_with_the_order_message(
 def test_with_redis_down_the_order_is_still_accepted_and_stays_pending(
         database_url: str) -> None:
     closed_port = binaries.free_port()
-    app = create_app(database_url, CelerySagaStarter(f"redis://127.0.0.1:{closed_port}/0"))
+    app = create_app(database_url, CelerySagaStarter(f"redis://127.0.0.1:{closed_port}/0", KEY))
     client = app.test_client()
     started = time.monotonic()
     response = client.post("/orders", json=BRIEF_BODY)

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from orchestrator.domain.model import InvalidMessage, PaymentDecided
+from orchestrator.domain.model import InvalidMessage, OrderPlaced, PaymentDecided
 
 
 EVENT, ORDER, PAYMENT = (str(uuid.UUID(int=n)) for n in (1, 2, 3))
@@ -40,3 +40,31 @@ def test_a_payment_result_of_the_contract_is_read() -> None:
 def test_a_payment_result_that_breaks_the_contract_is_invalid(bad: object) -> None:
     with pytest.raises(InvalidMessage):
         PaymentDecided.from_message(json.loads(json.dumps(bad)))
+
+
+def order_message(**fields: object) -> dict:
+    base = {"version": 1, "orderId": ORDER, "customerId": EVENT, "total": "400.00",
+            "items": [{"ticketId": PAYMENT, "name": "day-one", "quantity": 2,
+                       "amount": "200.00"}]}
+    return {**base, **fields}
+
+
+def test_an_order_message_of_the_contract_is_read_with_its_prices() -> None:
+    order = OrderPlaced.from_message(order_message())
+    assert (order.total, [(line.quantity, line.unit_price) for line in order.lines]) == (
+        Decimal("400.00"), [(2, Decimal("200.00"))])
+
+
+@pytest.mark.parametrize("bad", [
+    # a total of its own would be paid instead of the lines' (2 day-one tickets for nothing)
+    order_message(total="0.00"), order_message(total="399.99"),
+    # a line without the price it was placed at would be held unpriced
+    order_message(items=[{"ticketId": PAYMENT, "quantity": 2}], total="0.00"),
+    order_message(items=[], total="0.00"),
+    order_message(items=[{"ticketId": PAYMENT, "quantity": 0, "amount": "200.00"}],
+                  total="0.00"),
+    order_message(version=2), order_message(total="lots"),
+])
+def test_an_order_message_whose_sums_do_not_hold_is_invalid(bad: dict) -> None:
+    with pytest.raises(InvalidMessage):
+        OrderPlaced.from_message(bad)

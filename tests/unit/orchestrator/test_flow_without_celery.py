@@ -38,7 +38,7 @@ def sent(parts: Parts) -> list[str]:
 
 
 def order(order_id: str = "o1", quantity: int = 1) -> dict:
-    return {"version": 1, "orderId": order_id, "customerId": "c", "total": "200.00",
+    return {"version": 1, "orderId": order_id, "customerId": "c", "total": f"{200 * quantity}.00",
             "items": [{"ticketId": TICKET, "quantity": quantity, "amount": "200.00"}]}
 
 

@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from glastonbury import tracing
+from glastonbury.signing import signed
 from orchestrator.adapters.step_queue import CeleryDispatch
-from orchestrator.adapters.store import SagaStore
+from orchestrator.adapters.store import SagaStore, dead_letters
 from orchestrator.bootstrap import bootstrap
 from orchestrator.domain.model import PaymentDecided, SagaState
 from orchestrator.domain.steps import REQUEST_PAYMENT
@@ -23,12 +25,15 @@ from tests.unit.orchestrator.fakes import FakeInventory, FakeOrders, FakePayment
 
 S = SagaState
 TICKET = "ticket-1"
+KEY = "the order service's key"
 
 
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Parts]:
     monkeypatch.setenv("STEP_RETRY_DELAY", "0")
     monkeypatch.setenv("STEP_MAX_ATTEMPTS", "3")
+    monkeypatch.setenv("ORDER_MESSAGES_SIGNING_KEY", KEY)
+    saga_tasks.signing_key.cache_clear()
     app.conf.task_always_eager = True
     parts = bootstrap(store=SagaStore.connect(f"sqlite:///{tmp_path / 'saga.db'}"),
                       inventory=FakeInventory({TICKET: 5}),  # type: ignore[arg-type]
@@ -41,8 +46,9 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Parts]:
 
 
 def place(order_id: str, quantity: int = 1) -> None:
-    saga_tasks.start.delay({"version": 1, "orderId": order_id, "customerId": "c", "total": "200.00",
-                 "items": [{"ticketId": TICKET, "quantity": quantity, "amount": "200.00"}]})
+    saga_tasks.start.delay(signed(
+        {"version": 1, "orderId": order_id, "customerId": "c", "total": f"{200 * quantity}.00",
+         "items": [{"ticketId": TICKET, "quantity": quantity, "amount": "200.00"}]}, KEY))
 
 
 def decide(world: Parts, order_id: str, approved: bool, event_id: str = "e1") -> None:
@@ -174,10 +180,26 @@ def test_a_blip_of_the_saga_store_is_retried_not_compensated(
 
 
 def test_an_order_with_nothing_to_pay_completes_without_a_payment(world: Parts) -> None:
-    saga_tasks.start.delay({"version": 1, "orderId": "free", "customerId": "c", "total": "0.00",
-                            "items": [{"ticketId": TICKET, "quantity": 2, "amount": "0.00"}]})
+    saga_tasks.start.delay(signed(
+        {"version": 1, "orderId": "free", "customerId": "c", "total": "0.00",
+         "items": [{"ticketId": TICKET, "quantity": 2, "amount": "0.00"}]}, KEY))
     saga = world.store.get("free")
     assert saga.state is S.COMPLETED
     assert [step.name for step in saga.steps] == ["reserve_tickets", "finalise_order"]
     assert "free" not in world.payments.payments  # type: ignore[attr-defined]
     assert world.inventory.reservations["free"][0] == "CONFIRMED"  # type: ignore[attr-defined]
+
+
+def test_an_order_message_the_order_service_did_not_sign_starts_no_saga(world: Parts) -> None:
+    forged = {"version": 1, "orderId": "forged", "customerId": "c", "total": "0.00",
+              "items": [{"ticketId": TICKET, "quantity": 2, "amount": "0.00"}]}
+    for message in (forged, signed(forged, "another key"),
+                    {**signed({**forged, "total": "400.00", "items": [
+                        {"ticketId": TICKET, "quantity": 2, "amount": "200.00"}]}, KEY),
+                     "total": "0.00"}):
+        assert saga_tasks.start.delay(message).get() == "refused: not signed by the order service"
+    assert world.store.current("forged") is None
+    assert world.inventory.stock[TICKET] == 5
+    with world.store.engine.connect() as connection:
+        counted = dict(connection.execute(select(dead_letters.c.kind, dead_letters.c.count)).all())
+    assert counted == {"unsigned_order": 3}
