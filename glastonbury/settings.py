@@ -154,7 +154,7 @@ HTTP_TIMEOUT = declare("HTTP_TIMEOUT", 5.0, "float", "Seconds a service call may
                        "it counts as a technical failure.", SERVICES)
 ORDER_WAITING_CLIENTS = declare(
     "ORDER_WAITING_CLIENTS", 16, "int", "Clients that may wait at once with `?wait=` in each "
-    "order service process, each holding one of its `--blocking-threads` (keep it below them); "
+    "order service process, each holding one of its `ORDER_THREADS` (keep it below them); "
     "beyond, answered at once with `Retry-After`.", SERVICES)
 PAYMENT_DECLINE_ABOVE = declare("PAYMENT_DECLINE_ABOVE", "1000.00", "decimal", "The simulated "
                                 "gateway declines amounts above this.", SERVICES)
@@ -179,6 +179,13 @@ TRUSTED_PROXIES = declare(
     "TRUSTED_PROXIES", "", "list", "Addresses or networks (CIDR) of the reverse proxies in front "
     "of the order service and the dashboard: only from these is `X-Forwarded-For` believed as "
     "the client's address; empty: the peer's own address is the client's.", SALE)
+ORDER_BODY_READ_TIMEOUT = declare(
+    "ORDER_BODY_READ_TIMEOUT", 10.0, "float", "Seconds the order service gives a client to send "
+    "a request's body (at most 64 KiB) once its headers are in; then 408. A body is read before "
+    "a thread is taken, so slow ones hold none.", SALE)
+ORDER_THREADS = declare(
+    "ORDER_THREADS", 20, "int", "Threads of each order service process that run requests whose "
+    "body is in; each `?wait=` holds one while it waits.", SALE)
 
 # -- The saga ------------------------------------------------------------------------------------
 SAGA = "The saga (orchestrator.config)"
@@ -339,6 +346,14 @@ def payment_relay_wake_address() -> str:
 
 def order_waiting_clients() -> int:
     return ORDER_WAITING_CLIENTS.integer()
+
+
+def order_body_read_timeout() -> float:
+    return ORDER_BODY_READ_TIMEOUT.number()
+
+
+def order_threads() -> int:
+    return ORDER_THREADS.integer()
 
 
 def payment_decline_above() -> Decimal:

@@ -16,10 +16,12 @@ from glastonbury.auth import (ADMIN, ORCHESTRATOR, install_credentials, order_me
                               requires)
 from glastonbury.process import tune_garbage_collector
 from glastonbury.db import make_engine
+from glastonbury.gateway import WsgiGateway
 from glastonbury.migrate import upgrade
 from glastonbury import logs, tracing
 from glastonbury.logs import about_order
 from glastonbury.web import (
+    MAX_BODY_BYTES,
     ApiError,
     DecimalJSONProvider,
     database_health,
@@ -78,13 +80,16 @@ def create_app(database_url: str | None = None, saga_starter: SagaStarter | None
     return app
 
 
-def serve() -> Flask:
-    """The app as the HTTP server runs it (`granian --factory ...:serve`)."""
+def serve() -> WsgiGateway:
+    """The app as the HTTP server runs it (`granian --interface rsgi --factory ...:serve`): each
+    body is read on granian's event loop within `ORDER_BODY_READ_TIMEOUT` before one of
+    `ORDER_THREADS` threads runs the request, so clients that hold their bodies hold no thread."""
     logs.configure("order")
     tracing.configure("order")
     app = create_app()
     tune_garbage_collector()
-    return app
+    return WsgiGateway(app, settings.order_threads(), MAX_BODY_BYTES,
+                       settings.order_body_read_timeout())
 
 
 def _dependencies() -> Dependencies:

@@ -185,7 +185,8 @@ def program(args: list[str]) -> tuple[str, ...]:
     if executable == "granian":
         apps = [arg for arg in args[1:] if re.fullmatch(r"[A-Za-z_][\w.]*:\w+", arg)]
         assert len(apps) == 1, f"granian command without one module:callable app: {args}"
-        assert option(args, "--interface") == "wsgi", f"a Flask app needs --interface wsgi: {args}"
+        # A Flask app is WSGI: served as such, or through glastonbury.gateway (RSGI).
+        assert option(args, "--interface") in ("wsgi", "rsgi"), f"no Flask app: {args}"
         return ("granian", apps[0] + ("()" if "--factory" in args else ""))
     if re.fullmatch(r"python(3(\.\d+)?)?", executable) and args[1:2] == ["-m"]:
         return ("python -m", args[2])
@@ -829,7 +830,8 @@ def test_the_grafana_dashboard_asks_only_for_metrics_that_are_served(tmp_path: P
 def test_the_order_service_keeps_threads_free_beside_its_waiting_clients() -> None:
     """Clients waiting for their order (`?wait=`) each hold one of the server's threads: at most
     ORDER_WAITING_CLIENTS of them, with threads to spare for orders and reads."""
-    threads = int(option(procfile()["order"], "--blocking-threads") or 1)
+    threads = int(environment(services()["order"]).get("ORDER_THREADS")
+                  or settings.ORDER_THREADS.default)
     waiting = int(environment(services()["order"]).get("ORDER_WAITING_CLIENTS")
                   or settings.order_waiting_clients())
     assert threads >= waiting + 2, (
