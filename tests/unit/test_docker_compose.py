@@ -12,6 +12,7 @@ import ast
 import configparser
 from decimal import Decimal
 import importlib.util
+import ipaddress
 import json
 import os
 import re
@@ -302,12 +303,59 @@ def test_the_http_services_bind_publish_and_check_the_ports_of_the_settings() ->
         assert f"127.0.0.1:{port}/" in healthcheck, f"{service}'s healthcheck misses port {port}"
 
 
-def test_the_order_service_and_flower_are_published_on_their_ports() -> None:
-    for service in ("order", "flower"):
+PROXY = "proxy"
+PROXY_TEMPLATE_DIR = "/etc/nginx/templates/"
+# What the proxy stands in front of: its template's upstream and listen variables.
+PROXIED = {"order": ("ORDER_UPSTREAM", "ORDER_LISTEN"),
+           "flower": ("DASHBOARD_UPSTREAM", "DASHBOARD_LISTEN")}
+
+
+def proxy_template() -> Path:
+    """The repository's file the proxy's image fills in at start (its /etc/nginx/templates/)."""
+    mounts = [str(volume).split(":") for volume in services()[PROXY].get("volumes") or []]
+    sources = [ROOT / source for source, target, *_ in mounts
+               if target.startswith(PROXY_TEMPLATE_DIR) and target.endswith(".template")]
+    assert len(sources) == 1, f"the proxy mounts no one template into {PROXY_TEMPLATE_DIR}"
+    return sources[0]
+
+
+def test_the_proxy_alone_publishes_the_order_service_and_the_dashboard() -> None:
+    proxy = services()[PROXY]
+    assert re.fullmatch(r"nginx:\d+\.\d+\.\d+(-[a-z]+)?", proxy["image"]), (
+        f"the proxy's image must be nginx's official one at an exact version: {proxy['image']}")
+    env = environment(proxy)
+    for service, (upstream, listen) in PROXIED.items():
         port = default_ports()[service]
-        assert (str(port), port) in published_ports(services()[service]), (
-            f"{service} is not published on port {port}"
-        )
+        assert not published_ports(services()[service]), f"{service} is published past the proxy"
+        assert (str(port), port) in published_ports(proxy), f"the proxy does not publish {port}"
+        assert env[listen] == str(port) and env[upstream] == f"{service}:{port}", (service, env)
+        assert depends_on(proxy)[service]["condition"] == "service_healthy", service
+
+
+def test_the_proxy_is_given_every_value_its_template_asks_for_and_no_other() -> None:
+    template = proxy_template()
+    assert template.is_file() and template.is_relative_to(ROOT / "deploy"), template
+    asked = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", template.read_text()))
+    given = set(environment(services()[PROXY]))
+    assert asked == given, f"the template asks for {sorted(asked)}, compose gives {sorted(given)}"
+
+
+def test_the_proxy_refuses_bodies_over_the_services_own_limit() -> None:
+    from glastonbury.web import MAX_BODY_BYTES
+
+    limit = re.search(r"^\s*client_max_body_size (\d+)k;", proxy_template().read_text(),
+                      re.MULTILINE)
+    assert limit and int(limit.group(1)) * 1024 == MAX_BODY_BYTES
+
+
+def test_the_proxied_services_believe_forwarded_addresses_from_the_proxy_alone() -> None:
+    (address,) = [network["ipv4_address"]
+                  for network in services()[PROXY]["networks"].values()]
+    subnets = [pool["subnet"] for pool in compose()["networks"]["default"]["ipam"]["config"]]
+    assert any(ipaddress.ip_address(address) in ipaddress.ip_network(subnet)
+               for subnet in subnets), f"{address} is outside the network's {subnets}"
+    for service in PROXIED:
+        assert environment(services()[service]).get("TRUSTED_PROXIES") == address, service
 
 
 def test_every_variable_an_app_service_sets_is_a_declared_setting() -> None:
