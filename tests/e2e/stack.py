@@ -29,6 +29,7 @@ FAST_SETTINGS = {
     "STEP_RETRY_DELAY": "0.2",
     "STEP_RETRY_MAX_DELAY": "1",
     "HTTP_TIMEOUT": "2",
+    "ORDER_BODY_READ_TIMEOUT": "3",
 }
 
 
