@@ -36,9 +36,12 @@ def secret(name: str) -> str:
     """A credential from the environment; the process stops if it is a documented local
     default outside the local stack."""
     value = settings.SETTINGS[name].text()
-    if value and value == LOCAL_DEFAULTS.get(name) and not settings.LOCAL_STACK.text():
-        sys.exit(f"{name} is the documented local default of .env.example: set a secret of "
-                 "your own (only `make up` may run with the local defaults)")
+    if value and value == LOCAL_DEFAULTS.get(name) and not settings.local_stack():
+        misread = settings.misread_local_stack()
+        because = (f" ({LOCAL_STACK} is {misread!r}, not 1: this is not the local stack)"
+                   if misread is not None else "")
+        sys.exit(f"{name} is the documented local default of .env.example{because}: set a "
+                 "secret of your own (only `make up` may run with the local defaults)")
     return value
 
 

@@ -131,3 +131,9 @@ def configure(process: str, level: int = logging.INFO) -> None:
     for logger in list(logging.root.manager.loggerDict.values()):
         for own in getattr(logger, "handlers", []):
             dress(own, process)
+    misread = settings.misread_local_stack()
+    if misread is not None:
+        # Someone meant "not local" (0, false) or "local" (true, yes): either way, said at start.
+        logging.getLogger(__name__).warning(
+            "%s is %r, not 1: not the local stack, the documented local credentials are "
+            "refused", settings.LOCAL_STACK.name, misread)

@@ -29,7 +29,8 @@ class Setting:
 
     name: str
     default: str   # "" when it has none; as shown in the docs when the reader computes it
-    kind: str      # str, int, float, decimal, secret, url, address, list, choice, path, flag
+    kind: str      # str, int, float, decimal, secret, url, address, list, choice, path, flag,
+                   # limit
     doc: str
     section: str
     local: str | None = None   # the value `make up` runs with, where it differs
@@ -91,7 +92,8 @@ FLOWER_PASSWORD = declare(
     "(required by the dashboard).", CREDENTIALS, local="glastonbury")
 LOCAL_STACK = declare(
     "GLASTONBURY_LOCAL_STACK", "", "flag", "Set to 1 by `make up` and the test stacks only: "
-    "the documented local credentials are good there, and only there.", CREDENTIALS)
+    "the documented local credentials are good there, and only there (exactly `1`: any other "
+    "value is not the local stack, and each part warns of it).", CREDENTIALS)
 
 # -- Where things are ---------------------------------------------------------------------------
 PLACES = "Servers, databases and ports"
@@ -186,6 +188,19 @@ ORDER_BODY_READ_TIMEOUT = declare(
 ORDER_THREADS = declare(
     "ORDER_THREADS", 20, "int", "Threads of each order service process that run requests whose "
     "body is in; each `?wait=` holds one while it waits.", SALE)
+# Limits in the `limits` notation (`10/minute`, `5/second;100/hour`), counted in Redis.
+ORDER_RATE_LIMIT_PER_ADDRESS = declare(
+    "ORDER_RATE_LIMIT_PER_ADDRESS", "60/minute", "limit", "Orders (`POST /orders`) one client "
+    "address may place, counted across every order service process (in Redis); beyond, 429 with "
+    "`Retry-After`. Generous: many buyers can share an address behind a NAT.", SALE,
+    local="100/second")
+ORDER_RATE_LIMIT_PER_CUSTOMER = declare(
+    "ORDER_RATE_LIMIT_PER_CUSTOMER", "10/minute", "limit", "Orders one `customerId` may place, "
+    "from any address; beyond, 429 with `Retry-After`. A real buyer places a few a minute at "
+    "most.", SALE, local="100/second")
+ORDER_WAITING_CLIENTS_PER_ADDRESS = declare(
+    "ORDER_WAITING_CLIENTS_PER_ADDRESS", 2, "int", "Of the `ORDER_WAITING_CLIENTS`, how many "
+    "one client address may hold at once; beyond, answered at once with `Retry-After`.", SALE)
 
 # -- The saga ------------------------------------------------------------------------------------
 SAGA = "The saga (orchestrator.config)"
@@ -250,6 +265,18 @@ def local_values() -> dict[str, str]:
 
 
 # -- Accessors (what each setting is: its declaration above) ---------------------------------------
+
+
+def local_stack() -> bool:
+    """Whether this is the local stack: `GLASTONBURY_LOCAL_STACK` is exactly `1` (`0`, `false`,
+    `yes` are not)."""
+    return LOCAL_STACK.text() == "1"
+
+
+def misread_local_stack() -> str | None:
+    """`GLASTONBURY_LOCAL_STACK`'s value when it is set to anything but `1`, else None."""
+    value = LOCAL_STACK.text()
+    return value if value not in ("", "1") else None
 
 
 def var_dir() -> Path:
@@ -354,6 +381,18 @@ def order_body_read_timeout() -> float:
 
 def order_threads() -> int:
     return ORDER_THREADS.integer()
+def order_waiting_clients_per_address() -> int:
+    return ORDER_WAITING_CLIENTS_PER_ADDRESS.integer()
+
+
+def order_rate_limits() -> dict[str, str]:
+    """The order intake's limits by what they count: a client address, a customer."""
+    return {"address": ORDER_RATE_LIMIT_PER_ADDRESS.text(),
+            "customer": ORDER_RATE_LIMIT_PER_CUSTOMER.text()}
+
+
+def trusted_proxies() -> list[str]:
+    return [entry for entry in TRUSTED_PROXIES.text().split(",") if entry.strip()]
 
 
 def payment_decline_above() -> Decimal:

@@ -152,14 +152,14 @@ def _in_context(span: Span) -> Context:
 
 
 def _start(name: str, kind: str, parent: Context | None = None,
-           attributes: dict[str, Any] | None = None) -> Span:
+           attributes: dict[str, Any] | None = None, links: list[Any] | None = None) -> Span:
     """A span of `kind` (SERVER, CLIENT, PRODUCER, CONSUMER) under `parent` (default: the
     current context), naming the order this thread works on (glastonbury.logs)."""
     from opentelemetry.trace import SpanKind
 
     assert _tracer is not None
     span = _tracer.start_span(name, context=parent, kind=SpanKind[kind],
-                              attributes=attributes or {})
+                              attributes=attributes or {}, links=links)
     order_id = logs.current_order()
     if order_id:
         span.set_attribute("order.id", order_id)
@@ -203,9 +203,11 @@ def http_call(method: str, base_url: str, path: str) -> Iterator[OutgoingCall]:
         yield OutgoingCall(span)
 
 
-def trace_requests(app: Flask) -> None:
+def trace_requests(app: Flask, public: bool = False) -> None:
     """Answer each request in a SERVER span continuing the caller's `traceparent` (none when
-    tracing is off: nothing is installed)."""
+    tracing is off: nothing is installed). A `public` service's caller is anyone: each request
+    begins a trace of its own and only links the caller's, so that nobody can write spans into
+    another's trace (nor make every order one trace)."""
     if not enabled:
         return
     from flask import request
@@ -217,10 +219,11 @@ def trace_requests(app: Flask) -> None:
         from opentelemetry import context
 
         rule = request.url_rule.rule if request.url_rule is not None else None
-        span = _start(f"{request.method} {rule}" if rule else request.method, "SERVER",
-                      _extracted(request.headers.get(TRACEPARENT)),
+        callers = _extracted(request.headers.get(TRACEPARENT))
+        parent, links = (_own_trace(callers) if public else (callers, None))
+        span = _start(f"{request.method} {rule}" if rule else request.method, "SERVER", parent,
                       {"http.request.method": request.method, "url.path": request.path,
-                       **({"http.route": rule} if rule else {})})
+                       **({"http.route": rule} if rule else {})}, links)
         request.environ[key] = (span, context.attach(_in_context(span)))
 
     @app.after_request
@@ -243,6 +246,15 @@ def trace_requests(app: Flask) -> None:
             _failed(span, error)
         context.detach(token)
         span.end()
+
+
+def _own_trace(callers: Context | None) -> tuple[Context, list[Any]]:
+    """An empty context (a new trace) and a link to the caller's span, if it named a valid one."""
+    from opentelemetry import context, trace
+
+    caller = trace.get_current_span(callers).get_span_context() if callers else None
+    links = [trace.Link(caller)] if caller is not None and caller.is_valid else []
+    return context.Context(), links
 
 
 # -- Celery ------------------------------------------------------------------------------------

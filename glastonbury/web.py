@@ -12,7 +12,7 @@ import re
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from pydantic import BaseModel, GetCoreSchemaHandler, GetJsonSchemaHandler, ValidationError
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
@@ -21,7 +21,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import BadRequest, HTTPException
 
-from glastonbury import tracing
+from glastonbury import settings, tracing
+from glastonbury.client_address import FORWARDED_FOR, Network, client_address, trusted_networks
 from glastonbury.db import reading
 from glastonbury.logs import set_order
 
@@ -85,10 +86,11 @@ def install_json_errors(app: Flask) -> None:
 ORDER_ID_IN_PATH = re.compile(r"^[0-9A-Fa-f-]{32,36}$")
 
 
-def install_order_trail(app: Flask) -> None:
+def install_order_trail(app: Flask, public: bool = False) -> None:
     """Every line logged while answering a request about an order (`/<...>/<order_id>...`)
     names the order (glastonbury.logs); with tracing on, each request is a span continuing the
-    caller's trace (glastonbury.tracing)."""
+    caller's trace (glastonbury.tracing), or, in a `public` service, beginning a trace of its
+    own linked to the caller's."""
 
     @app.before_request
     def _about_the_order() -> None:
@@ -100,7 +102,20 @@ def install_order_trail(app: Flask) -> None:
         set_order(None)
 
     # After the trail's own hooks: a request's span names the order the trail found.
-    tracing.trace_requests(app)
+    tracing.trace_requests(app, public)
+
+
+def install_client_address(app: Flask, proxies: tuple[Network, ...] | None = None) -> None:
+    """The proxies whose `X-Forwarded-For` this app believes (`TRUSTED_PROXIES` unless given);
+    a malformed entry stops the app being made."""
+    app.config["TRUSTED_PROXIES"] = (trusted_networks(settings.trusted_proxies())
+                                     if proxies is None else proxies)
+
+
+def request_client() -> str:
+    """The address the request comes from, by glastonbury.client_address's one rule."""
+    return client_address(request.remote_addr or "", request.headers.getlist(FORWARDED_FOR),
+                          current_app.config.get("TRUSTED_PROXIES", ()))
 
 
 def json_object() -> dict[str, Any]:

@@ -19,6 +19,7 @@ from glastonbury.db import make_engine
 from glastonbury.gateway import WsgiGateway
 from glastonbury.migrate import upgrade
 from glastonbury import logs, tracing
+from glastonbury.client_address import limit_key
 from glastonbury.logs import about_order
 from glastonbury.web import (
     MAX_BODY_BYTES,
@@ -26,13 +27,17 @@ from glastonbury.web import (
     DecimalJSONProvider,
     database_health,
     error_response,
+    install_client_address,
     install_order_trail,
     install_json_errors,
     json_object,
+    request_client,
     validated,
 )
 from order_service.adapters.saga_starter import CelerySagaStarter, SagaStarter
 from order_service.adapters.catalogue import Catalogue, HttpCatalogue
+from order_service.adapters.rate_limits import (ADDRESS, CUSTOMER, CountedLimits, IntakeLimits,
+                                                Refusal)
 from order_service.domain.model import (ConflictingOutcome, IdempotencyKeyReused,
                                         NotTheCatalogue, OrderStatus)
 from order_service.entrypoints import schemas
@@ -55,13 +60,16 @@ class Dependencies:
     reading: Callable[[], UnitOfWork]   # for reads only: takes no write lock
     catalogue: Catalogue | None         # the inventory's prices
     waiters: OutcomeWaiters             # clients waiting for their order to end
+    limits: IntakeLimits                # orders per client address and per customer
 
 
 def create_app(database_url: str | None = None, saga_starter: SagaStarter | None = None,
-               catalogue: Catalogue | None = None, tokens: dict[str, str] | None = None) -> Flask:
+               catalogue: Catalogue | None = None, tokens: dict[str, str] | None = None,
+               limits: IntakeLimits | None = None) -> Flask:
     """The order service's Flask app; creates its tables if missing, connects to no broker yet.
 
-    `catalogue` defaults to the inventory's; `tokens` (by caller) to the environment's."""
+    `catalogue` defaults to the inventory's; `tokens` (by caller) to the environment's;
+    `limits` to the settings' counted in Redis."""
     engine = make_engine(database_url or settings.database_url("order"))
     upgrade(engine, "order")
     app = Flask(__name__)
@@ -69,13 +77,16 @@ def create_app(database_url: str | None = None, saga_starter: SagaStarter | None
     app.json = DecimalJSONProvider(app)
     install_json_errors(app)
     install_credentials(app, tokens)
-    install_order_trail(app)
+    install_client_address(app)
+    install_order_trail(app, public=True)
     app.extensions["order_service"] = Dependencies(
         engine, lambda: SqlAlchemyUnitOfWork(engine),
         saga_starter or CelerySagaStarter(settings.redis_url(), order_messages_key()),
         lambda: SqlAlchemyUnitOfWork(engine, read_only=True),
         catalogue or HttpCatalogue(settings.inventory_service_url()),
-        OutcomeWaiters(settings.order_waiting_clients()))
+        OutcomeWaiters(settings.order_waiting_clients(),
+                       settings.order_waiting_clients_per_address()),
+        limits or CountedLimits(settings.redis_url(), settings.order_rate_limits()))
     app.register_blueprint(routes)
     return app
 
@@ -98,12 +109,16 @@ def _dependencies() -> Dependencies:
 
 @routes.post("/orders")
 def place_order() -> tuple[Response, int, dict[str, str]]:
-    """Store the order PENDING and start its saga: 202 with the order and its Location."""
+    """Store the order PENDING and start its saga: 202 with the order and its Location; 429
+    past the client address's or the customer's limit."""
+    deps = _dependencies()
+    # The address is counted before the body is read: a flood of junk is counted too.
+    _within(deps.limits.hit(ADDRESS, limit_key(request_client())))
     body = validated(schemas.PlaceOrderBody, json_object())
     key = validated(schemas.IdempotencyKeyHeader, dict(request.headers)).key
+    _within(deps.limits.hit(CUSTOMER, str(body.customer_id)))
     command = services.PlaceOrder(body.customer_id, body.amount,
                                   [item.to_line() for item in body.items], key)
-    deps = _dependencies()
     order = services.place_order(command, deps.unit_of_work(), deps.saga_starter, deps.catalogue)
     tracing.name_order(order.id)   # the order's trace begins here: found by its id
     with about_order(order.id):
@@ -134,7 +149,8 @@ def get_order(order_id: str) -> Response:
     if not wait_s:
         return jsonify(schemas.order_json(services.get_order(parsed_id, deps.reading())))
     began = time.monotonic()
-    order = services.wait_for_outcome(parsed_id, wait_s, deps.reading, deps.waiters)
+    order = services.wait_for_outcome(parsed_id, wait_s, deps.reading, deps.waiters,
+                                      limit_key(request_client()))
     response = jsonify(schemas.order_json(order))
     if not order.status.is_terminal and time.monotonic() - began < wait_s:
         response.headers["Retry-After"] = "1"   # too many clients waiting already
@@ -164,6 +180,33 @@ def healthz() -> Response:
 def openapi() -> Response:
     """This service's OpenAPI 3.1 document."""
     return jsonify(API.document(routes))
+
+
+class OverTheLimit(Exception):
+    def __init__(self, refusal: Refusal):
+        super().__init__(refusal.limit)
+        self.refusal = refusal
+
+
+def _within(refusal: Refusal | None) -> None:
+    if refusal is not None:
+        raise OverTheLimit(refusal)
+
+
+OVER_THE_LIMIT = {ADDRESS: ("(client address)", "Too many orders from your address"),
+                  CUSTOMER: ("customerId", "Too many orders for this customer")}
+
+
+@routes.errorhandler(OverTheLimit)
+def _over_the_limit(error: OverTheLimit) -> Response:
+    refusal = error.refusal
+    field, what = OVER_THE_LIMIT[refusal.limit]
+    response = error_response(
+        429, "rate_limited",
+        f"{what}: at most {refusal.rule}. Try again in {refusal.retry_after_s} s.",
+        [{"field": field, "problem": f"at most {refusal.rule}"}])
+    response.headers["Retry-After"] = str(refusal.retry_after_s)
+    return response
 
 
 @routes.errorhandler(services.OrderNotFound)

@@ -27,7 +27,11 @@ API = Api(
                          "(`idempotency_key_reused`).",
                     422: "A line names a ticket that does not exist or is not for sale, or "
                          "another price than the catalogue's (`not_the_catalogue`); `details` "
-                         "names each one, with the catalogue's `price`."}),
+                         "names each one, with the catalogue's `price`.",
+                    429: "Too many orders from the client's address or for the customer "
+                         "(`rate_limited`); `details` names the limit (`customerId`, or "
+                         "`(client address)`) and `Retry-After` the seconds until one more "
+                         "order is taken."}),
         "list_orders": Operation(
             "Orders, oldest first", query=schemas.ListOrdersQuery,
             answers={200: Answer("The orders.", schemas.OrderList)}),
@@ -36,7 +40,9 @@ API = Api(
             query=schemas.GetOrderQuery,
             answers={200: Answer("The order.", schemas.Order, headers={
                 "Retry-After": "Seconds to wait before asking again: sent when the service "
-                               "could not wait as long as asked (too many clients wait)."})},
+                               "could not wait as long as asked (too many clients wait, "
+                               "from this address or in all, or a later wait on the order "
+                               "took over)."})},
             errors={404: ORDER_NOT_FOUND}),
         "record_outcome": Operation(
             "Record the order's outcome (the orchestrator only)", body=schemas.OutcomeBody,

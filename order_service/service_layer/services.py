@@ -93,19 +93,23 @@ def get_order(order_id: uuid.UUID, uow: UnitOfWork) -> Order:
 
 
 def wait_for_outcome(order_id: uuid.UUID, wait_s: float, reading: Callable[[], UnitOfWork],
-                     waiters: OutcomeWaiters) -> Order:
-    """The order once it has ended, or as it stands after `wait_s` seconds (at once when
-    `waiters` is full); OrderNotFound if there is none."""
+                     waiters: OutcomeWaiters, client: str = "") -> Order:
+    """The order once it has ended, or as it stands after `wait_s` seconds; at once when
+    `waiters` has no slot for `client`, or a later wait on the order took over its slot.
+    OrderNotFound if there is none."""
     deadline = time.monotonic() + wait_s
-    while True:
-        with waiters.watching(order_id) as ended:
+    with waiters.waiting(order_id, client) as waiter:
+        while True:
+            if waiter is not None:
+                waiter.wake.clear()   # before the read: an outcome stored after it wakes us
             order = get_order(order_id, reading())
             remaining = deadline - time.monotonic()
-            if order.status.is_terminal or remaining <= 0 or ended is None:
+            if (order.status.is_terminal or remaining <= 0 or waiter is None
+                    or waiter.superseded):
                 return order
-            # Woken by an outcome recorded here; an outcome recorded by another process of
-            # the service is read at the next look.
-            ended.wait(min(remaining, waiters.recheck_s))
+            # Woken by an outcome recorded here or by a wait taking over; an outcome recorded
+            # by another process of the service is read at the next look.
+            waiter.wake.wait(min(remaining, waiters.recheck_s))
 
 
 def list_orders(status: OrderStatus | None, created_before: datetime | None, limit: int,

@@ -190,6 +190,28 @@ def test_a_request_without_a_trace_or_with_a_malformed_one_begins_a_trace(spans:
     assert first.context.trace_id != second.context.trace_id
 
 
+def test_the_public_order_service_begins_each_orders_trace_and_links_the_callers(
+        spans: Spans, tmp_path: Path) -> None:
+    from order_service.adapters.rate_limits import CountedLimits
+    from order_service.entrypoints.flask_app import create_app
+    from tests.conftest import SERVICE_TOKENS
+    from tests.unit.order_service.fakes import FakeCatalogue, FakeSagaStarter
+
+    app = create_app(f"sqlite:///{tmp_path}/order.db", FakeSagaStarter(), FakeCatalogue(),
+                     SERVICE_TOKENS, CountedLimits("memory://", {}))
+    with spans.tracer.start_as_current_span("someone's request") as caller:
+        headers = {"traceparent": traceparent_of(caller)}
+    body = {"customerId": str(uuid.uuid4()), "amount": 10,
+            "items": [{"id": str(uuid.uuid4()), "name": "day-one", "amount": 200, "quantity": 1}]}
+    answer = app.test_client().post("/orders", json=body, headers=headers)
+    assert answer.status_code == 202, answer.data
+    placed = spans.named("POST /orders")
+    assert placed.parent is None and placed.context.trace_id != caller.context.trace_id
+    assert [link.context.span_id for link in placed.links] == [caller.context.span_id]
+    assert placed.attributes["order.id"] == answer.json["id"]
+    app.extensions["order_service"].engine.dispose()
+
+
 # -- Celery ---------------------------------------------------------------------------------------
 
 def test_a_task_and_the_next_step_of_its_chain_go_on_in_the_senders_trace(spans: Spans) -> None:
