@@ -5,6 +5,10 @@ service answers a customer who names a wrong price at once (422) instead of lett
 reject the order later. The inventory stays the authority: the reserve step sends each line's
 price and the inventory refuses any that is not its own, so a stale cache or an unreachable
 inventory (orders are then accepted unchecked) can never get tickets at another price.
+
+The prices are kept `CACHE_SECONDS`, at most `CACHE_TICKETS` of them (cachetools' TTLCache), and
+only of tickets the catalogue has: an id it does not know is asked again each time, so made-up
+ids (anyone can send them) never fill the process's memory.
 """
 
 from __future__ import annotations
@@ -15,13 +19,17 @@ import logging
 import threading
 import time
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 from uuid import UUID
+
+from cachetools import TTLCache
 
 log = logging.getLogger(__name__)
 
 CACHE_SECONDS = 2.0
+CACHE_TICKETS = 1024   # a festival sells tens of kinds of ticket
+UNKNOWN: Any = object()   # not in the cache (a price may be None: not for sale)
 TIMEOUT_S = 1.0
 
 
@@ -35,29 +43,30 @@ class Catalogue(Protocol):
 class HttpCatalogue:
     """The inventory's `GET /tickets?id=...`, each price kept for `CACHE_SECONDS`."""
 
-    def __init__(self, inventory_url: str, cache_seconds: float = CACHE_SECONDS):
+    def __init__(self, inventory_url: str, cache_seconds: float = CACHE_SECONDS,
+                 cache_tickets: int = CACHE_TICKETS):
         parts = urlsplit(inventory_url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
-        self.cache_seconds = cache_seconds
-        self._cache: dict[UUID, tuple[float, Decimal | None, bool]] = {}  # when, price, exists
+        # Not thread-safe by itself: every use holds the lock.
+        self.cache: TTLCache[UUID, Decimal | None] = TTLCache(cache_tickets, cache_seconds,
+                                                              timer=time.monotonic)
         self._lock = threading.Lock()
         self._local = threading.local()
 
     def prices(self, ticket_ids: list[UUID]) -> dict[UUID, Decimal | None] | None:
-        now = time.monotonic()
+        asked = list(dict.fromkeys(ticket_ids))
         with self._lock:
-            fresh = {ticket: self._cache[ticket] for ticket in ticket_ids
-                     if ticket in self._cache and now - self._cache[ticket][0] < self.cache_seconds}
-        missing = [ticket for ticket in dict.fromkeys(ticket_ids) if ticket not in fresh]
+            kept = {ticket: self.cache.get(ticket, UNKNOWN) for ticket in asked}
+        known = {ticket: price for ticket, price in kept.items() if price is not UNKNOWN}
+        missing = [ticket for ticket in asked if ticket not in known]
         if missing:
             fetched = self._fetch(missing)
             if fetched is None:
                 return None
             with self._lock:
-                for ticket in missing:
-                    entry = (now, fetched.get(ticket), ticket in fetched)
-                    self._cache[ticket] = fresh[ticket] = entry
-        return {ticket: price for ticket, (_, price, exists) in fresh.items() if exists}
+                self.cache.update(fetched)   # what exists only: a miss is asked again
+            known.update(fetched)
+        return known
 
     def _fetch(self, ticket_ids: list[UUID]) -> dict[UUID, Decimal | None] | None:
         query = urlencode([("id", str(ticket)) for ticket in ticket_ids])

@@ -57,8 +57,10 @@ class CountedLimits:
     def __init__(self, storage_uri: str, rules: dict[str, str]):
         self.rules: dict[str, list[RateLimitItem]] = {
             limit: parse_many(rule) for limit, rule in rules.items()}
-        options: dict[str, float | str | bool] = ({"socket_connect_timeout": REDIS_TIMEOUT_S, "socket_timeout": REDIS_TIMEOUT_S,
-                    "key_prefix": KEY_PREFIX} if storage_uri.startswith("redis") else {})
+        options: dict[str, float | str | bool] = {}
+        if storage_uri.startswith("redis"):
+            options = {"socket_connect_timeout": REDIS_TIMEOUT_S,
+                       "socket_timeout": REDIS_TIMEOUT_S, "key_prefix": KEY_PREFIX}
         # Builds a client only: it connects at the first hit, never when the app is made.
         self.limiter = MovingWindowRateLimiter(
             storage_from_string(storage_uri, wrap_exceptions=True, **options))

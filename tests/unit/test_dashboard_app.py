@@ -7,6 +7,7 @@ import tempfile
 from base64 import b64encode
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 from celery import Celery
 from flower.urls import settings as flower_settings
@@ -134,30 +135,60 @@ class Dashboard(AsyncHTTPTestCase):
         assert self.fetch("/api/task/types", headers=login).code == 200
 
 
-def test_a_password_guessed_too_often_is_refused_for_a_while() -> None:
-    from orchestrator.entrypoints.dashboard.login import Throttle
+def test_wrong_passwords_beyond_the_free_ones_double_the_wait_up_to_its_cap() -> None:
+    from orchestrator.entrypoints.dashboard.login import Backoff
 
-    throttle = Throttle(limit=3, window_s=60)
-    for moment in (0, 1, 2):
-        assert throttle.blocked_for("10.0.0.9", moment) == 0
-        throttle.failed("10.0.0.9", moment)
-    assert throttle.blocked_for("10.0.0.9", 3) == 57       # the oldest failure ages out at 60
-    assert throttle.blocked_for("10.0.0.8", 3) == 0        # another address may try
-    assert throttle.blocked_for("10.0.0.9", 61) == 0
+    now = [0.0]
+    backoff = Backoff(free=2, first_s=1, cap_s=8, forget_s=900, clock=lambda: now[0])
+    waits = []
+    for _ in range(7):
+        backoff.failed("10.0.0.9")
+        waits.append(backoff.wait_s("10.0.0.9"))
+    assert waits == [0, 0, 1, 2, 4, 8, 8]
+    assert backoff.wait_s("10.0.0.8") == 0         # another key may try
+    now[0] = 901
+    assert backoff.wait_s("10.0.0.9") == 0 and "10.0.0.9" not in backoff.failures   # forgotten
+
+
+def test_the_failures_kept_are_bounded_however_many_addresses_guess() -> None:
+    from orchestrator.entrypoints.dashboard.login import Backoff
+
+    backoff = Backoff(free=0, keys=100)
+    for n in range(1000):
+        backoff.failed(f"10.0.{n // 256}.{n % 256}")
+    assert len(backoff.failures) == 100
+
+
+def test_an_unknown_user_name_is_one_account_whatever_it_is() -> None:
+    from orchestrator.entrypoints.dashboard.login import OTHER_USER, account_of
+
+    assert account_of(basic("techlead:guess"), [LOGIN]) == "techlead"
+    assert account_of(basic("root:guess"), [LOGIN]) == account_of(None, [LOGIN]) == OTHER_USER
 
 
 class ThrottledApp(GuardedApp):
+    def get_httpserver_options(self) -> dict[str, Any]:
+        return {"xheaders": True}   # as Flower's --xheaders would: remote_ip is X-Real-Ip's
+
     def tearDown(self) -> None:
         from orchestrator.entrypoints.dashboard.login import THROTTLE
 
-        THROTTLE.failures.clear()
+        THROTTLE.clear()
         super().tearDown()
 
-    def test_after_five_wrong_passwords_even_the_right_one_waits(self) -> None:
-        for _ in range(5):
+    def test_after_five_wrong_passwords_the_right_one_waits_a_second_not_a_minute(self) -> None:
+        for _ in range(6):
             assert self.fetch("/hello", headers={"Authorization": basic("techlead:no")}).code == 401
         refused = self.fetch("/hello", headers={"Authorization": basic(LOGIN)})
-        assert refused.code == 429 and int(refused.headers["Retry-After"]) > 0
+        assert refused.code == 429 and refused.headers["Retry-After"] == "1"
+
+    def test_a_forged_real_ip_or_forwarded_for_is_not_another_address(self) -> None:
+        for n in range(6):
+            forged = {"Authorization": basic("techlead:no"), "X-Real-Ip": f"10.1.1.{n}",
+                      "X-Forwarded-For": f"10.2.2.{n}"}
+            assert self.fetch("/hello", headers=forged).code == 401
+        assert self.fetch("/hello", headers={"Authorization": basic("techlead:no"),
+                                             "X-Forwarded-For": "10.3.3.3"}).code == 429
 
 
 def test_the_dashboard_writes_a_duration_as_the_command_line_does() -> None:

@@ -18,7 +18,9 @@ from flower.urls import settings
 from tornado.options import options
 
 from glastonbury import logs
+from glastonbury import settings as glastonbury_settings
 from glastonbury.auth import secret
+from glastonbury.client_address import trusted_networks
 from glastonbury.process import tune_garbage_collector
 from orchestrator import app as celery_app
 from orchestrator.entrypoints.dashboard.app import make_dashboard
@@ -37,6 +39,10 @@ def configure(argv: list[str]) -> None:
         sys.exit("--url_prefix is not supported: the saga pages live at the root")
     options.basic_auth = [f"{USER}:{password}"]
     extract_settings()
+    try:   # whose X-Forwarded-For the login believes (Flower's --xheaders changes nothing)
+        settings["trusted_proxies"] = trusted_networks(glastonbury_settings.trusted_proxies())
+    except ValueError as error:
+        sys.exit(str(error))
     setup_logging()
     logs.configure("dashboard")
 
