@@ -45,7 +45,7 @@ from bench import floor
 from bench.driver import OrderDriver
 from orchestrator.adapters.store import sagas
 from tests.chaos.verdict import database_urls
-from tests.e2e.stack import Stack, wait_for
+from tests.e2e.stack import RAISED_LIMITS, Stack, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -58,6 +58,8 @@ BENCH_SETTINGS = {
     "PAYMENT_RESULT_TIMEOUT": "3600",   # held payments wait, nothing times out during the run
     "SAGA_STUCK_AFTER": "600",          # a saga queued behind a burst is not "stuck"
     "SAGA_RECONCILE_INTERVAL": "5",     # the production default
+    # Hundreds of orders a second from one address and customer, each followed with ?wait=.
+    **RAISED_LIMITS,
 }
 # Whose CPU a phase counts: a saga's, every part's but the bench's own clients and the floor
 # worker; a floor hop's, the floor worker's and what its hops cost Redis and Flower.

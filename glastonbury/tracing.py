@@ -203,11 +203,11 @@ def http_call(method: str, base_url: str, path: str) -> Iterator[OutgoingCall]:
         yield OutgoingCall(span)
 
 
-def trace_requests(app: Flask, public: bool = False) -> None:
+def trace_requests(app: Flask, public: Callable[[Any], bool] | None = None) -> None:
     """Answer each request in a SERVER span continuing the caller's `traceparent` (none when
-    tracing is off: nothing is installed). A `public` service's caller is anyone: each request
-    begins a trace of its own and only links the caller's, so that nobody can write spans into
-    another's trace (nor make every order one trace)."""
+    tracing is off: nothing is installed). A route whose view is `public` (the predicate, given
+    the view) may be called by anyone: its request begins a trace of its own and only links the
+    caller's, so that nobody can write spans into another's trace, nor make orders one trace."""
     if not enabled:
         return
     from flask import request
@@ -220,7 +220,8 @@ def trace_requests(app: Flask, public: bool = False) -> None:
 
         rule = request.url_rule.rule if request.url_rule is not None else None
         callers = _extracted(request.headers.get(TRACEPARENT))
-        parent, links = (_own_trace(callers) if public else (callers, None))
+        anyones = public is not None and public(app.view_functions.get(request.endpoint or ""))
+        parent, links = _own_trace(callers) if anyones else (callers, None)
         span = _start(f"{request.method} {rule}" if rule else request.method, "SERVER", parent,
                       {"http.request.method": request.method, "url.path": request.path,
                        **({"http.route": rule} if rule else {})}, links)

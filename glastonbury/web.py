@@ -10,6 +10,7 @@ import json
 import logging
 import re
 from decimal import Decimal
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, jsonify, request
@@ -86,11 +87,11 @@ def install_json_errors(app: Flask) -> None:
 ORDER_ID_IN_PATH = re.compile(r"^[0-9A-Fa-f-]{32,36}$")
 
 
-def install_order_trail(app: Flask, public: bool = False) -> None:
+def install_order_trail(app: Flask, public: Callable[[Any], bool] | None = None) -> None:
     """Every line logged while answering a request about an order (`/<...>/<order_id>...`)
     names the order (glastonbury.logs); with tracing on, each request is a span continuing the
-    caller's trace (glastonbury.tracing), or, in a `public` service, beginning a trace of its
-    own linked to the caller's."""
+    caller's trace (glastonbury.tracing), or, on a route whose view is `public`, beginning a
+    trace of its own linked to the caller's."""
 
     @app.before_request
     def _about_the_order() -> None:

@@ -12,8 +12,8 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from sqlalchemy.engine import Engine
 
 from glastonbury import settings
-from glastonbury.auth import (ADMIN, ORCHESTRATOR, install_credentials, order_messages_key,
-                              requires)
+from glastonbury.auth import (ADMIN, ORCHESTRATOR, callers_of, install_credentials,
+                              order_messages_key, requires)
 from glastonbury.process import tune_garbage_collector
 from glastonbury.db import make_engine
 from glastonbury.gateway import WsgiGateway
@@ -78,7 +78,9 @@ def create_app(database_url: str | None = None, saga_starter: SagaStarter | None
     install_json_errors(app)
     install_credentials(app, tokens)
     install_client_address(app)
-    install_order_trail(app, public=True)
+    # Anyone may place and read orders: those requests begin their own traces. The
+    # orchestrator's calls (a credential's routes) go on in the saga's trace.
+    install_order_trail(app, public=lambda view: not callers_of(view))
     app.extensions["order_service"] = Dependencies(
         engine, lambda: SqlAlchemyUnitOfWork(engine),
         saga_starter or CelerySagaStarter(settings.redis_url(), order_messages_key()),

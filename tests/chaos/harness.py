@@ -24,7 +24,7 @@ from typing import Any
 import requests
 
 from tests.chaos.verdict import Snapshot, Verdict, database_urls, judge
-from tests.e2e.stack import Stack, wait_for
+from tests.e2e.stack import RAISED_LIMITS, Stack, wait_for
 
 CUSTOMER = "e081ad0f-f83e-4f81-b2d7-23655ac04b8a"
 KINDS = ("approved", "declined", "out_of_stock")
@@ -46,6 +46,8 @@ CHAOS_SETTINGS = {
     "STEP_RETRY_MAX_DELAY": "2",
     # Many re-drives are expected while parts are down; parking one would need a person.
     "SAGA_MAX_DRIVES": "50",
+    # Every order from one address, most for one customer: the sale's limits raised.
+    **RAISED_LIMITS,
 }
 
 

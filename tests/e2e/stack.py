@@ -21,7 +21,16 @@ from devtools.devstack import binaries
 from devtools.devstack.__main__ import (ROOT, SERVICE_PORTS, migrate, parts_to_run,
                                            stack_environment)
 
+# The test stacks, the bench and the chaos runs place hundreds of orders a second from one
+# address for one customer, and follow each with `?wait=`: the sale's limits raised, and named
+# in the bench's and the chaos run's results. (tests/e2e/test_sale_attacks.py runs with limits.)
+RAISED_LIMITS = {
+    "ORDER_RATE_LIMIT_PER_ADDRESS": "100000/second",
+    "ORDER_RATE_LIMIT_PER_CUSTOMER": "100000/second",
+    "ORDER_WAITING_CLIENTS_PER_ADDRESS": "16",
+}
 FAST_SETTINGS = {
+    **RAISED_LIMITS,
     "PAYMENT_RESULT_TIMEOUT": "4",
     "SAGA_STUCK_AFTER": "3",
     "SAGA_RECONCILE_INTERVAL": "1",

@@ -190,11 +190,11 @@ def test_a_request_without_a_trace_or_with_a_malformed_one_begins_a_trace(spans:
     assert first.context.trace_id != second.context.trace_id
 
 
-def test_the_public_order_service_begins_each_orders_trace_and_links_the_callers(
+def test_the_public_order_service_begins_each_orders_trace_and_links_the_callers_own(
         spans: Spans, tmp_path: Path) -> None:
     from order_service.adapters.rate_limits import CountedLimits
     from order_service.entrypoints.flask_app import create_app
-    from tests.conftest import SERVICE_TOKENS
+    from tests.conftest import SERVICE_TOKENS, TRUSTED
     from tests.unit.order_service.fakes import FakeCatalogue, FakeSagaStarter
 
     app = create_app(f"sqlite:///{tmp_path}/order.db", FakeSagaStarter(), FakeCatalogue(),
@@ -209,6 +209,14 @@ def test_the_public_order_service_begins_each_orders_trace_and_links_the_callers
     assert placed.parent is None and placed.context.trace_id != caller.context.trace_id
     assert [link.context.span_id for link in placed.links] == [caller.context.span_id]
     assert placed.attributes["order.id"] == answer.json["id"]
+    # The orchestrator's call about the order goes on in the saga's trace, as it did.
+    with spans.tracer.start_as_current_span("saga.finalise_order") as step:
+        headers = {"traceparent": traceparent_of(step), **TRUSTED}
+    recorded = app.test_client().post(f"/orders/{answer.json['id']}/outcome",
+                                      json={"status": "COMPLETED"}, headers=headers)
+    assert recorded.status_code == 200, recorded.data
+    outcome = spans.named("POST /orders/<order_id>/outcome")
+    assert parent_of(outcome) == step.context.span_id and not outcome.links
     app.extensions["order_service"].engine.dispose()
 
 
