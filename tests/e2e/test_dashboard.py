@@ -30,6 +30,11 @@ def login(stack: Stack) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def dashboard(stack: Stack) -> str:
+    return dashboard_up(stack)
+
+
+def dashboard_up(stack: Stack) -> str:
+    """The dashboard's base URL, once it answers."""
     base = stack.url("flower")
 
     def up() -> bool:

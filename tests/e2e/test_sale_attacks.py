@@ -23,6 +23,7 @@ from devtools.devstack import binaries
 from glastonbury.auth import LOCAL_DEFAULTS
 from tests.e2e.conftest import HELD_CUSTOMER, Client
 from tests.e2e.stack import Stack, wait_for
+from tests.e2e.test_dashboard import dashboard_up, login as techlead
 
 pytestmark = pytest.mark.e2e
 
@@ -129,7 +130,7 @@ def test_sixteen_waits_on_one_order_leave_other_customers_able_to_wait(limited: 
 
 def test_the_right_password_after_failures_from_its_address_waits_seconds_not_a_minute(
         limited: Stack) -> None:
-    dashboard = dashboard_up(limited)
+    dashboard = f"{dashboard_up(limited)}/healthcheck"
     shared_proxy = client_at("127.0.0.51")
     for _ in range(6):
         assert shared_proxy.get(dashboard, auth=("techlead", "guess"), timeout=10).status_code \
@@ -142,7 +143,7 @@ def test_the_right_password_after_failures_from_its_address_waits_seconds_not_a_
 
 def test_wrong_passwords_from_many_addresses_at_once_meet_the_accounts_backoff(
         limited: Stack) -> None:
-    dashboard = dashboard_up(limited)
+    dashboard = f"{dashboard_up(limited)}/healthcheck"
 
     def guess(n: int) -> int:
         address = f"127.0.0.{60 + n % 7}"
@@ -172,21 +173,3 @@ def test_a_part_started_with_the_local_flag_0_refuses_the_documented_token(
     text = log.read_text(errors="replace")
     assert "GLASTONBURY_LOCAL_STACK is '0', not 1" in text   # the warning at start
     assert "is the documented local default of .env.example (GLASTONBURY_LOCAL_STACK" in text
-
-
-def techlead(stack: Stack) -> tuple[str, str]:
-    return "techlead", stack.env.get("FLOWER_PASSWORD") or "glastonbury"
-
-
-def dashboard_up(stack: Stack) -> str:
-    base = stack.url("flower")
-
-    def up() -> bool:
-        try:
-            return requests.get(f"{base}/healthcheck", auth=techlead(stack), timeout=2).ok
-        except requests.RequestException:
-            return False
-
-    wait_for(up, 60, "the dashboard answering")
-    return f"{base}/healthcheck"
-
