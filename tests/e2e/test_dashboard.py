@@ -53,7 +53,7 @@ def test_without_the_login_every_path_answers_401_and_with_it_200(
         denied = requests.get(dashboard + path, timeout=10)
         assert denied.status_code == 401, path
         assert denied.headers["WWW-Authenticate"].startswith("Basic"), path
-    # A wrong password twice (five a minute would have this address wait: test_dashboard_app).
+    # A wrong password twice (past five, this address would wait: test_dashboard_app).
     for path in PATHS[:2]:
         wrong = requests.get(dashboard + path, auth=("techlead", "wrong"), timeout=10)
         assert wrong.status_code == 401, path
