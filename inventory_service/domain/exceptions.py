@@ -30,6 +30,38 @@ class OutOfStock(InventoryError):
 
 
 @dataclass(frozen=True)
+class Excess:
+    """One ticket an order asks more of than a limit allows."""
+
+    ticket_id: UUID
+    name: str
+    requested: int
+    limit: int
+    held: int = 0   # what the customer holds of it already (the per-customer limit)
+
+
+class OverOrderLimit(InventoryError):
+    """The order asks more of a ticket than one order may; nothing was held."""
+
+    def __init__(self, excesses: list[Excess]):
+        super().__init__("more than one order may ask: " + ", ".join(
+            f"{e.ticket_id} ({e.requested} requested, at most {e.limit} an order)"
+            for e in excesses))
+        self.excesses = excesses
+
+
+class OverCustomerLimit(InventoryError):
+    """With this order the customer would hold more of a ticket than one customer may at once;
+    nothing was held."""
+
+    def __init__(self, excesses: list[Excess]):
+        super().__init__("more than one customer may hold: " + ", ".join(
+            f"{e.ticket_id} ({e.held} held, {e.requested} requested, at most {e.limit} a "
+            f"customer)" for e in excesses))
+        self.excesses = excesses
+
+
+@dataclass(frozen=True)
 class PriceDifference:
     """A ticket an order was placed for at another price than the catalogue's."""
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from glastonbury import refusals
 from glastonbury.web import ApiError
 from inventory_service.domain.exceptions import (
     AlreadyConfirmed,
     InventoryError,
     OutOfStock,
+    OverCustomerLimit,
+    OverOrderLimit,
     PriceChanged,
     ReservationNotFound,
     ReservationReleased,
@@ -19,10 +22,12 @@ from inventory_service.domain.exceptions import (
 from inventory_service.entrypoints.schemas import ReservationRequest
 
 STATUS_AND_CODE: dict[type[InventoryError], tuple[int, str]] = {
-    OutOfStock: (409, "out_of_stock"),
-    UnknownTicket: (409, "unknown_ticket"),
-    PriceChanged: (409, "price_changed"),
-    ReservationReleased: (409, "reservation_released"),
+    OutOfStock: (409, refusals.OUT_OF_STOCK),
+    OverOrderLimit: (409, refusals.OVER_ORDER_LIMIT),
+    OverCustomerLimit: (409, refusals.OVER_CUSTOMER_LIMIT),
+    UnknownTicket: (409, refusals.UNKNOWN_TICKET),
+    PriceChanged: (409, refusals.PRICE_CHANGED),
+    ReservationReleased: (409, refusals.RESERVATION_RELEASED),
     AlreadyConfirmed: (409, "already_confirmed"),
     TicketAlreadyExists: (409, "ticket_exists"),
     ReservationNotFound: (404, "reservation_not_found"),
@@ -52,6 +57,19 @@ def _details(error: InventoryError, request: ReservationRequest | None) -> list[
                  "requested": s.requested, "available": s.available,
                  "problem": f"{s.available} available, {s.requested} requested"}
                 for s in error.shortages]
+    if isinstance(error, OverOrderLimit):
+        return [{"field": _item_field(request, e.ticket_id, "quantity"),
+                 "ticketId": str(e.ticket_id), "name": e.name, "requested": e.requested,
+                 "limit": e.limit,
+                 "problem": f"at most {e.limit} an order, {e.requested} requested"}
+                for e in error.excesses]
+    if isinstance(error, OverCustomerLimit):
+        return [{"field": _item_field(request, e.ticket_id, "quantity"),
+                 "ticketId": str(e.ticket_id), "name": e.name, "requested": e.requested,
+                 "held": e.held, "limit": e.limit,
+                 "problem": f"at most {e.limit} held by one customer; {e.held} held, "
+                            f"{e.requested} requested"}
+                for e in error.excesses]
     if isinstance(error, PriceChanged):
         return [{"field": _item_field(request, d.ticket_id, "unitPrice"),
                  "ticketId": str(d.ticket_id), "orderedAt": float(d.ordered_at),

@@ -24,6 +24,7 @@ from inventory_service.entrypoints.errors import api_error, parse_uuid
 from inventory_service.entrypoints.openapi import API
 from inventory_service.entrypoints.schemas import (
     MAX_TICKETS_ASKED,
+    NewLimits,
     NewPrice,
     NewTicket,
     ReservationRequest,
@@ -111,7 +112,8 @@ def get_ticket(ticket_id: str) -> Answer:
 def create_ticket() -> Answer:
     """Add a kind of ticket with its stock and price."""
     new = validated(NewTicket, json_object())
-    ticket = services.create_ticket(_uow(), new.name, new.available, new.id, new.price)
+    ticket = services.create_ticket(_uow(), new.name, new.available, new.id, new.price,
+                                    new.limits())
     return ticket_json(ticket), 201, {"Location": f"/tickets/{ticket.id}"}
 
 
@@ -124,14 +126,24 @@ def set_price(ticket_id: str) -> Answer:
     return ticket_json(services.set_price(_uow(), ticket_uuid, new.price)), 200
 
 
+@api.put("/tickets/<ticket_id>/limits")
+@requires(ADMIN)
+def set_limits(ticket_id: str) -> Answer:
+    """Change what one order may ask of a ticket and one customer hold of it, for the orders
+    reserved from now on."""
+    ticket_uuid = parse_uuid(ticket_id, "ticketId")
+    new = validated(NewLimits, json_object())
+    return ticket_json(services.set_limits(_uow(), ticket_uuid, new.limits())), 200
+
+
 @api.put("/reservations/<order_id>")
 @requires(ORCHESTRATOR)
 def reserve(order_id: str) -> Answer:
-    """Hold the order's tickets at the catalogue's prices, all or nothing; a repeat answers
-    the existing reservation."""
+    """Hold the order's tickets at the catalogue's prices and within their limits, all or
+    nothing; a repeat answers the existing reservation."""
     order = parse_uuid(order_id, "orderId")
     g.reservation_request = asked = validated(ReservationRequest, json_object())
-    reservation, created = services.reserve(_uow(), order, asked.lines(), asked.unit_prices())
+    reservation, created = services.reserve(_uow(), asked.hold_request(order))
     log.info("tickets %s%s", reservation.status.value.lower(), "" if created else " (a repeat)")
     return reservation_json(reservation), 201 if created else 200
 

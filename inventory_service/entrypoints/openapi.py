@@ -19,9 +19,10 @@ API = Api(
     "Glastonbury inventory service",
     "Tickets in stock and the reservations orders hold on them. Every 4xx body is an `Error`.",
     path_ids={"ticketId": PathId(UUID), "orderId": PathId(UUID)},
-    error=error_schema(ticketId=UUID_TEXT, requested={"type": "integer"},
-                       available={"type": "integer"}, orderedAt={"type": "number"},
-                       price={"type": ["number", "null"]}),
+    error=error_schema(ticketId=UUID_TEXT, name={"type": "string"},
+                       requested={"type": "integer"}, available={"type": "integer"},
+                       held={"type": "integer"}, limit={"type": "integer"},
+                       orderedAt={"type": "number"}, price={"type": ["number", "null"]}),
     operations={
         "healthz": HEALTH,
         "openapi_document": THIS_DOCUMENT,
@@ -48,6 +49,11 @@ API = Api(
             "Change what a ticket costs", body=schemas.NewPrice,
             answers={200: Answer("The ticket with its new price.", schemas.Ticket)},
             errors={404: TICKET_NOT_FOUND}),
+        "set_limits": Operation(
+            "Change what one order may ask of a ticket and one customer hold of it",
+            body=schemas.NewLimits,
+            answers={200: Answer("The ticket with its new limits.", schemas.Ticket)},
+            errors={404: TICKET_NOT_FOUND}),
         "get_reservation": Operation(
             "The order's reservation",
             answers={200: Answer("The reservation.", schemas.Reservation)},
@@ -58,8 +64,12 @@ API = Api(
                                  schemas.Reservation),
                      201: Answer("Held now.", schemas.Reservation)},
             errors={409: "Nothing held: `out_of_stock` (details name each short ticket), "
-                         "`unknown_ticket`, `price_changed` (details name each line and its "
-                         "catalogue price), or `reservation_released` (compensated already)."}),
+                         "`over_order_limit` (the order asks more of a ticket than one order "
+                         "may; details name it and the `limit`), `over_customer_limit` (the "
+                         "customer would hold more of a ticket than one customer may; details "
+                         "name it, the `limit` and what they hold), `unknown_ticket`, "
+                         "`price_changed` (details name each line and its catalogue price), "
+                         "or `reservation_released` (compensated already)."}),
         "release": Operation(
             "Release the order's tickets; an unknown order is remembered as RELEASED",
             answers={200: Answer("RELEASED (again, or as a tombstone).", schemas.Reservation)},

@@ -12,7 +12,8 @@ from glastonbury.json_schema import UuidText
 from glastonbury.web import STORABLE_TEXT, json_number
 from inventory_service.adapters.tables import MAX_AVAILABLE, MAX_PRICE, NAME_LENGTH
 from inventory_service.domain import model as domain
-from inventory_service.domain.model import Line, ReservationStatus
+from inventory_service.domain.model import (DEFAULT_MAX_PER_CUSTOMER, DEFAULT_MAX_PER_ORDER,
+                                            HoldRequest, Limits, OrderedLine, ReservationStatus)
 
 MAX_QUANTITY = 10_000  # the order service accepts up to this many per line
 MAX_ITEMS = 50
@@ -36,26 +37,34 @@ Price = Annotated[Decimal, BeforeValidator(json_number),
 class ReservationItem(BaseModel):
     ticket_id: UUID = Field(alias="ticketId")
     quantity: Quantity
-    unit_price: Price | None = Field(
-        default=None, alias="unitPrice",
-        description="The price the order was placed at: if given, it must be the catalogue's "
-                    "(`price_changed`).")
+    unit_price: Price = Field(
+        alias="unitPrice",
+        description="The price the order was placed at: it must be the catalogue's "
+                    "(`price_changed`), on every line.")
 
 
 class ReservationRequest(BaseModel):
     """`PUT /reservations/{orderId}`; items of the same ticket are added together, unknown
     fields are ignored."""
 
+    customer_id: UUID = Field(
+        alias="customerId",
+        description="Whose order it is: what it holds counts against their limit of each "
+                    "ticket (`over_customer_limit`).")
     items: list[ReservationItem] = Field(min_length=1, max_length=MAX_ITEMS)
 
-    def lines(self) -> list[Line]:
-        """The requested items as domain lines (duplicates are merged by the domain)."""
-        return [Line(item.ticket_id, item.quantity) for item in self.items]
+    def hold_request(self, order_id: UUID) -> HoldRequest:
+        """The request in the domain's words (duplicate lines are merged by the domain)."""
+        return HoldRequest(order_id, self.customer_id, tuple(
+            OrderedLine(item.ticket_id, item.quantity, item.unit_price) for item in self.items))
 
-    def unit_prices(self) -> dict[UUID, Decimal]:
-        """The unit price each ticket was ordered at, where the request says it."""
-        return {item.ticket_id: item.unit_price for item in self.items
-                if item.unit_price is not None}
+
+Limit = Annotated[int, Field(strict=True, ge=1, le=MAX_AVAILABLE, description=WHOLE)]
+MaxPerOrder = Annotated[Limit, Field(
+    description="The most one order may ask of the ticket, its lines added (`over_order_limit`).")]
+MaxPerCustomer = Annotated[Limit, Field(
+    description="The most one customer may hold of the ticket at once, across their orders: "
+                "held (waiting for the payment) and sold (`over_customer_limit`).")]
 
 
 class NewTicket(BaseModel):
@@ -65,6 +74,11 @@ class NewTicket(BaseModel):
     name: Name
     available: Available
     price: Price
+    max_per_order: MaxPerOrder = Field(DEFAULT_MAX_PER_ORDER, alias="maxPerOrder")
+    max_per_customer: MaxPerCustomer = Field(DEFAULT_MAX_PER_CUSTOMER, alias="maxPerCustomer")
+
+    def limits(self) -> Limits:
+        return Limits(self.max_per_order, self.max_per_customer)
 
 
 class NewPrice(BaseModel):
@@ -73,13 +87,25 @@ class NewPrice(BaseModel):
     price: Price
 
 
+class NewLimits(BaseModel):
+    """`PUT /tickets/{id}/limits`: both limits."""
+
+    max_per_order: MaxPerOrder = Field(alias="maxPerOrder")
+    max_per_customer: MaxPerCustomer = Field(alias="maxPerCustomer")
+
+    def limits(self) -> Limits:
+        return Limits(self.max_per_order, self.max_per_customer)
+
+
 class Ticket(BaseModel):
-    """A kind of ticket as the API shows it, with its stock and its price."""
+    """A kind of ticket as the API shows it, with its stock, its price and its limits."""
 
     id: UuidText
     name: str
     available: int
     price: float | None = Field(description="What one ticket costs; null: not for sale.")
+    maxPerOrder: int = Field(description="The most one order may ask of it.")
+    maxPerCustomer: int = Field(description="The most one customer may hold of it at once.")
 
 
 class TicketList(BaseModel):
@@ -99,6 +125,8 @@ class Reservation(BaseModel):
     """A reservation as the API shows it."""
 
     orderId: UuidText
+    customerId: UuidText | None = Field(
+        description="Whose order it is; null for the tombstone of an unknown order.")
     status: ReservationStatus
     items: list[HeldItem] = Field(
         description="One item a ticket; empty for the tombstone of an unknown order.")
@@ -107,14 +135,16 @@ class Reservation(BaseModel):
 def ticket_json(ticket: domain.Ticket) -> dict[str, Any]:
     """A ticket as the API shows it (`Ticket`)."""
     return Ticket(id=str(ticket.id), name=ticket.name, available=ticket.available,
-                  price=None if ticket.price is None else float(ticket.price)
-                  ).model_dump(mode="json")
+                  price=None if ticket.price is None else float(ticket.price),
+                  maxPerOrder=ticket.limits.per_order,
+                  maxPerCustomer=ticket.limits.per_customer).model_dump(mode="json")
 
 
 def reservation_json(reservation: domain.Reservation) -> dict[str, Any]:
     """A reservation as the API shows it (`Reservation`)."""
     return Reservation(
         orderId=str(reservation.order_id), status=reservation.status,
+        customerId=None if reservation.customer_id is None else str(reservation.customer_id),
         items=[HeldItem(ticketId=str(line.ticket_id), quantity=line.quantity)
                for line in reservation.lines],
     ).model_dump(mode="json")

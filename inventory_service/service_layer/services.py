@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TypeVar
 from uuid import UUID, uuid4
@@ -15,7 +15,8 @@ from inventory_service.domain.exceptions import (
     TicketAlreadyExists,
     TicketNotFound,
 )
-from inventory_service.domain.model import Line, Reservation, Ticket
+from inventory_service.domain.model import (DEFAULT_LIMITS, HoldRequest, Limits, Reservation,
+                                            Ticket)
 from inventory_service.service_layer.unit_of_work import UnitOfWork
 
 Result = TypeVar("Result")
@@ -24,23 +25,18 @@ DAY_ONE = UUID("3852cb18-9c19-4326-ac77-a1a0264bd98c")
 DEFAULT_TICKETS = (Ticket(DAY_ONE, "day-one", 1000, Decimal("200.00")),)
 
 
-def reserve(uow: UnitOfWork, order_id: UUID, lines: Iterable[Line],
-            unit_prices: dict[UUID, Decimal] | None = None) -> tuple[Reservation, bool]:
-    """Hold the order's tickets, all or nothing; (reservation, True if it was created now).
-
-    `unit_prices` are the prices the order was placed at: each must be the catalogue's.
-    """
-    lines = tuple(lines)
+def reserve(uow: UnitOfWork, request: HoldRequest) -> tuple[Reservation, bool]:
+    """Hold the order's tickets, all or nothing, at the catalogue's prices and within the
+    tickets' limits, counted against the customer in the same transaction; (reservation, True
+    if it was created now)."""
 
     def attempt() -> tuple[Reservation, bool]:
         with uow:
-            existing = uow.reservations.get(order_id, for_update=True)
+            existing = uow.reservations.get(request.order_id, for_update=True)
             if existing:
                 existing.ensure_can_be_reserved_again()
                 return existing, False
-            if unit_prices:
-                model.check_prices(unit_prices, uow.tickets.prices(list(unit_prices)))
-            reservation = model.hold(order_id, lines, uow.tickets)
+            reservation = model.hold(request, uow.tickets, uow.holdings)
             uow.reservations.add(reservation)
             uow.commit()
             return reservation, True
@@ -60,8 +56,8 @@ def release(uow: UnitOfWork, order_id: UUID) -> Reservation:
                 reservation = Reservation.tombstone(order_id)
                 uow.reservations.add(reservation)
             else:
-                for line in reservation.release():
-                    uow.tickets.give_back(line.ticket_id, line.quantity)
+                model.give_back(reservation.customer_id, reservation.release(), uow.holdings,
+                                uow.tickets)
                 uow.reservations.save_status(reservation)
             uow.commit()
             return reservation
@@ -87,9 +83,11 @@ def get_reservation(uow: UnitOfWork, order_id: UUID) -> Reservation:
 
 
 def create_ticket(uow: UnitOfWork, name: str, available: int,
-                  ticket_id: UUID | None = None, price: Decimal | None = None) -> Ticket:
-    """Add a kind of ticket with its stock and price; TicketAlreadyExists if the id is taken."""
-    ticket = Ticket(ticket_id or uuid4(), name, available, price)
+                  ticket_id: UUID | None = None, price: Decimal | None = None,
+                  limits: Limits = DEFAULT_LIMITS) -> Ticket:
+    """Add a kind of ticket with its stock, price and limits; TicketAlreadyExists if the id is
+    taken."""
+    ticket = Ticket(ticket_id or uuid4(), name, available, price, limits)
     try:
         with uow:
             uow.tickets.add(ticket)
@@ -103,6 +101,16 @@ def set_price(uow: UnitOfWork, ticket_id: UUID, price: Decimal) -> Ticket:
     """The catalogue's new price of a ticket (orders placed at the old one are refused)."""
     with uow:
         if not uow.tickets.set_price(ticket_id, price):
+            raise TicketNotFound(ticket_id)
+        uow.commit()
+    return get_ticket(uow, ticket_id)
+
+
+def set_limits(uow: UnitOfWork, ticket_id: UUID, limits: Limits) -> Ticket:
+    """The ticket's new limits, for the orders reserved from now on (what customers hold
+    already stays held, but counts against the new limit)."""
+    with uow:
+        if not uow.tickets.set_limits(ticket_id, limits):
             raise TicketNotFound(ticket_id)
         uow.commit()
     return get_ticket(uow, ticket_id)
@@ -128,7 +136,8 @@ def seed_default_tickets(uow: UnitOfWork) -> None:
     """
     for ticket in DEFAULT_TICKETS:
         try:
-            create_ticket(uow, ticket.name, ticket.available, ticket.id, ticket.price)
+            create_ticket(uow, ticket.name, ticket.available, ticket.id, ticket.price,
+                          ticket.limits)
         except TicketAlreadyExists:
             pass
 

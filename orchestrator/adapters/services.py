@@ -26,6 +26,7 @@ from glastonbury.auth import ORCHESTRATOR, bearer
 from orchestrator.domain.exceptions import (ConflictingOutcome, ContractBroken,
                                             ServiceUnavailable)
 from orchestrator.domain.model import OrderLine
+from orchestrator.domain.refusals import Refusal, TicketLimit
 
 
 @dataclass(frozen=True)
@@ -40,14 +41,6 @@ class Answer:
     @property
     def message(self) -> str:
         return str(self.body.get("message") or self.error or f"HTTP {self.status}")
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """A business "no" from a service (out of stock, reservation released, ...)."""
-
-    code: str
-    message: str
 
 
 @dataclass(frozen=True)
@@ -144,16 +137,23 @@ class InventoryClient:
     def __init__(self, base_url: str | None = None):
         self.http = HttpService(base_url or settings.inventory_service_url())
 
-    def reserve(self, order_id: str, lines: tuple[OrderLine, ...]) -> Refusal | None:
-        """Hold every ticket of the order (None), or none of them (the refusal says why)."""
+    def reserve(self, order_id: str, customer_id: str,
+                lines: tuple[OrderLine, ...]) -> Refusal | None:
+        """Hold every ticket of the order, each line at the price it was placed at, counted
+        against the customer's limits (None); or none of them (the refusal says why). A line
+        without its price is sent without one: the inventory refuses it (a broken contract)."""
         items = [{"ticketId": line.ticket_id, "quantity": line.quantity,
                   **({"unitPrice": float(line.unit_price)} if line.unit_price is not None else {})}
                  for line in lines]
         answer = self.http.call("PUT", f"/reservations/{order_id}", (200, 201, 409),
-                                {"items": items})
+                                {"customerId": customer_id, "items": items})
         if answer.status in (200, 201):
             return None
-        return Refusal(answer.error or "refused", answer.message)
+        details = answer.body.get("details")
+        limits = tuple(TicketLimit(str(detail["name"]), int(detail["limit"]))
+                       for detail in (details if isinstance(details, list) else [])
+                       if isinstance(detail, dict) and "name" in detail and "limit" in detail)
+        return Refusal(answer.error or "refused", answer.message, limits)
 
     def confirm(self, order_id: str) -> None:
         self.http.call("POST", f"/reservations/{order_id}/confirm", (200,))

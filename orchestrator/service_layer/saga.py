@@ -105,15 +105,18 @@ def next_steps(saga: Saga) -> Plan | None:
 
 @saga_step(RESERVE_TICKETS)
 def reserve_tickets(saga: Saga, parts: Parts) -> Verdict:
-    """Hold every ticket of the order, or none; out of stock ends the saga as REJECTED. An order
-    with nothing to pay (free tickets) goes straight to finalising: no payment is asked for."""
-    refusal = parts.inventory.reserve(saga.order_id, saga.lines)
+    """Hold every ticket of the order, or none, within what one order and one customer may
+    hold; a refusal (out of stock, over a limit, ...) ends the saga as REJECTED, telling the
+    customer why without a stock figure (the inventory's answer goes to the step's record). An
+    order with nothing to pay (free tickets) goes straight to finalising: no payment is asked
+    for."""
+    refusal = parts.inventory.reserve(saga.order_id, saga.customer_id, saga.lines)
     if refusal is None and saga.total == 0:
         return turn("reserved", (S.STARTED,), S.APPROVED)
     if refusal is None:
         return advance("reserved", (S.STARTED,), S.RESERVED)
-    return compensate(saga, S.REJECTED, f"Tickets not available: {refusal.message}",
-                      outcome=refusal.code)
+    return compensate(saga, S.REJECTED, refusal.customer_reason(), outcome=refusal.code,
+                      detail=refusal.record)
 
 
 # -- Step 2: request the payment (asynchronous: the result comes later, from Kafka) ----------
@@ -229,15 +232,16 @@ def finalise_order(saga: Saga, parts: Parts) -> Verdict:
 # -- Compensation ------------------------------------------------------------------------------
 
 def compensate(saga: Saga, ends_as: SagaState, reason: str, outcome: str = "compensating",
-               void: bool | None = None) -> Verdict:
+               void: bool | None = None, detail: str | None = None) -> Verdict:
     """Turn the saga back (before the payment was approved): release, void, fail the order.
 
     `void` says whether a payment may have been taken and must be cancelled or refunded; by
     default, whenever one may have been asked for (a request whose answer was lost included).
+    `reason` is the customer's; `detail`, for operators, goes to the step's record.
     """
     if void is None:
         void = saga.payment_requested or saga.state in PAYMENT_MAY_EXIST
-    return turn(outcome, BEFORE_PAYMENT_DECIDED, S.COMPENSATING, outcome=ends_as,
+    return turn(outcome, BEFORE_PAYMENT_DECIDED, S.COMPENSATING, detail=detail, outcome=ends_as,
                 reason=customer_reason(reason), payment_to_void=void)
 
 

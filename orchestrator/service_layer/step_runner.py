@@ -35,7 +35,8 @@ class Verdict:
     `outcome` is recorded with the step. `move` is the saga's transition, stored with that
     record. `turns` says the saga leaves its planned path (compensation): the rest of the chain
     is dropped and the decision table's plan for the new state runs instead. `opens` names a
-    step that begins as this one ends (the wait for the payment).
+    step that begins as this one ends (the wait for the payment). `detail` is what the service
+    answered, for operators: kept in the step's record, never in the customer's reason.
     """
 
     outcome: str
@@ -43,6 +44,7 @@ class Verdict:
     turns: bool = False
     changes: dict[str, Any] = field(default_factory=dict)
     opens: str | None = None
+    detail: str | None = None
 
 
 def advance(outcome: str, allowed: tuple[SagaState, ...], to: SagaState, /,
@@ -52,10 +54,10 @@ def advance(outcome: str, allowed: tuple[SagaState, ...], to: SagaState, /,
 
 
 def turn(outcome: str, allowed: tuple[SagaState, ...], to: SagaState, /,
-         **changes: object) -> Verdict:
+         detail: str | None = None, **changes: object) -> Verdict:
     """The saga leaves its planned path (compensation; nothing to pay): what follows is decided
     for its new state."""
-    return Verdict(outcome, Move(allowed, to, changes), turns=True)
+    return Verdict(outcome, Move(allowed, to, changes), turns=True, detail=detail)
 
 
 def done(outcome: str, /, **changes: object) -> Verdict:
@@ -169,7 +171,8 @@ def _run_step(parts: Parts, step: Step, order_id: str, attempt: Attempt, then: F
         raise  # fails for good at once: the chain's error callback takes over
     except policy.retried_on as error:
         return _retry_or_give_up(parts, order_id, step.declared, error, attempt)
-    run = StepRun(step.name, verdict.outcome, began, attempt.task_id, attempt.redelivered)
+    run = StepRun(step.name, verdict.outcome, began, attempt.task_id, attempt.redelivered,
+                  error=verdict.detail)
     return _finish(parts, saga, run, verdict, then, drive_on)
 
 

@@ -78,12 +78,15 @@ class Client:
         return wait_for(lambda: (o := self.order(order_id, wait_s=5))["status"] in TERMINAL and o,
                         timeout_s, f"order {order_id} terminal")
 
-    def new_ticket(self, available: int, price: float = 10.0) -> str:
+    def new_ticket(self, available: int, price: float = 10.0, name: str = "e2e",
+                   **limits: int) -> str:
+        """A ticket of its own; with the catalogue's default limits (6 an order, 6 a customer)
+        unless `maxPerOrder` or `maxPerCustomer` say otherwise."""
         ticket = str(uuid.uuid4())
         response = requests.post(f"{self.stack.url('inventory')}/tickets", timeout=10,
-                                 headers=self.admin, json={"id": ticket, "name": "e2e",
+                                 headers=self.admin, json={"id": ticket, "name": name,
                                                            "available": available,
-                                                           "price": price})
+                                                           "price": price, **limits})
         assert response.status_code == 201, response.text
         return ticket
 

@@ -43,6 +43,7 @@ def test_the_inventory_holds_no_ticket_at_a_price_that_is_no_longer_the_catalogu
     assert response.status_code == 200
     reserve = requests.put(f"{client.stack.url('inventory')}/reservations/{uuid.uuid4()}",
                            headers=client.orchestrator, timeout=10, json={
+                               "customerId": str(uuid.uuid4()),
                                "items": [{"ticketId": ticket, "quantity": 1, "unitPrice": 30.0}]})
     assert reserve.status_code == 409 and reserve.json()["error"] == "price_changed"
     assert client.available(ticket) == 5
@@ -85,9 +86,12 @@ def internal_calls(client: Client, order_id: str) -> list[tuple[str, str, dict |
         ("post", f"{inventory}/reservations/{order_id}/release", None),
         ("post", f"{inventory}/reservations/{order_id}/confirm", None),
         ("put", f"{inventory}/reservations/{uuid.uuid4()}",
-         {"items": [{"ticketId": DAY_ONE, "quantity": 5}]}),
+         {"customerId": str(uuid.uuid4()),
+          "items": [{"ticketId": DAY_ONE, "quantity": 5, "unitPrice": 200.0}]}),
         ("post", f"{inventory}/tickets", {"name": "free", "available": 9, "price": 0}),
         ("put", f"{inventory}/tickets/{DAY_ONE}/price", {"price": 0.01}),
+        ("put", f"{inventory}/tickets/{DAY_ONE}/limits",
+         {"maxPerOrder": 10_000, "maxPerCustomer": 10_000}),
         ("post", f"{orders}/orders/{order_id}/outcome", {"status": "COMPLETED"}),
         ("get", f"{orders}/orders", None),
     ]

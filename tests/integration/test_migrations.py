@@ -4,6 +4,7 @@ from a database made before migrations, and beside the other services in one dat
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -112,6 +113,32 @@ def test_an_inventory_from_before_prices_gets_the_price_column_and_the_day_one_p
         prices = dict(connection.execute(text("SELECT name, price FROM tickets")).all())
     assert {name: None if price is None else Decimal(str(price))
             for name, price in prices.items()} == {"day-one": Decimal("200.00"), "other": None}
+
+
+def test_an_inventory_from_before_limits_gets_the_default_limits_and_counts_no_old_hold(
+        engine: Engine) -> None:
+    from inventory_service.service_layer import services
+    from inventory_service.service_layer.unit_of_work import SqlAlchemyUnitOfWork
+
+    upgrade(engine, "inventory", revision="0002")
+    ticket, order = "1f0e2d3c4b5a69788796a5b4c3d2e1f0", "8d2b34e1ad2c4b2d8cde9d3c8e7a6b10"
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO tickets (id, name, available, price) "
+                                "VALUES (:ticket, 'other', 5, 10)"), {"ticket": ticket})
+        connection.execute(text("INSERT INTO reservations (order_id, status) "
+                                "VALUES (:order, 'HELD')"), {"order": order})
+        connection.execute(text("INSERT INTO reservation_lines (order_id, ticket_id, quantity) "
+                                "VALUES (:order, :ticket, 2)"), {"order": order, "ticket": ticket})
+    upgrade(engine, "inventory")
+    uow = SqlAlchemyUnitOfWork(engine)
+    limits = services.get_ticket(uow, uuid.UUID(ticket)).limits
+    assert (limits.per_order, limits.per_customer) == (6, 6)
+    # A hold made before customers were counted is given back without counting anyone's off.
+    released = services.release(uow, uuid.UUID(order))
+    assert released.customer_id is None and released.status.value == "RELEASED"
+    assert services.get_ticket(uow, uuid.UUID(ticket)).available == 7
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT COUNT(*) FROM customer_holdings")).scalar() == 0
 
 
 def test_processes_starting_together_migrate_once_and_all_start(database_url: str) -> None:

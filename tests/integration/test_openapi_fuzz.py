@@ -207,7 +207,9 @@ VALID_BODIES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     ],
     "inventory": [
         ("POST", "/tickets", {"name": "day-two", "available": 10, "price": 80.50}),
-        ("PUT", f"/reservations/{ORDER_ID}", {"items": [{"ticketId": DAY_ONE, "quantity": 1}]}),
+        ("PUT", f"/tickets/{DAY_ONE}/limits", {"maxPerOrder": 6, "maxPerCustomer": 6}),
+        ("PUT", f"/reservations/{ORDER_ID}", {"customerId": str(uuid.uuid4()), "items": [
+            {"ticketId": DAY_ONE, "quantity": 1, "unitPrice": 200.0}]}),
     ],
     "payment": [
         ("POST", "/payments", {"orderId": ORDER_ID, "customerId": str(uuid.uuid4()),

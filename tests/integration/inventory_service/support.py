@@ -11,18 +11,28 @@ from werkzeug.test import TestResponse
 DAY_ONE = "3852cb18-9c19-4326-ac77-a1a0264bd98c"
 
 
+# The catalogue's price of each ticket the tests made, so that a reservation states it.
+PRICES: dict[str, float] = {DAY_ONE: 200.0}
+
+
 def new_ticket(client: FlaskClient, available: int, name: str = "test ticket",
-               price: float = 10.0) -> str:
-    """Create a ticket with its own random id; its id."""
+               price: float = 10.0, **limits: int) -> str:
+    """Create a ticket with its own random id (and `maxPerOrder`, `maxPerCustomer` if given);
+    its id."""
     response = client.post("/tickets", json={"name": name, "available": available,
-                                             "price": price})
+                                             "price": price, **limits})
     assert response.status_code == 201, response.json
+    PRICES[response.json["id"]] = price
     return response.json["id"]
 
 
-def reserve(client: FlaskClient, order_id: str, *items: tuple[str, Any]) -> TestResponse:
-    """PUT the order's reservation of (ticket id, quantity) items."""
-    body = {"items": [{"ticketId": ticket, "quantity": quantity} for ticket, quantity in items]}
+def reserve(client: FlaskClient, order_id: str, *items: tuple[str, Any],
+            customer: str | None = None) -> TestResponse:
+    """PUT the order's reservation of (ticket id, quantity) items at the catalogue's prices,
+    for `customer` (by default one of its own: the stock decides, never a customer's limit)."""
+    body = {"customerId": customer or str(uuid.uuid4()), "items": [
+        {"ticketId": ticket, "quantity": quantity, "unitPrice": PRICES.get(ticket, 10.0)}
+        for ticket, quantity in items]}
     return client.put(f"/reservations/{order_id}", json=body)
 
 

@@ -1,8 +1,10 @@
-"""Many requests at once, on one engine: stock is never oversold and never returned twice."""
+"""Many requests at once, on one engine: stock is never oversold and never returned twice, and
+no customer ever holds more than a ticket's limit."""
 
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Callable
 
@@ -11,6 +13,7 @@ from flask import Flask
 from tests.conftest import trusted
 
 from .support import available, new_order, new_ticket, reserve
+from .test_reservations_api import holding
 
 
 def run_at_once(count: int, work: Callable[[int], int]) -> Counter[int]:
@@ -85,3 +88,42 @@ def test_a_release_racing_its_reserve_never_leaves_stock_held(app: Flask, client
     assert statuses in ({201: 1, 200: 1}, {409: 1, 200: 1})
     assert client.get(f"/reservations/{order}").json["status"] == "RELEASED"
     assert available(client, ticket) == 10
+
+
+def test_forty_orders_of_one_customer_at_once_hold_no_more_than_their_limit(app: Flask, client):
+    ticket = new_ticket(client, 100, maxPerOrder=6, maxPerCustomer=6)
+    customer = str(uuid.uuid4())
+    orders = [new_order() for _ in range(40)]
+
+    def order_one(i: int) -> int:
+        response = reserve(trusted(app.test_client()), orders[i], (ticket, 1 + i % 2),
+                           customer=customer)
+        assert response.status_code == 201 or response.json["error"] == "over_customer_limit"
+        return response.status_code
+
+    statuses = run_at_once(40, order_one)
+    held = [client.get(f"/reservations/{order}").json for order in orders]
+    held_quantity = sum(r["items"][0]["quantity"] for r in held if r.get("status") == "HELD")
+    # Orders of 1 and 2 tickets: whichever came first, they end at the limit exactly, or one
+    # ticket short of it when only orders of 2 were left to fill the last place.
+    assert held_quantity in (5, 6) and statuses[201] >= 3
+    assert holding(app, customer, ticket) == held_quantity
+    assert available(client, ticket) == 100 - held_quantity
+
+
+def test_releases_racing_reserves_of_one_customer_keep_their_count_true(app: Flask, client):
+    ticket = new_ticket(client, 100, maxPerOrder=6, maxPerCustomer=6)
+    customer = str(uuid.uuid4())
+    first = [new_order() for _ in range(6)]
+    for order in first:
+        assert reserve(client, order, (ticket, 1), customer=customer).status_code == 201
+    later = [new_order() for _ in range(24)]
+    work = ([lambda c, o=order: c.post(f"/reservations/{o}/release") for order in first]
+            + [lambda c, o=order: reserve(c, o, (ticket, 1), customer=customer)
+               for order in later])
+    statuses = run_at_once(len(work), lambda i: work[i](trusted(app.test_client())).status_code)
+    assert statuses[200] == 6 and statuses[201] <= 6
+    held = sum(client.get(f"/reservations/{order}").status_code == 200 for order in later)
+    assert held == statuses[201]
+    assert holding(app, customer, ticket) == held <= 6
+    assert available(client, ticket) == 100 - held

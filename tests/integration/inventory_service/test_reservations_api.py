@@ -6,15 +6,18 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
+
+from inventory_service.adapters.tables import customer_holdings
 
 from .support import DAY_ONE, assert_error, available, new_order, new_ticket, reserve
 
 
 def test_reserving_holds_the_tickets_and_takes_them_from_stock(client):
-    order = new_order()
-    response = reserve(client, order, (DAY_ONE, 3))
+    order, customer = new_order(), str(uuid.uuid4())
+    response = reserve(client, order, (DAY_ONE, 3), customer=customer)
     assert response.status_code == 201
-    assert response.json == {"orderId": order, "status": "HELD",
+    assert response.json == {"orderId": order, "customerId": customer, "status": "HELD",
                              "items": [{"ticketId": DAY_ONE, "quantity": 3}]}
     assert client.get(f"/reservations/{order}").json == response.json
     assert available(client, DAY_ONE) == 997
@@ -89,7 +92,7 @@ def test_releasing_an_unknown_order_leaves_a_tombstone_that_refuses_a_late_reser
     order = new_order()
     response = client.post(f"/reservations/{order}/release")
     assert (response.status_code, response.json) == (
-        200, {"orderId": order, "status": "RELEASED", "items": []})
+        200, {"orderId": order, "customerId": None, "status": "RELEASED", "items": []})
     assert client.get(f"/reservations/{order}").json["status"] == "RELEASED"
     assert_error(reserve(client, order, (DAY_ONE, 1)), 409, "reservation_released")
     assert available(client, DAY_ONE) == 1000
@@ -122,33 +125,51 @@ def test_confirming_or_reading_an_unknown_reservation_is_not_found(client):
     ("post", "/reservations/123/confirm"),
 ])
 def test_a_malformed_order_id_is_a_bad_request(client, method, path):
-    response = getattr(client, method)(path, json={"items": [{"ticketId": DAY_ONE, "quantity": 1}]})
+    response = getattr(client, method)(path, json={"customerId": str(uuid.uuid4()), "items": [
+        {"ticketId": DAY_ONE, "quantity": 1, "unitPrice": 200.0}]})
     details = assert_error(response, 400, "malformed_id")
     assert details == [{"field": "orderId", "problem": "must be a UUID"}]
 
 
+LINE = {"ticketId": DAY_ONE, "quantity": 1, "unitPrice": 200.0}
+
+
 @pytest.mark.parametrize(("items", "field"), [
     ([], "items"),
-    ([{"ticketId": DAY_ONE, "quantity": 1}] * 51, "items"),
-    ([{"quantity": 1}], "items[0].ticketId"),
-    ([{"ticketId": "nope", "quantity": 1}], "items[0].ticketId"),
-    ([{"ticketId": DAY_ONE}], "items[0].quantity"),
-    ([{"ticketId": DAY_ONE, "quantity": 0}], "items[0].quantity"),
-    ([{"ticketId": DAY_ONE, "quantity": 10_001}], "items[0].quantity"),
-    ([{"ticketId": DAY_ONE, "quantity": True}], "items[0].quantity"),
-    ([{"ticketId": DAY_ONE, "quantity": "1"}], "items[0].quantity"),
-    ([{"ticketId": DAY_ONE, "quantity": 1.0}], "items[0].quantity"),
+    ([LINE] * 51, "items"),
+    ([{"quantity": 1, "unitPrice": 200.0}], "items[0].ticketId"),
+    ([{**LINE, "ticketId": "nope"}], "items[0].ticketId"),
+    ([{"ticketId": DAY_ONE, "unitPrice": 200.0}], "items[0].quantity"),
+    ([{**LINE, "quantity": 0}], "items[0].quantity"),
+    ([{**LINE, "quantity": 10_001}], "items[0].quantity"),
+    ([{**LINE, "quantity": True}], "items[0].quantity"),
+    ([{**LINE, "quantity": "1"}], "items[0].quantity"),
+    ([{**LINE, "quantity": 1.0}], "items[0].quantity"),
+    # The inventory holds no line without the price it was ordered at (the catalogue's).
+    ([{"ticketId": DAY_ONE, "quantity": 1}], "items[0].unitPrice"),
+    ([LINE, {"ticketId": DAY_ONE, "quantity": 1}], "items[1].unitPrice"),
+    ([{**LINE, "unitPrice": None}], "items[0].unitPrice"),
     ("all", "items"),
 ])
 def test_an_invalid_reservation_is_refused_naming_the_field(client, items, field):
-    response = client.put(f"/reservations/{new_order()}", json={"items": items})
+    response = client.put(f"/reservations/{new_order()}",
+                          json={"customerId": str(uuid.uuid4()), "items": items})
     details = assert_error(response, 422, "validation_failed")
     assert [detail["field"] for detail in details] == [field]
     assert available(client, DAY_ONE) == 1000
 
 
+@pytest.mark.parametrize("customer", [None, "nope", 7])
+def test_a_reservation_names_its_customer_or_is_refused(client, customer):
+    body = {"items": [LINE], **({} if customer is None else {"customerId": customer})}
+    details = assert_error(client.put(f"/reservations/{new_order()}", json=body), 422,
+                           "validation_failed")
+    assert [detail["field"] for detail in details] == ["customerId"]
+    assert available(client, DAY_ONE) == 1000
+
+
 def test_unknown_fields_of_a_reservation_are_ignored(client):
-    body = {"items": [{"ticketId": DAY_ONE, "quantity": 1, "name": "day-one"}], "note": "x"}
+    body = {"customerId": str(uuid.uuid4()), "items": [{**LINE, "name": "day-one"}], "note": "x"}
     assert client.put(f"/reservations/{new_order()}", json=body).status_code == 201
 
 
@@ -161,9 +182,12 @@ def test_a_reservation_that_is_not_json_is_refused(client):
 
 def test_a_reservation_at_the_catalogue_price_holds_and_at_another_holds_nothing(client):
     ticket = new_ticket(client, 5, price=80.5)
-    body = {"items": [{"ticketId": ticket, "quantity": 2, "unitPrice": 80.5}]}
+    customer = str(uuid.uuid4())
+    body = {"customerId": customer,
+            "items": [{"ticketId": ticket, "quantity": 2, "unitPrice": 80.5}]}
     assert client.put(f"/reservations/{new_order()}", json=body).status_code == 201
-    cheaper = {"items": [{"ticketId": ticket, "quantity": 2, "unitPrice": 0.01}]}
+    cheaper = {"customerId": customer,
+               "items": [{"ticketId": ticket, "quantity": 2, "unitPrice": 0.01}]}
     details = assert_error(client.put(f"/reservations/{new_order()}", json=cheaper), 409,
                            "price_changed")
     # (the test client reads numbers as the app does: with a fraction, as Decimal)
@@ -171,3 +195,92 @@ def test_a_reservation_at_the_catalogue_price_holds_and_at_another_holds_nothing
                         "orderedAt": Decimal("0.01"), "price": Decimal("80.5"),
                         "problem": "the catalogue's price is 80.50"}]
     assert available(client, ticket) == 3
+
+
+def test_a_made_up_price_beside_the_catalogues_for_the_same_ticket_holds_nothing(client):
+    body = {"customerId": str(uuid.uuid4()), "items": [
+        {**LINE, "unitPrice": 200.0}, {**LINE, "unitPrice": 0.01}]}
+    details = assert_error(client.put(f"/reservations/{new_order()}", json=body), 409,
+                           "price_changed")
+    assert [(d["field"], d["orderedAt"]) for d in details] == [("items[0].unitPrice",
+                                                               Decimal("0.01"))]
+    assert available(client, DAY_ONE) == 1000
+
+
+# -- what one order and one customer may hold ------------------------------------------------
+
+def holding(app, customer: str, ticket: str) -> int:
+    """What the customer holds of the ticket, by the inventory's own count."""
+    with app.extensions["inventory_engine"].connect() as connection:
+        return connection.execute(
+            select(customer_holdings.c.held).where(
+                customer_holdings.c.customer_id == uuid.UUID(customer),
+                customer_holdings.c.ticket_id == uuid.UUID(ticket))).scalar_one_or_none() or 0
+
+
+def test_an_order_over_the_limit_per_order_holds_nothing_and_names_the_ticket_and_limit(client):
+    ticket = new_ticket(client, 100, name="day-two", maxPerOrder=6, maxPerCustomer=50)
+    response = reserve(client, new_order(), (DAY_ONE, 1), (ticket, 4), (ticket, 3))
+    details = assert_error(response, 409, "over_order_limit")
+    assert details == [{"field": "items[1].quantity", "ticketId": ticket, "name": "day-two",
+                        "requested": 7, "limit": 6,
+                        "problem": "at most 6 an order, 7 requested"}]
+    assert (available(client, DAY_ONE), available(client, ticket)) == (1000, 100)
+
+
+def test_a_customer_holds_at_most_their_limit_across_orders_and_nothing_beyond_it(app, client):
+    ticket = new_ticket(client, 100, name="day-two", maxPerOrder=6, maxPerCustomer=6)
+    customer = str(uuid.uuid4())
+    assert reserve(client, new_order(), (ticket, 4), customer=customer).status_code == 201
+    response = reserve(client, new_order(), (DAY_ONE, 1), (ticket, 3), customer=customer)
+    details = assert_error(response, 409, "over_customer_limit")
+    assert details == [{"field": "items[1].quantity", "ticketId": ticket, "name": "day-two",
+                        "requested": 3, "held": 4, "limit": 6,
+                        "problem": "at most 6 held by one customer; 4 held, 3 requested"}]
+    assert (available(client, DAY_ONE), available(client, ticket)) == (1000, 96)
+    assert (holding(app, customer, DAY_ONE), holding(app, customer, ticket)) == (0, 4)
+    # Another customer is not held back by the first one's tickets.
+    assert reserve(client, new_order(), (ticket, 6)).status_code == 201
+
+
+def test_a_released_hold_no_longer_counts_and_a_sold_one_still_does(app, client):
+    ticket = new_ticket(client, 100, maxPerOrder=6, maxPerCustomer=6)
+    customer = str(uuid.uuid4())
+    released, confirmed = new_order(), new_order()
+    assert reserve(client, released, (ticket, 6), customer=customer).status_code == 201
+    assert_error(reserve(client, new_order(), (ticket, 1), customer=customer), 409,
+                 "over_customer_limit")
+    client.post(f"/reservations/{released}/release")
+    client.post(f"/reservations/{released}/release")   # a repeat gives back nothing more
+    assert holding(app, customer, ticket) == 0
+    assert reserve(client, confirmed, (ticket, 6), customer=customer).status_code == 201
+    client.post(f"/reservations/{confirmed}/confirm")
+    assert holding(app, customer, ticket) == 6
+    assert_error(reserve(client, new_order(), (ticket, 1), customer=customer), 409,
+                 "over_customer_limit")
+
+
+def test_a_reservation_reserved_again_counts_once_against_its_customer(app, client):
+    ticket = new_ticket(client, 100)
+    customer, order = str(uuid.uuid4()), new_order()
+    for _ in range(3):
+        assert reserve(client, order, (ticket, 2), customer=customer).status_code in (200, 201)
+    assert holding(app, customer, ticket) == 2
+
+
+def test_an_order_out_of_stock_takes_nothing_off_its_customers_limit(app, client):
+    scarce = new_ticket(client, 1)
+    customer = str(uuid.uuid4())
+    assert_error(reserve(client, new_order(), (DAY_ONE, 2), (scarce, 2), customer=customer),
+                 409, "out_of_stock")
+    assert (holding(app, customer, DAY_ONE), holding(app, customer, scarce)) == (0, 0)
+
+
+def test_a_lowered_limit_refuses_new_holds_until_the_customer_is_under_it(app, client):
+    ticket = new_ticket(client, 100)
+    customer = str(uuid.uuid4())
+    assert reserve(client, new_order(), (ticket, 5), customer=customer).status_code == 201
+    client.put(f"/tickets/{ticket}/limits", json={"maxPerOrder": 6, "maxPerCustomer": 4})
+    details = assert_error(reserve(client, new_order(), (ticket, 1), customer=customer), 409,
+                           "over_customer_limit")
+    assert (details[0]["held"], details[0]["limit"]) == (5, 4)

@@ -14,16 +14,19 @@ from tests.conftest import ADMIN, ORCHESTRATOR, SERVICE_TOKENS, TEST_CREDENTIALS
 from .support import DAY_ONE, assert_error, new_order, new_ticket, reserve
 
 
-def test_the_day_one_ticket_is_seeded_with_a_thousand_available(client):
-    assert client.get(f"/tickets/{DAY_ONE}").json == {
-        "id": DAY_ONE, "name": "day-one", "available": 1000, "price": 200.0}
+DAY_ONE_SEEDED = {"id": DAY_ONE, "name": "day-one", "available": 1000, "price": 200.0,
+                  "maxPerOrder": 6, "maxPerCustomer": 6}
+
+
+def test_the_day_one_ticket_is_seeded_with_a_thousand_available_up_to_six_a_booking(client):
+    assert client.get(f"/tickets/{DAY_ONE}").json == DAY_ONE_SEEDED
 
 
 def test_starting_again_never_resets_sold_stock(app, client, database_url):
-    assert reserve(client, new_order(), (DAY_ONE, 7)).status_code == 201
+    assert reserve(client, new_order(), (DAY_ONE, 5)).status_code == 201
     restarted = create_app(database_url, SERVICE_TOKENS)
     try:
-        assert restarted.test_client().get(f"/tickets/{DAY_ONE}").json["available"] == 993
+        assert restarted.test_client().get(f"/tickets/{DAY_ONE}").json["available"] == 995
     finally:
         restarted.extensions["inventory_engine"].dispose()
 
@@ -51,8 +54,7 @@ def test_several_workers_starting_at_once_seed_the_ticket_once(database_url):
         worker.join(timeout=60)
     assert failures == []
     app = create_app(database_url, SERVICE_TOKENS)
-    assert app.test_client().get("/tickets").json["tickets"] == [
-        {"id": DAY_ONE, "name": "day-one", "available": 1000, "price": 200.0}]
+    assert app.test_client().get("/tickets").json["tickets"] == [DAY_ONE_SEEDED]
     app.extensions["inventory_engine"].dispose()
 
 
@@ -61,7 +63,8 @@ def test_a_created_ticket_is_answered_with_its_location_and_can_be_read_back(cli
     response = client.post("/tickets", json={"id": ticket_id, "name": "day-two", "available": 5,
                                              "price": 80.5})
     assert response.status_code == 201
-    assert response.json == {"id": ticket_id, "name": "day-two", "available": 5, "price": 80.5}
+    assert response.json == {"id": ticket_id, "name": "day-two", "available": 5, "price": 80.5,
+                             "maxPerOrder": 6, "maxPerCustomer": 6}
     assert response.headers["Location"] == f"/tickets/{ticket_id}"
     assert client.get(f"/tickets/{ticket_id}").json == response.json
 
@@ -69,7 +72,8 @@ def test_a_created_ticket_is_answered_with_its_location_and_can_be_read_back(cli
 def test_a_ticket_created_without_an_id_gets_one_and_is_listed(client):
     ticket_id = new_ticket(client, 0, name="sold out")
     listed = client.get("/tickets").json["tickets"]
-    assert {"id": ticket_id, "name": "sold out", "available": 0, "price": 10.0} in listed
+    assert {"id": ticket_id, "name": "sold out", "available": 0, "price": 10.0,
+            "maxPerOrder": 6, "maxPerCustomer": 6} in listed
     assert len(listed) == 2
 
 
@@ -108,6 +112,11 @@ def test_a_malformed_ticket_id_is_a_bad_request(client):
     ({"name": "x", "available": 1, "price": "1.00"}, "price"),
     ({"name": "x", "available": 1, "price": True}, "price"),
     ({"name": "x", "available": 1, "price": 10**9}, "price"),
+    ({"name": "x", "available": 1, "price": 1, "maxPerOrder": 0}, "maxPerOrder"),
+    ({"name": "x", "available": 1, "price": 1, "maxPerOrder": 2.5}, "maxPerOrder"),
+    ({"name": "x", "available": 1, "price": 1, "maxPerCustomer": 0}, "maxPerCustomer"),
+    ({"name": "x", "available": 1, "price": 1, "maxPerCustomer": "6"}, "maxPerCustomer"),
+    ({"name": "x", "available": 1, "price": 1, "maxPerCustomer": 2**31}, "maxPerCustomer"),
 ])
 def test_an_invalid_ticket_is_refused_naming_the_field(client, body, field):
     details = assert_error(client.post("/tickets", json=body), 422, "validation_failed")
@@ -176,6 +185,32 @@ def test_an_admin_changes_a_price_and_the_catalogue_answers_it(client):
                  "validation_failed")
 
 
+def test_a_ticket_is_created_with_the_limits_the_admin_gives(client):
+    response = client.post("/tickets", json={"name": "camping", "available": 50, "price": 60,
+                                             "maxPerOrder": 2, "maxPerCustomer": 4})
+    assert (response.json["maxPerOrder"], response.json["maxPerCustomer"]) == (2, 4)
+    listed = client.get("/tickets", query_string={"id": response.json["id"]}).json["tickets"]
+    assert (listed[0]["maxPerOrder"], listed[0]["maxPerCustomer"]) == (2, 4)
+
+
+def test_an_admin_changes_a_tickets_limits_and_the_catalogue_answers_them(client):
+    ticket = new_ticket(client, 5)
+    response = client.put(f"/tickets/{ticket}/limits", json={"maxPerOrder": 4,
+                                                             "maxPerCustomer": 8})
+    assert response.status_code == 200
+    assert client.get(f"/tickets/{ticket}").json == {
+        "id": ticket, "name": "test ticket", "available": 5, "price": 10.0, "maxPerOrder": 4,
+        "maxPerCustomer": 8}
+    assert_error(client.put(f"/tickets/{uuid.uuid4()}/limits", json={
+        "maxPerOrder": 1, "maxPerCustomer": 1}), 404, "ticket_not_found")
+    for body, field in [({"maxPerOrder": 0, "maxPerCustomer": 1}, "maxPerOrder"),
+                        ({"maxPerOrder": 1}, "maxPerCustomer"),
+                        ({"maxPerOrder": 1, "maxPerCustomer": True}, "maxPerCustomer")]:
+        details = assert_error(client.put(f"/tickets/{ticket}/limits", json=body), 422,
+                               "validation_failed")
+        assert [detail["field"] for detail in details] == [field]
+
+
 def test_tickets_can_be_asked_for_by_id(client):
     first, second = new_ticket(client, 1, price=1), new_ticket(client, 2, price=2)
     listed = client.get("/tickets", query_string=[("id", first), ("id", second),
@@ -194,10 +229,12 @@ def real_app(database_url):
     app.extensions["inventory_engine"].dispose()
 
 
+RESERVATION = {"customerId": str(uuid.uuid4()),
+               "items": [{"ticketId": DAY_ONE, "quantity": 1, "unitPrice": 200.0}]}
 WRITES = [("post", "/tickets", {"name": "x", "available": 1, "price": 1}),
           ("put", f"/tickets/{DAY_ONE}/price", {"price": 1}),
-          ("put", f"/reservations/{uuid.uuid4()}", {"items": [{"ticketId": DAY_ONE,
-                                                               "quantity": 1}]}),
+          ("put", f"/tickets/{DAY_ONE}/limits", {"maxPerOrder": 1000, "maxPerCustomer": 1000}),
+          ("put", f"/reservations/{uuid.uuid4()}", RESERVATION),
           ("post", f"/reservations/{uuid.uuid4()}/release", None),
           ("post", f"/reservations/{uuid.uuid4()}/confirm", None),
           ("get", f"/reservations/{uuid.uuid4()}", None)]
@@ -212,20 +249,23 @@ def test_without_a_credential_every_write_is_a_json_401_and_changes_nothing(
         response = getattr(anyone, method)(path, json=body, headers=headers)
         assert_error(response, 401, "unauthorized")
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
-    assert anyone.get(f"/tickets/{DAY_ONE}").json == {
-        "id": DAY_ONE, "name": "day-one", "available": 1000, "price": 200.0}
+    assert anyone.get(f"/tickets/{DAY_ONE}").json == DAY_ONE_SEEDED
 
 
 def test_reservations_are_the_orchestrators_and_the_catalogue_the_admins(real_app):
     anyone = real_app.test_client()
     order = str(uuid.uuid4())
-    body = {"items": [{"ticketId": DAY_ONE, "quantity": 1}]}
+    body = RESERVATION
     assert_error(anyone.put(f"/reservations/{order}", json=body, headers=ADMIN), 401,
                  "unauthorized")
     assert anyone.put(f"/reservations/{order}", json=body, headers=ORCHESTRATOR).status_code == 201
     new = {"name": "x", "available": 1, "price": 1}
     assert_error(anyone.post("/tickets", json=new, headers=ORCHESTRATOR), 401, "unauthorized")
     assert anyone.post("/tickets", json=new, headers=ADMIN).status_code == 201
+    limits = {"maxPerOrder": 2, "maxPerCustomer": 2}
+    assert_error(anyone.put(f"/tickets/{DAY_ONE}/limits", json=limits, headers=ORCHESTRATOR),
+                 401, "unauthorized")
+    assert anyone.put(f"/tickets/{DAY_ONE}/limits", json=limits, headers=ADMIN).status_code == 200
     # The catalogue itself is public.
     assert anyone.get(f"/tickets/{DAY_ONE}").status_code == 200
     assert anyone.get("/tickets").status_code == 200

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from orchestrator.adapters.services import PaymentRecord, Refusal
+from orchestrator.adapters.services import PaymentRecord
 from orchestrator.domain.exceptions import ConflictingOutcome, ServiceUnavailable
+from orchestrator.domain.refusals import Refusal, TicketLimit
 from orchestrator.domain.steps import Plan, StepDeclaration
 
 
 class FakeInventory:
-    def __init__(self, stock: dict[str, int]):
+    def __init__(self, stock: dict[str, int], per_customer: int = 6):
         self.stock = dict(stock)
+        self.per_customer = per_customer   # of every ticket, HELD or CONFIRMED
         self.reservations: dict[str, tuple[str, dict[str, int]]] = {}
+        self.customers: dict[str, str] = {}   # order id -> its customer
+        self.asked: list[tuple[str, str, tuple]] = []   # (order, customer, lines) as sent
         self.down = 0  # how many next calls fail technically
 
     def _maybe_down(self) -> None:
@@ -20,16 +24,29 @@ class FakeInventory:
             self.down -= 1
             raise ServiceUnavailable("inventory down")
 
-    def reserve(self, order_id, lines):  # type: ignore[no-untyped-def]
+    def _held_by(self, customer: str, ticket: str) -> int:
+        return sum(lines.get(ticket, 0) for order, (status, lines) in self.reservations.items()
+                   if status != "RELEASED" and self.customers.get(order) == customer)
+
+    def reserve(self, order_id, customer_id, lines):  # type: ignore[no-untyped-def]
         self._maybe_down()
+        self.asked.append((order_id, customer_id, tuple(lines)))
         if order_id in self.reservations:
             status = self.reservations[order_id][0]
             if status == "RELEASED":
                 return Refusal("reservation_released", "released")
             return None
+        over = [line for line in lines
+                if self._held_by(customer_id, line.ticket_id) + line.quantity > self.per_customer]
+        if over:
+            return Refusal("over_customer_limit", f"{len(over)} over the limit",
+                           tuple(TicketLimit(line.ticket_id, self.per_customer) for line in over))
         short = [line for line in lines if self.stock.get(line.ticket_id, 0) < line.quantity]
         if short:
-            return Refusal("out_of_stock", f"{len(short)} short")
+            return Refusal("out_of_stock", ", ".join(
+                f"{line.ticket_id} ({self.stock.get(line.ticket_id, 0)} available, "
+                f"{line.quantity} requested)" for line in short))
+        self.customers[order_id] = customer_id
         for line in lines:
             self.stock[line.ticket_id] -= line.quantity
         self.reservations[order_id] = ("HELD", {line.ticket_id: line.quantity for line in lines})

@@ -4,6 +4,7 @@ are handed in (fake services, a real SQLite store) and the dispatcher only notes
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from orchestrator.adapters.store import SagaStore
 from orchestrator.bootstrap import bootstrap
 from orchestrator.domain.exceptions import ContractBroken, ServiceUnavailable
-from orchestrator.domain.model import PaymentDecided, SagaState
+from orchestrator.domain.model import OrderLine, PaymentDecided, SagaState
 from orchestrator.service_layer import saga as flow
 from orchestrator.service_layer.parts import Parts
 from orchestrator.service_layer.step_runner import Attempt
@@ -134,3 +135,36 @@ def test_a_step_given_up_on_tells_the_customer_in_its_declared_words(parts: Part
     assert saga.reason == "The tickets could not be reserved just now; nothing was charged."
     reserve = next(step for step in saga.steps if step.name == "reserve_tickets")
     assert reserve.outcome == "failed" and "inventory down" in reserve.error
+
+
+# -- a refusal: the customer reads why, the operators the inventory's counts ------------------
+
+def rejected(parts: Parts, order_id: str) -> tuple[str | None, str | None]:
+    """The order's reason once its compensation ran, and the reserve step's recorded detail."""
+    flow.run(parts, "release_reservation", order_id, Attempt())
+    flow.run(parts, "fail_order", order_id, Attempt())
+    saga = parts.store.get(order_id)
+    assert saga.state is S.REJECTED
+    reserve = next(step for step in saga.steps if step.name == "reserve_tickets")
+    return parts.orders.outcomes[order_id][1], reserve.error  # type: ignore[attr-defined]
+
+
+def test_the_reserve_step_sends_the_customer_and_every_lines_price(parts: Parts) -> None:
+    flow.start(parts, {**order("o1", 2), "customerId": "buyer"}, Attempt("t1"))
+    assert parts.inventory.asked == [  # type: ignore[attr-defined]
+        ("o1", "buyer", (OrderLine(TICKET, 2, Decimal("200.00")),))]
+
+
+def test_sold_out_is_rejected_with_no_count_and_the_counts_are_kept_for_operators(
+        parts: Parts) -> None:
+    flow.start(parts, {**order("o1", 4), "customerId": "a"}, Attempt("t1"))
+    flow.start(parts, {**order("o2", 3), "customerId": "b"}, Attempt("t2"))
+    assert rejected(parts, "o2") == ("Not enough tickets left.",
+                                     "out_of_stock: ticket-1 (1 available, 3 requested)")
+
+
+def test_a_customer_over_their_limit_is_rejected_saying_the_limit(parts: Parts) -> None:
+    flow.start(parts, order("o1", 4), Attempt("t1"))
+    flow.start(parts, order("o2", 3), Attempt("t2"))
+    assert rejected(parts, "o2") == ("You may hold at most 6 ticket-1 tickets at once.",
+                                     "over_customer_limit: 1 over the limit")
