@@ -1,12 +1,15 @@
-"""The inventory's catalogue as the order service reads it: what each ticket costs.
+"""The inventory's catalogue as the order service reads it: what each ticket costs, and the
+most one order may ask of it.
 
 A read of public reference data (`GET /tickets?id=...`), not a step of the saga: the order
-service answers a customer who names a wrong price at once (422) instead of letting the saga
-reject the order later. The inventory stays the authority: the reserve step sends each line's
-price and the inventory refuses any that is not its own, so a stale cache or an unreachable
-inventory (orders are then accepted unchecked) can never get tickets at another price.
+service answers a customer who names a wrong price, or asks more than one order may, at once
+(422) instead of letting the saga reject the order later. The inventory stays the authority:
+the reserve step sends each line's price and the order's customer, and the inventory refuses a
+price that is not its own and an order over a limit, so a stale cache or an unreachable
+inventory (orders are then accepted unchecked) can never get tickets at another price or
+beyond a limit.
 
-The prices are kept `CACHE_SECONDS`, at most `CACHE_TICKETS` of them (cachetools' TTLCache), and
+The listings are kept `CACHE_SECONDS`, at most `CACHE_TICKETS` of them (cachetools' TTLCache), and
 only of tickets the catalogue has: an id it does not know is asked again each time, so made-up
 ids (anyone can send them) never fill the process's memory.
 """
@@ -25,39 +28,40 @@ from uuid import UUID
 
 from cachetools import TTLCache
 
+from order_service.domain.model import Listing
+
 log = logging.getLogger(__name__)
 
 CACHE_SECONDS = 2.0
 CACHE_TICKETS = 1024   # a festival sells tens of kinds of ticket
-UNKNOWN: Any = object()   # not in the cache (a price may be None: not for sale)
 TIMEOUT_S = 1.0
 
 
 class Catalogue(Protocol):
-    """Ticket id -> price (None: no price, not for sale); a ticket not in the answer does not
-    exist. None for the whole answer when the catalogue cannot be read now."""
+    """Ticket id -> its listing (price, the most one order may ask); a ticket not in the answer
+    does not exist. None for the whole answer when the catalogue cannot be read now."""
 
-    def prices(self, ticket_ids: list[UUID]) -> dict[UUID, Decimal | None] | None: ...
+    def listings(self, ticket_ids: list[UUID]) -> dict[UUID, Listing] | None: ...
 
 
 class HttpCatalogue:
-    """The inventory's `GET /tickets?id=...`, each price kept for `CACHE_SECONDS`."""
+    """The inventory's `GET /tickets?id=...`, each listing kept for `CACHE_SECONDS`."""
 
     def __init__(self, inventory_url: str, cache_seconds: float = CACHE_SECONDS,
                  cache_tickets: int = CACHE_TICKETS):
         parts = urlsplit(inventory_url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         # Not thread-safe by itself: every use holds the lock.
-        self.cache: TTLCache[UUID, Decimal | None] = TTLCache(cache_tickets, cache_seconds,
-                                                              timer=time.monotonic)
+        self.cache: TTLCache[UUID, Listing] = TTLCache(cache_tickets, cache_seconds,
+                                                       timer=time.monotonic)
         self._lock = threading.Lock()
         self._local = threading.local()
 
-    def prices(self, ticket_ids: list[UUID]) -> dict[UUID, Decimal | None] | None:
+    def listings(self, ticket_ids: list[UUID]) -> dict[UUID, Listing] | None:
         asked = list(dict.fromkeys(ticket_ids))
         with self._lock:
-            kept = {ticket: self.cache.get(ticket, UNKNOWN) for ticket in asked}
-        known = {ticket: price for ticket, price in kept.items() if price is not UNKNOWN}
+            kept = {ticket: self.cache.get(ticket) for ticket in asked}
+        known = {ticket: listing for ticket, listing in kept.items() if listing is not None}
         missing = [ticket for ticket in asked if ticket not in known]
         if missing:
             fetched = self._fetch(missing)
@@ -68,7 +72,7 @@ class HttpCatalogue:
             known.update(fetched)
         return known
 
-    def _fetch(self, ticket_ids: list[UUID]) -> dict[UUID, Decimal | None] | None:
+    def _fetch(self, ticket_ids: list[UUID]) -> dict[UUID, Listing] | None:
         query = urlencode([("id", str(ticket)) for ticket in ticket_ids])
         for attempt in (1, 2):   # a kept-alive connection the server closed: once more afresh
             connection = self._connection(fresh=attempt == 2)
@@ -86,11 +90,16 @@ class HttpCatalogue:
             log.warning("catalogue answered %s, prices not checked here", response.status)
             return None
         tickets = json.loads(body, parse_float=Decimal).get("tickets", [])
-        return {UUID(t["id"]): None if t.get("price") is None else Decimal(str(t["price"]))
-                for t in tickets}
+        return {UUID(t["id"]): _listing(t) for t in tickets}
 
     def _connection(self, fresh: bool) -> http.client.HTTPConnection:
         if fresh or getattr(self._local, "connection", None) is None:
             self._local.connection = http.client.HTTPConnection(self.host, self.port,
                                                                 timeout=TIMEOUT_S)
         return self._local.connection  # type: ignore[no-any-return]
+
+
+def _listing(ticket: dict[str, Any]) -> Listing:
+    price, most = ticket.get("price"), ticket.get("maxPerOrder")
+    return Listing(str(ticket.get("name", "")), None if price is None else Decimal(str(price)),
+                   most if isinstance(most, int) and not isinstance(most, bool) else None)

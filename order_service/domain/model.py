@@ -44,13 +44,24 @@ class ConflictingOutcome(Exception):
 
 
 @dataclass(frozen=True)
+class Listing:
+    """What the catalogue says of one ticket: its name, its price (None: not for sale), and the
+    most one order may ask of it (None: the catalogue does not say)."""
+
+    name: str
+    price: Decimal | None
+    max_per_order: int | None = None
+
+
+@dataclass(frozen=True)
 class LineProblem:
     """What is wrong with one line of an order, by the catalogue."""
 
     index: int
-    field: str          # "amount" or "id"
+    field: str          # "amount", "id" or "quantity"
     problem: str
     price: Decimal | None = None   # the catalogue's price, when the line names another
+    limit: int | None = None       # the most one order may ask, when the order asks more
 
 
 class IdempotencyKeyReused(Exception):
@@ -70,8 +81,15 @@ class NotTheCatalogue(Exception):
         self.problems = problems
 
 
-def check_against_catalogue(lines: list[OrderLine],
-                            catalogue: dict[uuid.UUID, Decimal | None]) -> None:
+class OverOrderLimit(Exception):
+    """The order asks more of a ticket than one order may."""
+
+    def __init__(self, problems: list[LineProblem]):
+        super().__init__("; ".join(f"items[{p.index}].{p.field}: {p.problem}" for p in problems))
+        self.problems = problems
+
+
+def check_against_catalogue(lines: list[OrderLine], catalogue: dict[uuid.UUID, Listing]) -> None:
     """Every line's unit price must be the catalogue's (prices come from the catalogue, never
     from the customer); raises NotTheCatalogue naming each line that is not."""
     problems = []
@@ -79,7 +97,7 @@ def check_against_catalogue(lines: list[OrderLine],
         if line.ticket_id not in catalogue:
             problems.append(LineProblem(index, "id", f"no ticket {line.ticket_id}"))
             continue
-        price = catalogue[line.ticket_id]
+        price = catalogue[line.ticket_id].price
         if price is None:
             problems.append(LineProblem(index, "id", "this ticket is not for sale"))
         elif price != line.amount:
@@ -88,6 +106,27 @@ def check_against_catalogue(lines: list[OrderLine],
                 f"not {money_text(line.amount)}", price))
     if problems:
         raise NotTheCatalogue(problems)
+
+
+def check_order_limits(lines: list[OrderLine], catalogue: dict[uuid.UUID, Listing]) -> None:
+    """No order asks more of a ticket than one order may, its lines of that ticket added;
+    raises OverOrderLimit naming the first line of each such ticket, with the limit."""
+    asked: dict[uuid.UUID, int] = {}
+    first: dict[uuid.UUID, int] = {}
+    for index, line in enumerate(lines):
+        asked[line.ticket_id] = asked.get(line.ticket_id, 0) + line.quantity
+        first.setdefault(line.ticket_id, index)
+    problems = []
+    for ticket_id, quantity in asked.items():
+        listing = catalogue.get(ticket_id)
+        if listing is None or listing.max_per_order is None or quantity <= listing.max_per_order:
+            continue
+        limit = listing.max_per_order
+        problems.append(LineProblem(
+            first[ticket_id], "quantity", f"one order may ask at most {limit} {listing.name} "
+            f"tickets; this one asks {quantity}", limit=limit))
+    if problems:
+        raise OverOrderLimit(problems)
 
 
 def money(amount: Decimal) -> Decimal:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from sqlalchemy.engine import Engine
 
-from glastonbury import settings
+from glastonbury import refusals, settings
 from glastonbury.auth import (ADMIN, ORCHESTRATOR, callers_of, install_credentials,
                               order_messages_key, requires)
 from glastonbury.process import tune_garbage_collector
@@ -39,7 +39,7 @@ from order_service.adapters.catalogue import Catalogue, HttpCatalogue
 from order_service.adapters.rate_limits import (ADDRESS, CUSTOMER, CountedLimits, IntakeLimits,
                                                 Refusal)
 from order_service.domain.model import (ConflictingOutcome, IdempotencyKeyReused,
-                                        NotTheCatalogue, OrderStatus)
+                                        NotTheCatalogue, OrderStatus, OverOrderLimit)
 from order_service.entrypoints import schemas
 from order_service.entrypoints.openapi import API
 from order_service.service_layer import services
@@ -222,6 +222,13 @@ def _not_the_catalogue(error: NotTheCatalogue) -> Response:
                 **({"price": float(p.price)} if p.price is not None else {})}
                for p in error.problems]
     return error_response(422, "not_the_catalogue", str(error), details)
+
+
+@routes.errorhandler(OverOrderLimit)
+def _over_order_limit(error: OverOrderLimit) -> Response:
+    details = [{"field": f"items[{p.index}].{p.field}", "problem": p.problem, "limit": p.limit}
+               for p in error.problems]
+    return error_response(422, refusals.OVER_ORDER_LIMIT, str(error), details)
 
 
 @routes.errorhandler(IdempotencyKeyReused)

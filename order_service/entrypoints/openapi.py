@@ -16,7 +16,9 @@ API = Api(
     "Takes ticket orders at the catalogue's prices and starts their sagas.",
     path_ids={"orderId": PathId(schemas.Uuid)},
     error=error_schema(price={"type": "number", "description": "The catalogue's price of the "
-                                                               "line's ticket."}),
+                                                               "line's ticket."},
+                       limit={"type": "integer", "description": "The most one order may ask "
+                                                                "of the line's ticket."}),
     operations={
         "place_order": Operation(
             "Place an order and start its saga",
@@ -27,7 +29,10 @@ API = Api(
                          "(`idempotency_key_reused`).",
                     422: "A line names a ticket that does not exist or is not for sale, or "
                          "another price than the catalogue's (`not_the_catalogue`); `details` "
-                         "names each one, with the catalogue's `price`.",
+                         "names each one, with the catalogue's `price`. Or the order asks more "
+                         "of a ticket, its lines added, than one order may "
+                         "(`over_order_limit`); `details` names the ticket's first line's "
+                         "`quantity`, with the `limit`.",
                     429: "Too many orders from the client's address or for the customer "
                          "(`rate_limited`); `details` names the limit (`customerId`, or "
                          "`(client address)`) and `Retry-After` the seconds until one more "

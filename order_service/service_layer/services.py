@@ -15,7 +15,8 @@ from order_service.adapters.repository import DuplicateIdempotencyKey
 from order_service.adapters.saga_starter import SagaStarter
 from order_service.adapters.catalogue import Catalogue
 from order_service.domain.model import (IdempotencyKeyReused, Order, OrderLine, OrderStatus,
-                                        check_against_catalogue, order_message)
+                                        check_against_catalogue, check_order_limits,
+                                        order_message)
 from order_service.service_layer.outcome_waiters import OutcomeWaiters
 from order_service.service_layer.unit_of_work import UnitOfWork
 
@@ -46,7 +47,8 @@ def place_order(command: PlaceOrder, uow: UnitOfWork, starter: SagaStarter,
     the same spelling is another key.
 
     Each line's price must be the catalogue's (NotTheCatalogue otherwise), so the total is the
-    catalogue's; if the catalogue cannot be read now, the reserve step checks the prices instead.
+    catalogue's, and no ticket may be asked more of than one order may (OverOrderLimit); if the
+    catalogue cannot be read now, the reserve step checks both instead.
     The order is committed before the saga starts, so the saga never looks for an order that is
     not there yet; if the start is lost, the order stays PENDING for the reconciler.
     """
@@ -56,9 +58,11 @@ def place_order(command: PlaceOrder, uow: UnitOfWork, starter: SagaStarter,
         if existing is not None:
             return existing
     # Outside any transaction: a call to another service never holds a lock here.
-    prices = catalogue.prices([line.ticket_id for line in command.lines]) if catalogue else None
-    if prices is not None:
-        check_against_catalogue(command.lines, prices)
+    listings = (catalogue.listings([line.ticket_id for line in command.lines]) if catalogue
+                else None)
+    if listings is not None:
+        check_against_catalogue(command.lines, listings)
+        check_order_limits(command.lines, listings)
     with uow:
         order = Order.place(command.customer_id, command.amount, command.lines, utc_now(),
                             command.idempotency_key)

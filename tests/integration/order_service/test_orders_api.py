@@ -7,11 +7,13 @@ import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
+from order_service.domain.model import Listing
 from order_service.entrypoints.flask_app import create_app
 from tests.conftest import SERVICE_TOKENS, trusted
 from tests.e2e.stack import wait_for
@@ -252,3 +254,39 @@ def test_a_bad_wait_is_a_422_naming_it(client: FlaskClient, wait: str) -> None:
     status, body = answer(client.get(f"/orders/{order_id}?wait={wait}"))
     assert status == 422
     assert [detail["field"] for detail in body["details"]] == ["wait"]
+
+
+# -- what one order may ask, by the catalogue -----------------------------------------------
+
+DAY_ONE = uuid.UUID("3852cb18-9c19-4326-ac77-a1a0264bd98c")
+
+
+@pytest.fixture
+def with_catalogue(database_url: str) -> Any:
+    """An app whose catalogue sells day-one at 200.00, at most 6 an order."""
+    starter = FakeSagaStarter()
+    catalogue = FakeCatalogue({DAY_ONE: Listing("day-one", Decimal("200.00"), 6)})
+    app = create_app(database_url, starter, catalogue, SERVICE_TOKENS)
+    yield trusted(app.test_client()), starter
+    app.extensions["order_service"].engine.dispose()
+
+
+@pytest.mark.parametrize(("quantities", "asked"), [([968], 968), ([4, 3], 7), ([7], 7)])
+def test_an_order_over_a_tickets_limit_per_order_is_a_422_naming_it_and_stores_nothing(
+        with_catalogue: Any, quantities: list[int], asked: int) -> None:
+    client, starter = with_catalogue
+    items = [{"id": str(DAY_ONE), "name": "day-one", "amount": 200.0, "quantity": quantity}
+             for quantity in quantities]
+    status, body = answer(client.post("/orders", json=BRIEF_BODY | {"items": items}))
+    assert (status, body["error"]) == (422, "over_order_limit")
+    problem = f"one order may ask at most 6 day-one tickets; this one asks {asked}"
+    assert body["details"] == [{"field": "items[0].quantity", "limit": 6, "problem": problem}]
+    assert body["message"] == f"items[0].quantity: {problem}"
+    assert client.get("/orders").get_json() == {"orders": []} and starter.messages == []
+
+
+def test_an_order_at_its_tickets_limit_per_order_is_placed(with_catalogue: Any) -> None:
+    client, starter = with_catalogue
+    items = [{"id": str(DAY_ONE), "name": "day-one", "amount": 200.0, "quantity": 6}]
+    assert client.post("/orders", json=BRIEF_BODY | {"items": items}).status_code == 202
+    assert len(starter.messages) == 1

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Self
 
 from order_service.adapters.repository import DuplicateIdempotencyKey
-from order_service.domain.model import Order, OrderStatus
+from order_service.domain.model import Listing, Order, OrderStatus
 
 
 class FakeOrderRepository:
@@ -76,14 +75,14 @@ class FakeSagaStarter:
 
 
 class FakeCatalogue:
-    """The inventory's prices from a dict; None (the default): the catalogue cannot be read, so
-    the order service accepts orders unchecked (the reserve step checks them)."""
+    """The inventory's listings from a dict; None (the default): the catalogue cannot be read,
+    so the order service accepts orders unchecked (the reserve step checks them)."""
 
-    def __init__(self, prices: dict[uuid.UUID, Decimal | None] | None = None) -> None:
-        self.known = prices
+    def __init__(self, listings: dict[uuid.UUID, Listing] | None = None) -> None:
+        self.known = listings
         self.asked: list[list[uuid.UUID]] = []
 
-    def prices(self, ticket_ids: list[uuid.UUID]) -> dict[uuid.UUID, Decimal | None] | None:
+    def listings(self, ticket_ids: list[uuid.UUID]) -> dict[uuid.UUID, Listing] | None:
         self.asked.append(list(ticket_ids))
         if self.known is None:
             return None

@@ -94,3 +94,26 @@ def test_the_order_message_is_the_sagas_contract() -> None:
         "items": [{"ticketId": str(DAY_ONE), "name": "day-one", "quantity": 2,
                    "amount": "200.00"}],
     }
+
+
+def test_an_order_within_each_tickets_limit_per_order_passes() -> None:
+    from order_service.domain.model import Listing, check_order_limits
+
+    camping = uuid.uuid4()
+    catalogue = {DAY_ONE: Listing("day-one", Decimal("200.00"), 6),
+                 camping: Listing("camping", Decimal("50.00"), None)}   # no limit said
+    check_order_limits([OrderLine(DAY_ONE, "day-one", Decimal("200.00"), 2),
+                        OrderLine(DAY_ONE, "day-one", Decimal("200.00"), 4),
+                        OrderLine(camping, "camping", Decimal("50.00"), 500)], catalogue)
+
+
+def test_lines_of_one_ticket_are_added_against_its_limit_and_the_first_is_named() -> None:
+    from order_service.domain.model import Listing, OverOrderLimit, check_order_limits
+
+    catalogue = {DAY_ONE: Listing("day-one", Decimal("200.00"), 6)}
+    with pytest.raises(OverOrderLimit) as refused:
+        check_order_limits([OrderLine(DAY_ONE, "mine", Decimal("200.00"), 4),
+                            OrderLine(DAY_ONE, "mine", Decimal("200.00"), 3)], catalogue)
+    [problem] = refused.value.problems
+    assert (problem.index, problem.field, problem.limit) == (0, "quantity", 6)
+    assert problem.problem == "one order may ask at most 6 day-one tickets; this one asks 7"
