@@ -42,6 +42,7 @@ class OrderDriver:
         self.admin = {"Authorization": f"Bearer {admin_token}"}
         self.database = create_engine(order_database_url)
         self._local = threading.local()
+        self.limits: dict[str, int] = {}   # of the last ticket made, as the inventory has them
 
     def _connection(self) -> http.client.HTTPConnection:
         """This thread's kept-alive connection to the order service."""
@@ -53,11 +54,15 @@ class OrderDriver:
         return connection
 
     def new_ticket(self, available: int) -> str:
+        """A ticket every order of the bench asks for. Two customers place them all (one the
+        gateway approves, one it holds): the limit per customer is raised to the stock, so
+        that it never decides an order; each order asks one, within the default per order."""
         ticket = str(uuid.uuid4())
         status, body = _call(self.inventory_url, "POST", "/tickets",
                              {"id": ticket, "name": "bench", "available": available,
-                              "price": PRICE}, self.admin)
+                              "price": PRICE, "maxPerCustomer": available}, self.admin)
         assert status == 201, body
+        self.limits = {key: body[key] for key in ("maxPerOrder", "maxPerCustomer")}
         return ticket
 
     def place(self, ticket: str, customer: str = APPROVED_CUSTOMER) -> tuple[str, float]:

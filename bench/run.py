@@ -150,6 +150,7 @@ def measure(stack: Stack, options: argparse.Namespace) -> dict[str, Any]:
         "production": options.production, "worker": stack.parts["worker"],
         "floor_worker": stack.parts["floor_worker"],
         "services": {name: stack.parts[name] for name in ("order", "inventory", "payment")},
+        "ticket_limits": driver.limits,   # raised: see OrderDriver.new_ticket
         **BENCH_SETTINGS}}
     phases = {
         "one_at_a_time": lambda: driver.one_at_a_time(options.one, ticket),

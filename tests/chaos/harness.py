@@ -124,13 +124,16 @@ class ChaosRun:
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
         self.lock = threading.Lock()
+        self.listed: dict[str, dict[str, int]] = {}   # ticket -> its limits, as created
         self.post_retries = 0
 
     # -- the plan ----------------------------------------------------------------------------
 
     def make_tickets(self) -> dict[str, int]:
         """Plentiful tickets for approved (50.00) and declined (400.00) orders; scarce ones
-        (20.00), stock 2 each."""
+        (20.00), stock 2 each. One customer places every order: each ticket's limit per
+        customer is raised to its stock, so that only the stock and the payments decide how an
+        order ends (its limit per order, the catalogue's 6, is above any order's 3)."""
         self.plentiful = self._new_ticket("chaos-plentiful", 2 * self.orders + 10, 50.0)
         self.dear = self._new_ticket("chaos-dear", 3 * self.orders + 10, 400.0)
         self.scarce = [self._new_ticket(f"chaos-scarce-{n}", 2, 20.0)
@@ -138,6 +141,9 @@ class ChaosRun:
         self.initial_stock = {self.plentiful: 2 * self.orders + 10,
                               self.dear: 3 * self.orders + 10,
                               **{ticket: 2 for ticket in self.scarce}}
+        self.limits = {"chaos-plentiful": self.listed[self.plentiful],
+                       "chaos-dear": self.listed[self.dear],
+                       "chaos-scarce-*": self.listed[self.scarce[0]]}
         return self.initial_stock
 
     def plan(self) -> list[PlannedOrder]:
@@ -196,6 +202,7 @@ class ChaosRun:
             "settle_s": round(settled - max(chaos_ended, killer.last_restart), 1),
             "total_s": round(settled - started, 1),
             "settled": snapshot.settled(),
+            "limits": self.limits,
         })
         self.figures = verdict.figures
         return verdict
@@ -252,6 +259,9 @@ class ChaosRun:
         admin = {"Authorization": f"Bearer {self.stack.env['ADMIN_TOKEN']}"}
         response = requests.post(f"{self.stack.url('inventory')}/tickets", timeout=10,
                                  headers=admin, json={"id": ticket, "name": name,
-                                                      "available": available, "price": price})
+                                                      "available": available, "price": price,
+                                                      "maxPerCustomer": available})
         assert response.status_code == 201, response.text
+        self.listed[ticket] = {key: response.json()[key]
+                               for key in ("maxPerOrder", "maxPerCustomer")}
         return ticket

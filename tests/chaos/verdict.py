@@ -9,7 +9,10 @@ accounted for, and the three services' own records must tell one story:
 - REJECTED / PAYMENT_FAILED  <=>  no ticket held (reservation RELEASED or none) and no money
   kept (payment absent, DECLINED, CANCELLED or REFUNDED);
 - per ticket: available + quantities of HELD and CONFIRMED reservations = the initial stock,
-  and available never below zero.
+  and available never below zero;
+- per customer and ticket: the inventory's count of what they hold = the quantities of their
+  HELD and CONFIRMED reservations, and never above the ticket's limit per customer (every
+  order of the tickets judged must be among those read).
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from uuid import UUID
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 
-from inventory_service.adapters.tables import reservation_lines, reservations, tickets
+from inventory_service.adapters.tables import (customer_holdings, reservation_lines,
+                                               reservations, tickets)
 from order_service.adapters.tables import orders
 from orchestrator.adapters.store import sagas
 from payment_service.adapters.tables import payments
@@ -58,6 +62,10 @@ class Snapshot:
     lines: dict[str, list[tuple[str, int]]]    # order id -> [(ticket id, quantity)]
     payments: dict[str, str]                   # order id -> status
     available: dict[str, int]                  # ticket id -> available
+    customers: dict[str, str] = field(default_factory=dict)    # order id -> its customer
+    # (customer id, ticket id) -> held, by the inventory's count; None: not read
+    holdings: dict[tuple[str, str], int] | None = None
+    per_customer: dict[str, int] = field(default_factory=dict)  # ticket id -> its limit
 
     @classmethod
     def read(cls, urls: dict[str, str], ticket_ids: Iterable[str] | None = None,
@@ -81,17 +89,26 @@ class Snapshot:
                                                         sagas.c.total))
                              if keep(r.order_id)}
             with engines["inventory"].connect() as db:
-                held = {str(r.order_id): r.status
-                        for r in db.execute(select(reservations.c.order_id, reservations.c.status))
-                        if keep(str(r.order_id))}
+                rows = [r for r in db.execute(select(reservations.c.order_id, reservations.c.status,
+                                                     reservations.c.customer_id))
+                        if keep(str(r.order_id))]
+                held = {str(r.order_id): r.status for r in rows}
+                customers = {str(r.order_id): str(r.customer_id) for r in rows if r.customer_id}
                 lines: dict[str, list[tuple[str, int]]] = {}
                 for r in db.execute(select(reservation_lines)):
                     if keep(str(r.order_id)):
                         lines.setdefault(str(r.order_id), []).append((str(r.ticket_id), r.quantity))
-                query = select(tickets.c.id, tickets.c.available)
+                query = select(tickets.c.id, tickets.c.available, tickets.c.max_per_customer)
+                counts = select(customer_holdings)
                 if ticket_ids is not None:
-                    query = query.where(tickets.c.id.in_([UUID(str(t)) for t in ticket_ids]))
-                available = {str(r.id): r.available for r in db.execute(query)}
+                    wanted_tickets = [UUID(str(t)) for t in ticket_ids]
+                    query = query.where(tickets.c.id.in_(wanted_tickets))
+                    counts = counts.where(customer_holdings.c.ticket_id.in_(wanted_tickets))
+                ticket_rows = list(db.execute(query))
+                available = {str(r.id): r.available for r in ticket_rows}
+                per_customer = {str(r.id): r.max_per_customer for r in ticket_rows}
+                holdings = {(str(r.customer_id), str(r.ticket_id)): r.held
+                            for r in db.execute(counts)}
             with engines["payment"].connect() as db:
                 paid = {r.order_id: r.status
                         for r in db.execute(select(payments.c.order_id, payments.c.status))
@@ -99,7 +116,8 @@ class Snapshot:
         finally:
             for engine in engines.values():
                 engine.dispose()
-        return cls(order_rows, saga_rows, held, lines, paid, available)
+        return cls(order_rows, saga_rows, held, lines, paid, available, customers, holdings,
+                   per_customer)
 
     def settled(self) -> bool:
         """Nothing left moving: every order and saga terminal, no payment pending or to void."""
@@ -162,6 +180,8 @@ def judge(snapshot: Snapshot, initial_stock: dict[str, int],
             problems.append(f"ticket {ticket}: {available} available + {taken[ticket]} held or "
                             f"sold != {initial} initial stock")
 
+    problems.extend(_holding_problems(snapshot, set(initial_stock)))
+
     verdict.figures = {
         "orders": len(snapshot.orders),
         "acknowledged": len(acknowledged),
@@ -172,6 +192,32 @@ def judge(snapshot: Snapshot, initial_stock: dict[str, int],
         "parked_sagas": sum(s["parked"] for s in snapshot.sagas.values()),
     }
     return verdict
+
+
+def _holding_problems(snapshot: Snapshot, judged: set[str]) -> list[str]:
+    """What each customer holds of each judged ticket, by the inventory's count and by their
+    reservations: the same, and within the ticket's limit."""
+    if snapshot.holdings is None:
+        return []
+    by_reservations: Counter[tuple[str, str]] = Counter()
+    for order_id, status in snapshot.reservations.items():
+        customer = snapshot.customers.get(order_id)
+        if status in ("HELD", "CONFIRMED") and customer:
+            for ticket, quantity in snapshot.lines.get(order_id, []):
+                if ticket in judged:
+                    by_reservations[customer, ticket] += quantity
+    problems = []
+    counted = {key: held for key, held in snapshot.holdings.items() if key[1] in judged}
+    for customer, ticket in sorted(set(counted) | set(by_reservations)):
+        held, reserved = counted.get((customer, ticket), 0), by_reservations[customer, ticket]
+        if held != reserved:
+            problems.append(f"customer {customer} holds {held} of ticket {ticket} by the "
+                            f"inventory's count, {reserved} by their reservations")
+        limit = snapshot.per_customer.get(ticket)
+        if limit is not None and reserved > limit:
+            problems.append(f"customer {customer} holds {reserved} of ticket {ticket}, above "
+                            f"its limit of {limit}")
+    return problems
 
 
 def _order_problems(snapshot: Snapshot, order_id: str, status: str) -> list[str]:

@@ -30,3 +30,23 @@ def test_a_completed_order_without_an_approved_payment_is_a_problem() -> None:
 def test_an_order_with_nothing_to_pay_completes_without_a_payment_and_only_without_one() -> None:
     assert judge(completed("0.00", None), {"t1": 5}, ["o1"]).ok
     assert not judge(completed("0.00", "CANCELLED"), {"t1": 5}, ["o1"]).ok
+
+
+def held_by(customer_count: int, limit: int = 6) -> Snapshot:
+    """Customer c1's completed order of one t1, with the inventory counting `customer_count`."""
+    snapshot = completed("200.00", "APPROVED")
+    snapshot.customers = {"o1": "c1"}
+    snapshot.holdings = {("c1", "t1"): customer_count}
+    snapshot.per_customer = {"t1": limit}
+    return snapshot
+
+
+def test_what_a_customer_holds_is_counted_as_their_reservations_hold() -> None:
+    assert judge(held_by(1), {"t1": 5}, ["o1"]).ok
+    assert judge(held_by(0), {"t1": 5}, ["o1"]).problems == [
+        "customer c1 holds 0 of ticket t1 by the inventory's count, 1 by their reservations"]
+
+
+def test_a_customer_above_a_tickets_limit_is_a_problem() -> None:
+    assert judge(held_by(1, limit=0), {"t1": 5}, ["o1"]).problems == [
+        "customer c1 holds 1 of ticket t1, above its limit of 0"]
