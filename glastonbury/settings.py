@@ -206,7 +206,8 @@ ORDER_WAITING_CLIENTS_PER_ADDRESS = declare(
 SAGA = "The saga (orchestrator.config)"
 PAYMENT_RESULT_TIMEOUT = declare(
     "PAYMENT_RESULT_TIMEOUT", 300.0, "float", "Seconds a saga waits for its payment result "
-    "before it asks the payment service.", SAGA, local=30)
+    "before it asks the payment service and cancels an undecided one: so it bounds how long "
+    "an unpaid order holds its tickets, counted against its buyer's limits.", SAGA, local=30)
 SAGA_STUCK_AFTER = declare(
     "SAGA_STUCK_AFTER", 60.0, "float", "Seconds without progress after which the reconciler "
     "drives a saga on (and the dashboard calls it stuck).", SAGA, local=15)
