@@ -91,7 +91,7 @@ def openapi_document() -> Answer:
 
 @api.get("/tickets")
 def list_tickets() -> Answer:
-    """Every ticket with its stock and price, or only those named by `?id=...&id=...`."""
+    """Every ticket with its stock, price and limits, or only those named by `?id=...&id=...`."""
     wanted = request.args.getlist("id")
     if len(wanted) > MAX_TICKETS_ASKED:
         raise ApiError(400, "too_many_ids", f"Ask for at most {MAX_TICKETS_ASKED} tickets.",
@@ -110,7 +110,7 @@ def get_ticket(ticket_id: str) -> Answer:
 @api.post("/tickets")
 @requires(ADMIN)
 def create_ticket() -> Answer:
-    """Add a kind of ticket with its stock and price."""
+    """Add a kind of ticket with its stock, price and limits (6 and 6 unless given)."""
     new = validated(NewTicket, json_object())
     ticket = services.create_ticket(_uow(), new.name, new.available, new.id, new.price,
                                     new.limits())

@@ -27,7 +27,7 @@ API = Api(
         "healthz": HEALTH,
         "openapi_document": THIS_DOCUMENT,
         "list_tickets": Operation(
-            "Every ticket with its stock and price, or those asked for",
+            "Every ticket with its stock, price and limits, or those asked for",
             answers={200: Answer("The tickets, by name.", schemas.TicketList)},
             errors={400: f"An id is not a UUID (`malformed_id`), or more than "
                          f"{schemas.MAX_TICKETS_ASKED} (`too_many_ids`)."},
@@ -37,12 +37,12 @@ API = Api(
                                     "maxItems": schemas.MAX_TICKETS_ASKED},
                          "style": "form", "explode": True}]),
         "create_ticket": Operation(
-            "Add a kind of ticket with its stock and price", body=schemas.NewTicket,
+            "Add a kind of ticket with its stock, price and limits", body=schemas.NewTicket,
             answers={201: Answer("Created.", schemas.Ticket, headers={
                 "Location": "/tickets/{id}"})},
             errors={409: "A ticket with this id exists (`ticket_exists`)."}),
         "get_ticket": Operation(
-            "One ticket with its stock and price",
+            "One ticket with its stock, price and limits",
             answers={200: Answer("The ticket.", schemas.Ticket)},
             errors={404: TICKET_NOT_FOUND}),
         "set_price": Operation(
