@@ -16,6 +16,7 @@ from werkzeug.serving import make_server
 
 from order_service.adapters.catalogue import HttpCatalogue
 from order_service.adapters.rate_limits import CountedLimits
+from order_service.domain.model import Listing
 from order_service.entrypoints.flask_app import create_app
 from tests.conftest import SERVICE_TOKENS
 from tests.unit.order_service.fakes import FakeSagaStarter
@@ -42,6 +43,11 @@ class Inventory:
         self.url = f"http://127.0.0.1:{self.server.server_port}"
 
 
+def prices(listings: dict[uuid.UUID, Listing] | None) -> dict[uuid.UUID, Decimal | None]:
+    assert listings is not None
+    return {ticket: listing.price for ticket, listing in listings.items()}
+
+
 @pytest.fixture
 def inventory() -> Iterator[Inventory]:
     served = Inventory()
@@ -52,30 +58,30 @@ def inventory() -> Iterator[Inventory]:
     thread.join(timeout=10)
 
 
-def test_a_known_price_is_kept_a_while_and_an_unknown_id_is_asked_again(
+def test_a_known_listing_is_kept_a_while_and_an_unknown_id_is_asked_again(
         inventory: Inventory) -> None:
     catalogue = HttpCatalogue(inventory.url)
     made_up = uuid.uuid4()
-    assert catalogue.prices([DAY_ONE, made_up]) == {DAY_ONE: Decimal("200.0")}
-    assert catalogue.prices([DAY_ONE]) == {DAY_ONE: Decimal("200.0")}
+    assert prices(catalogue.listings([DAY_ONE, made_up])) == {DAY_ONE: Decimal("200.0")}
+    assert prices(catalogue.listings([DAY_ONE])) == {DAY_ONE: Decimal("200.0")}
     assert inventory.asked == 1
-    assert catalogue.prices([made_up]) == {}
+    assert catalogue.listings([made_up]) == {}
     assert inventory.asked == 2 and list(catalogue.cache) == [DAY_ONE]
 
 
-def test_the_kept_prices_are_bounded_and_expire(inventory: Inventory) -> None:
+def test_the_kept_listings_are_bounded_and_expire(inventory: Inventory) -> None:
     assert HttpCatalogue(inventory.url).cache.maxsize == 1024
     clock = [0.0]
     catalogue = HttpCatalogue(inventory.url)
     catalogue.cache = TTLCache(1024, 2, timer=lambda: clock[0])
-    catalogue.prices([DAY_ONE])
+    catalogue.listings([DAY_ONE])
     clock[0] = 2.5
     assert len(catalogue.cache) == 0
-    catalogue.prices([DAY_ONE])
+    catalogue.listings([DAY_ONE])
     assert inventory.asked == 2
 
 
-def test_100000_made_up_ticket_ids_leave_the_kept_prices_as_they_were(
+def test_100000_made_up_ticket_ids_leave_the_kept_listings_as_they_were(
         inventory: Inventory, tmp_path: Any) -> None:
     app = create_app(f"sqlite:///{tmp_path}/order.db", FakeSagaStarter(),
                      HttpCatalogue(inventory.url), SERVICE_TOKENS, CountedLimits("memory://", {}))
