@@ -154,6 +154,10 @@ PAYMENT_RESULTS_PARTITIONS = declare("PAYMENT_RESULTS_PARTITIONS", 4, "int",
 SERVICES = "The services"
 HTTP_TIMEOUT = declare("HTTP_TIMEOUT", 5.0, "float", "Seconds a service call may take before "
                        "it counts as a technical failure.", SERVICES)
+SERVICE_CA_BUNDLE = declare(
+    "SERVICE_CA_BUNDLE", "", "path", "A PEM file of the certificate authorities a part trusts "
+    "when it calls a service at an `https://` URL (`*_SERVICE_URL`); unset: the system's.",
+    SERVICES)
 ORDER_WAITING_CLIENTS = declare(
     "ORDER_WAITING_CLIENTS", 16, "int", "Clients that may wait at once with `?wait=` in each "
     "order service process, each holding one of its `ORDER_THREADS` (keep it below them); "
@@ -290,6 +294,10 @@ def var_dir() -> Path:
 def database_url(service: str) -> str:
     """`<SERVICE>_DATABASE_URL`, or a SQLite file of the service's own under var/."""
     return DATABASE_URLS[service].text(f"sqlite:///{var_dir() / service}.db")
+
+
+def service_ca_bundle() -> str:
+    return SERVICE_CA_BUNDLE.text()
 
 
 def redis_url() -> str:

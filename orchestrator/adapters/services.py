@@ -5,24 +5,20 @@ payment's status, ...), and raises `ServiceUnavailable` for anything technical (
 connection, time-out, 5xx): the step's retry policy decides what happens then. An answer the
 contract does not allow is a `ContractBroken` and is never retried.
 
-HTTP goes through `http.client` on connections kept alive per thread and service (a fifth of the
-client CPU of `requests`, measured in bench/README.md). Every call is idempotent on the service's
-side, so a kept-alive connection the server closed meanwhile is simply tried once more afresh.
+HTTP goes through the parts' one client (glastonbury.service_client): the URL as given, kept
+alive, TLS for `https`. Every call is idempotent on the service's side, so a kept-alive
+connection the server closed meanwhile is simply tried once more afresh.
 """
 
 from __future__ import annotations
 
-import http.client
-import json
-import os
-import threading
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode, urlsplit
 
-from glastonbury import settings, tracing
+from glastonbury import settings
 from glastonbury.auth import ORCHESTRATOR, bearer
+from glastonbury.service_client import ServiceHttp, Unreachable
 from orchestrator.domain.exceptions import (ConflictingOutcome, ContractBroken,
                                             ServiceUnavailable)
 from orchestrator.domain.model import OrderLine
@@ -59,76 +55,33 @@ class PaymentRecord:
                    None if amount is None else Decimal(str(amount)))
 
 
-# Network failures worth one more try on a fresh connection (the server may have closed a
-# kept-alive one); every other OSError is reported as the service being unavailable.
-STALE_CONNECTION = (http.client.RemoteDisconnected, http.client.BadStatusLine,
-                    BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
-
-
 class HttpService:
-    """JSON over HTTP to one service, on a kept-alive connection per thread."""
+    """JSON to one service (glastonbury.service_client: its URL as given, kept-alive, TLS),
+    with the orchestrator's credential; its answers in the saga's terms."""
 
     def __init__(self, base_url: str, timeout_s: float | None = None,
                  credential: dict[str, str] | None = None):
-        parts = urlsplit(base_url.rstrip("/"))
         # Every call the orchestrator makes carries its own credential (glastonbury.auth).
-        self.credential = credential if credential is not None else bearer(ORCHESTRATOR)
-        self.base = base_url.rstrip("/")
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
-        self.prefix = parts.path
-        self.timeout_s = timeout_s if timeout_s is not None else settings.http_timeout()
-        self._local = threading.local()
+        self.http = ServiceHttp(
+            base_url, settings.http_timeout() if timeout_s is None else timeout_s,
+            headers=credential if credential is not None else bearer(ORCHESTRATOR))
 
     def call(self, method: str, path: str, expected: tuple[int, ...],
              body: dict[str, Any] | None = None, query: dict[str, Any] | None = None) -> Answer:
-        """One call; the statuses in `expected` are answers, every other one an exception."""
-        if tracing.enabled:  # tracing off: this one check, no span, no header
-            with tracing.http_call(method, self.base, path) as traced:
-                answer = self._call(method, path, expected, body, query, traced.headers)
-                traced.answered(answer.status)
-                return answer
-        return self._call(method, path, expected, body, query, {})
-
-    def _call(self, method: str, path: str, expected: tuple[int, ...],
-              body: dict[str, Any] | None, query: dict[str, Any] | None,
-              trace_headers: dict[str, str]) -> Answer:
-        target = self.prefix + path + (f"?{urlencode(query, doseq=True)}" if query else "")
-        payload = None if body is None else json.dumps(body).encode()
-        headers = {**self.credential, **trace_headers,
-                   **({"Content-Type": "application/json"} if payload is not None else {})}
-        what = f"{method} {self.base}{path}"
-        for attempt in (1, 2):
-            connection = self._connection(fresh=attempt == 2)
-            try:
-                connection.request(method, target, body=payload, headers=headers)
-                response = connection.getresponse()
-                status, raw = response.status, response.read()
-                break
-            except STALE_CONNECTION as error:
-                connection.close()
-                if attempt == 2:
-                    raise ServiceUnavailable(f"{what}: {type(error).__name__}") from None
-            except (OSError, http.client.HTTPException) as error:  # refused, time-out, ...
-                connection.close()
-                raise ServiceUnavailable(f"{what}: {type(error).__name__}") from None
-        if status >= 500:
-            raise ServiceUnavailable(f"{what}: HTTP {status}")
+        """One call; the statuses in `expected` are answers, every other one an exception:
+        ServiceUnavailable (unreachable, 5xx) or ContractBroken (anything else)."""
+        what = f"{method} {self.http.base}{path}"
         try:
-            parsed = json.loads(raw) if raw else {}
-        except ValueError:
-            parsed = {}
-        answer = Answer(status, parsed if isinstance(parsed, dict) else {})
-        if status not in expected:
-            raise ContractBroken(f"{what}: HTTP {status} {answer.body}")
+            reply = self.http.request(method, path, body, query)
+        except Unreachable as error:
+            raise ServiceUnavailable(str(error)) from None
+        if reply.status >= 500:
+            raise ServiceUnavailable(f"{what}: HTTP {reply.status}")
+        parsed = reply.json()
+        answer = Answer(reply.status, parsed if isinstance(parsed, dict) else {})
+        if reply.status not in expected:
+            raise ContractBroken(f"{what}: HTTP {reply.status} {answer.body}")
         return answer
-
-    def _connection(self, fresh: bool) -> http.client.HTTPConnection:
-        # A forked worker process must not share its parent's sockets.
-        if getattr(self._local, "pid", None) != os.getpid() or fresh:
-            self._local.connection = http.client.HTTPConnection(self.host, self.port,
-                                                                timeout=self.timeout_s)
-            self._local.pid = os.getpid()
-        return self._local.connection  # type: ignore[no-any-return]
 
 
 class InventoryClient:

@@ -16,18 +16,17 @@ ids (anyone can send them) never fill the process's memory.
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 import threading
 import time
 from decimal import Decimal
 from typing import Any, Protocol
-from urllib.parse import urlencode, urlsplit
 from uuid import UUID
 
 from cachetools import TTLCache
 
+from glastonbury.service_client import ServiceHttp, Unreachable
 from order_service.domain.model import Listing
 
 log = logging.getLogger(__name__)
@@ -48,14 +47,12 @@ class HttpCatalogue:
     """The inventory's `GET /tickets?id=...`, each listing kept for `CACHE_SECONDS`."""
 
     def __init__(self, inventory_url: str, cache_seconds: float = CACHE_SECONDS,
-                 cache_tickets: int = CACHE_TICKETS):
-        parts = urlsplit(inventory_url)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+                 cache_tickets: int = CACHE_TICKETS, ca_bundle: str | None = None):
+        self.http = ServiceHttp(inventory_url, TIMEOUT_S, ca_bundle=ca_bundle)
         # Not thread-safe by itself: every use holds the lock.
         self.cache: TTLCache[UUID, Listing] = TTLCache(cache_tickets, cache_seconds,
                                                        timer=time.monotonic)
         self._lock = threading.Lock()
-        self._local = threading.local()
 
     def listings(self, ticket_ids: list[UUID]) -> dict[UUID, Listing] | None:
         asked = list(dict.fromkeys(ticket_ids))
@@ -73,30 +70,16 @@ class HttpCatalogue:
         return known
 
     def _fetch(self, ticket_ids: list[UUID]) -> dict[UUID, Listing] | None:
-        query = urlencode([("id", str(ticket)) for ticket in ticket_ids])
-        for attempt in (1, 2):   # a kept-alive connection the server closed: once more afresh
-            connection = self._connection(fresh=attempt == 2)
-            try:
-                connection.request("GET", f"/tickets?{query}")
-                response = connection.getresponse()
-                body = response.read()
-                break
-            except (OSError, http.client.HTTPException) as error:
-                connection.close()
-                if attempt == 2:
-                    log.warning("catalogue unreachable, prices not checked here: %s", error)
-                    return None
-        if response.status != 200:
-            log.warning("catalogue answered %s, prices not checked here", response.status)
+        try:
+            reply = self.http.request("GET", "/tickets", query={"id": [str(t) for t in ticket_ids]})
+        except Unreachable as error:
+            log.warning("catalogue unreachable, prices not checked here: %s", error)
             return None
-        tickets = json.loads(body, parse_float=Decimal).get("tickets", [])
+        if reply.status != 200:
+            log.warning("catalogue answered %s, prices not checked here", reply.status)
+            return None
+        tickets = json.loads(reply.body, parse_float=Decimal).get("tickets", [])
         return {UUID(t["id"]): _listing(t) for t in tickets}
-
-    def _connection(self, fresh: bool) -> http.client.HTTPConnection:
-        if fresh or getattr(self._local, "connection", None) is None:
-            self._local.connection = http.client.HTTPConnection(self.host, self.port,
-                                                                timeout=TIMEOUT_S)
-        return self._local.connection  # type: ignore[no-any-return]
 
 
 def _listing(ticket: dict[str, Any]) -> Listing:
