@@ -82,13 +82,27 @@ def ports_in_use(parts: dict[str, str], env: dict[str, str]) -> list[str]:
             for name, port in wanted.items() if not binaries.port_is_free(port)]
 
 
+def missing_servers(parts: dict[str, str]) -> list[str]:
+    """One sentence per embedded server the stack would start but cannot find: said before
+    anything starts, rather than as one part's traceback that stops all the others."""
+    finders = {"redis": binaries.redis_server, "kafka": binaries.tansu}
+    problems = []
+    for part, find in finders.items():
+        if part in parts:
+            try:
+                find()
+            except binaries.MissingBinary as missing:
+                problems.append(str(missing))
+    return problems
+
+
 def up() -> int:
     from honcho.manager import Manager
     from honcho.printer import Printer
 
     env = stack_environment(dict(os.environ))
     parts = parts_to_run(ROOT / "Procfile", dict(os.environ))
-    problems = ports_in_use(parts, env)
+    problems = missing_servers(parts) + ports_in_use(parts, env)
     if problems:
         print("cannot start the stack:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 2

