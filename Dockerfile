@@ -10,8 +10,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /src
 COPY . .
-# With the tracing extra: it traces only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
-RUN pip install '.[tracing]' \
+# The locked versions with their hashes, as CI tested them (requirements/image.txt: the
+# dependencies and the tracing extra, which traces only when OTEL_EXPORTER_OTLP_ENDPOINT is set),
+# then the project alone, built with the locked setuptools: nothing is resolved here.
+RUN pip install --require-hashes -r requirements/build.txt \
+    && pip install --require-hashes -r requirements/image.txt \
+    && pip install --no-deps --no-build-isolation . \
     && groupadd --system --gid 10001 glastonbury \
     && useradd --system --uid 10001 --gid glastonbury --no-log-init \
         --create-home --home-dir /home/glastonbury glastonbury \

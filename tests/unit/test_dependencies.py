@@ -26,6 +26,7 @@ USED_WITHOUT_IMPORT = {
     "pytest-timeout": "a pytest plugin (setup.cfg's timeout)",
     "ruff": "`make lint`",
     "mypy": "the type check, run as a command",
+    "uv": "`make lock` runs it",
 }
 
 
@@ -48,6 +49,8 @@ def imports_under(*folders: str) -> dict[str, set[str]]:
                     modules = [alias.name for alias in node.names]
                 elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                     modules = [node.module]
+                elif skipped_without := importorskip(node):
+                    modules = [skipped_without]
                 else:
                     continue
                 for module in modules:
@@ -55,6 +58,15 @@ def imports_under(*folders: str) -> dict[str, set[str]]:
                     if top not in sys.stdlib_module_names and top not in first_party():
                         found[top].add(str(path.relative_to(ROOT)))
     return found
+
+
+def importorskip(node: ast.AST) -> str | None:
+    """The module of a `pytest.importorskip("name")`: an import too."""
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "importorskip" and node.args
+            and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+        return node.args[0].value
+    return None
 
 
 @cache

@@ -28,6 +28,7 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 
 from glastonbury import settings
+from tests.locks import LOCKED_EXTRAS, pins_of
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -754,8 +755,9 @@ def test_the_image_runs_as_a_user_and_installs_what_the_commands_need() -> None:
     assert re.search(r"^FROM python:3\.11-slim", dockerfile, re.MULTILINE)
     users = re.findall(r"^USER\s+(\S+)", dockerfile, re.MULTILINE)
     assert users and users[-1] not in {"root", "0"}, "the image runs as root"
-    # The project itself, with or without extras (`.`, `'.[tracing]'`).
-    assert re.search(r"pip install .*\.(\[[\w,]+\]')?(\s|$)", dockerfile)
+    # The lock CI tested, then the project itself and nothing else.
+    assert re.search(r"pip install --require-hashes -r requirements/image\.txt", dockerfile)
+    assert re.search(r"pip install --no-deps .*\.(\s|$)", dockerfile)
     requires = setup_cfg()["options"]["install_requires"]
     for needed in {program(argv(spec["command"]))[0] for spec in app_services().values()}:
         if needed != "python -m":
@@ -766,8 +768,10 @@ def test_the_image_runs_as_a_user_and_installs_what_the_commands_need() -> None:
 def test_the_tracing_switch_every_process_gets_has_the_extra_it_needs_in_the_image() -> None:
     for service, spec in app_services().items():
         assert "OTEL_EXPORTER_OTLP_ENDPOINT" in environment(spec), f"{service} cannot trace"
-    assert re.search(r"pip install .*\.\[([\w,]+,)?tracing[\],]", (ROOT / "Dockerfile").read_text())
-    assert "tracing" in setup_cfg()["options.extras_require"]
+    # The image installs requirements/image.txt, locked with the tracing extra (tests/locks.py).
+    assert "requirements/image.txt" in (ROOT / "Dockerfile").read_text()
+    assert LOCKED_EXTRAS["image.txt"] == ("tracing",)
+    assert pins_of("image.txt", "opentelemetry-exporter-otlp-proto-http")
 
 
 def test_the_build_context_keeps_what_pip_install_needs() -> None:
@@ -776,7 +780,7 @@ def test_the_build_context_keeps_what_pip_install_needs() -> None:
         for line in (ROOT / ".dockerignore").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     }
-    for needed in ["setup.cfg", "pyproject.toml", "README.md", *code_packages()]:
+    for needed in ["setup.cfg", "pyproject.toml", "README.md", "requirements", *code_packages()]:
         assert needed not in ignored, f".dockerignore leaves out {needed}"
 
 
