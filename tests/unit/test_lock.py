@@ -83,7 +83,7 @@ def test_the_build_lock_holds_what_pyproject_builds_with_at_versions_it_allows()
 
 def test_no_requirement_in_setup_cfg_is_dropped_on_some_platform() -> None:
     # A platform marker left Tansu out of `make up` on arm64: every part installs everywhere the
-    # wheels exist.
+    # wheels exist (tests/integration/test_platforms.py resolves the locks for each platform).
     platform_words = ("platform_machine", "sys_platform", "platform_system", "os_name",
                       "platform_release")
     for requirement in install_requires() + [r for name in extras() for r in extra(name)]:
