@@ -8,13 +8,15 @@ so ORCHESTRATOR_DATABASE_URL or GLASTONBURY_VAR) and acts only through
 the broker of the app `-A` names.
 
     celery -A orchestrator saga list --state stuck --since 2h
-    celery -A orchestrator saga show ORDER_ID
+    celery -A orchestrator saga list --limit 50 --json
+    celery -A orchestrator saga show ORDER_ID --json
     celery -A orchestrator saga retry ORDER_ID
     celery -A orchestrator saga compensate --state AWAITING_PAYMENT --since 1d --yes
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ from orchestrator.service_layer.parts import Parts
 
 STUCK, PARKED = "stuck", "parked"
 SELECTABLE = [*(state.value for state in SagaState), STUCK, PARKED]
+DEFAULT_LIMIT = 1000
 
 
 class Since(click.ParamType):
@@ -80,6 +83,12 @@ state_option = click.option(
          "on by the reconciler.")
 since_option = click.option(
     "--since", type=Since(), help="Created at or after: 2026-06-24T18:00Z, or an age: 10m, 2h, 1d.")
+limit_option = click.option(
+    "--limit", type=click.IntRange(min=1), default=DEFAULT_LIMIT, show_default=True, metavar="N",
+    help="At most this many sagas, the newest; when more match, a line on stderr says so.")
+json_option = click.option(
+    "--json", "as_json", is_flag=True,
+    help="One JSON document on stdout, for scripts (times ISO 8601 UTC, amounts as strings).")
 
 
 @click.group(name="saga")
@@ -101,31 +110,63 @@ def parts() -> Parts:
 @saga.command(name="list")
 @state_option
 @since_option
-def list_sagas(state: str | None, since: datetime | None) -> None:
-    """A table of sagas, newest first: order id, state, age, current or last step, reason."""
-    found = select(state, since)
-    click.echo(text.saga_table(with_steps(found), now()) if found else "no saga matches")
+@limit_option
+@json_option
+def list_sagas(state: str | None, since: datetime | None, limit: int, as_json: bool) -> None:
+    """A table of sagas, newest first: order id, state, age, current or last step, reason.
+
+    With --json: {"sagas": [...], "truncated": ..., "limit": ...}, each saga as `show --json`
+    prints it."""
+    found = select(state, since, limit)
+    sagas = with_steps(found.sagas)
+    if as_json:
+        click.echo(json.dumps(text.list_document(sagas, found.truncated, limit), indent=2))
+    else:
+        click.echo(text.saga_table(sagas, now()) if sagas else "no saga matches")
+    found.note_if_cut()
 
 
 @saga.command()
 @click.argument("order_id")
-def show(order_id: str) -> None:
+@json_option
+def show(order_id: str, as_json: bool) -> None:
     """One saga's timeline: its state and every step with its times, attempts and outcome."""
     found = parts().store.get(order_id)
     if found is None:
         raise Refusal(f"no saga for order {order_id}")
-    click.echo(text.timeline(found, now()))
+    if as_json:
+        click.echo(json.dumps(text.saga_document(found), indent=2))
+    else:
+        click.echo(text.timeline(found, now()))
 
 
 # -- choosing sagas ----------------------------------------------------------------------------
 
-def select(state: str | None, since: datetime | None) -> list[Saga]:
-    """The sagas a `--state` / `--since` selection names, newest first."""
+@dataclass(frozen=True)
+class Selection:
+    """The newest `limit` sagas of a selection, and whether more matched."""
+
+    sagas: list[Saga]
+    truncated: bool
+    limit: int
+
+    def note_if_cut(self) -> None:
+        if self.truncated:
+            click.echo(text.cut_note(self.limit), err=True)
+
+
+def select(state: str | None, since: datetime | None, limit: int) -> Selection:
+    """The sagas a `--state` / `--since` selection names, newest first, at most `limit`."""
+    # One more than shown: whether the list was cut, without counting every match.
+    store, asked = parts().store, limit + 1
     if state == STUCK:
-        return parts().store.list(since=since, stuck_after=timedelta(seconds=config.stuck_after()))
-    if state == PARKED:
-        return parts().store.list(since=since, parked=True, unfinished=True)
-    return parts().store.list(state, since)
+        found = store.list(since=since, stuck_after=timedelta(seconds=config.stuck_after()),
+                           limit=asked)
+    elif state == PARKED:
+        found = store.list(since=since, parked=True, unfinished=True, limit=asked)
+    else:
+        found = store.list(state, since, limit=asked)
+    return Selection(found[:limit], len(found) > limit, limit)
 
 
 def with_steps(sagas: list[Saga]) -> list[Saga]:
@@ -152,8 +193,9 @@ def action_command(action: Action) -> click.Command:
     @click.argument("order_id", required=False)
     @state_option
     @since_option
+    @limit_option
     @click.option("--yes", "-y", is_flag=True, help="Act on several sagas without asking.")
-    def command(order_id: str | None, state: str | None, since: datetime | None,
+    def command(order_id: str | None, state: str | None, since: datetime | None, limit: int,
                 yes: bool) -> None:
         selection = state is not None or since is not None
         if (order_id is None) == (not selection):
@@ -162,7 +204,7 @@ def action_command(action: Action) -> click.Command:
             if order_id is not None:
                 click.echo(perform(action, order_id))
             else:
-                act_on_selection(action, select(state, since), yes)
+                act_on_selection(action, select(state, since, limit), yes)
         except OperationalError as error:
             raise click.ClickException(f"cannot reach the Celery broker: {error}") from None
 
@@ -177,12 +219,16 @@ def perform(action: Action, order_id: str) -> str:
         raise Refusal(str(refusal)) from None
 
 
-def act_on_selection(action: Action, sagas: list[Saga], yes: bool) -> None:
-    """List the selection, confirm, act on each saga, then sum up; exit 1 if any was refused."""
+def act_on_selection(action: Action, selection: Selection, yes: bool) -> None:
+    """List the selection, confirm, act on each saga, then sum up; exit 1 if any was refused.
+
+    A selection cut at `--limit` says so before the question: the rest are not acted on."""
+    sagas = selection.sagas
     if not sagas:
         click.echo("no saga matches")
         return
     click.echo(text.saga_table(with_steps(sagas), now()))
+    selection.note_if_cut()
     if len(sagas) > 1 and not yes:
         confirm(action, len(sagas))
     refused = 0

@@ -1,7 +1,8 @@
 """What `celery -A orchestrator saga` prints, and the time expressions it reads.
 
 Plain functions of a `Saga` and the moment "now", so the text is tested without a terminal.
-All times are UTC.
+All times are UTC. `--json` prints documents built here too (`list_document`, `saga_document`):
+times in ISO 8601 with a `Z`, amounts as strings, as the services' messages carry them.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
 from orchestrator.domain.model import Saga, StepRecord
 
@@ -106,6 +109,11 @@ def saga_table(sagas: Sequence[Saga], now: datetime) -> str:
     return columns([header, *rows])
 
 
+def cut_note(shown: int) -> str:
+    """What a list cut at `--limit` says after it (on stderr: stdout stays the table or JSON)."""
+    return f"… {shown:,} of more shown (the newest); --limit to see more"
+
+
 # -- saga show ---------------------------------------------------------------------------------
 
 def saga_summary(saga: Saga, now: datetime) -> list[str]:
@@ -144,3 +152,48 @@ def timeline(saga: Saga, now: datetime) -> str:
 def _relative(moment: datetime, now: datetime) -> str:
     seconds = (moment - now).total_seconds()
     return f"in {duration(seconds)}" if seconds >= 0 else f"{duration(-seconds)} overdue"
+
+
+# -- --json ------------------------------------------------------------------------------------
+
+def iso(moment: datetime | None) -> str | None:
+    """A stored time in ISO 8601, UTC, with a `Z`, as the order service writes its times."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def amount(value: Decimal | None) -> str | None:
+    """An amount as the messages carry it: a string, so no float rounds it."""
+    return None if value is None else str(value)
+
+
+def step_document(step: StepRecord) -> dict[str, Any]:
+    ended = step.ended_at
+    return {"name": step.name, "startedAt": iso(step.started_at), "endedAt": iso(ended),
+            # null while it runs: a duration "so far" would change with each read
+            "seconds": (ended - step.started_at).total_seconds() if ended else None,
+            "attempts": step.attempts, "outcome": step.outcome, "error": step.error,
+            "taskId": step.task_id}
+
+
+def saga_document(saga: Saga) -> dict[str, Any]:
+    """`saga show --json`, and each saga of `saga list --json`: the saga and its timeline."""
+    steps = sorted(saga.steps, key=lambda step: step.started_at)
+    return {
+        "orderId": saga.order_id, "state": str(saga.state),
+        "outcome": str(saga.outcome) if saga.outcome else None, "parked": saga.parked,
+        "reason": saga.reason, "customerId": saga.customer_id, "total": amount(saga.total),
+        "lines": [{"ticketId": line.ticket_id, "quantity": line.quantity,
+                   "unitPrice": amount(line.unit_price)} for line in saga.lines],
+        "paymentRequested": saga.payment_requested,
+        "paymentDeadline": iso(saga.payment_deadline), "paymentToVoid": saga.payment_to_void,
+        "drives": saga.drives, "createdAt": iso(saga.created_at),
+        "updatedAt": iso(saga.updated_at),
+        "steps": [step_document(step) for step in steps]}
+
+
+def list_document(sagas: Sequence[Saga], truncated: bool, limit: int) -> dict[str, Any]:
+    """`saga list --json`: the sagas newest first, and whether more matched than `limit`."""
+    return {"sagas": [saga_document(saga) for saga in sagas], "truncated": truncated,
+            "limit": limit}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from decimal import Decimal
 
 import pytest
 
@@ -53,6 +55,31 @@ def test_a_completed_saga_is_listed_shown_and_never_retried(stack: Stack, client
     retried = saga(stack, "retry", order_id)
     assert retried.returncode == 1
     assert retried.stderr.strip() == f"saga {order_id} is COMPLETED: there is nothing to retry"
+
+
+def test_list_and_show_answer_json_and_a_list_cut_at_its_limit_says_so(
+        stack: Stack, client: Client) -> None:
+    ticket = client.new_ticket(5, price=25.5)
+    first = client.place_order([(ticket, 25.5, 1)])
+    assert client.wait_until_terminal(first)["status"] == "COMPLETED"
+    newest = client.place_order([(ticket, 25.5, 2)])
+    assert client.wait_until_terminal(newest)["status"] == "COMPLETED"
+
+    listed = saga(stack, "list", "--since", "10m", "--limit", "1", "--json")
+    assert listed.returncode == 0, listed.stderr
+    document = json.loads(listed.stdout)
+    assert document["truncated"] is True and document["limit"] == 1
+    assert [one["orderId"] for one in document["sagas"]] == [newest]
+    assert listed.stderr.strip().endswith("… 1 of more shown (the newest); --limit to see more")
+
+    shown = saga(stack, "show", newest, "--json")
+    assert shown.returncode == 0, shown.stderr
+    timeline = json.loads(shown.stdout)
+    assert timeline["state"] == "COMPLETED" and isinstance(timeline["total"], str)
+    assert Decimal(timeline["total"]) == Decimal("51")
+    assert Decimal(timeline["lines"][0]["unitPrice"]) == Decimal("25.5")
+    assert [step["name"] for step in timeline["steps"]] == STEPS_OF_A_COMPLETED_SAGA
+    assert all(step["endedAt"].endswith("Z") for step in timeline["steps"])
 
 
 def test_compensating_a_saga_waiting_for_its_payment_fails_the_order_and_restores_the_stock(

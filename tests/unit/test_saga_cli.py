@@ -6,6 +6,7 @@ would send.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,8 @@ from orchestrator.bootstrap import bootstrap
 from orchestrator.adapters.store import SagaStore, StepRun, now, sagas
 from orchestrator.domain.model import OrderLine, OrderPlaced, SagaState
 from orchestrator.entrypoints import saga_cli
-from orchestrator.entrypoints.saga_text import duration, parse_since, timeline
+from orchestrator.entrypoints.saga_text import (cut_note, duration, parse_since, saga_document,
+                                                timeline)
 from orchestrator.service_layer import operations
 from tests.unit.orchestrator.fakes import RecordingDispatch
 
@@ -144,6 +146,72 @@ def test_an_unknown_state_is_a_usage_error(world: World) -> None:
     assert result.exit_code == 2 and "AWAITING_PAYMENT" in result.output
 
 
+def test_limit_cuts_the_list_to_the_newest_and_says_so_on_stderr(world: World) -> None:
+    for index in range(5):
+        saga_in(world, f"o-{index}", S.COMPLETED)
+        backdate(world, f"o-{index}", created_at=now() - timedelta(minutes=10 - index))
+    result = saga("list", "--limit", "3")
+    assert result.exit_code == 0, result.output
+    assert [line.split()[0] for line in result.stdout.splitlines()[1:]] == ["o-4", "o-3", "o-2"]
+    assert result.stderr.strip() == "… 3 of more shown (the newest); --limit to see more"
+
+
+def test_a_list_that_fits_its_limit_says_nothing_more(world: World) -> None:
+    for index in range(3):
+        saga_in(world, f"o-{index}", S.COMPLETED)
+    result = saga("list", "--limit", "3")
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 4 and result.stderr == ""
+
+
+def test_the_cut_note_writes_the_count_with_thousands_separators() -> None:
+    assert cut_note(1000) == "… 1,000 of more shown (the newest); --limit to see more"
+
+
+def test_the_limit_is_1000_by_default_and_asked_of_the_store_plus_one(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[int] = []
+    listing = world.store.list
+    monkeypatch.setattr(world.store, "list",
+                        lambda *args, **kwargs: asked.append(kwargs["limit"]) or listing(
+                            *args, **kwargs))
+    for args in (["list"], ["list", "--state", "stuck"], ["list", "--state", "parked"],
+                 ["list", "--limit", "7"]):
+        assert saga(*args).exit_code == 0
+    assert asked == [1001, 1001, 1001, 8]
+
+
+@pytest.mark.parametrize("limit", ["0", "-5", "many"])
+def test_a_limit_below_one_or_not_a_number_is_a_usage_error(world: World, limit: str) -> None:
+    result = saga("list", "--limit", limit)
+    assert result.exit_code == 2 and "Invalid value for '--limit'" in result.output
+
+
+def test_list_json_is_one_document_of_the_sagas_and_whether_the_list_was_cut(
+        world: World) -> None:
+    saga_in(world, "o-old", S.COMPLETED, (("reserve_tickets", "reserved", None),))
+    saga_in(world, "o-new", S.REJECTED, (("reserve_tickets", "out_of_stock", None),),
+            reason="Not enough tickets left.")
+    backdate(world, "o-old", created_at=now() - timedelta(minutes=1))
+    result = saga("list", "--json", "--limit", "1")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["truncated"] is True and document["limit"] == 1
+    [only] = document["sagas"]
+    assert only["orderId"] == "o-new" and only["state"] == "REJECTED"
+    assert only["reason"] == "Not enough tickets left." and only["total"] == "40.00"
+    assert [step["outcome"] for step in only["steps"]] == ["out_of_stock"]
+    assert "--limit to see more" in result.stderr
+    whole = json.loads(saga("list", "--json").stdout)
+    assert whole["truncated"] is False and whole["limit"] == 1000
+    assert [one["orderId"] for one in whole["sagas"]] == ["o-new", "o-old"]
+
+
+def test_an_empty_list_in_json_is_still_a_document(world: World) -> None:
+    result = saga("list", "--json", "--state", "parked")
+    assert json.loads(result.stdout) == {"sagas": [], "truncated": False, "limit": 1000}
+
+
 def test_durations_read_well_at_every_scale() -> None:
     assert [duration(s) for s in (0.12, 4.25, 200, 7500, 3 * 86400 + 4 * 3600)] == [
         "120 ms", "4.2 s", "3m 20s", "2h 05m", "3d 04h"]
@@ -184,6 +252,50 @@ def test_show_gives_the_reason_and_the_payment_deadline_of_a_waiting_saga() -> N
 def test_show_of_an_unknown_order_fails_with_exit_1(world: World) -> None:
     result = saga("show", "o-missing")
     assert result.exit_code == 1 and result.stderr.strip() == "no saga for order o-missing"
+
+
+def test_show_json_gives_the_saga_and_its_timeline(world: World) -> None:
+    saga_in(world, "o-1", S.RESERVED, (("reserve_tickets", "reserved", None),
+                                       ("request_payment", None, None)))
+    result = saga("show", "o-1", "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["orderId"] == "o-1" and document["state"] == "RESERVED"
+    assert document["lines"] == [{"ticketId": "ticket-1", "quantity": 2, "unitPrice": None}]
+    reserve, request = document["steps"]
+    assert reserve["name"] == "reserve_tickets" and reserve["outcome"] == "reserved"
+    assert reserve["seconds"] >= 0 and reserve["endedAt"].endswith("Z")
+    assert request["outcome"] is None and request["endedAt"] is None
+    assert request["seconds"] is None and request["attempts"] == 1
+    assert datetime.fromisoformat(document["createdAt"]) <= now()
+
+
+def test_the_json_of_a_saga_writes_times_in_iso_8601_utc_and_amounts_as_strings() -> None:
+    from orchestrator.domain.model import Saga, StepRecord
+
+    paid = Saga("o-1", S.COMPLETED, "c-1", Decimal("400.10"),
+                (OrderLine("t-1", 2, Decimal("200.05")),), outcome=S.COMPLETED,
+                payment_requested=True, created_at=MOMENT,
+                updated_at=MOMENT + timedelta(seconds=2),
+                steps=[StepRecord("request_payment", MOMENT + timedelta(milliseconds=500),
+                                  MOMENT + timedelta(seconds=1, milliseconds=750), 2,
+                                  "requested", "timeout, retried", "task-9"),
+                       StepRecord("reserve_tickets", MOMENT, MOMENT + timedelta(seconds=0.25),
+                                  1, "reserved", None, "task-1")])
+    assert saga_document(paid) == {
+        "orderId": "o-1", "state": "COMPLETED", "outcome": "COMPLETED", "parked": False,
+        "reason": None, "customerId": "c-1", "total": "400.10",
+        "lines": [{"ticketId": "t-1", "quantity": 2, "unitPrice": "200.05"}],
+        "paymentRequested": True, "paymentDeadline": None, "paymentToVoid": False,
+        "drives": 0, "createdAt": "2026-06-24T18:00:00.000000Z",
+        "updatedAt": "2026-06-24T18:00:02.000000Z",
+        "steps": [
+            {"name": "reserve_tickets", "startedAt": "2026-06-24T18:00:00.000000Z",
+             "endedAt": "2026-06-24T18:00:00.250000Z", "seconds": 0.25, "attempts": 1,
+             "outcome": "reserved", "error": None, "taskId": "task-1"},
+            {"name": "request_payment", "startedAt": "2026-06-24T18:00:00.500000Z",
+             "endedAt": "2026-06-24T18:00:01.750000Z", "seconds": 1.25, "attempts": 2,
+             "outcome": "requested", "error": "timeout, retried", "taskId": "task-9"}]}
 
 
 # -- retry and compensate one saga ---------------------------------------------------------------
@@ -276,6 +388,16 @@ def test_several_sagas_are_acted_on_only_once_confirmed(
     assert accepted.output.splitlines()[-1] == "1 compensated, 2 refused"
     assert "refused: saga o-a has an approved payment" in accepted.output
     assert world.store.get("o-b").state is S.COMPENSATING
+
+
+def test_a_selection_cut_at_its_limit_acts_on_the_newest_and_says_the_rest_wait(
+        world: World) -> None:
+    three_sagas(world)
+    result = saga("retry", "--since", "1h", "--limit", "2", "--yes")
+    assert [line.split()[0] for line in result.stdout.splitlines()[1:3]] == ["o-c", "o-b"]
+    assert result.stdout.splitlines()[-1] == "1 retried, 1 refused"
+    assert "… 2 of more shown (the newest); --limit to see more" in result.stderr
+    assert world.sent == ["drive"] and world.store.get("o-a").state is S.APPROVED
 
 
 def test_an_empty_selection_does_nothing(world: World) -> None:
