@@ -7,6 +7,9 @@ how often the bench looks changes neither the rates nor the latencies it reports
 
 Clients use `http.client` on kept-alive connections: the bench shares the stack's two cores, and
 the lighter its clients, the less they take from what is measured.
+
+Each method shows its progress (orders placed, sagas ended) on the driver's `progress`, counted
+from what it does anyway: the sweep and the clients look no more often for it.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import create_engine, select
 
 from bench.floor import percentile
+from bench.progress import Progress
 from order_service.adapters.tables import orders
 
 TERMINAL = ("COMPLETED", "REJECTED", "PAYMENT_FAILED")
@@ -37,8 +41,9 @@ class OrderDriver:
     """Places orders on one stack and watches them end."""
 
     def __init__(self, order_url: str, inventory_url: str, order_database_url: str,
-                 admin_token: str):
+                 admin_token: str, progress: Progress | None = None):
         self.order_url, self.inventory_url = order_url, inventory_url
+        self.progress = progress or Progress.quiet()
         self.admin = {"Authorization": f"Bearer {admin_token}"}
         self.database = create_engine(order_database_url)
         self._local = threading.local()
@@ -102,9 +107,14 @@ class OrderDriver:
                    customer: str = APPROVED_CUSTOMER) -> dict[str, float]:
         """`count` orders from `clients` threads, each placing its next as soon as the last was
         acknowledged: order id -> when it was sent."""
-        with ThreadPoolExecutor(clients) as pool:
-            placed = list(pool.map(lambda _: self.place(ticket, customer), range(count)))
-        return dict(placed)
+        with self.progress.phase("orders placed", total=count) as phase, \
+                ThreadPoolExecutor(clients) as pool:
+            def one(_: int) -> tuple[str, float]:
+                placed = self.place(ticket, customer)
+                phase.advance()
+                return placed
+
+            return dict(pool.map(one, range(count)))
 
     def ended(self, order_ids: Iterable[str]) -> dict[str, tuple[str, float, float]]:
         """Of these orders, those that ended: id -> (status, createdAt, updatedAt) in epoch s."""
@@ -126,28 +136,32 @@ class OrderDriver:
         """Sweep the order database until every order ended or the time is up."""
         waiting, ended = set(order_ids), {}
         deadline = time.time() + timeout_s
-        while waiting and time.time() < deadline:
-            time.sleep(SWEEP_S)
-            newly = self.ended(waiting)
-            ended |= newly
-            waiting -= set(newly)
+        with self.progress.phase("sagas ended", total=len(waiting)) as phase:
+            while waiting and time.time() < deadline:
+                time.sleep(SWEEP_S)
+                newly = self.ended(waiting)
+                ended |= newly
+                waiting -= set(newly)
+                phase.update(done=len(ended))
         return ended
 
     def one_at_a_time(self, count: int, ticket: str, timeout_s: float = 30) -> dict[str, Any]:
         """Each order placed once the previous one ended: the latency of a saga on a quiet stack,
         from the client's `POST /orders` to the stored outcome."""
         latencies, statuses = [], {}
-        for _ in range(count):
-            order_id, sent = self.place(ticket)
-            deadline = time.time() + timeout_s
-            while time.time() < deadline:
-                found = self.ended([order_id])
-                if found:
-                    status, _, end = found[order_id]
-                    latencies.append((end - sent) * 1000)
-                    statuses[status] = statuses.get(status, 0) + 1
-                    break
-                time.sleep(0.005)  # one indexed read of one row: no load to speak of
+        with self.progress.phase("sagas ended, one at a time", total=count) as phase:
+            for _ in range(count):
+                order_id, sent = self.place(ticket)
+                deadline = time.time() + timeout_s
+                while time.time() < deadline:
+                    found = self.ended([order_id])
+                    if found:
+                        status, _, end = found[order_id]
+                        latencies.append((end - sent) * 1000)
+                        statuses[status] = statuses.get(status, 0) + 1
+                        break
+                    time.sleep(0.005)  # one indexed read of one row: no load to speak of
+                phase.advance()
         latencies.sort()
         return {"orders": count, "ended": len(latencies), "statuses": statuses,
                 "p50_ms": percentile(latencies, 50), "p90_ms": percentile(latencies, 90),
@@ -172,12 +186,14 @@ class OrderDriver:
         or with the long-poll `?wait=`. Rates and latencies as in `load`, plus reads per order."""
         reads: list[int] = []
 
-        def one(_: int) -> str:
-            order_id, _sent = self.place(ticket)
-            reads.append(self.follow(order_id, wait_s, poll_s))
-            return order_id
+        with self.progress.phase("sagas followed to their end", total=count) as phase, \
+                ThreadPoolExecutor(clients) as pool:
+            def one(_: int) -> str:
+                order_id, _sent = self.place(ticket)
+                reads.append(self.follow(order_id, wait_s, poll_s))
+                phase.advance()
+                return order_id
 
-        with ThreadPoolExecutor(clients) as pool:
             placed = list(pool.map(one, range(count)))
         ended = self.wait_for(placed, timeout_s)
         return summarise(ended, count) | {

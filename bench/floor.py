@@ -17,6 +17,7 @@ import time
 import redis
 from celery import Celery, chain
 
+from bench.progress import Progress
 from orchestrator.entrypoints.celery_app import app as orchestrator_app
 
 QUEUE = "bench.floor"
@@ -52,35 +53,46 @@ def _redis() -> redis.Redis:
     return _client
 
 
-def run_chains(count: int, hops: int, timeout_s: float = 600) -> dict[str, float]:
+def run_chains(count: int, hops: int, timeout_s: float = 600,
+               progress: Progress | None = None) -> dict[str, float]:
     """Send `count` chains of `hops` no-op tasks at once; hops per second and chain latency."""
+    progress = progress or Progress.quiet()
     client = _redis()
     client.delete(DONE)
     began = time.time()
-    for _ in range(count):
-        chain(*(noop.si(step) for step in range(hops - 1)), noop.si(hops - 1, True)).apply_async()
+    with progress.phase("chains sent", total=count) as phase:
+        for _ in range(count):
+            chain(*(noop.si(step) for step in range(hops - 1)),
+                  noop.si(hops - 1, True)).apply_async()
+            phase.advance()
     ends = []
     deadline = began + timeout_s
-    while len(ends) < count and time.time() < deadline:
-        popped = client.blpop([DONE], timeout=5)
-        if popped:
-            ends.append(float(popped[1]))
+    with progress.phase("chains ended", total=count) as phase:
+        while len(ends) < count and time.time() < deadline:
+            popped = client.blpop([DONE], timeout=5)
+            if popped:
+                ends.append(float(popped[1]))
+                phase.advance()
     elapsed = max(ends, default=began) - began
     return {"chains": len(ends), "hops": hops, "elapsed_s": round(elapsed, 3),
             "hops_per_s": round(len(ends) * hops / elapsed, 1) if elapsed else 0.0}
 
 
-def one_at_a_time(count: int, hops: int) -> dict[str, float]:
+def one_at_a_time(count: int, hops: int, progress: Progress | None = None) -> dict[str, float]:
     """Chains one after the other: the latency of `hops` bare hops on a quiet stack."""
+    progress = progress or Progress.quiet()
     client = _redis()
     client.delete(DONE)
     latencies = []
-    for _ in range(count):
-        sent = time.time()
-        chain(*(noop.si(step) for step in range(hops - 1)), noop.si(hops - 1, True)).apply_async()
-        popped = client.blpop([DONE], timeout=30)
-        if popped:
-            latencies.append((float(popped[1]) - sent) * 1000)
+    with progress.phase("chains ended, one at a time", total=count) as phase:
+        for _ in range(count):
+            sent = time.time()
+            chain(*(noop.si(step) for step in range(hops - 1)),
+                  noop.si(hops - 1, True)).apply_async()
+            popped = client.blpop([DONE], timeout=30)
+            if popped:
+                latencies.append((float(popped[1]) - sent) * 1000)
+            phase.advance()
     latencies.sort()
     return {"chains": len(latencies), "hops": hops,
             "p50_ms": round(percentile(latencies, 50), 2)}

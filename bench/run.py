@@ -17,7 +17,8 @@ floor worker, then measures in one run, on the same Redis and worker settings:
      after, its active tasks, and the latency of new orders meanwhile.
 `--production` runs the same on this machine's PostgreSQL (a fresh database per service) and
 Redis (`--redis-url`) instead of SQLite files and the embedded Redis.
-Writes bench/results/<timestamp>.json and prints a Markdown table.
+Writes bench/results/<timestamp>.json and prints a Markdown table. Meanwhile each phase shows its
+orders or sagas done and the time left on stderr (`bench.progress`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from sqlalchemy import create_engine, func, select
 
 from bench import floor
 from bench.driver import OrderDriver
+from bench.progress import Progress
 from orchestrator.adapters.store import sagas
 from tests.chaos.verdict import database_urls
 from tests.e2e.stack import RAISED_LIMITS, Stack, wait_for
@@ -72,7 +74,7 @@ FLOOR_PARTS = ("floor_worker", "redis", "flower")
 def main() -> None:
     options = parse_arguments()
     with tempfile.TemporaryDirectory(prefix="glastonbury-bench-") as workdir, \
-            ExitStack() as cleanup:
+            Progress() as progress, ExitStack() as cleanup:
         overrides = dict(BENCH_SETTINGS)
         if options.production:
             overrides |= production_servers(cleanup, options.redis_url)
@@ -82,7 +84,7 @@ def main() -> None:
         cleanup.callback(stack.stop)
         if options.keep_logs:
             cleanup.callback(shutil.copytree, stack.logs, options.keep_logs, dirs_exist_ok=True)
-        report = measure(stack, options)
+        report = measure(stack, options, progress)
     path = write_report(report)
     print(markdown(report))
     print(f"\nwritten to {path.relative_to(ROOT)}")
@@ -132,17 +134,21 @@ def floor_worker_command(worker: str) -> str:
     return f"{command} -Q {floor.QUEUE}"
 
 
-def measure(stack: Stack, options: argparse.Namespace) -> dict[str, Any]:
-    stack.wait_until_ready()
-    urls = database_urls(stack.env)
-    driver = OrderDriver(stack.url("order"), stack.url("inventory"), urls["order"],
-                         stack.env["ADMIN_TOKEN"])
-    control = Celery(broker=stack.env["REDIS_URL"], set_as_current=False).control
-    wait_for(lambda: ping(control, "worker@") and ping(control, "floor@"), 120, "workers up")
+def measure(stack: Stack, options: argparse.Namespace,
+            progress: Progress | None = None) -> dict[str, Any]:
+    progress = progress or Progress.quiet()
+    with progress.phase("starting the stack"):
+        stack.wait_until_ready()
+        urls = database_urls(stack.env)
+        driver = OrderDriver(stack.url("order"), stack.url("inventory"), urls["order"],
+                             stack.env["ADMIN_TOKEN"], progress)
+        control = Celery(broker=stack.env["REDIS_URL"], set_as_current=False).control
+        wait_for(lambda: ping(control, "worker@") and ping(control, "floor@"), 120, "workers up")
     floor.app.conf.broker_url = stack.env["REDIS_URL"]
     ticket = driver.new_ticket(available=10_000_000)
-    driver.one_at_a_time(30, ticket)  # warm-up: the bridge in its group, every pool open
-    floor.one_at_a_time(30, SAGA_HOPS)
+    with progress.section("warm-up"):
+        driver.one_at_a_time(30, ticket)  # warm-up: the bridge in its group, every pool open
+        floor.one_at_a_time(30, SAGA_HOPS, progress)
     report: dict[str, Any] = {"machine": machine(), "settings": {
         "orders": options.orders, "clients": options.clients, "burst": options.burst,
         "repeat": options.repeat,
@@ -152,13 +158,16 @@ def measure(stack: Stack, options: argparse.Namespace) -> dict[str, Any]:
         "services": {name: stack.parts[name] for name in ("order", "inventory", "payment")},
         "ticket_limits": driver.limits,   # raised: see OrderDriver.new_ticket
         **BENCH_SETTINGS}}
+
+    def load_run(number: int) -> dict[str, Any]:
+        with progress.section(f"load {number}/{options.repeat}"):
+            return with_cpu(stack, options.orders, lambda: driver.load(
+                options.orders, ticket, options.clients), settle_first=True)
+
     phases = {
         "one_at_a_time": lambda: driver.one_at_a_time(options.one, ticket),
-        "floor_one_at_a_time": lambda: floor.one_at_a_time(options.one, SAGA_HOPS),
-        "load": lambda: median_run([
-            with_cpu(stack, options.orders, lambda: driver.load(
-                options.orders, ticket, options.clients), settle_first=True)
-            for _ in range(options.repeat)]),
+        "floor_one_at_a_time": lambda: floor.one_at_a_time(options.one, SAGA_HOPS, progress),
+        "load": lambda: median_run([load_run(number + 1) for number in range(options.repeat)]),
         # The same clients following their orders to the end, as people do: polling every
         # 10 ms, then with the long-poll `GET /orders/{id}?wait=`.
         "polling": lambda: with_cpu(stack, options.orders, lambda: driver.load_followed(
@@ -168,15 +177,18 @@ def measure(stack: Stack, options: argparse.Namespace) -> dict[str, Any]:
         "burst": lambda: with_cpu(stack, options.burst, lambda: driver.load(
             options.burst, ticket, options.burst_clients)),
         "floor": lambda: with_cpu(stack, options.burst * SAGA_HOPS,
-                                  lambda: floor.run_chains(options.burst, SAGA_HOPS),
+                                  lambda: floor.run_chains(options.burst, SAGA_HOPS,
+                                                           progress=progress),
                                   counted=lambda part: part in FLOOR_PARTS),
-        "hold": lambda: hold(stack, driver, control, ticket, options, urls["orchestrator"]),
+        "hold": lambda: hold(stack, driver, control, ticket, options, urls["orchestrator"],
+                             progress),
     }
     for name, phase in phases.items():
         if name == "hold" and not options.hold:
             continue
         settle(stack)
-        report[name] = phase()
+        with progress.section(name):
+            report[name] = phase()
         print(f"{name}: {json.dumps(report[name])}", file=sys.stderr, flush=True)
     report |= headline(report)
     return report
@@ -266,7 +278,8 @@ def _cpu(process: psutil.Process) -> float:
 
 
 def hold(stack: Stack, driver: OrderDriver, control: Any, ticket: str,
-         options: argparse.Namespace, saga_database: str) -> dict[str, Any]:
+         options: argparse.Namespace, saga_database: str,
+         progress: Progress | None = None) -> dict[str, Any]:
     """H sagas waiting for a payment: the worker's memory and activity, and new orders meanwhile."""
     worker_pid = stack.processes["worker"].pid
     rss_before = tree_rss(worker_pid)
@@ -276,8 +289,12 @@ def hold(stack: Stack, driver: OrderDriver, control: Any, ticket: str,
     engine = create_engine(saga_database)
     waiting = lambda: awaiting_payment(engine)  # noqa: E731
     deadline = time.time() + options.hold_timeout
-    while waiting() < options.hold and time.time() < deadline:
-        time.sleep(1)  # measured with however many wait by the deadline
+    with (progress or Progress.quiet()).phase("sagas waiting for payment",
+                                              total=options.hold) as phase:
+        while (count := waiting()) < options.hold and time.time() < deadline:
+            phase.update(done=count)
+            time.sleep(1)  # measured with however many wait by the deadline
+        phase.update(done=count)
     waiting_after = time.time() - began
     settle(stack)
     active = control.inspect(timeout=3).active() or {}

@@ -1,5 +1,7 @@
 """`python -m tests.chaos` (`make chaos`): a chaos run of CHAOS_ORDERS orders (1,000) on a stack
 of its own; prints the figures and writes them to bench/results/chaos-<timestamp>.json.
+Its progress goes to stderr as it runs (`bench.progress`: bars on a terminal, a line every few
+seconds elsewhere); stdout gets the report alone.
 
 CHAOS_RATE (orders a second, 6), CHAOS_SEED (random), CHAOS_SETTLE_TIMEOUT (s, 300).
 Exits 1 if the verdict found a problem.
@@ -16,6 +18,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.progress import Progress
 from devtools.devstack.__main__ import ROOT
 from tests.chaos.harness import CHAOS_SETTINGS, ChaosRun, chaos_stack
 
@@ -27,13 +30,16 @@ def main() -> int:
     settle_timeout = float(os.environ.get("CHAOS_SETTLE_TIMEOUT", "300"))
     workdir = Path(tempfile.mkdtemp(prefix="glastonbury-chaos-"))
     began = time.monotonic()
-    stack = chaos_stack(workdir)
-    try:
-        run = ChaosRun(stack, orders, seed=seed, rate_per_s=rate, threads=8,
-                       settle_timeout_s=settle_timeout)
-        verdict = run.run()
-    finally:
-        stack.stop()
+    with Progress() as progress:
+        with progress.phase("starting the stack"):
+            stack = chaos_stack(workdir)
+        try:
+            run = ChaosRun(stack, orders, seed=seed, rate_per_s=rate, threads=8,
+                           settle_timeout_s=settle_timeout, progress=progress)
+            verdict = run.run()
+        finally:
+            with progress.phase("stopping the stack"):
+                stack.stop()
     report = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "seed": seed,
               "rate_per_s": rate, "settings": CHAOS_SETTINGS, "ok": verdict.ok,
               "problems": verdict.problems[:200], "problem_count": len(verdict.problems),

@@ -6,7 +6,9 @@ SIGKILLs one part at a random moment (a Celery worker, the Kafka bridge, the pay
 HTTP service: the whole process group), leaves it down a moment and starts it again. Then every
 part runs, the run waits for the databases to settle and `verdict.judge` reads them.
 
-`python -m tests.chaos` runs it on a stack of its own and writes a JSON report.
+`python -m tests.chaos` runs it on a stack of its own and writes a JSON report; given a
+`bench.progress.Progress`, a run shows its phases as they go (orders placed and acknowledged,
+then the orders still to end while the stack settles), with the time left.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from typing import Any
 
 import requests
 
-from tests.chaos.verdict import Snapshot, Verdict, database_urls, judge
+from bench.progress import Phase, Progress
+from tests.chaos.verdict import TERMINAL, Snapshot, Verdict, database_urls, judge
 from tests.e2e.stack import RAISED_LIMITS, Stack, wait_for
 
 CUSTOMER = "e081ad0f-f83e-4f81-b2d7-23655ac04b8a"
@@ -49,6 +52,17 @@ CHAOS_SETTINGS = {
     # Every order from one address, most for one customer: the sale's limits raised.
     **RAISED_LIMITS,
 }
+
+
+def still_moving(snapshot: Snapshot) -> str:
+    """What keeps a run from settling, for its progress: `not settled yet: sagas 3, ...`."""
+    sagas = sum(s["state"] not in TERMINAL or s["payment_to_void"]
+                for s in snapshot.sagas.values()) + len(set(snapshot.orders) - set(snapshot.sagas))
+    counts = {"sagas": sagas,
+              "payments pending": list(snapshot.payments.values()).count("PENDING"),
+              "reservations held": list(snapshot.reservations.values()).count("HELD")}
+    moving = [f"{what} {count}" for what, count in counts.items() if count]
+    return f"not settled yet: {', '.join(moving)}" if moving else ""
 
 
 def chaos_stack(workdir: Path, **overrides: str) -> Stack:
@@ -120,12 +134,14 @@ class ChaosRun:
     acknowledged: dict[str, str] = field(default_factory=dict)      # key -> order id
     unacknowledged: list[str] = field(default_factory=list)
     figures: dict[str, Any] = field(default_factory=dict)
+    progress: Progress = field(default_factory=Progress.quiet)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
         self.lock = threading.Lock()
         self.listed: dict[str, dict[str, int]] = {}   # ticket -> its limits, as created
         self.post_retries = 0
+        self.placed = 0   # orders whose first POST was sent
 
     # -- the plan ----------------------------------------------------------------------------
 
@@ -170,16 +186,24 @@ class ChaosRun:
         started = time.monotonic()
         killer.start()
         try:
-            self._place_all(planned)
+            with self.progress.phase("orders acknowledged", total=self.orders) as placing:
+                self._place_all(planned, placing, killer)
+                self._note_placing(placing, killer)
         finally:
-            killer.stop()
+            with self.progress.phase("the killer's last round"):   # it ends its round: ~20 s at most
+                killer.stop()
         chaos_ended = time.monotonic()
-        self.stack.wait_until_ready()
+        with self.progress.phase("every part back"):
+            self.stack.wait_until_ready()
         # An order whose every POST failed may exist anyway: the same key finds it, or places it.
-        for key in list(self.unacknowledged):
-            order = next(o for o in planned if o.key == key)
-            if self._place(order, give_up_after_s=60):
-                self.unacknowledged.remove(key)
+        if self.unacknowledged:
+            with self.progress.phase("orders placed again",
+                                     total=len(self.unacknowledged)) as phase:
+                for key in list(self.unacknowledged):
+                    order = next(o for o in planned if o.key == key)
+                    if self._place(order, give_up_after_s=60):
+                        self.unacknowledged.remove(key)
+                    phase.advance()
         snapshot = self.wait_until_settled()
         settled = time.monotonic()
         verdict = judge(snapshot, self.initial_stock, self.acknowledged.values())
@@ -211,13 +235,34 @@ class ChaosRun:
         """The databases once nothing moves any more, or as they are at the deadline."""
         urls = database_urls(self.stack.env)
         tickets = list(self.initial_stock)
-        try:
-            return wait_for(lambda: (s := Snapshot.read(urls, tickets)).settled() and s,
-                            self.settle_timeout_s, "every order settled", interval_s=0.5)
-        except AssertionError:
-            return Snapshot.read(urls, tickets)
+        with self.progress.phase("orders ended since the chaos") as phase:
+            unended: set[str] | None = None
 
-    def _place_all(self, planned: list[PlannedOrder]) -> None:
+            def settled() -> Snapshot | None:
+                nonlocal unended
+                snapshot = Snapshot.read(urls, tickets)
+                now_unended = {order_id for order_id, order in snapshot.orders.items()
+                               if order["status"] not in TERMINAL}
+                if unended is None:   # the first read: what is left to end once placing ended
+                    unended = now_unended
+                    phase.update(total=len(unended))
+                phase.update(done=len(unended - now_unended), detail=still_moving(snapshot))
+                return snapshot if snapshot.settled() else None
+
+            try:
+                return wait_for(settled, self.settle_timeout_s, "every order settled",
+                                interval_s=0.5)
+            except AssertionError:
+                return Snapshot.read(urls, tickets)
+
+    def _note_placing(self, placing: Phase, killer: Killer) -> None:
+        """The placing phase's counts: acknowledged (the bar), and placed, retried, killed."""
+        with self.lock:
+            placing.update(done=len(self.acknowledged), detail=(
+                f"placed {self.placed:,}, POSTs retried {self.post_retries:,}, "
+                f"parts killed {sum(killer.kills.values())}"))
+
+    def _place_all(self, planned: list[PlannedOrder], placing: Phase, killer: Killer) -> None:
         begin = time.monotonic()
 
         def paced(index_and_order: tuple[int, PlannedOrder]) -> None:
@@ -225,9 +270,12 @@ class ChaosRun:
             delay = begin + index / self.rate_per_s - time.monotonic()
             if delay > 0:
                 time.sleep(delay)   # the pace of customers, not a wait for the system
+            with self.lock:
+                self.placed += 1
             if not self._place(order, give_up_after_s=20):
                 with self.lock:
                     self.unacknowledged.append(order.key)
+            self._note_placing(placing, killer)
 
         with ThreadPoolExecutor(self.threads) as pool:
             list(pool.map(paced, enumerate(planned)))
