@@ -188,6 +188,27 @@ def json_number(value: Any) -> Any:
     return value
 
 
+# Larger than any bound a count of these APIs has: a count beyond it is refused by its field's
+# own bound just the same, without being built (`1e9999999` is ten million digits, seconds of
+# CPU for pydantic to make into an int).
+COUNT_CEILING = 10**18
+
+
+def json_integer(value: Any) -> Any:
+    """A JSON number with no fraction, as an int: `3`, and `3.0` or `3e0`, which JSON Schema
+    counts as the integer 3 (so a client may send them, and the documents cannot refuse them);
+    a JSON boolean or string is no number, and `3.5` no integer. One beyond COUNT_CEILING comes
+    out as COUNT_CEILING + 1, with its sign, for the field's bound to refuse."""
+    number = json_number(value)
+    if isinstance(number, Decimal):
+        if not number.is_finite() or number != number.to_integral_value():
+            raise PydanticCustomError("not_an_integer", "must be a whole number")
+    # Compared, not abs(): arithmetic on 1e9999999 overflows the decimal context.
+    if number > COUNT_CEILING or number < -COUNT_CEILING:
+        return COUNT_CEILING + 1 if number > 0 else -COUNT_CEILING - 1
+    return int(number)
+
+
 def storable_text(value: str) -> str:
     """`value` unchanged, or a pydantic error if a database could not store it.
 

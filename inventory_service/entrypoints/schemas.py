@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 from pydantic import BaseModel, BeforeValidator, Field
 
 from glastonbury.json_schema import UuidText
-from glastonbury.web import STORABLE_TEXT, json_number
+from glastonbury.web import STORABLE_TEXT, json_integer, json_number
 from inventory_service.adapters.tables import MAX_AVAILABLE, MAX_PRICE, NAME_LENGTH
 from inventory_service.domain import model as domain
 from inventory_service.domain.model import (DEFAULT_MAX_PER_CUSTOMER, DEFAULT_MAX_PER_ORDER,
@@ -19,11 +19,10 @@ MAX_QUANTITY = 10_000  # the order service accepts up to this many per line
 MAX_ITEMS = 50
 MAX_TICKETS_ASKED = 100   # ids in one `GET /tickets?id=...&id=...`
 
-# Strict: JSON `true` or `"3"` is not a quantity, even though Python would coerce it. (JSON
-# Schema counts 1.0 as an integer: the documents say it in words.)
-WHOLE = "Written as a JSON integer: `1.0`, `true` and `\"1\"` are refused."
-Quantity = Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY, description=WHOLE)]
-Available = Annotated[int, Field(strict=True, ge=0, le=MAX_AVAILABLE, description=WHOLE)]
+# A JSON number with no fraction: JSON `true` or `"3"` is not a count, even though Python would
+# coerce it; `3.0` is 3, as JSON Schema (the documents) reads it.
+Quantity = Annotated[int, BeforeValidator(json_integer), Field(ge=1, le=MAX_QUANTITY)]
+Available = Annotated[int, BeforeValidator(json_integer), Field(ge=0, le=MAX_AVAILABLE)]
 Name = Annotated[str, Field(strict=True, min_length=1, max_length=NAME_LENGTH), STORABLE_TEXT]
 
 
@@ -59,7 +58,7 @@ class ReservationRequest(BaseModel):
             OrderedLine(item.ticket_id, item.quantity, item.unit_price) for item in self.items))
 
 
-Limit = Annotated[int, Field(strict=True, ge=1, le=MAX_AVAILABLE, description=WHOLE)]
+Limit = Annotated[int, BeforeValidator(json_integer), Field(ge=1, le=MAX_AVAILABLE)]
 MaxPerOrder = Annotated[Limit, Field(
     description="The most one order may ask of the ticket, its lines added (`over_order_limit`).")]
 MaxPerCustomer = Annotated[Limit, Field(

@@ -17,7 +17,7 @@ from pydantic_core import PydanticCustomError
 
 from glastonbury.json_schema import TimeText, UuidText
 from glastonbury.money import PAYMENT_AMOUNT_MAX
-from glastonbury.web import STORABLE_TEXT, json_number
+from glastonbury.web import STORABLE_TEXT, json_integer, json_number
 from order_service.domain import model as domain
 from order_service.domain.model import OrderLine, OrderStatus
 
@@ -56,7 +56,7 @@ Amount = Annotated[Decimal, BeforeValidator(json_number),
 # Ordering more tickets than exist is a rejection by the saga, not invalid input: the cap only
 # keeps totals and stock arithmetic within bounds.
 MAX_QUANTITY = 10_000
-Quantity = Annotated[int, BeforeValidator(json_number), Field(ge=1, le=MAX_QUANTITY)]
+Quantity = Annotated[int, BeforeValidator(json_integer), Field(ge=1, le=MAX_QUANTITY)]
 Uuid = Annotated[uuid.UUID, BeforeValidator(parse_uuid),
                  Field(json_schema_extra={"pattern": UUID_PATTERN})]
 Name = Annotated[str, Field(strict=True, min_length=1, max_length=200), STORABLE_TEXT]

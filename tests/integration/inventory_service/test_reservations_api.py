@@ -144,7 +144,7 @@ LINE = {"ticketId": DAY_ONE, "quantity": 1, "unitPrice": 200.0}
     ([{**LINE, "quantity": 10_001}], "items[0].quantity"),
     ([{**LINE, "quantity": True}], "items[0].quantity"),
     ([{**LINE, "quantity": "1"}], "items[0].quantity"),
-    ([{**LINE, "quantity": 1.0}], "items[0].quantity"),
+    ([{**LINE, "quantity": 1.5}], "items[0].quantity"),
     # The inventory holds no line without the price it was ordered at (the catalogue's).
     ([{"ticketId": DAY_ONE, "quantity": 1}], "items[0].unitPrice"),
     ([LINE, {"ticketId": DAY_ONE, "quantity": 1}], "items[1].unitPrice"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import time
 import uuid
 
 import pytest
@@ -91,6 +92,23 @@ def test_an_unknown_ticket_is_not_found(client):
 def test_a_malformed_ticket_id_is_a_bad_request(client):
     details = assert_error(client.get("/tickets/not-a-uuid"), 400, "malformed_id")
     assert details == [{"field": "ticketId", "problem": "must be a UUID"}]
+
+
+def test_a_count_written_with_a_zero_fraction_is_that_whole_number(client):
+    # JSON Schema, the documents' language, counts 5.0 as the integer 5: a client may send it.
+    response = client.post("/tickets", json={"name": "x", "available": 5.0, "price": 1,
+                                             "maxPerOrder": 4.0, "maxPerCustomer": 4})
+    assert response.status_code == 201, response.json
+    assert (response.json["available"], response.json["maxPerOrder"]) == (5, 4)
+
+
+def test_a_count_of_millions_of_digits_is_refused_at_once(client):
+    began = time.monotonic()
+    response = client.post("/tickets", data='{"name": "x", "available": 1e9999999, "price": 1}',
+                           content_type="application/json")
+    assert time.monotonic() - began < 1
+    details = assert_error(response, 422, "validation_failed")
+    assert [detail["field"] for detail in details] == ["available"]
 
 
 @pytest.mark.parametrize(("body", "field"), [
