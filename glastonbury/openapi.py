@@ -301,5 +301,7 @@ def _parameter(name: str, where: str, required: bool, schema: Schema) -> Schema:
     if "anyOf" in schema:
         options = [option for option in schema.pop("anyOf") if option != {"type": "null"}]
         schema = {**options[0], **schema} if len(options) == 1 else {**schema, "anyOf": options}
-    parameter = {"name": name, "in": where, "required": required, "schema": schema}
+    # A deprecated field (`json_schema_extra={"deprecated": True}`) is a deprecated parameter.
+    deprecated = {"deprecated": True} if schema.pop("deprecated", False) else {}
+    parameter = {"name": name, "in": where, "required": required, "schema": schema, **deprecated}
     return {**parameter, "description": description} if description else parameter

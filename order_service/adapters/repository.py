@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Row, Select, bindparam, insert, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from order_service.adapters.tables import order_lines, orders
@@ -29,6 +29,11 @@ SET_OUTCOME = (update(orders).where(orders.c.id == bindparam("key_id"))
                        updated_at=bindparam("updated_at")))
 
 
+# An order's place in `GET /orders`: its creation time, then its id (two orders may share a
+# time; never an id).
+Position = tuple[datetime, uuid.UUID]
+
+
 class DuplicateIdempotencyKey(Exception):
     """Another order of the customer's already holds this idempotency key."""
 
@@ -40,7 +45,8 @@ class OrderRepository(Protocol):
     def get(self, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None: ...
     def get_by_idempotency_key(self, customer_id: uuid.UUID, key: str) -> Order | None: ...
     def find(self, status: OrderStatus | None, created_before: datetime | None,
-             limit: int, created_after: datetime | None = None) -> list[Order]: ...
+             limit: int, created_after: datetime | None = None,
+             after: Position | None = None) -> list[Order]: ...
     def save_outcome(self, order: Order) -> None: ...
 
 
@@ -74,8 +80,11 @@ class SqlOrderRepository:
                                               orders.c.idempotency_key == key))
 
     def find(self, status: OrderStatus | None, created_before: datetime | None,
-             limit: int, created_after: datetime | None = None) -> list[Order]:
-        """Up to `limit` orders, oldest first, optionally of one status and older than a time."""
+             limit: int, created_after: datetime | None = None,
+             after: Position | None = None) -> list[Order]:
+        """Up to `limit` orders in (created_at, id) order, optionally of one status, older than
+        a time, created at or after a time, and placed after a `Position` (the last order of
+        the page before: read from there in the index, never counted past)."""
         query = select(orders).order_by(orders.c.created_at, orders.c.id).limit(limit)
         if status is not None:
             query = query.where(orders.c.status == status.value)
@@ -83,6 +92,10 @@ class SqlOrderRepository:
             query = query.where(orders.c.created_at < created_before)
         if created_after is not None:
             query = query.where(orders.c.created_at >= created_after)
+        if after is not None:
+            query = query.where(tuple_(orders.c.created_at, orders.c.id)
+                                > tuple_(*after, types=(orders.c.created_at.type,
+                                                        orders.c.id.type)))
         return self._with_lines(self.connection.execute(query).all())
 
     def save_outcome(self, order: Order) -> None:

@@ -53,9 +53,11 @@ orders = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("customer_id", "idempotency_key", name="uq_orders_customer_idempotency_key"),
 )
-# The reconciler's question: which orders are still PENDING since before some time?
-Index("ix_orders_status_created_at", orders.c.status, orders.c.created_at)
-Index("ix_orders_created_at", orders.c.created_at)
+# `GET /orders` pages in (created_at, id) order, with or without a status (the reconciler's
+# question: which orders are still PENDING since before some time?): each page is read from where
+# the one before ended in one of these, whatever the number of orders before it.
+Index("ix_orders_status_created_at_id", orders.c.status, orders.c.created_at, orders.c.id)
+Index("ix_orders_created_at_id", orders.c.created_at, orders.c.id)
 
 order_lines = Table(
     "order_lines",

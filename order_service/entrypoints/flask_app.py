@@ -132,12 +132,18 @@ def place_order() -> tuple[Response, int, dict[str, str]]:
 @routes.get("/orders")
 @requires(ORCHESTRATOR, ADMIN)
 def list_orders() -> Response:
-    """Orders oldest first, filtered by `status`, `createdBefore` and `createdAfter` (at or
-    after: the next page), at most `limit`."""
+    """Orders oldest first (by time, then id), filtered by `status` and `createdBefore`, at most
+    `limit`; `next` (and the `Link` header) the page after, from its `after` cursor."""
     query = validated(schemas.ListOrdersQuery, request.args.to_dict())
-    found = services.list_orders(query.status, query.created_before_utc(), query.limit,
-                                 _dependencies().reading(), created_after=query.created_after)
-    return jsonify({"orders": [schemas.order_json(order) for order in found]})
+    page = services.list_orders(query.status, query.created_before_utc(), query.limit,
+                                _dependencies().reading(), created_after=query.created_after,
+                                after=query.after)
+    link = query.next_page(page.orders[-1]) if page.more else None
+    response = jsonify({"orders": [schemas.order_json(order) for order in page.orders],
+                        "next": link})
+    if link is not None:
+        response.headers["Link"] = f'<{link}>; rel="next"'
+    return response
 
 
 @routes.get("/orders/<order_id>")

@@ -38,8 +38,12 @@ API = Api(
                          "`(client address)`) and `Retry-After` the seconds until one more "
                          "order is taken."}),
         "list_orders": Operation(
-            "Orders, oldest first", query=schemas.ListOrdersQuery,
-            answers={200: Answer("The orders.", schemas.OrderList)}),
+            "Orders, oldest first (by creation time, then id), a page at a time",
+            query=schemas.ListOrdersQuery,
+            answers={200: Answer("The orders; `next` links to the page after, if any.",
+                                 schemas.OrderList, headers={
+                                     "Link": "`<the next page>; rel=\"next\"`, the body's "
+                                             "`next`: sent when an order follows this page."})}),
         "get_order": Operation(
             "One order; with `wait`, once it has ended (a long-poll)",
             query=schemas.GetOrderQuery,

@@ -6,18 +6,21 @@ the digits the client sent, not on a binary float's approximation of them.
 
 from __future__ import annotations
 
+import base64
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
-from pydantic import BaseModel, BeforeValidator, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
 from glastonbury.json_schema import TimeText, UuidText
 from glastonbury.money import PAYMENT_AMOUNT_MAX
 from glastonbury.web import STORABLE_TEXT, json_integer, json_number
+from order_service.adapters.repository import Position
 from order_service.domain import model as domain
 from order_service.domain.model import OrderLine, OrderStatus
 
@@ -108,6 +111,38 @@ class OutcomeBody(BaseModel):
     reason: Reason | None = None
 
 
+# A page's cursor: where the last order of the page before stands, as 24 bytes in base64url
+# (32 characters, no padding): 8 the microseconds of its creation since 0001-01-01T00:00:00Z,
+# big-endian, then the 16 of its id. Opaque to clients (they take it from `next`), and every
+# string of its pattern is a place in the list: schema-valid is valid, as a fuzzer expects.
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]{32}$"
+DAY_ZERO = datetime.min.replace(tzinfo=UTC)
+LAST_MOMENT = datetime.max.replace(tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def cursor(order: domain.Order) -> str:
+    """Where the next page starts: after this order."""
+    micros = (order.created_at - DAY_ZERO) // MICROSECOND
+    raw = micros.to_bytes(8, "big") + order.id.bytes
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _position(value: Any) -> Position:
+    if not isinstance(value, str) or not re.fullmatch(CURSOR_PATTERN, value):
+        raise PydanticCustomError("not_a_cursor", "must be the cursor of a `next` link")
+    raw = base64.urlsafe_b64decode(value)
+    micros = int.from_bytes(raw[:8], "big")
+    # Beyond the last moment a database keeps is after every order: an empty page.
+    created = (DAY_ZERO + micros * MICROSECOND
+               if micros <= (LAST_MOMENT - DAY_ZERO) // MICROSECOND else LAST_MOMENT)
+    return created, uuid.UUID(bytes=raw[8:])
+
+
+Cursor = Annotated[Position, BeforeValidator(_position),
+                   WithJsonSchema({"type": "string", "pattern": CURSOR_PATTERN})]
+
+
 class ListOrdersQuery(BaseModel):
     """The query of `GET /orders`; a time without an offset is UTC."""
 
@@ -115,15 +150,32 @@ class ListOrdersQuery(BaseModel):
     created_before: UtcMoment | None = Field(
         default=None, alias="createdBefore",
         description="Only orders created before this time; without an offset, UTC.")
-    # The next page: orders created at or after this time (the last one of the page before).
+    after: Cursor | None = Field(
+        default=None,
+        description="The next page: the orders after the last one of the page before. Take it "
+                    "from the `next` link of that page; it means nothing else.")
+    # Kept for a release: the pages of before, inclusive and by time alone (each repeated the
+    # last order of the one before, and could not page past more than `limit` orders created in
+    # one microsecond). Clients follow `next` now.
     created_after: UtcMoment | None = Field(
         default=None, alias="createdAfter",
-        description="Only orders created at or after this time (the next page).")
+        description="Deprecated: follow `next` instead. Only orders created at or after this "
+                    "time.", json_schema_extra={"deprecated": True})
     limit: int = Field(default=100, ge=1, le=1000)
 
     def created_before_utc(self) -> datetime | None:
         """`createdBefore` as an aware UTC time, or None."""
         return self.created_before
+
+    def next_page(self, last: domain.Order) -> str:
+        """The link to the page after this one, whose last order is `last`: the same query,
+        from after it."""
+        query = {"status": self.status.value if self.status else None,
+                 "createdBefore": iso_utc(self.created_before) if self.created_before else None,
+                 "createdAfter": iso_utc(self.created_after) if self.created_after else None,
+                 "limit": self.limit, "after": cursor(last)}
+        return "/orders?" + urlencode({name: value for name, value in query.items()
+                                       if value is not None})
 
 
 class GetOrderQuery(BaseModel):
@@ -170,9 +222,12 @@ class Order(BaseModel):
 
 
 class OrderList(BaseModel):
-    """`GET /orders`: oldest first."""
+    """`GET /orders`: oldest first, by creation time then id."""
 
     orders: list[Order]
+    next: str | None = Field(description=(
+        "The next page's link (also sent as `Link: <...>; rel=\"next\"`), or null when no "
+        "order follows this page's last: the same query, with the `after` cursor."))
 
 
 def order_json(order: domain.Order) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from glastonbury.clock import utc_now
-from order_service.adapters.repository import DuplicateIdempotencyKey
+from order_service.adapters.repository import DuplicateIdempotencyKey, Position
 from order_service.adapters.saga_starter import SagaStarter
 from order_service.adapters.catalogue import Catalogue
 from order_service.domain.model import (IdempotencyKeyReused, Order, OrderLine, OrderStatus,
@@ -116,11 +116,23 @@ def wait_for_outcome(order_id: uuid.UUID, wait_s: float, reading: Callable[[], U
             waiter.wake.wait(min(remaining, waiters.recheck_s))
 
 
+@dataclass(frozen=True)
+class OrdersPage:
+    """A page of `list_orders`: its orders, and whether more follow the last of them."""
+
+    orders: list[Order]
+    more: bool
+
+
 def list_orders(status: OrderStatus | None, created_before: datetime | None, limit: int,
-                uow: UnitOfWork, created_after: datetime | None = None) -> list[Order]:
-    """Up to `limit` orders, oldest first, filtered by status and creation time."""
+                uow: UnitOfWork, created_after: datetime | None = None,
+                after: Position | None = None) -> OrdersPage:
+    """Up to `limit` orders, oldest first (by time, then id), filtered by status and creation
+    time, from the `Position` after the last order of the page before."""
     with uow:
-        return uow.orders.find(status, created_before, limit, created_after)
+        # One more than the page: whether another page follows, without a query of its own.
+        found = uow.orders.find(status, created_before, limit + 1, created_after, after)
+    return OrdersPage(found[:limit], len(found) > limit)
 
 
 def record_outcome(order_id: uuid.UUID, status: OrderStatus, reason: str | None,

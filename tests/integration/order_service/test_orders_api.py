@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import event
 
 from order_service.domain.model import Listing
 from order_service.entrypoints.flask_app import create_app
@@ -79,7 +80,9 @@ def test_created_before_keeps_only_older_orders(client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize("query", [{"status": "LOST"}, {"limit": "0"}, {"limit": "1001"},
-                                   {"limit": "ten"}, {"createdBefore": "yesterday"}])
+                                   {"limit": "ten"}, {"createdBefore": "yesterday"},
+                                   {"after": "nope"}, {"after": "A" * 33},
+                                   {"after": "2026-06-24T09:00:00Z"}])
 def test_a_bad_list_query_is_a_422_naming_the_parameter(
         client: FlaskClient, query: dict[str, str]) -> None:
     status, body = answer(client.get("/orders", query_string=query))
@@ -282,7 +285,7 @@ def test_an_order_over_a_tickets_limit_per_order_is_a_422_naming_it_and_stores_n
     problem = f"one order may ask at most 6 day-one tickets; this one asks {asked}"
     assert body["details"] == [{"field": "items[0].quantity", "limit": 6, "problem": problem}]
     assert body["message"] == f"items[0].quantity: {problem}"
-    assert client.get("/orders").get_json() == {"orders": []} and starter.messages == []
+    assert client.get("/orders").get_json()["orders"] == [] and starter.messages == []
 
 
 def test_an_order_at_its_tickets_limit_per_order_is_placed(with_catalogue: Any) -> None:
@@ -290,3 +293,89 @@ def test_an_order_at_its_tickets_limit_per_order_is_placed(with_catalogue: Any) 
     items = [{"id": str(DAY_ONE), "name": "day-one", "amount": 200.0, "quantity": 6}]
     assert client.post("/orders", json=BRIEF_BODY | {"items": items}).status_code == 202
     assert len(starter.messages) == 1
+
+
+# -- Pages: GET /orders in (createdAt, id) order, each page from the `after` cursor of `next` ------
+
+def pages(client: FlaskClient, query: dict[str, Any]) -> list[list[str]]:
+    """The ids of each page of `GET /orders`, following `next` (body and `Link`) to the end."""
+    found: list[list[str]] = []
+    response = client.get("/orders", query_string=query)
+    while True:
+        status, body = answer(response)
+        assert status == 200, body
+        found.append([order["id"] for order in body["orders"]])
+        link = response.headers.get("Link")
+        assert link == (f'<{body["next"]}>; rel="next"' if body["next"] else None)
+        if body["next"] is None:
+            return found
+        assert len(found) < 20, "the pages do not end"
+        response = client.get(body["next"])
+
+
+def test_more_orders_in_one_microsecond_than_a_page_holds_are_each_read_once_in_order(
+        client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    moment = datetime(2026, 6, 24, 9, 0, 0, 123456, tzinfo=UTC)
+    monkeypatch.setattr("order_service.service_layer.services.utc_now", lambda: moment)
+    placed = [place(client)["id"] for _ in range(250)]
+    read = pages(client, {"status": "PENDING", "limit": 100})
+    assert [len(page) for page in read] == [100, 100, 50]
+    assert sum(read, []) == sorted(placed, key=uuid.UUID)   # one time: by id, each once
+
+
+def test_the_next_page_keeps_the_query_and_starts_after_the_last_order(
+        client: FlaskClient) -> None:
+    first, second, third, fourth = (place(client)["id"] for _ in range(4))
+    cutoff = datetime.now(UTC).isoformat()
+    place(client)
+    client.post(f"/orders/{second}/outcome", json={"status": "COMPLETED"})
+    assert pages(client, {"status": "PENDING", "createdBefore": cutoff, "limit": 2}) == [
+        [first, third], [fourth]]
+
+
+def test_a_last_page_that_is_full_has_no_next_link(client: FlaskClient) -> None:
+    placed = [place(client)["id"] for _ in range(3)]
+    assert pages(client, {"limit": 3}) == [placed]
+
+
+def test_a_cursor_past_every_order_is_an_empty_page(client: FlaskClient) -> None:
+    place(client)
+    status, body = answer(client.get("/orders", query_string={"after": "_" * 32}))
+    assert (status, body) == (200, {"orders": [], "next": None})
+
+
+def test_created_after_still_pages_by_time_for_a_release(client: FlaskClient) -> None:
+    # Deprecated: inclusive and by time alone, as before the cursor.
+    old, new = place(client), place(client)
+    listed = answer(client.get("/orders", query_string={"createdAfter": new["createdAt"]}))[1]
+    assert [o["id"] for o in listed["orders"]] == [new["id"]]
+    assert old["createdAt"] <= new["createdAt"]
+
+
+@pytest.mark.parametrize(("query", "index"), [
+    ({"status": "PENDING"}, "ix_orders_status_created_at_id"),
+    ({}, "ix_orders_created_at_id"),
+])
+def test_a_page_is_read_from_an_index_from_where_the_page_before_ended(
+        client: FlaskClient, query: dict[str, str], index: str) -> None:
+    engine = client.application.extensions["order_service"].engine
+    statements: list[tuple[str, Any]] = []
+
+    def note(_connection: Any, _cursor: Any, statement: str, parameters: Any,
+             _context: Any, _many: bool) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        assert client.get("/orders", query_string=query | {"after": "A" * 32}).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    [(statement, parameters)] = [(s, p) for s, p in statements if "FROM orders" in s]
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if not sqlite:   # a small table is read faster whole: ask how a large one would be
+            for plan_of_a_small_table in ("seqscan", "bitmapscan", "sort"):
+                connection.exec_driver_sql(f"SET enable_{plan_of_a_small_table} = off")
+        plan = connection.exec_driver_sql(
+            ("EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN ") + statement, parameters).all()
+    assert index in str(plan) and "SORT" not in str(plan).upper(), plan

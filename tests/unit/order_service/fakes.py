@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Self
 
-from order_service.adapters.repository import DuplicateIdempotencyKey
+from order_service.adapters.repository import DuplicateIdempotencyKey, Position
 from order_service.domain.model import Listing, Order, OrderStatus
 
 
@@ -30,12 +30,14 @@ class FakeOrderRepository:
                      if (o.customer_id, o.idempotency_key) == (customer_id, key)), None)
 
     def find(self, status: OrderStatus | None, created_before: datetime | None,
-             limit: int, created_after: datetime | None = None) -> list[Order]:
+             limit: int, created_after: datetime | None = None,
+             after: Position | None = None) -> list[Order]:
         found = [o for o in self.orders.values()
                  if (status is None or o.status is status)
                  and (created_before is None or o.created_at < created_before)
-                 and (created_after is None or o.created_at >= created_after)]
-        return sorted(found, key=lambda o: o.created_at)[:limit]
+                 and (created_after is None or o.created_at >= created_after)
+                 and (after is None or (o.created_at, o.id) > after)]
+        return sorted(found, key=lambda o: (o.created_at, o.id))[:limit]
 
     def save_outcome(self, order: Order) -> None:
         self.orders[order.id] = order
