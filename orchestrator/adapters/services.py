@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from glastonbury import settings
 from glastonbury.auth import ORCHESTRATOR, bearer
@@ -161,10 +162,18 @@ class OrderClient:
         if answer.status == 409:
             raise ConflictingOutcome(f"order {order_id} cannot end {status}: {answer.message}")
 
-    def pending_before(self, moment_iso: str, limit: int = 100,
-                       created_after: str | None = None) -> list[dict[str, Any]]:
-        """PENDING orders created before a moment, oldest first; `created_after` pages on."""
-        query = {"status": "PENDING", "createdBefore": moment_iso, "limit": limit,
-                 **({"createdAfter": created_after} if created_after else {})}
-        answer = self.http.call("GET", "/orders", (200,), query=query)
-        return list(answer.body.get("orders", []))
+    def pending_before(self, moment_iso: str, limit: int = 100, following: str | None = None
+                       ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the PENDING orders created before a moment, oldest first, and the link to
+        the next page (None after the last); `following` is that link, to read the next page."""
+        if following is None:
+            path = "/orders"
+            query: dict[str, Any] = {"status": "PENDING", "createdBefore": moment_iso,
+                                     "limit": limit}
+        else:   # the service's own link, read under this client's base URL
+            link = urlsplit(following)
+            path, query = link.path, parse_qs(link.query)
+        answer = self.http.call("GET", path, (200,), query=query)
+        next_page = answer.body.get("next")
+        return (list(answer.body.get("orders", [])),
+                next_page if isinstance(next_page, str) else None)

@@ -91,21 +91,17 @@ def start_orphan_orders(parts: Parts, stuck_after: timedelta) -> int:
     Pending orders with a saga (waiting for a payment, parked) are paged past, so however many
     there are, none holds back an orphan behind them.
     """
-    cutoff, after, orphans = (now() - stuck_after).isoformat(), None, []
-    seen: set[str] = set()
+    cutoff, following, orphans = (now() - stuck_after).isoformat(), None, []
     for _ in range(ORPHAN_PAGES):
         try:
-            page = parts.orders.pending_before(cutoff, created_after=after)
+            page, following = parts.orders.pending_before(cutoff, following=following)
         except ServiceUnavailable as error:
             log.warning("cannot list pending orders: %s", error)
             break
-        fresh = [order for order in page if order["id"] not in seen]
-        seen.update(order["id"] for order in fresh)
-        known = parts.store.known(order["id"] for order in fresh)
-        orphans += [order for order in fresh if order["id"] not in known]
-        if len(page) < 100 or not fresh:
+        known = parts.store.known(order["id"] for order in page)
+        orphans += [order for order in page if order["id"] not in known]
+        if following is None:
             break
-        after = page[-1]["createdAt"]
     started = 0
     for order in orphans:
         try:

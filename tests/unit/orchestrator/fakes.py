@@ -111,8 +111,8 @@ class FakeOrders:
         if self.outcomes.setdefault(order_id, (status, reason))[0] != status:
             raise ConflictingOutcome(f"order {order_id} ended {self.outcomes[order_id][0]}")
 
-    def pending_before(self, moment_iso, limit=100):  # type: ignore[no-untyped-def]
-        return []
+    def pending_before(self, moment_iso, limit=100, following=None):  # type: ignore[no-untyped-def]
+        return [], None
 
 
 class RecordingDispatch:

@@ -43,10 +43,12 @@ def test_orphans_behind_a_hundred_pending_orders_with_sagas_are_started() -> Non
                 (base + timedelta(seconds=n)).isoformat(),
                 "items": [{"id": "t", "quantity": 1, "amount": 1.0}]} for n in range(250)]
 
-    class Orders:
-        def pending_before(self, cutoff, limit=100, created_after=None):  # type: ignore[no-untyped-def]
-            page = [o for o in pending if created_after is None or o["createdAt"] >= created_after]
-            return page[:limit]
+    class Orders:   # pages as the order service does: `next` links to the page after
+        def pending_before(self, cutoff, limit=100, following=None):  # type: ignore[no-untyped-def]
+            start = int(following.rpartition("=")[2]) if following else 0
+            more = start + limit < len(pending)
+            return (pending[start:start + limit],
+                    f"/orders?after={start + limit}" if more else None)
 
     class Store:
         def known(self, ids):  # type: ignore[no-untyped-def]
