@@ -52,6 +52,7 @@ class Answer:
     model: type[BaseModel] | None = None
     schema: Schema | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    media_type: str = "application/json"
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,11 @@ HEALTH = Operation("Whether the service and its database answer",
                    errors={503: "The database does not answer; retry later (`unavailable`)."})
 THIS_DOCUMENT = Operation("This document", answers={
     200: Answer("The OpenAPI 3.1 document.", schema={"type": "object"})})
+# Every service's `GET /docs` (glastonbury.api_docs).
+DOCS_PAGE = Operation("This document as a page to read and try (Swagger UI)", answers={
+    200: Answer("An HTML page rendering `openapi.json`; its scripts and styles come from "
+                "`docs/assets/` beside it, nothing from elsewhere.",
+                schema={"type": "string"}, media_type="text/html")})
 
 
 def error_schema(**detail_properties: Schema) -> Schema:
@@ -242,8 +248,8 @@ def _parameters(api: Api, route: _Route, operation: Operation,
 def _responses(route: _Route, operation: Operation, components: _Components) -> Schema:
     answers = {str(status): _answer(answer, components)
                for status, answer in operation.answers.items()}
-    errors = {str(status): _json_content({"$ref": REF_TEMPLATE.format(model="Error")},
-                                         " ".join(texts))
+    errors = {str(status): _content({"$ref": REF_TEMPLATE.format(model="Error")},
+                                    " ".join(texts))
               for status, texts in sorted(_error_causes(route, operation).items())}
     if clash := answers.keys() & errors.keys():
         raise ValueError(f"{route.method} {route.path}: {clash} both an answer and an error")
@@ -267,8 +273,8 @@ def _error_causes(route: _Route, operation: Operation) -> dict[int, list[str]]:
     return causes
 
 
-def _json_content(schema: Schema, description: str) -> Schema:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+def _content(schema: Schema, description: str, media_type: str = "application/json") -> Schema:
+    return {"description": description, "content": {media_type: {"schema": schema}}}
 
 
 def _answer(answer: Answer, components: _Components) -> Schema:
@@ -278,7 +284,7 @@ def _answer(answer: Answer, components: _Components) -> Schema:
         schema = answer.schema
     else:
         raise ValueError(f"the answer {answer.description!r} has neither a model nor a schema")
-    document = _json_content(schema, answer.description)
+    document = _content(schema, answer.description, answer.media_type)
     if answer.headers:
         document["headers"] = {name: {"description": text, "schema": {"type": "string"}}
                                for name, text in answer.headers.items()}

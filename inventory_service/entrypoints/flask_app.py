@@ -12,7 +12,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
-from glastonbury import logs, settings, tracing
+from glastonbury import api_docs, logs, settings, tracing
+from glastonbury.api_docs import install_api_docs
 from glastonbury.auth import ADMIN, ORCHESTRATOR, install_credentials, requires
 from glastonbury.db import make_engine
 from glastonbury.migrate import upgrade
@@ -53,6 +54,7 @@ def create_app(database_url: str | None = None,
     install_order_trail(app)
     app.extensions["inventory_engine"] = engine
     app.register_blueprint(api)
+    install_api_docs(app)
     return app
 
 
@@ -87,6 +89,12 @@ def healthz() -> Answer:
 def openapi_document() -> Answer:
     """The OpenAPI 3.1 description of this API."""
     return API.document(api), 200
+
+
+@api.get("/docs")
+def docs() -> Response:
+    """This service's OpenAPI document as a page (Swagger UI, served from here)."""
+    return api_docs.page(API.title)
 
 
 @api.get("/tickets")

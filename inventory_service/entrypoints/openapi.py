@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from glastonbury.openapi import HEALTH, THIS_DOCUMENT, Answer, Api, Operation, PathId, error_schema
+from glastonbury.openapi import (DOCS_PAGE, HEALTH, THIS_DOCUMENT, Answer, Api, Operation, PathId,
+                                 error_schema)
 from inventory_service.entrypoints import schemas
 
 TICKET_NOT_FOUND = "No such ticket (`ticket_not_found`)."
@@ -26,6 +27,7 @@ API = Api(
     operations={
         "healthz": HEALTH,
         "openapi_document": THIS_DOCUMENT,
+        "docs": DOCS_PAGE,
         "list_tickets": Operation(
             "Every ticket with its stock, price and limits, or those asked for",
             answers={200: Answer("The tickets, by name.", schemas.TicketList)},

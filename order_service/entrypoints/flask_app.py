@@ -18,7 +18,8 @@ from glastonbury.process import tune_garbage_collector
 from glastonbury.db import make_engine
 from glastonbury.gateway import WsgiGateway
 from glastonbury.migrate import upgrade
-from glastonbury import logs, tracing
+from glastonbury import api_docs, logs, tracing
+from glastonbury.api_docs import install_api_docs
 from glastonbury.client_address import limit_key
 from glastonbury.logs import about_order
 from glastonbury.web import (
@@ -90,6 +91,7 @@ def create_app(database_url: str | None = None, saga_starter: SagaStarter | None
                        settings.order_waiting_clients_per_address()),
         limits or CountedLimits(settings.redis_url(), settings.order_rate_limits()))
     app.register_blueprint(routes)
+    install_api_docs(app)
     return app
 
 
@@ -188,6 +190,12 @@ def healthz() -> Response:
 def openapi() -> Response:
     """This service's OpenAPI 3.1 document."""
     return jsonify(API.document(routes))
+
+
+@routes.get("/docs")
+def docs() -> Response:
+    """This service's OpenAPI document as a page (Swagger UI, served from here)."""
+    return api_docs.page(API.title)
 
 
 class OverTheLimit(Exception):

@@ -6,7 +6,8 @@ Paths, methods and credentials are the routes' own (flask_app), schemas the mode
 
 from __future__ import annotations
 
-from glastonbury.openapi import HEALTH, THIS_DOCUMENT, Answer, Api, Operation, PathId, error_schema
+from glastonbury.openapi import (DOCS_PAGE, HEALTH, THIS_DOCUMENT, Answer, Api, Operation, PathId,
+                                 error_schema)
 from order_service.entrypoints import schemas
 
 ORDER_NOT_FOUND = "No such order (`order_not_found`)."
@@ -62,4 +63,5 @@ API = Api(
                          "(`conflicting_outcome`)."}),
         "healthz": HEALTH,
         "openapi": THIS_DOCUMENT,
+        "docs": DOCS_PAGE,
     })

@@ -12,7 +12,8 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-from glastonbury import logs, settings, tracing
+from glastonbury import api_docs, logs, settings, tracing
+from glastonbury.api_docs import install_api_docs
 from glastonbury.logs import about_order
 from glastonbury.process import tune_garbage_collector
 from glastonbury.db import make_engine
@@ -51,6 +52,7 @@ def create_app(database_url: str | None = None,
     app.extensions["payment_engine"] = engine
     app.extensions["relay_nudger"] = RelayNudger(settings.payment_relay_wake_address())
     app.register_blueprint(api)
+    install_api_docs(app)
     app.register_error_handler(services.PaymentNotFound, _not_found)
     app.register_error_handler(InvalidTransition, _not_decidable)
     app.register_error_handler(OperationalError, _database_down)
@@ -164,3 +166,9 @@ def healthz() -> ResponseReturnValue:
 def openapi() -> ResponseReturnValue:
     """The API's OpenAPI 3.1 description."""
     return jsonify(API.document(api))
+
+
+@api.get("/docs")
+def docs() -> ResponseReturnValue:
+    """This service's OpenAPI document as a page (Swagger UI, served from here)."""
+    return api_docs.page(API.title)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from glastonbury.openapi import HEALTH, THIS_DOCUMENT, Answer, Api, Operation, PathId
+from glastonbury.openapi import (DOCS_PAGE, HEALTH, THIS_DOCUMENT, Answer, Api, Operation,
+                                 PathId)
 from payment_service.entrypoints import schemas
 
 # Any call that reaches the database (flask_app's handler of OperationalError).
@@ -57,4 +58,5 @@ API = Api(
             errors={404: NOT_FOUND, **UNAVAILABLE}),
         "healthz": HEALTH,
         "openapi": THIS_DOCUMENT,
+        "docs": DOCS_PAGE,
     })

@@ -16,6 +16,10 @@ from glastonbury.kafka import make_producer, signature_header
 from orchestrator.adapters.store import SagaStore
 from tests.e2e.stack import Stack, wait_for
 
+# Browser tests drive Debian's chromium (.ci/run installs it) through playwright.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 HELD_CUSTOMER = "00000000-0000-4000-8000-0000000000ed"   # the gateway never decides for them
 BRIEF_CUSTOMER = "e081ad0f-f83e-4f81-b2d7-23655ac04b8a"
 DAY_ONE = "3852cb18-9c19-4326-ac77-a1a0264bd98c"
@@ -194,3 +198,15 @@ def client(stack: Stack) -> Client:
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("install Debian's chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

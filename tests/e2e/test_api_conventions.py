@@ -3,13 +3,16 @@ the list of orders a page at a time, and each service's page that renders its do
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
 import requests
 
 from tests.e2e.conftest import DAY_ONE, Client
+from tests.e2e.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -55,3 +58,56 @@ def test_an_order_retried_with_its_idempotency_key_is_placed_once_and_another_bo
             if order["customerId"] == customer]
     assert mine == [order_id]
     assert client.reservation(order_id) == "CONFIRMED" and client.payment(order_id) == "APPROVED"
+
+
+SERVICES = ("order", "inventory", "payment")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_services_docs_page_and_its_assets_load_over_http_from_the_service(
+        stack: Stack, service: str) -> None:
+    base = stack.url(service)
+    page = requests.get(f"{base}/docs", timeout=10)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    for url in re.findall(r'(?:src|href)="([^"]+)"', page.text):
+        asset = requests.get(urljoin(f"{base}/docs", url), timeout=10)
+        assert asset.status_code == 200 and asset.content, url
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_services_docs_page_renders_every_operation_in_a_browser_with_no_network(
+        stack: Stack, browser: Any, service: str) -> None:
+    base = stack.url(service)
+    document = requests.get(f"{base}/openapi.json", timeout=10).json()
+    operations = sorted(f"{method.upper()} {path}" for path, methods in document["paths"].items()
+                        for method in methods)
+    context = browser.new_context()
+    elsewhere: list[str] = []
+    problems: list[str] = []
+
+    def only_the_service(route: Any) -> None:
+        # Anything not asked of the service itself fails, as it would with no network.
+        if route.request.url.startswith(f"{base}/"):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_the_service)
+    page = context.new_page()
+    page.on("console", lambda message: problems.append(message.text)
+            if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    try:
+        page.goto(f"{base}/docs")
+        page.wait_for_selector(".opblock", timeout=30_000)
+        shown = sorted(page.eval_on_selector_all(
+            ".opblock", """blocks => blocks.map(block =>
+                block.querySelector('.opblock-summary-method').textContent + ' ' +
+                block.querySelector('.opblock-summary-path').dataset.path)"""))
+        title = page.text_content(".info .title") or ""
+    finally:
+        context.close()
+    assert shown == operations
+    assert document["info"]["title"] in title
+    assert elsewhere == [] and problems == []

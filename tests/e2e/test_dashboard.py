@@ -15,9 +15,6 @@ from tests.e2e.stack import Stack, wait_for
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "saga-view.png"
 FIGURES = ("now", "passed", "failed", "count")
 PATHS = ["/", "/sagas", "/metrics", "/healthcheck", "/api/workers"]
@@ -119,18 +116,6 @@ def test_flowers_metrics_carry_the_sagas_steps_reconciler_and_dead_letters(
                                                    ("step", "finalise_order")))] >= 1
     assert ("glastonbury_saga_step_duration_seconds_bucket",
             (("le", "+Inf"), ("step", "await_payment"))) in after
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("install Debian's chromium (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

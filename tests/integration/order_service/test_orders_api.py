@@ -169,7 +169,7 @@ def test_health_and_the_openapi_document_are_served(client: FlaskClient) -> None
     document = answer(client.get("/openapi.json"))[1]
     assert document["openapi"].startswith("3.1")
     assert set(document["paths"]) == {"/orders", "/orders/{orderId}", "/orders/{orderId}/outcome",
-                                      "/healthz", "/openapi.json"}
+                                      "/healthz", "/openapi.json", "/docs"}
 
 
 # -- Waiting for an order to end: GET /orders/{id}?wait=<seconds> (a long-poll) -------------------
