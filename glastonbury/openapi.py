@@ -22,7 +22,7 @@ from flask import Blueprint, Flask
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from glastonbury.auth import callers_of
+from glastonbury.auth import ADMIN, ORCHESTRATOR, callers_of
 from glastonbury.json_schema import DocumentedJsonSchema, Schema
 
 OPENAPI_VERSION = "3.1.0"
@@ -44,15 +44,26 @@ class Health(BaseModel):
 
 
 @dataclass(frozen=True)
+class Link:
+    """An operation an answer leads to (OpenAPI's `links`), by its view's name, and where each of
+    its parameters comes from (`$request.path.orderId`, `$response.body#/orderId`): what a
+    client, or a fuzzer's stateful phase, may call next on what it just made."""
+
+    view: str
+    parameters: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class Answer:
     """A success answer: what it means, its body's model (or, where no model builds the body, a
-    schema written here) and its headers, each with what it says."""
+    schema written here), its headers, each with what it says, and the operations it links to."""
 
     description: str
     model: type[BaseModel] | None = None
     schema: Schema | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     media_type: str = "application/json"
+    links: Mapping[str, Link] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -79,6 +90,14 @@ class PathId:
     type: Any
     description: str = ""
 
+
+# Each caller's credential (glastonbury.auth), a scheme of its own, so that the document says
+# which token each operation takes, and a client (Swagger UI's Authorize, schemathesis'
+# `[auth.openapi.<caller>]`) sends the right one.
+SECURITY_SCHEMES = {
+    caller: {"type": "http", "scheme": "bearer",
+             "description": f"`Authorization: Bearer <{setting}>`: the {caller}'s token."}
+    for caller, setting in ((ORCHESTRATOR, "ORCHESTRATOR_TOKEN"), (ADMIN, "ADMIN_TOKEN"))}
 
 # Every service's `GET /healthz` (glastonbury.web.database_health).
 HEALTH = Operation("Whether the service and its database answer",
@@ -180,10 +199,7 @@ def _document(api: Api, routes: Blueprint) -> Schema:
         "info": {"title": api.title, "version": "1.0.0", "description": api.description},
         "paths": paths,
         "components": {"schemas": components.schemas({"Error": api.error}),
-                       "securitySchemes": {"bearer": {
-                           "type": "http", "scheme": "bearer",
-                           "description": "A service credential: `ORCHESTRATOR_TOKEN` or "
-                                          "`ADMIN_TOKEN`, as each operation says."}}},
+                       "securitySchemes": SECURITY_SCHEMES},
     }
 
 
@@ -224,13 +240,14 @@ def _operation(api: Api, route: _Route, operation: Operation,
     document: Schema = {"operationId": _camel(route.view), "summary": operation.summary}
     if route.callers:
         document["description"] = f"Needs the credential of the {' or '.join(route.callers)}."
-        document["security"] = [{"bearer": []}]
+        # Any one of them: each caller's token is a scheme of its own.
+        document["security"] = [{caller: []} for caller in route.callers]
     if parameters := _parameters(api, route, operation, components):
         document["parameters"] = parameters
     if operation.body:
         document["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": components.ref(operation.body, "validation")}}}
-    document["responses"] = _responses(route, operation, components)
+    document["responses"] = _responses(api, route, operation, components)
     return document
 
 
@@ -245,8 +262,9 @@ def _parameters(api: Api, route: _Route, operation: Operation,
     return [*parameters, *operation.parameters]
 
 
-def _responses(route: _Route, operation: Operation, components: _Components) -> Schema:
-    answers = {str(status): _answer(answer, components)
+def _responses(api: Api, route: _Route, operation: Operation,
+               components: _Components) -> Schema:
+    answers = {str(status): _answer(api, answer, components)
                for status, answer in operation.answers.items()}
     errors = {str(status): _content({"$ref": REF_TEMPLATE.format(model="Error")},
                                     " ".join(texts))
@@ -277,7 +295,7 @@ def _content(schema: Schema, description: str, media_type: str = "application/js
     return {"description": description, "content": {media_type: {"schema": schema}}}
 
 
-def _answer(answer: Answer, components: _Components) -> Schema:
+def _answer(api: Api, answer: Answer, components: _Components) -> Schema:
     if answer.model is not None:
         schema = components.ref(answer.model, "serialization")
     elif answer.schema is not None:
@@ -288,6 +306,12 @@ def _answer(answer: Answer, components: _Components) -> Schema:
     if answer.headers:
         document["headers"] = {name: {"description": text, "schema": {"type": "string"}}
                                for name, text in answer.headers.items()}
+    if answer.links:
+        if unknown := {link.view for link in answer.links.values()} - set(api.operations):
+            raise LookupError(f"{api.title}: links to undeclared operations {unknown}")
+        document["links"] = {name: {"operationId": _camel(link.view),
+                                    "parameters": dict(link.parameters)}
+                             for name, link in answer.links.items()}
     return document
 
 

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from glastonbury.openapi import (DOCS_PAGE, HEALTH, THIS_DOCUMENT, Answer, Api, Operation, PathId,
-                                 error_schema)
+from glastonbury.openapi import (DOCS_PAGE, HEALTH, THIS_DOCUMENT, Answer, Api, Link, Operation,
+                                 PathId, error_schema)
 from inventory_service.entrypoints import schemas
 
 TICKET_NOT_FOUND = "No such ticket (`ticket_not_found`)."
 RESERVATION_NOT_FOUND = "The order has no reservation (`reservation_not_found`)."
 UUID_TEXT = {"type": "string", "format": "uuid"}
+
+# What may follow a reservation made now: read, confirm or release it.
+RESERVATION_LINKS = {name: Link(view, {"orderId": "$request.path.orderId"})
+                     for name, view in (("read", "get_reservation"), ("confirm", "confirm"),
+                                        ("release", "release"))}
 
 API = Api(
     "Glastonbury inventory service",
@@ -64,7 +69,7 @@ API = Api(
             "Hold the order's tickets, all or nothing", body=schemas.ReservationRequest,
             answers={200: Answer("The order's HELD or CONFIRMED reservation, unchanged.",
                                  schemas.Reservation),
-                     201: Answer("Held now.", schemas.Reservation)},
+                     201: Answer("Held now.", schemas.Reservation, links=RESERVATION_LINKS)},
             errors={409: "Nothing held: `out_of_stock` (details name each short ticket), "
                          "`over_order_limit` (the order asks more of a ticket than one order "
                          "may; details name it and the `limit`), `over_customer_limit` (the "

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from glastonbury.json_schema import UuidText
 from glastonbury.web import STORABLE_TEXT, json_integer, json_number
@@ -46,6 +46,12 @@ class ReservationRequest(BaseModel):
     """`PUT /reservations/{orderId}`; items of the same ticket are added together, unknown
     fields are ignored."""
 
+    # The brief's order, as the reserve step sends it.
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "customerId": "e081ad0f-f83e-4f81-b2d7-23655ac04b8a",
+        "items": [{"ticketId": "3852cb18-9c19-4326-ac77-a1a0264bd98c", "quantity": 1,
+                   "unitPrice": 200.00}]}]})
+
     customer_id: UUID = Field(
         alias="customerId",
         description="Whose order it is: what it holds counts against their limit of each "
@@ -68,6 +74,9 @@ MaxPerCustomer = Annotated[Limit, Field(
 
 class NewTicket(BaseModel):
     """`POST /tickets`; the id is optional, but not null."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"name": "day-two", "available": 500, "price": 180.00}]})
 
     id: UUID = Field(default_factory=uuid4, description="Chosen by the server when absent.")
     name: Name

@@ -6,8 +6,8 @@ Paths, methods and credentials are the routes' own (flask_app), schemas the mode
 
 from __future__ import annotations
 
-from glastonbury.openapi import (DOCS_PAGE, HEALTH, THIS_DOCUMENT, Answer, Api, Operation, PathId,
-                                 error_schema)
+from glastonbury.openapi import (DOCS_PAGE, HEALTH, THIS_DOCUMENT, Answer, Api, Link, Operation,
+                                 PathId, error_schema)
 from order_service.entrypoints import schemas
 
 ORDER_NOT_FOUND = "No such order (`order_not_found`)."
@@ -25,15 +25,22 @@ API = Api(
             "Place an order and start its saga",
             body=schemas.PlaceOrderBody, headers=schemas.IdempotencyKeyHeader,
             answers={202: Answer("Stored PENDING; the saga decides the rest.", schemas.Order,
-                                 headers={"Location": "/orders/{id}"})},
-            errors={409: "The customer's `Idempotency-Key` already names another order "
-                         "(`idempotency_key_reused`).",
-                    422: "A line names a ticket that does not exist or is not for sale, or "
-                         "another price than the catalogue's (`not_the_catalogue`); `details` "
-                         "names each one, with the catalogue's `price`. Or the order asks more "
-                         "of a ticket, its lines added, than one order may "
+                                 headers={"Location": "/orders/{id}"}, links={
+                                     "read": Link("get_order", {"orderId": "$response.body#/id"}),
+                                     "outcome": Link("record_outcome",
+                                                     {"orderId": "$response.body#/id"})})},
+            errors={409: "The customer's `Idempotency-Key` already names another order: this "
+                         "body is not the one first sent with it (`idempotency_key_reused`; "
+                         "`details` names `Idempotency-Key`). The same body again is answered "
+                         "202 with the order it placed.",
+                    422: "A line names a ticket the catalogue does not have or does not sell, "
+                         "or another price than the catalogue's (`not_the_catalogue`): "
+                         "`details` names each such line, `items[i].id` for the ticket, "
+                         "`items[i].amount` with the catalogue's `price` for the price. Or the "
+                         "order asks more of a ticket, its lines added, than one order may "
                          "(`over_order_limit`); `details` names the ticket's first line's "
-                         "`quantity`, with the `limit`.",
+                         "`quantity`, with the `limit`. Schema-valid bodies may be refused so: "
+                         "JSON Schema cannot say what the catalogue holds.",
                     429: "Too many orders from the client's address or for the customer "
                          "(`rate_limited`); `details` names the limit (`customerId`, or "
                          "`(client address)`) and `Retry-After` the seconds until one more "

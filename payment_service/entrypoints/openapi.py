@@ -8,14 +8,19 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from glastonbury.openapi import (DOCS_PAGE, HEALTH, THIS_DOCUMENT, Answer, Api, Operation,
-                                 PathId)
+from glastonbury.openapi import (DOCS_PAGE, HEALTH, THIS_DOCUMENT, Answer, Api, Link,
+                                 Operation, PathId)
 from payment_service.entrypoints import schemas
 
 # Any call that reaches the database (flask_app's handler of OperationalError).
 UNAVAILABLE = {503: "The database does not answer; retry later (`unavailable`)."}
 NOT_FOUND = "The order has no payment (`not_found`)."
 PAYMENT = {200: Answer("The payment.", schemas.Payment)}
+
+# What may follow a payment asked for: read it, decide it by hand, cancel or refund it.
+PAYMENT_LINKS = {name: Link(view, {"orderId": "$response.body#/orderId"})
+                 for name, view in (("read", "get_payment"), ("decide", "decide_payment"),
+                                    ("cancel", "cancel_payment"), ("refund", "refund_payment"))}
 
 API = Api(
     "Glastonbury payment service",
@@ -28,7 +33,8 @@ API = Api(
             body=schemas.PaymentRequest,
             answers={202: Answer("Accepted, or the order's existing payment whatever its status.",
                                  schemas.PaymentAcknowledgement,
-                                 headers={"Location": "/payments/{orderId}"})},
+                                 headers={"Location": "/payments/{orderId}"},
+                                 links=PAYMENT_LINKS)},
             errors=UNAVAILABLE),
         "find_payments": Operation(
             "The payments of the orders named (those that exist): how the orchestrator checks "

@@ -6,7 +6,7 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from glastonbury.json_schema import TimeText, UuidText
 from glastonbury.money import PAYMENT_AMOUNT_MAX
@@ -21,6 +21,11 @@ MAX_ORDERS_ASKED = 100   # ids in one `GET /payments?orderId=...&orderId=...`
 
 class PaymentRequest(BaseModel):
     """`POST /payments`: unknown fields are ignored."""
+
+    # The brief's order's payment, as the payment step asks it.
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "orderId": "5f0c6f9e-3a55-4c1e-9d2b-7f3a2c1e9b40",
+        "customerId": "e081ad0f-f83e-4f81-b2d7-23655ac04b8a", "amount": 200.00}]})
 
     orderId: uuid.UUID
     customerId: uuid.UUID

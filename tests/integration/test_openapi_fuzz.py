@@ -80,9 +80,10 @@ def _schema(document: dict[str, Any]) -> Any:
     schema = schemathesis.openapi.from_dict(json.loads(json.dumps(document)))
     schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
                                     max_examples=EXAMPLES_PER_OPERATION)
-    # The service credential for every secured operation (the documents' `bearer` scheme); a
-    # negative case may leave it out, and must then get a 401.
-    schema.config.auth = AuthConfig(openapi={"bearer": {"bearer": SERVICE_TOKEN}})
+    # The service credential for every secured operation (the documents' scheme of each caller,
+    # one token for both here); a negative case may leave it out, and must then get a 401.
+    schema.config.auth = AuthConfig(openapi={caller: {"bearer": SERVICE_TOKEN}
+                                             for caller in SERVICE_TOKENS})
     return schema
 
 
@@ -301,14 +302,31 @@ def assert_nothing_was_stored(service: str, client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize("moment", ["0.5", "1750000000", "2025-06-25", "yesterday",
-                                    "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00",
-                                    "2025-13-01T00:00:00Z", "２０２５-06-25T10:00:00Z"])
-def test_a_created_before_that_is_no_iso_8601_moment_within_utc_years_1_to_9999_is_a_422(
+                                    "2025-13-01T00:00:00Z", "２０２５-06-25T10:00:00Z",
+                                    "0000-12-31T23:00:00Z", "10000-01-01T00:00:00Z"])
+def test_a_created_before_that_is_no_iso_8601_moment_within_years_1_to_9999_is_a_422(
         moment: str, order_app: Flask) -> None:
     response = trusted(order_app.test_client()).get("/orders",
                                                     query_string={"createdBefore": moment})
     assert response.status_code == 422
     assert response.get_json()["details"][0]["field"] == "createdBefore"
+
+
+@pytest.mark.parametrize(("bound", "moment", "orders"), [
+    ("createdBefore", "0001-01-01T00:00:00+01:00", 0),
+    ("createdBefore", "9999-12-31T23:59:59-01:00", 1),
+    ("createdAfter", "0001-01-01T00:00:00+01:00", 1),
+    ("createdAfter", "9999-12-31T23:59:59-01:00", 0),
+])
+def test_a_real_date_time_whose_utc_is_beyond_years_1_to_9999_bounds_the_list_at_that_end(
+        bound: str, moment: str, orders: int, order_app: Flask) -> None:
+    # RFC 3339 times the document's `date-time` allows: no database keeps their UTC, but as a
+    # bound they mean the nearer end of time.
+    client = trusted(order_app.test_client())
+    assert client.post("/orders", json=VALID_BODIES["order"][0][2]).status_code == 202
+    response = client.get("/orders", query_string={bound: moment})
+    assert response.status_code == 200, response.get_json()
+    assert len(response.get_json()["orders"]) == orders
 
 
 @pytest.mark.parametrize(("service", "path", "body", "read_back"), [

@@ -21,7 +21,7 @@ from flask import Blueprint, Flask
 from pydantic import BaseModel, Field, ValidationError
 
 from glastonbury.json_schema import DocumentedJsonSchema
-from glastonbury.openapi import REF_TEMPLATE, Answer, Api, Operation
+from glastonbury.openapi import REF_TEMPLATE, Answer, Api, Link, Operation
 from inventory_service.entrypoints import flask_app as inventory_app
 from inventory_service.entrypoints import openapi as inventory_openapi
 from order_service.entrypoints import flask_app as order_app
@@ -170,8 +170,12 @@ def test_text_a_database_stores_is_documented_without_nul_and_amounts_as_json_nu
 def test_secured_routes_carry_their_callers_and_a_401() -> None:
     document = order_openapi.API.document(order_app.routes)
     listing = document["paths"]["/orders"]["get"]
-    assert listing["security"] == [{"bearer": []}] and "401" in listing["responses"]
+    assert listing["security"] == [{"orchestrator": []}, {"admin": []}]
+    assert "401" in listing["responses"]
     assert "orchestrator or admin" in listing["description"]
+    outcome = document["paths"]["/orders/{orderId}/outcome"]["post"]
+    assert outcome["security"] == [{"orchestrator": []}]
+    assert set(document["components"]["securitySchemes"]) == {"orchestrator", "admin"}
     placing = document["paths"]["/orders"]["post"]
     assert "security" not in placing and "401" not in placing["responses"]
 
@@ -193,3 +197,23 @@ def test_an_answer_is_documented_by_the_model_that_builds_it() -> None:
     answer = document["paths"]["/healthz"]["get"]["responses"]["200"]
     schema = schema_of(document, answer["content"]["application/json"]["schema"])
     assert schema["properties"] == {"pong": {"type": "integer"}}
+
+
+def test_an_answer_links_to_the_operations_that_may_follow_it_by_their_operation_ids() -> None:
+    document = inventory_openapi.API.document(inventory_app.api)
+    operation_ids = {operation["operationId"] for item in document["paths"].values()
+                     for operation in item.values()}
+    held = document["paths"]["/reservations/{orderId}"]["put"]["responses"]["201"]["links"]
+    assert {link["operationId"] for link in held.values()} == {
+        "getReservation", "confirm", "release"} <= operation_ids
+    assert all(link["parameters"] == {"orderId": "$request.path.orderId"}
+               for link in held.values())
+
+
+def test_a_link_to_an_undeclared_operation_cannot_be_documented() -> None:
+    operations = dict(inventory_openapi.API.operations)
+    reserve = operations["reserve"]
+    operations["reserve"] = replace(reserve, answers={**reserve.answers, 201: replace(
+        reserve.answers[201], links={"nowhere": Link("no_such_view", {})})})
+    with pytest.raises(LookupError, match="no_such_view"):
+        replace(inventory_openapi.API, operations=operations).document(inventory_app.api)
