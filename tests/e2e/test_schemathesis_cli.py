@@ -1,10 +1,11 @@
 """schemathesis' own command line with every check, against each service as `make up` runs it.
 
 The services run on a stack of their own: the fuzzer changes the catalogue's prices and limits
-and records orders' outcomes, which the other end-to-end tests must not meet. Only what the
-services need runs (Redis for the order intake; no Kafka, workers or relay: no saga moves, and
-none needs to). The command reads the project's `schemathesis.toml` (each caller's token, and
-what the documents cannot say), as a developer's run from the repository does.
+and records orders' outcomes, which the other end-to-end tests must not meet. The sagas run
+(a worker, the relay, the bridge), so that an order the fuzzer placed ends and a `?wait=` on it
+is answered soon; beat and the dashboard do not. The command reads the project's
+`schemathesis.toml` (each caller's token, and what the documents cannot say), as a developer's
+run from the repository does.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 @pytest.fixture(scope="module")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     stack = Stack(tmp_path_factory.mktemp("fuzzed"))
-    stack.start("redis", "order", "inventory", "payment")
+    stack.start("redis", "kafka", "order", "inventory", "payment", "payment_relay", "worker",
+                "bridge")
     try:
         stack.wait_until_ready()
         yield stack
