@@ -190,7 +190,8 @@ class ChaosRun:
                 self._place_all(planned, placing, killer)
                 self._note_placing(placing, killer)
         finally:
-            with self.progress.phase("the killer's last round"):   # it ends its round: ~20 s at most
+            # The killer ends its round: ~20 s at most.
+            with self.progress.phase("the killer's last round"):
                 killer.stop()
         chaos_ended = time.monotonic()
         with self.progress.phase("every part back"):
