@@ -27,7 +27,7 @@ from glastonbury.db import make_engine
 from glastonbury.migrate import upgrade
 from orchestrator.adapters import saga_views
 from orchestrator.adapters.saga_metrics import SagaCollector
-from orchestrator.adapters.store import SagaStore
+from orchestrator.adapters.store import SCHEMA, SagaStore
 from orchestrator.entrypoints.dashboard import diagram
 from tests.conftest import fresh_postgres_database
 
@@ -75,7 +75,7 @@ def main() -> None:
     with fresh_postgres_database() as url:
         engine = make_engine(url)
         try:
-            upgrade(engine, "orchestrator", revision="0003")   # before the step totals
+            upgrade(engine, SCHEMA, revision="0003")   # before the step totals
             began = time.perf_counter()
             with engine.begin() as connection:
                 for statement in FILL.split(";"):
@@ -83,7 +83,7 @@ def main() -> None:
                         connection.execute(text(statement), {"sagas": args.sagas})
             filled_s = time.perf_counter() - began
             began = time.perf_counter()
-            upgrade(engine, "orchestrator")
+            upgrade(engine, SCHEMA)
             migrated_s = time.perf_counter() - began
             report = measure(engine) | {"sagas": args.sagas, "step_records": 4 * args.sagas,
                                         "fill_s": round(filled_s, 1),

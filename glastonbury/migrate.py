@@ -2,8 +2,11 @@
 
 Each service has its own migration history (`<service>/migrations/`) and its own version table
 (`alembic_version_<service>`), so the four can share one database as well as have one each.
-`make up`, the test stacks and docker-compose's one-shot `migrate` job upgrade every database
-before any part starts; each process upgrades its own on start too, which at head is one read.
+A service hands the migrator its `Schema` (its tables and the folder of its migrations) from its
+own code, `upgrade(engine, SCHEMA)`: each process upgrades its own database on start, which at
+head is one read. `make up`, the test stacks and docker-compose's one-shot `migrate` job upgrade
+every database before any part starts: this command finds each schema where glastonbury.topology
+names it, importing it by that name as it runs, so that the shared kernel imports no service.
 
     python -m glastonbury.migrate                      # upgrade every database to head
     python -m glastonbury.migrate current              # where each database stands
@@ -15,11 +18,13 @@ before any part starts; each process upgrades its own on start too, which at hea
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 import time
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,17 +32,12 @@ from sqlalchemy import MetaData, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from glastonbury import settings
+from glastonbury import settings, topology
 from glastonbury.db import make_engine
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
-ROOT = Path(__file__).resolve().parent.parent
-# Each service database and the package whose `migrations/` folder holds its history.
-PACKAGES = {"order": "order_service", "inventory": "inventory_service",
-            "payment": "payment_service", "orchestrator": "orchestrator"}
-SERVICES = tuple(PACKAGES)
 log = logging.getLogger(__name__)
 # Alembic narrates every connection it configures; this module says what it changed instead.
 logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -45,19 +45,30 @@ logging.getLogger("alembic").setLevel(logging.WARNING)
 BASELINE = "0001"
 
 
-def service_options(service: str) -> tuple[MetaData, str]:
-    """The service's tables (its models) and the name of its alembic version table."""
-    if service == "order":
-        from order_service.adapters.tables import metadata
-    elif service == "inventory":
-        from inventory_service.adapters.tables import metadata
-    elif service == "payment":
-        from payment_service.adapters.tables import metadata
-    elif service == "orchestrator":
-        from orchestrator.adapters.store import metadata
-    else:
-        raise ValueError(f"no such service: {service!r} (one of {', '.join(SERVICES)})")
-    return metadata, f"alembic_version_{service}"
+@dataclass(frozen=True)
+class Schema:
+    """A service database's schema as its service hands it to the migrator: its tables (the
+    models, what the migrations are checked against) and the folder of its migrations."""
+
+    name: str
+    metadata: MetaData
+    migrations: Path
+
+    @property
+    def version_table(self) -> str:
+        """Alembic's table of the revision this schema is at (one per service)."""
+        return f"alembic_version_{self.name}"
+
+
+def schema(name: str) -> Schema:
+    """The schema of the service database `name`, where the topology says its service declares
+    it; imported now, by name: the migrator imports no service."""
+    if name not in topology.DATABASES:
+        raise ValueError(f"no such database: {name!r} (one of {', '.join(topology.DATABASES)})")
+    module, attribute = topology.DATABASES[name].split(":")
+    found = getattr(importlib.import_module(module), attribute)
+    assert isinstance(found, Schema) and found.name == name, f"{module}.{attribute}: {found!r}"
+    return found
 
 
 def include_only(metadata: MetaData) -> Callable[..., bool]:
@@ -70,79 +81,75 @@ def include_only(metadata: MetaData) -> Callable[..., bool]:
     return include
 
 
-def alembic_config(service: str, connection: Connection | None = None) -> Config:
+def alembic_config(schema: Schema, connection: Connection | None = None) -> Config:
     from alembic.config import Config
 
-    service_options(service)  # an unknown service fails here, with the list of known ones
     config = Config()
-    config.set_main_option("script_location", str(ROOT / "glastonbury" / "migrations"))
-    config.set_main_option("version_locations", str(migrations_folder(service)))
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.set_main_option("version_locations", str(schema.migrations))
     config.set_main_option("path_separator", "os")
-    config.set_main_option("service", service)
+    config.attributes["schema"] = schema
     config.attributes["connection"] = connection
     return config
 
 
-def migrations_folder(service: str) -> Path:
-    return ROOT / PACKAGES[service] / "migrations"
-
-
-def head_revision(service: str) -> str:
+def head_revision(schema: Schema) -> str:
     from alembic.script import ScriptDirectory
 
-    head = ScriptDirectory.from_config(alembic_config(service)).get_current_head()
-    assert head is not None, f"{service} has no migrations"
+    head = ScriptDirectory.from_config(alembic_config(schema)).get_current_head()
+    assert head is not None, f"{schema.name} has no migrations"
     return head
 
 
-def current_revision(connection: Connection, service: str) -> str | None:
+def current_revision(connection: Connection, schema: Schema) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
-    _, version_table = service_options(service)
-    context = MigrationContext.configure(connection, opts={"version_table": version_table})
+    context = MigrationContext.configure(connection,
+                                         opts={"version_table": schema.version_table})
     return context.get_current_revision()
 
 
-def upgrade(engine: Engine, service: str, revision: str = "head", attempts: int = 5) -> None:
+def upgrade(engine: Engine, schema: Schema, revision: str = "head", attempts: int = 5) -> None:
     """Bring the service's database to `revision`; at head already, this is one read.
 
     Processes starting together may all try: on PostgreSQL an advisory lock lets one migrate
     while the others wait and then find the work done; SQLite's write lock does the same."""
-    head = head_revision(service)
+    head = head_revision(schema)
     target = head if revision == "head" else revision
 
     def run(connection: Connection) -> None:
         from alembic import command
 
-        config = alembic_config(service, connection)
-        if _made_before_migrations(connection, service):
+        config = alembic_config(schema, connection)
+        if _made_before_migrations(connection, schema):
             command.stamp(config, BASELINE)
-            log.info("the %s database predates migrations: taken to be at %s", service, BASELINE)
-        current = current_revision(connection, service)
+            log.info("the %s database predates migrations: taken to be at %s", schema.name,
+                     BASELINE)
+        current = current_revision(connection, schema)
         if current != target:
             command.upgrade(config, target)
-            log.info("migrated the %s database from %s to %s", service, current or "nothing",
-                     target)
+            log.info("migrated the %s database from %s to %s", schema.name,
+                     current or "nothing", target)
 
     def at_target() -> bool:
         with engine.connect() as connection:
-            return current_revision(connection, service) == target
+            return current_revision(connection, schema) == target
 
-    _with_the_lock(engine, service, run, attempts, done=at_target)
+    _with_the_lock(engine, schema, run, attempts, done=at_target)
 
 
-def downgrade(engine: Engine, service: str, revision: str, attempts: int = 5) -> None:
+def downgrade(engine: Engine, schema: Schema, revision: str, attempts: int = 5) -> None:
     def run(connection: Connection) -> None:
         from alembic import command
 
-        command.downgrade(alembic_config(service, connection), revision)
-        log.info("the %s database is back at %s", service, revision)
-    _with_the_lock(engine, service, run, attempts)
+        command.downgrade(alembic_config(schema, connection), revision)
+        log.info("the %s database is back at %s", schema.name, revision)
+    _with_the_lock(engine, schema, run, attempts)
 
 
-def _with_the_lock(engine: Engine, service: str, work: Callable[[Connection], None],
+def _with_the_lock(engine: Engine, schema: Schema, work: Callable[[Connection], None],
                    attempts: int, done: Callable[[], bool] = lambda: False) -> None:
-    """`work` in one transaction holding the service's migration lock, unless `done()` first
+    """`work` in one transaction holding the schema's migration lock, unless `done()` first
     (a read) says there is nothing to do. A database still starting, or SQLite refusing a
     connection outright while another process sets it up ("database is locked" without
     waiting), is tried again."""
@@ -152,7 +159,7 @@ def _with_the_lock(engine: Engine, service: str, work: Callable[[Connection], No
                 return
             with engine.begin() as connection:
                 if connection.dialect.name == "postgresql":
-                    key = zlib.crc32(f"glastonbury.migrate.{service}".encode())
+                    key = zlib.crc32(f"glastonbury.migrate.{schema.name}".encode())
                     connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
                 work(connection)
             return
@@ -162,22 +169,21 @@ def _with_the_lock(engine: Engine, service: str, work: Callable[[Connection], No
             time.sleep(0.5 * (attempt + 1))
 
 
-def _made_before_migrations(connection: Connection, service: str) -> bool:
-    """Tables of the service's but no version table: made by `create_all` before migrations."""
-    metadata, version_table = service_options(service)
+def _made_before_migrations(connection: Connection, schema: Schema) -> bool:
+    """Tables of the schema's but no version table: made by `create_all` before migrations."""
     existing = set(inspect(connection).get_table_names())
-    return version_table not in existing and bool(existing & set(metadata.tables))
+    return schema.version_table not in existing and bool(existing & set(schema.metadata.tables))
 
 
 def migrate(attempts: int = 30) -> None:
-    """Every service database (`<SERVICE>_DATABASE_URL`) to head."""
-    for service in SERVICES:
-        engine = make_engine(settings.database_url(service))
+    """Every service database (`<NAME>_DATABASE_URL`) to head."""
+    for name in topology.DATABASES:
+        engine = make_engine(settings.database_url(name))
         try:
-            upgrade(engine, service, attempts=attempts)
+            upgrade(engine, schema(name), attempts=attempts)
         finally:
             engine.dispose()
-        log.info("the %s database is at head", service)
+        log.info("the %s database is at head", name)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -189,14 +195,14 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("upgrade", help="every database to head (the default)")
     commands.add_parser("current", help="the revision each database is at")
-    history = commands.add_parser("history", help="a service's migrations")
-    history.add_argument("service", choices=SERVICES)
+    history = commands.add_parser("history", help="a database's migrations")
+    history.add_argument("database", choices=topology.DATABASES)
     revision = commands.add_parser(
         "revision", help="a new migration, autogenerated from the models against the database")
-    revision.add_argument("service", choices=SERVICES)
+    revision.add_argument("database", choices=topology.DATABASES)
     revision.add_argument("-m", "--message", required=True)
-    down = commands.add_parser("downgrade", help="a service's database back to a revision")
-    down.add_argument("service", choices=SERVICES)
+    down = commands.add_parser("downgrade", help="a database back to a revision")
+    down.add_argument("database", choices=topology.DATABASES)
     down.add_argument("revision")
     args = parser.parse_args(argv)
 
@@ -205,21 +211,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in (None, "upgrade"):
         migrate()
     elif args.command == "current":
-        for service in SERVICES:
-            engine = make_engine(settings.database_url(service))
+        for name in topology.DATABASES:
+            engine = make_engine(settings.database_url(name))
             with engine.connect() as connection:
-                print(f"{service}: {current_revision(connection, service) or 'none'}"
-                      f" (head {head_revision(service)})")
+                print(f"{name}: {current_revision(connection, schema(name)) or 'none'}"
+                      f" (head {head_revision(schema(name))})")
             engine.dispose()
     elif args.command == "history":
-        command.history(alembic_config(args.service))
+        command.history(alembic_config(schema(args.database)))
     elif args.command == "revision":
-        number = len(list(migrations_folder(args.service).glob("[0-9]*.py"))) + 1
-        command.revision(alembic_config(args.service), message=args.message, autogenerate=True,
+        chosen = schema(args.database)
+        number = len(list(chosen.migrations.glob("[0-9]*.py"))) + 1
+        command.revision(alembic_config(chosen), message=args.message, autogenerate=True,
                          rev_id=f"{number:04d}")
     elif args.command == "downgrade":
-        engine = make_engine(settings.database_url(args.service))
-        downgrade(engine, args.service, args.revision)
+        engine = make_engine(settings.database_url(args.database))
+        downgrade(engine, schema(args.database), args.revision)
         engine.dispose()
     return 0
 

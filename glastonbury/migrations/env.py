@@ -1,7 +1,8 @@
 """Alembic's environment for every service database (see glastonbury.migrate).
 
-`glastonbury.migrate` hands in the connection, the service's tables and its version table; run
-through the `alembic` command line instead, this file connects to `<SERVICE>_DATABASE_URL`.
+`glastonbury.migrate` hands in the service's schema (its tables, hence its version table) and,
+to migrate, the connection; without one (`revision`'s autogenerate), this file connects to the
+schema's `<NAME>_DATABASE_URL`.
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ from typing import Any, Literal
 from alembic import context
 from sqlalchemy.types import TypeDecorator
 
-from glastonbury.migrate import include_only, service_options
+from glastonbury.migrate import Schema, include_only
 
 config = context.config
-service = config.get_main_option("service") or ""
-metadata, version_table = service_options(service)
+schema: Schema = config.attributes["schema"]
 
 
 def render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
@@ -27,8 +27,9 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[Fal
 
 
 def run(connection) -> None:  # type: ignore[no-untyped-def]
-    context.configure(connection=connection, target_metadata=metadata,
-                      version_table=version_table, include_object=include_only(metadata),
+    context.configure(connection=connection, target_metadata=schema.metadata,
+                      version_table=schema.version_table,
+                      include_object=include_only(schema.metadata),
                       # SQLite alters a table by copying it: let autogenerate and ops do that.
                       render_as_batch=connection.dialect.name == "sqlite",
                       compare_type=True, render_item=render_item)
@@ -43,7 +44,7 @@ else:
     from glastonbury import settings
     from glastonbury.db import make_engine
 
-    engine = make_engine(settings.database_url(service))
+    engine = make_engine(settings.database_url(schema.name))
     with engine.begin() as own_connection:
         run(own_connection)
     engine.dispose()

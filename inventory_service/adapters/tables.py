@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import (
     CheckConstraint,
     Column,
@@ -14,6 +16,7 @@ from sqlalchemy import (
     Uuid,
 )
 
+from glastonbury.migrate import Schema
 from inventory_service.domain.model import DEFAULT_MAX_PER_CUSTOMER, DEFAULT_MAX_PER_ORDER
 
 # Ticket names and statuses are bounded so the same schema fits SQLite and PostgreSQL alike.
@@ -22,6 +25,9 @@ MAX_AVAILABLE = 2**31 - 1  # PostgreSQL INTEGER
 MAX_PRICE = 10**9 - 1       # NUMERIC(12, 2)
 
 metadata = MetaData()
+# The migrator's: each process upgrades its database to it on start, and `python -m
+# glastonbury.migrate` finds it by this name, which glastonbury.topology gives.
+SCHEMA = Schema("inventory", metadata, Path(__file__).resolve().parents[1] / "migrations")
 
 tickets = Table(
     "tickets",

@@ -20,6 +20,7 @@ from glastonbury.migrate import upgrade
 from glastonbury.process import tune_garbage_collector
 from glastonbury.web import (ApiError, DecimalJSONProvider, database_health, error_response,
                              install_json_errors, install_order_trail, json_object, validated)
+from inventory_service.adapters.tables import SCHEMA
 from inventory_service.domain.exceptions import InventoryError
 from inventory_service.entrypoints.errors import api_error, parse_uuid
 from inventory_service.entrypoints.openapi import API
@@ -45,7 +46,7 @@ def create_app(database_url: str | None = None,
     """The app on `database_url` (default `INVENTORY_DATABASE_URL`), schema created and seeded;
     `tokens` by caller (default: from the environment)."""
     engine = make_engine(database_url or settings.database_url("inventory"))
-    upgrade(engine, "inventory")
+    upgrade(engine, SCHEMA)
     services.seed_default_tickets(SqlAlchemyUnitOfWork(engine))
     app = Flask(__name__)
     app.json = DecimalJSONProvider(app)

@@ -24,6 +24,7 @@ from decimal import Decimal
 from dataclasses import dataclass, field
 
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (Boolean, Column, ColumnElement, DateTime, Float, Index, Integer, MetaData,
@@ -35,11 +36,14 @@ from sqlalchemy.exc import IntegrityError
 
 from glastonbury.clock import utc_now
 from glastonbury.db import make_engine, reading
-from glastonbury.migrate import upgrade
+from glastonbury.migrate import Schema, upgrade
 from orchestrator.domain.model import LIVE, OrderLine, OrderPlaced, Saga, SagaState, StepRecord
 from orchestrator.domain.steps import GAVE_UP_OUTCOME, step_failed
 
 metadata = MetaData()
+# The migrator's: a store upgrades its database to it on connecting, and `python -m
+# glastonbury.migrate` finds it by this name, which glastonbury.topology gives.
+SCHEMA = Schema("orchestrator", metadata, Path(__file__).resolve().parents[1] / "migrations")
 
 sagas = Table(
     "sagas", metadata,
@@ -293,7 +297,7 @@ class SagaStore:
     @classmethod
     def connect(cls, url: str) -> SagaStore:
         engine = make_engine(url)
-        upgrade(engine, "orchestrator")
+        upgrade(engine, SCHEMA)
         return cls(engine)
 
     @contextmanager

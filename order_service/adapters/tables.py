@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -20,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 
 from glastonbury.db import UtcDateTime
+from glastonbury.migrate import Schema
 from order_service.domain.model import money
 
 
@@ -37,6 +39,9 @@ class Money(TypeDecorator[Decimal]):
 
 
 metadata = MetaData()
+# The migrator's: each process upgrades its database to it on start, and `python -m
+# glastonbury.migrate` finds it by this name, which glastonbury.topology gives.
+SCHEMA = Schema("order", metadata, Path(__file__).resolve().parents[1] / "migrations")
 
 orders = Table(
     "orders",

@@ -36,6 +36,7 @@ from glastonbury.web import (
     validated,
 )
 from order_service.adapters.saga_starter import CelerySagaStarter, SagaStarter
+from order_service.adapters.tables import SCHEMA
 from order_service.adapters.catalogue import Catalogue, HttpCatalogue
 from order_service.adapters.rate_limits import (ADDRESS, CUSTOMER, CountedLimits, IntakeLimits,
                                                 Refusal)
@@ -72,7 +73,7 @@ def create_app(database_url: str | None = None, saga_starter: SagaStarter | None
     `catalogue` defaults to the inventory's; `tokens` (by caller) to the environment's;
     `limits` to the settings' counted in Redis."""
     engine = make_engine(database_url or settings.database_url("order"))
-    upgrade(engine, "order")
+    upgrade(engine, SCHEMA)
     app = Flask(__name__)
     app.url_map.merge_slashes = False  # "//" would redirect with an HTML body; 404 JSON instead
     app.json = DecimalJSONProvider(app)

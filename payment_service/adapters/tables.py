@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 
 from sqlalchemy import (
     Column,
@@ -15,8 +16,12 @@ from sqlalchemy import (
 )
 
 from glastonbury.db import UtcDateTime
+from glastonbury.migrate import Schema
 
 metadata = MetaData()
+# The migrator's: each process upgrades its database to it on start, and `python -m
+# glastonbury.migrate` finds it by this name, which glastonbury.topology gives.
+SCHEMA = Schema("payment", metadata, Path(__file__).resolve().parents[1] / "migrations")
 
 
 payments = Table(

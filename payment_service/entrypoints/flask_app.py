@@ -22,6 +22,7 @@ from glastonbury.auth import ADMIN, ORCHESTRATOR, install_credentials, requires
 from glastonbury.web import (ApiError, database_health, error_response, install_json_errors,
                              install_order_trail, json_object, validated)
 from payment_service.adapters.relay_wake import RelayNudger
+from payment_service.adapters.tables import SCHEMA
 from payment_service.entrypoints.openapi import API
 from payment_service.entrypoints.schemas import (
     MAX_ORDERS_ASKED,
@@ -48,7 +49,7 @@ def create_app(database_url: str | None = None,
     install_credentials(app, tokens)
     install_order_trail(app)
     engine = make_engine(database_url or settings.database_url("payment"))
-    upgrade(engine, "payment")
+    upgrade(engine, SCHEMA)
     app.extensions["payment_engine"] = engine
     app.extensions["relay_nudger"] = RelayNudger(settings.payment_relay_wake_address())
     app.register_blueprint(api)

@@ -27,6 +27,7 @@ from glastonbury.process import tune_garbage_collector
 from payment_service import config
 from payment_service.adapters.kafka_publisher import KafkaPublisher
 from payment_service.adapters.relay_wake import RelayNudger, WakeListener
+from payment_service.adapters.tables import SCHEMA
 from payment_service.domain.gateway import GatewayRules
 from payment_service.service_layer import services
 from payment_service.service_layer.unit_of_work import SqlAlchemyUnitOfWork, UnitOfWork
@@ -154,7 +155,7 @@ def main() -> None:
     servers = settings.kafka_bootstrap_servers()
     publisher = None
     try:
-        retry_until_done(stop, "migrating the database", lambda: upgrade(engine, "payment"))
+        retry_until_done(stop, "migrating the database", lambda: upgrade(engine, SCHEMA))
         retry_until_done(stop, "creating the topics",
                          lambda: wait_for_topics(servers, results_topics()))
         key = secret("PAYMENT_RESULTS_SIGNING_KEY")

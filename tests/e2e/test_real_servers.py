@@ -16,7 +16,8 @@ import pytest
 import redis
 from sqlalchemy import create_engine, inspect
 
-from glastonbury.migrate import SERVICES, current_revision, head_revision
+from glastonbury.migrate import current_revision, head_revision, schema
+from glastonbury.topology import DATABASES
 from tests.conftest import fresh_postgres_database
 from tests.e2e.conftest import DAY_ONE, Client
 from tests.e2e.stack import Stack
@@ -48,7 +49,7 @@ def redis_server() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def real_stack(tmp_path_factory: pytest.TempPathFactory, database_url: str,
                redis_server: str) -> Iterator[Stack]:
-    databases = {f"{service.upper()}_DATABASE_URL": database_url for service in SERVICES}
+    databases = {f"{name.upper()}_DATABASE_URL": database_url for name in DATABASES}
     running = Stack(Path(tmp_path_factory.mktemp("real-stack")), REDIS_URL=redis_server,
                     **databases)
     assert "redis" not in running.parts, "the embedded Redis runs beside the real one"
@@ -72,11 +73,11 @@ def test_every_database_is_migrated_on_the_real_server(client: Client,
     try:
         tables = set(inspect(engine).get_table_names())
         with engine.connect() as connection:
-            revisions = {service: current_revision(connection, service) for service in SERVICES}
+            revisions = {name: current_revision(connection, schema(name)) for name in DATABASES}
     finally:
         engine.dispose()
     assert {"orders", "tickets", "payments", "sagas"} <= tables
-    assert revisions == {service: head_revision(service) for service in SERVICES}
+    assert revisions == {name: head_revision(schema(name)) for name in DATABASES}
 
 
 def test_the_briefs_order_completes(client: Client) -> None:

@@ -18,15 +18,18 @@ from sqlalchemy.engine import Engine
 from glastonbury.db import make_engine
 from glastonbury.migrate import (
     BASELINE,
-    SERVICES,
+    Schema,
     current_revision,
     downgrade,
     head_revision,
     include_only,
-    service_options,
+    schema,
     upgrade,
 )
+from glastonbury.topology import DATABASES
 from orchestrator.adapters.store import DURATION_BUCKETS, SagaStore, saga_steps
+
+ORDER, INVENTORY, ORCHESTRATOR = schema("order"), schema("inventory"), schema("orchestrator")
 
 
 @pytest.fixture
@@ -36,61 +39,63 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def differences(engine: Engine, service: str) -> list[object]:
+def differences(engine: Engine, service: Schema) -> list[object]:
     """What autogenerate would write for the service: nothing, when models and migrations agree."""
-    metadata, version_table = service_options(service)
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={
-            "version_table": version_table, "compare_type": True,
-            "include_object": include_only(metadata)})
-        return list(compare_metadata(context, metadata))
+            "version_table": service.version_table, "compare_type": True,
+            "include_object": include_only(service.metadata)})
+        return list(compare_metadata(context, service.metadata))
 
 
-def revision(engine: Engine, service: str) -> str | None:
+def revision(engine: Engine, service: Schema) -> str | None:
     with engine.connect() as connection:
         return current_revision(connection, service)
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_the_migrations_build_what_the_models_describe(engine: Engine, service: str) -> None:
+@pytest.fixture(params=list(DATABASES))
+def service(request: pytest.FixtureRequest) -> Schema:
+    """Each service's schema, found as `python -m glastonbury.migrate` finds it."""
+    return schema(request.param)
+
+
+def test_the_migrations_build_what_the_models_describe(engine: Engine, service: Schema) -> None:
     upgrade(engine, service)
     assert revision(engine, service) == head_revision(service)
     assert differences(engine, service) == []
 
 
 def test_the_check_notices_a_schema_that_drifted_from_the_models(engine: Engine) -> None:
-    upgrade(engine, "order")
+    upgrade(engine, ORDER)
     with engine.begin() as connection:
         connection.execute(text("DROP INDEX ix_orders_created_at_id"))
-    assert [difference[0] for difference in differences(engine, "order")] == ["add_index"]
+    assert [difference[0] for difference in differences(engine, ORDER)] == ["add_index"]
 
 
 def test_four_services_share_one_database_each_with_its_own_history(engine: Engine) -> None:
-    for service in SERVICES:
+    services = [schema(name) for name in DATABASES]
+    for service in services:
         upgrade(engine, service)
-    for service in SERVICES:
+    for service in services:
         assert revision(engine, service) == head_revision(service)
-        assert differences(engine, service) == [], f"{service} sees its neighbours' tables"
+        assert differences(engine, service) == [], f"{service.name} sees its neighbours' tables"
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_every_migration_goes_down_to_nothing_and_back_up(engine: Engine, service: str) -> None:
+def test_every_migration_goes_down_to_nothing_and_back_up(engine: Engine,
+                                                          service: Schema) -> None:
     upgrade(engine, service)
     downgrade(engine, service, "base")
-    metadata, _ = service_options(service)
-    assert not set(inspect(engine).get_table_names()) & set(metadata.tables)
+    assert not set(inspect(engine).get_table_names()) & set(service.metadata.tables)
     upgrade(engine, service)
     assert differences(engine, service) == []
 
 
-@pytest.mark.parametrize("service", SERVICES)
 def test_a_database_made_before_migrations_is_taken_up_with_its_rows(engine: Engine,
-                                                                     service: str) -> None:
+                                                                     service: Schema) -> None:
     # As every process's `create_all` made it before migrations: the baseline, no version table.
     upgrade(engine, service, revision=BASELINE)
-    _, version_table = service_options(service)
     with engine.begin() as connection:
-        connection.execute(text(f"DROP TABLE {version_table}"))
+        connection.execute(text(f"DROP TABLE {service.version_table}"))
         connection.execute(text("CREATE TABLE canary (id INTEGER PRIMARY KEY)"))
         connection.execute(text("INSERT INTO canary VALUES (1)"))
     upgrade(engine, service)
@@ -102,13 +107,13 @@ def test_a_database_made_before_migrations_is_taken_up_with_its_rows(engine: Eng
 
 def test_an_inventory_from_before_prices_gets_the_price_column_and_the_day_one_price(
         engine: Engine) -> None:
-    upgrade(engine, "inventory", revision=BASELINE)
+    upgrade(engine, INVENTORY, revision=BASELINE)
     with engine.begin() as connection:
         connection.execute(text(
             "INSERT INTO tickets (id, name, available) VALUES (:day_one, 'day-one', 10), "
             "(:other, 'other', 5)"), {"day_one": "8d2b34e1ad2c4b2d8cde9d3c8e7a6b10",
                                       "other": "1f0e2d3c4b5a69788796a5b4c3d2e1f0"})
-    upgrade(engine, "inventory")
+    upgrade(engine, INVENTORY)
     with engine.connect() as connection:
         prices = dict(connection.execute(text("SELECT name, price FROM tickets")).all())
     assert {name: None if price is None else Decimal(str(price))
@@ -120,7 +125,7 @@ def test_an_inventory_from_before_limits_gets_the_default_limits_and_counts_no_o
     from inventory_service.service_layer import services
     from inventory_service.service_layer.unit_of_work import SqlAlchemyUnitOfWork
 
-    upgrade(engine, "inventory", revision="0002")
+    upgrade(engine, INVENTORY, revision="0002")
     ticket, order = "1f0e2d3c4b5a69788796a5b4c3d2e1f0", "8d2b34e1ad2c4b2d8cde9d3c8e7a6b10"
     with engine.begin() as connection:
         connection.execute(text("INSERT INTO tickets (id, name, available, price) "
@@ -129,7 +134,7 @@ def test_an_inventory_from_before_limits_gets_the_default_limits_and_counts_no_o
                                 "VALUES (:order, 'HELD')"), {"order": order})
         connection.execute(text("INSERT INTO reservation_lines (order_id, ticket_id, quantity) "
                                 "VALUES (:order, :ticket, 2)"), {"order": order, "ticket": ticket})
-    upgrade(engine, "inventory")
+    upgrade(engine, INVENTORY)
     uow = SqlAlchemyUnitOfWork(engine)
     limits = services.get_ticket(uow, uuid.UUID(ticket)).limits
     assert (limits.per_order, limits.per_customer) == (6, 6)
@@ -147,7 +152,7 @@ def test_processes_starting_together_migrate_once_and_all_start(database_url: st
 
     def start(engine: Engine) -> None:
         try:
-            upgrade(engine, "orchestrator")
+            upgrade(engine, ORCHESTRATOR)
         except BaseException as error:  # noqa: BLE001 -- reported below, with the others
             failures.append(error)
 
@@ -158,7 +163,7 @@ def test_processes_starting_together_migrate_once_and_all_start(database_url: st
         thread.join(60)
     try:
         assert failures == []
-        assert revision(engines[0], "orchestrator") == head_revision("orchestrator")
+        assert revision(engines[0], ORCHESTRATOR) == head_revision(ORCHESTRATOR)
     finally:
         for engine in engines:
             engine.dispose()
@@ -166,7 +171,7 @@ def test_processes_starting_together_migrate_once_and_all_start(database_url: st
 
 def test_a_saga_store_from_before_step_totals_gets_the_totals_of_its_step_records(
         engine: Engine) -> None:
-    upgrade(engine, "orchestrator", revision="0003")
+    upgrade(engine, ORCHESTRATOR, revision="0003")
     ended = [("o1", "reserve_tickets", 0.02, "reserved"), ("o2", "reserve_tickets", 0.02,
                                                             "out_of_stock"),
              ("o1", "await_payment", 2.0, "approved"), ("o1", "finalise_order", 0.3, "failed")]
@@ -178,7 +183,7 @@ def test_a_saga_store_from_before_step_totals_gets_the_totals_of_its_step_record
             for order_id, name, took, outcome in ended])
         connection.execute(insert(saga_steps).values(   # still running: not a finished run
             order_id="o3", name="reserve_tickets", started_at=began, attempts=2))
-    upgrade(engine, "orchestrator")
+    upgrade(engine, ORCHESTRATOR)
     totals = SagaStore(engine).step_totals()
     assert {name: (t.passed, t.failed) for name, t in totals.items()} == {
         "reserve_tickets": (1, 1), "await_payment": (1, 0), "finalise_order": (0, 1)}

@@ -1,6 +1,6 @@
 """The four packages' layers and the direction of their imports (DEVELOPERS.md, "A service's
 layout"): entrypoints -> service layer -> adapters -> domain, never back up; the frameworks at
-the edge; the dev tools apart from the product."""
+the edge; the shared kernel below the services; the dev tools apart from the product."""
 
 from __future__ import annotations
 
@@ -72,4 +72,13 @@ def test_the_product_never_imports_the_dev_tools() -> None:
              for package in (*PACKAGES, "glastonbury")
              for path in (ROOT / package).rglob("*.py") if "migrations" not in path.parts
              for name in imports(path) if name.split(".")[0] in DEV_TOOLS}
+    assert not wrong, sorted(wrong)
+
+
+def test_the_shared_kernel_imports_no_service() -> None:
+    """glastonbury/ offers mechanisms that each service hands what it needs (a migrator given
+    each service's schema): a kernel importing a service would load it with every import."""
+    wrong = {f"{path.relative_to(ROOT)}: {name}"
+             for path in (ROOT / "glastonbury").rglob("*.py")
+             for name in imports(path) if name.split(".")[0] in PACKAGES}
     assert not wrong, sorted(wrong)

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from glastonbury.db import make_engine
 from glastonbury.migrate import upgrade
+from payment_service.adapters.tables import SCHEMA
 from payment_service.entrypoints.flask_app import create_app
 from payment_service.service_layer.unit_of_work import SqlAlchemyUnitOfWork
 from tests.conftest import SERVICE_TOKENS, trusted
@@ -48,7 +49,7 @@ def edge_client(tmp_path: Path) -> Iterator[FlaskClient]:
 def engine(database_url: str) -> Iterator[Engine]:
     """An engine on a fresh database with the payment tables."""
     engine = make_engine(database_url)
-    upgrade(engine, "payment")
+    upgrade(engine, SCHEMA)
     yield engine
     engine.dispose()
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from glastonbury.db import make_engine
 from glastonbury.migrate import upgrade
+from payment_service.adapters.tables import SCHEMA
 from payment_service.service_layer import services
 
 from .conftest import new_id, uow
@@ -29,7 +30,7 @@ def test_the_relay_process_publishes_a_decision_and_stops_cleanly_on_sigterm(
     try:
         # the API may create the tables before the relay does: both sides must cope
         engine = make_engine(database_url)
-        upgrade(engine, "payment")
+        upgrade(engine, SCHEMA)
         order_id = new_id()
         services.request_payment(uow(engine), order_id, new_id(), Decimal("20.00"))
         [record] = consume(kafka_servers, topic, 1)
