@@ -3,8 +3,8 @@
     python -m bench.run [--orders 400 --clients 16] [--burst 1000] [--one 100]
                         [--production] [--hold 10000] [--keep-logs DIR]
 
-Starts every Procfile part as `tests/e2e/stack.py` does (free ports, a temporary workdir) and a
-floor worker, then measures in one run, on the same Redis and worker settings:
+Starts every part of the topology as `tests/e2e/stack.py` does (free ports, a temporary
+workdir) and a floor worker, then measures in one run, on the same Redis and worker settings:
   1. one at a time: each order placed once the last ended; p50/p99 from `POST /orders` to the
      stored outcome;
   2. load: `--orders` orders from `--clients` concurrent clients; completed sagas per second
@@ -45,6 +45,7 @@ from sqlalchemy import create_engine, func, select
 from bench import floor
 from bench.driver import OrderDriver
 from bench.progress import Progress
+from glastonbury import settings, topology
 from orchestrator.adapters.store import sagas
 from tests.chaos.verdict import database_urls
 from tests.e2e.stack import RAISED_LIMITS, Stack, wait_for
@@ -121,8 +122,8 @@ def production_servers(cleanup: ExitStack, redis_url: str) -> dict[str, str]:
     except Exception as error:  # noqa: BLE001 - any reason: say it and stop
         sys.exit(f"--production needs PostgreSQL ({os.environ['TEST_DATABASE_URL']}) and "
                  f"Redis ({redis_url}); not measured: {error}")
-    urls = {f"{service}_DATABASE_URL": cleanup.enter_context(fresh_postgres_database())
-            for service in ("ORDER", "INVENTORY", "PAYMENT", "ORCHESTRATOR")}
+    urls = {settings.DATABASE_URLS[name].name: cleanup.enter_context(fresh_postgres_database())
+            for name in topology.DATABASES}
     redis.Redis.from_url(redis_url).flushdb()
     return urls | {"REDIS_URL": redis_url}
 
@@ -155,7 +156,7 @@ def measure(stack: Stack, options: argparse.Namespace,
         "one_at_a_time": options.one, "saga_hops": SAGA_HOPS,
         "production": options.production, "worker": stack.parts["worker"],
         "floor_worker": stack.parts["floor_worker"],
-        "services": {name: stack.parts[name] for name in ("order", "inventory", "payment")},
+        "services": {part.name: stack.parts[part.name] for part in topology.services()},
         "ticket_limits": driver.limits,   # raised: see OrderDriver.new_ticket
         **BENCH_SETTINGS}}
 

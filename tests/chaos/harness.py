@@ -13,6 +13,7 @@ then the orders still to end while the stack settles), with the time left.
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -26,13 +27,17 @@ from typing import Any
 import requests
 
 from bench.progress import Phase, Progress
+from glastonbury.topology import PARTS, instances, services
 from tests.chaos.verdict import TERMINAL, Snapshot, Verdict, database_urls, judge
 from tests.e2e.stack import RAISED_LIMITS, Stack, wait_for
 
 CUSTOMER = "e081ad0f-f83e-4f81-b2d7-23655ac04b8a"
 KINDS = ("approved", "declined", "out_of_stock")
-ALWAYS_KILLED = ("worker", "worker2", "bridge", "payment_relay")
-SERVICES = ("inventory", "payment", "order")   # granian: the whole process group
+# Each round kills every process that works on orders in the background (a database, no port:
+# each worker, the bridge, the relay) and one HTTP service (granian: the whole process group).
+ALWAYS_KILLED = tuple(name for part in PARTS.values() if part.database and not part.port
+                      for name in instances(part, dict(os.environ)))
+SERVICES = tuple(part.name for part in services())
 
 # The settings the issue asks for, each short so that repairs happen within the run:
 CHAOS_SETTINGS = {

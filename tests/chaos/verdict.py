@@ -28,13 +28,13 @@ from uuid import UUID
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 
+from glastonbury.topology import DATABASES
 from inventory_service.adapters.tables import (customer_holdings, reservation_lines,
                                                reservations, tickets)
 from order_service.adapters.tables import orders
 from orchestrator.adapters.store import sagas
 from payment_service.adapters.tables import payments
 
-SERVICES = ("order", "inventory", "payment", "orchestrator")
 TERMINAL = {"COMPLETED", "REJECTED", "PAYMENT_FAILED"}
 NO_MONEY_KEPT = {None, "DECLINED", "CANCELLED", "REFUNDED"}
 NO_TICKET_HELD = {None, "RELEASED"}
@@ -44,7 +44,7 @@ def database_urls(env: dict[str, str]) -> dict[str, str]:
     """Each service's database as the stack's parts see it (its own SQLite file by default)."""
     var = Path(env["GLASTONBURY_VAR"])
     urls = {}
-    for service in SERVICES:
+    for service in DATABASES:
         url = env.get(f"{service.upper()}_DATABASE_URL") or f"sqlite:///{var / service}.db"
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
