@@ -1,6 +1,6 @@
 # One image for every Glastonbury process: the three services (granian), the payment relay,
 # the orchestrator's Celery worker and beat, the Kafka bridge and Flower. docker-compose.yml
-# chooses the process with `command`, the same commands as the Procfile.
+# chooses the process with `command`: each part's command as glastonbury/topology.py declares it.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
