@@ -27,7 +27,8 @@ from glastonbury.db import make_engine
 from glastonbury.migrate import upgrade
 from orchestrator.adapters import saga_views
 from orchestrator.adapters.saga_metrics import SagaCollector
-from orchestrator.adapters.store import SCHEMA, SagaStore
+from orchestrator.adapters import reconciler_queries, saga_list
+from orchestrator.adapters.tables import SCHEMA
 from orchestrator.entrypoints.dashboard import diagram
 from tests.conftest import fresh_postgres_database
 
@@ -101,7 +102,6 @@ def main() -> None:
 def measure(engine: Any) -> dict[str, Any]:
     registry = CollectorRegistry()
     registry.register(SagaCollector(lambda: engine))
-    store = SagaStore(engine)
     return {"ms": {
         "prometheus scrape": timed(lambda: generate_latest(registry)),
         "dashboard: step figures": timed(lambda: saga_views.step_figures(engine, diagram.STEPS)),
@@ -111,10 +111,13 @@ def measure(engine: Any) -> dict[str, Any]:
         "dashboard: latest sagas": timed(lambda: saga_views.find_sagas(engine, STUCK_AFTER)),
         "dashboard: sagas with a failed step": timed(
             lambda: saga_views.find_sagas(engine, STUCK_AFTER, needs="failed")),
-        "reconciler: stuck": timed(lambda: store.stuck(STUCK_AFTER)),
-        "reconciler: payments to void": timed(lambda: store.payments_to_void(STUCK_AFTER)),
-        "cli: list --state stuck": timed(lambda: store.list(stuck_after=STUCK_AFTER)),
-        "cli: list --state parked": timed(lambda: store.list(parked=True, unfinished=True)),
+        "reconciler: stuck": timed(lambda: reconciler_queries.stuck_sagas(engine, STUCK_AFTER)),
+        "reconciler: payments to void": timed(
+            lambda: reconciler_queries.payments_to_void(engine, STUCK_AFTER)),
+        "cli: list --state stuck": timed(
+            lambda: saga_list.list_sagas(engine, stuck_after=STUCK_AFTER)),
+        "cli: list --state parked": timed(
+            lambda: saga_list.list_sagas(engine, parked=True, unfinished=True)),
     }, "needing_a_person": saga_views.needs_a_person_counts(engine, STUCK_AFTER)}
 
 

@@ -46,7 +46,7 @@ from bench import floor
 from bench.driver import OrderDriver
 from bench.progress import Progress
 from glastonbury import settings, topology
-from orchestrator.adapters.store import sagas
+from orchestrator.adapters.tables import sagas
 from tests.chaos.verdict import database_urls
 from tests.e2e.stack import RAISED_LIMITS, Stack, wait_for
 

@@ -44,7 +44,7 @@ DATABASES = {
     "order": "order_service.adapters.tables:SCHEMA",
     "inventory": "inventory_service.adapters.tables:SCHEMA",
     "payment": "payment_service.adapters.tables:SCHEMA",
-    "orchestrator": "orchestrator.adapters.store:SCHEMA",
+    "orchestrator": "orchestrator.adapters.tables:SCHEMA",
 }
 
 # Run once, before any part with a database starts: every database's schema at head.

@@ -21,10 +21,11 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
 from glastonbury.db import reading
-from orchestrator.adapters.store import (DURATION_BUCKETS, PARKED, REPAIRS, StepTotals, _aware,
-                                         dead_letters, read_step_totals, reconciler_passes, sagas)
+from orchestrator.adapters.step_totals import StepTotals, read_step_totals
+from orchestrator.adapters.tables import (DURATION_BUCKETS, PARKED, REPAIRS, aware, dead_letters,
+                                          reconciler_passes, sagas)
+from orchestrator.domain.flow import SAGA
 from orchestrator.domain.model import SagaState
-from orchestrator.domain.steps import COMPENSATION_STEPS
 
 PREFIX = "glastonbury"
 
@@ -68,7 +69,7 @@ def step_runs(totals: dict[str, StepTotals]) -> Iterator[Metric]:
     for name, total in sorted(totals.items()):
         runs.add_metric([name, "passed"], total.passed)
         runs.add_metric([name, "failed"], total.failed)
-    for name in COMPENSATION_STEPS:
+    for name in (step.name for step in SAGA.compensation()):
         compensations.add_metric([name], totals[name].runs if name in totals else 0)
     yield runs
     yield compensations
@@ -115,8 +116,8 @@ def dead_lettered(connection: Connection) -> Metric:
 
 
 def _timestamp(moment: Any) -> float:
-    aware = _aware(moment)
-    return aware.timestamp() if aware else 0.0
+    moment = aware(moment)
+    return moment.timestamp() if moment else 0.0
 
 
 _installed: list[SagaCollector] = []

@@ -16,11 +16,12 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.engine import Engine
 
 from glastonbury.db import reading
-from orchestrator.adapters.store import (PARKED, UNFINISHED, _aware, read_step_totals,
-                                         saga_steps, sagas, stuck)
+from orchestrator.adapters.reconciler_queries import stuck
+from orchestrator.adapters.step_totals import read_step_totals
+from orchestrator.adapters.tables import PARKED, UNFINISHED, aware, saga_steps, sagas
+from orchestrator.domain.flow import SAGA
 from orchestrator.domain.model import SagaState
-from orchestrator.domain.steps import (GAVE_UP_OUTCOME, RELEASE_RESERVATION, WAITING_STATES,
-                                       step_where_waiting)
+from orchestrator.domain.steps import GAVE_UP_OUTCOME
 
 NEEDS_A_PERSON = ("stuck", "retrying", "failed")
 DURATION_SAMPLE = 5000
@@ -90,7 +91,7 @@ def step_durations(engine: Engine, step: str, sample: int = DURATION_SAMPLE) -> 
              .order_by(saga_steps.c.ended_at.desc()).limit(sample))
     with reading(engine) as connection:
         runs = connection.execute(query).all()
-    return [(_aware(run.ended_at) - _aware(run.started_at)).total_seconds()  # type: ignore[operator]
+    return [(aware(run.ended_at) - aware(run.started_at)).total_seconds()  # type: ignore[operator]
             for run in runs]
 
 
@@ -119,8 +120,8 @@ def find_sagas(engine: Engine, stuck_after: timedelta, state: str | None = None,
     elif needs:
         query = query.where(flags[needs])
     with reading(engine) as connection:
-        return [SagaLine(row.order_id, row.state, row.reason, _aware(row.created_at),  # type: ignore[arg-type]
-                         _aware(row.updated_at), bool(row.stuck), bool(row.retrying),  # type: ignore[arg-type]
+        return [SagaLine(row.order_id, row.state, row.reason, aware(row.created_at),  # type: ignore[arg-type]
+                         aware(row.updated_at), bool(row.stuck), bool(row.retrying),  # type: ignore[arg-type]
                          bool(row.failed))
                 for row in connection.execute(query)]
 
@@ -152,23 +153,23 @@ def _sagas_in_each_step(engine: Engine) -> dict[str, int]:
     """Live sagas by the step their state puts them in (a step's record exists only once it
     ended or failed an attempt, so the state says where a saga is)."""
     released = exists().where(saga_steps.c.order_id == sagas.c.order_id,
-                              saga_steps.c.name == RELEASE_RESERVATION.name,
+                              saga_steps.c.name == SAGA.compensation()[0].name,
                               saga_steps.c.ended_at.is_not(None))
     query = (select(sagas.c.state, released.label("released"), func.count())
-             .where(sagas.c.state.in_([state.value for state in WAITING_STATES]))
+             .where(sagas.c.state.in_([state.value for state in SAGA.waiting_states()]))
              .group_by(sagas.c.state, "released"))
     in_step: dict[str, int] = {}
     with reading(engine) as connection:
         for row in connection.execute(query):
             state, was_released, count = str(row[0]), bool(row[1]), int(row[2])
-            step = step_where_waiting(SagaState(state), was_released)
+            step = SAGA.where_waiting(SagaState(state), was_released)
             if step is not None:
                 in_step[step] = in_step.get(step, 0) + count
     return in_step
 
 
 def ended_runs(engine: Engine) -> dict[str, tuple[int, int]]:
-    """Each step's finished runs so far, as (passed, failed) by `step_failed` (from the step's
+    """Each step's finished runs so far, as (passed, failed) by `Flow.step_failed` (from the step's
     running totals: a run given up on and driven again later counts once failed, once passed)."""
     with reading(engine) as connection:
         return {name: (total.passed, total.failed)

@@ -23,6 +23,7 @@ from glastonbury.service_client import ServiceHttp, Unreachable
 from orchestrator.domain.exceptions import (ConflictingOutcome, ContractBroken,
                                             ServiceUnavailable)
 from orchestrator.domain.model import OrderLine
+from orchestrator.domain.ports import PaymentRecord
 from orchestrator.domain.refusals import Refusal, TicketLimit
 
 
@@ -38,22 +39,6 @@ class Answer:
     @property
     def message(self) -> str:
         return str(self.body.get("message") or self.error or f"HTTP {self.status}")
-
-
-@dataclass(frozen=True)
-class PaymentRecord:
-    """The payment service's record of an order's payment."""
-
-    status: str            # PENDING, APPROVED, DECLINED, CANCELLED, REFUNDED
-    reason: str | None
-    payment_id: str | None
-    amount: Decimal | None
-
-    @classmethod
-    def from_body(cls, body: dict[str, Any]) -> PaymentRecord:
-        amount = body.get("amount")
-        return cls(str(body.get("status")), body.get("reason"), body.get("paymentId"),
-                   None if amount is None else Decimal(str(amount)))
 
 
 class HttpService:

@@ -1,7 +1,9 @@
-"""The flow's plans as Celery canvases: each step the task `saga.<name>` in its stage's queue.
+"""The flow's plans as Celery canvases: each step the task `saga.<name>` in its stage's queue,
+a chain with the error callback, and a step beside it in a group.
 
 Tasks are sent by name, so sending needs only the Celery app (its broker), not the tasks'
-code; the worker registers them (orchestrator.entrypoints.saga_tasks).
+code; the worker registers them (orchestrator.entrypoints.saga_tasks). The start is sent with
+the same error callback as every chain: a step that fails for good has one way out.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from celery.canvas import Signature
 from glastonbury.auth import order_messages_key
 from glastonbury.signing import signed
 from orchestrator.domain.model import StepInput
-from orchestrator.domain.steps import Plan, Stage, StepDeclaration
+from orchestrator.domain.steps import RESERVE_TICKETS, Plan, Stage, StepDeclaration
 
 # The queues in the order a worker takes from them: a saga's later steps before its earlier
 # ones, so that a burst of new orders never holds back the orders already paid for (each
@@ -32,6 +34,11 @@ ERROR_CALLBACK = "saga.on_step_failed"
 
 def task_name(step: StepDeclaration) -> str:
     return f"saga.{step.name}"
+
+
+def step_of_task(name: str) -> str:
+    """The step a task runs: `saga.<step>`, and the start's reserve."""
+    return RESERVE_TICKETS.name if name == START_TASK else name.removeprefix("saga.")
 
 
 class CeleryDispatch:
@@ -64,5 +71,6 @@ class CeleryDispatch:
         """Start a saga as the order service does, signed as it signs (the reconciler read the
         order from the order service, which owns it)."""
         message = signed(order_message, order_messages_key())
-        self.app.send_task(START_TASK, args=(message,),
-                           argsrepr=f"order {order_message.get('orderId')}")
+        self.app.signature(START_TASK, args=(message,),
+                           argsrepr=f"order {order_message.get('orderId')}").apply_async(
+            link_error=self.app.signature(ERROR_CALLBACK))

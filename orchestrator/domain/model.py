@@ -1,4 +1,5 @@
-"""The saga's states, the order status each one ends in, and the messages it reads.
+"""The saga's states, the order status each one ends in, and the messages it reads (the saga
+itself, the aggregate, is `orchestrator.domain.saga`).
 
 Plain Python: the rules here are tested without Celery, Kafka or a database.
 """
@@ -7,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -157,44 +157,6 @@ def customer_reason(text: str) -> str:
 def _require_version(message: dict[str, Any]) -> None:
     if message.get("version") != MESSAGE_VERSION:
         raise InvalidMessage(f"unsupported message version {message.get('version')!r}")
-
-
-@dataclass
-class Saga:
-    """One order's saga as stored by the orchestrator."""
-
-    order_id: str
-    state: SagaState
-    customer_id: str
-    total: Decimal
-    lines: tuple[OrderLine, ...]
-    outcome: SagaState | None = None      # the terminal state compensation ends in
-    reason: str | None = None
-    payment_requested: bool = False
-    payment_deadline: datetime | None = None
-    payment_to_void: bool = False
-    drives: int = 0
-    parked: bool = False
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    steps: list[StepRecord] = field(default_factory=list)
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.state in TERMINAL
-
-
-@dataclass
-class StepRecord:
-    """When a step ran, how often, and how it ended."""
-
-    name: str
-    started_at: datetime
-    ended_at: datetime | None
-    attempts: int
-    outcome: str | None
-    error: str | None
-    task_id: str | None
 
 
 @dataclass(frozen=True)

@@ -1,31 +1,27 @@
-"""The saga's steps, each declared once: where it stands in the saga, the states it runs in,
-what a pass is, and how the saga ends when it fails for good.
+"""The saga's steps, each declared once, and how the flow's table is read.
 
-The flow (`orchestrator/service_layer/saga.py`) gives each step its body, which the edge runs as
-the Celery task `saga.<name>`; the diagram, the dashboard's figures, the saga metrics and the
-docs read the declarations here. Adding a step is a declaration here and a body there.
+A declaration says what only the step knows: its label, its stage (the queue it waits in), its
+retry policy with the errors never retried named, and the customer's words when it gives up.
+Where it runs, what follows it and what undoes it are rows of the flow's table
+(`orchestrator/domain/flow.py`), which a `Flow` reads for the runner, the diagram, the views and
+the metrics.
 
-Each step names its retry policy beside it: how often and how far apart it tries again when a
-service is down, and which failures are never tried again. `STEP_*` and `SAGA_<STEP>_*` override
-the numbers where a deployment needs others (`orchestrator.config.retry_policy`).
+`STEP_*` and `SAGA_<STEP>_*` override a policy's numbers where a deployment needs others
+(`orchestrator.config.retry_policy`).
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from orchestrator.domain.exceptions import ConflictingOutcome, ContractBroken, ServiceUnavailable
-from orchestrator.domain.model import PAYMENT_MAY_EXIST, SagaState
+from orchestrator.domain.model import SagaState
 
 S = SagaState
-
-
-class Place(StrEnum):
-    FORWARD = "forward"             # the saga's way to COMPLETED, in order
-    COMPENSATION = "compensation"   # the way back, in order
-    SIDE = "side"                   # beside the way: a check, a payment to give back
 
 
 class Stage(StrEnum):
@@ -41,7 +37,7 @@ class RetryPolicy:
     """What a step does when its body fails: tries again after a doubling, capped, jittered
     delay (`retried_on`), up to `max_attempts` in a row; leaves the saga for a person
     (`parked_on`); or fails for good at once (`never_retried`, and any error not named: a bug).
-    A step that fails for good ends its saga as its declaration's `gives_up_as` says."""
+    A step that fails for good turns the saga back if it `gives_up_saying` something."""
 
     max_attempts: int
     first_delay: float      # seconds
@@ -65,99 +61,186 @@ CALLS_A_SERVICE = RetryPolicy(max_attempts=5, first_delay=1.0, max_delay=30.0)
 class StepDeclaration:
     name: str
     label: str                                  # the diagram's box
-    place: Place
     stage: Stage
-    runs_in: tuple[SagaState, ...] = ()         # its task does its work only in these states
-    where_a_saga_waits: tuple[SagaState, ...] = ()   # a live saga in these states is at this step
-    passes_as: str | None = None                # where a business "no" is possible: the yes
-    turns_back_as: str | None = None            # why the saga turns back at this step (diagram)
-    gives_up_as: SagaState | None = None        # the saga's end if it fails for good; None: it
-    #                                             must finish, the reconciler drives it again
-    gives_up_saying: str | None = None          # the order's reason then, for the customer (the
-    #                                             technical failure stays in the step's record)
-    is_a_task: bool = True                      # False: a wait, a row in the store
-    retry: RetryPolicy | None = None            # a task's: how it meets a failure
+    retry: RetryPolicy | None = None            # a task's: how it meets a failure; a wait: none
+    gives_up_saying: str | None = None          # given up on, the saga turns back and the order's
+    #                                             reason says this (the technical failure stays
+    #                                             in the step's record); None: it must finish,
+    #                                             the reconciler drives it again
 
-    def __post_init__(self) -> None:
-        assert (self.gives_up_as is None) is (self.gives_up_saying is None), (
-            f"{self.name}: a step that gives up says so to the customer, and only then")
+    @property
+    def is_a_task(self) -> bool:
+        """False for a wait: a row in the store, no worker."""
+        return self.retry is not None
 
 
 RESERVE_TICKETS = StepDeclaration(
-    "reserve_tickets", "Reserve tickets", Place.FORWARD, Stage.ONGOING, runs_in=(S.STARTED,),
-    where_a_saga_waits=(S.STARTED,), passes_as="reserved", turns_back_as="out of stock",
-    gives_up_as=S.REJECTED, retry=CALLS_A_SERVICE,
+    "reserve_tickets", "Reserve tickets", Stage.ONGOING, CALLS_A_SERVICE,
     gives_up_saying="The tickets could not be reserved just now; nothing was charged.")
 REQUEST_PAYMENT = StepDeclaration(
-    "request_payment", "Request payment", Place.FORWARD, Stage.ONGOING,
-    runs_in=(S.RESERVED, S.AWAITING_PAYMENT), where_a_saga_waits=(S.RESERVED,),
-    turns_back_as="failed", gives_up_as=S.PAYMENT_FAILED, retry=CALLS_A_SERVICE,
+    "request_payment", "Request payment", Stage.ONGOING, CALLS_A_SERVICE,
     gives_up_saying="The payment could not be requested; nothing was charged and the tickets "
                     "are back on sale.")
-AWAIT_PAYMENT = StepDeclaration(
-    "await_payment", "Wait for the result", Place.FORWARD, Stage.ONGOING,
-    where_a_saga_waits=(S.AWAITING_PAYMENT,), passes_as="approved",
-    turns_back_as="declined / no result", is_a_task=False)
-FINALISE_ORDER = StepDeclaration(
-    "finalise_order", "Finalise order", Place.FORWARD, Stage.FINISHING, runs_in=(S.APPROVED,),
-    where_a_saga_waits=(S.APPROVED,), retry=CALLS_A_SERVICE)
-RELEASE_RESERVATION = StepDeclaration(
-    "release_reservation", "Release tickets", Place.COMPENSATION, Stage.FINISHING,
-    runs_in=(S.COMPENSATING,), where_a_saga_waits=(S.COMPENSATING,), retry=CALLS_A_SERVICE)
-FAIL_ORDER = StepDeclaration(
-    "fail_order", "Fail order", Place.COMPENSATION, Stage.FINISHING, runs_in=(S.COMPENSATING,),
-    retry=CALLS_A_SERVICE)
-CHECK_PAYMENT = StepDeclaration(
-    "check_payment", "Check the payment", Place.SIDE, Stage.FINISHING, runs_in=PAYMENT_MAY_EXIST,
-    retry=CALLS_A_SERVICE)
-VOID_PAYMENT = StepDeclaration(   # runs while the saga says a payment must be given back
-    "void_payment", "Void the payment", Place.SIDE, Stage.FINISHING, retry=CALLS_A_SERVICE)
+AWAIT_PAYMENT = StepDeclaration("await_payment", "Wait for the result", Stage.ONGOING)
+FINALISE_ORDER = StepDeclaration("finalise_order", "Finalise order", Stage.FINISHING,
+                                 CALLS_A_SERVICE)
+RELEASE_RESERVATION = StepDeclaration("release_reservation", "Release tickets", Stage.FINISHING,
+                                      CALLS_A_SERVICE)
+FAIL_ORDER = StepDeclaration("fail_order", "Fail order", Stage.FINISHING, CALLS_A_SERVICE)
+CHECK_PAYMENT = StepDeclaration("check_payment", "Check the payment", Stage.FINISHING,
+                                CALLS_A_SERVICE)
+VOID_PAYMENT = StepDeclaration("void_payment", "Void the payment", Stage.FINISHING,
+                               CALLS_A_SERVICE)
 
 DECLARED = (RESERVE_TICKETS, REQUEST_PAYMENT, AWAIT_PAYMENT, FINALISE_ORDER,
             RELEASE_RESERVATION, FAIL_ORDER, CHECK_PAYMENT, VOID_PAYMENT)
 BY_NAME = {step.name: step for step in DECLARED}
 
-
-def on(place: Place, steps: tuple[StepDeclaration, ...] = DECLARED) -> list[StepDeclaration]:
-    """The steps at this place of the saga, in their order."""
-    return [step for step in steps if step.place is place]
-
-
-def step_where_waiting(state: SagaState, released: bool = False) -> str | None:
-    """The step a live saga in `state` is at; a compensating saga whose tickets were released
-    (`released`) is at the compensation's next step."""
-    compensation = on(Place.COMPENSATION)
-    for step in DECLARED:
-        if state in step.where_a_saga_waits:
-            if released and step is compensation[0]:
-                return compensation[1].name
-            return step.name
-    return None
-
-
-# Every step fails with this outcome when it is given up on; where a business "no" is possible
-# (`passes_as`), any other outcome than the step's yes (out of stock, declined) fails it too.
+# The outcome every step is recorded with when it is given up on.
 GAVE_UP_OUTCOME = "failed"
 
 
-def step_failed(step: str, outcome: str | None) -> bool:
-    """Whether a finished run of the step with this outcome counts as failed there."""
-    if outcome == GAVE_UP_OUTCOME:
-        return True
-    return step in PASSING_OUTCOME and outcome != PASSING_OUTCOME[step]
+@dataclass(frozen=True)
+class Outcome:
+    """What a step's body found: `name`, the table's word for it; `said`, what the step's
+    record says where it tells more (the inventory's refusal code, the payment's status);
+    `detail`, the service's answer for operators (the record's error, never the customer's);
+    `reason`, the customer's words where the saga turns back."""
+
+    name: str
+    said: str | None = None
+    detail: str | None = None
+    reason: str | None = None
+
+    @property
+    def recorded(self) -> str:
+        return self.said or self.name
 
 
-WAITING_STATES = tuple(state for step in DECLARED for state in step.where_a_saga_waits)
-COMPENSATION_STEPS = tuple(step.name for step in on(Place.COMPENSATION))
-PASSING_OUTCOME = {step.name: step.passes_as for step in DECLARED if step.passes_as}
+@dataclass(frozen=True)
+class Row:
+    """A row of the table: a step (or either of several) that ends with `outcome` while the
+    saga is in one of `runs_in` moves the saga `to` a state (None: it stays, and the chain the
+    step ran in goes on). `gives_the_payment_back`: the row runs only while the saga owes a
+    payment back, and settles that debt."""
+
+    by: StepDeclaration | tuple[StepDeclaration, ...]
+    runs_in: tuple[SagaState, ...]
+    outcome: str
+    to: SagaState | None
+    gives_the_payment_back: bool = False
+
+    @property
+    def steps(self) -> tuple[StepDeclaration, ...]:
+        return self.by if isinstance(self.by, tuple) else (self.by,)
+
+    @property
+    def turns_back(self) -> bool:
+        return self.to is S.COMPENSATING
 
 
 @dataclass(frozen=True)
 class Plan:
-    """Steps to run for one saga: `chain` one after the other (a step's verdict may end it
-    early), a step of it that fails for good handed to the flow's `step_failed`; `beside`
-    alongside the chain, on its own."""
+    """Steps to run for one saga: `chain` one after the other, each failing for good handed to
+    the error callback; `beside` alongside the chain, on its own."""
 
     order_id: str
     chain: tuple[StepDeclaration, ...]
     beside: tuple[StepDeclaration, ...] = ()
+
+
+Body = Callable[[Any, Any], Outcome]   # (saga, services) -> Outcome; typed in the flow
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A saga's table, read: what runs while a saga stands in each state (`runs`, a wait
+    included), what runs beside it while the saga owes a payment back (`beside`), the rows that
+    say where each outcome takes it, and each step's body."""
+
+    runs: Mapping[SagaState, tuple[StepDeclaration, ...]]
+    rows: tuple[Row, ...]
+    beside: Mapping[SagaState, StepDeclaration] = field(default_factory=dict)
+    bodies: dict[str, Body] = field(default_factory=dict)
+
+    def body(self, step: StepDeclaration) -> Callable[[Body], Body]:
+        """Give the step its body, `body(saga, services) -> Outcome`; the edge makes it the
+        Celery task `saga.<name>`."""
+        assert step.is_a_task, f"{step.name} declares no retry policy"
+
+        def register(body: Body) -> Body:
+            self.bodies[step.name] = body
+            return body
+        return register
+
+    def rows_of(self, step: StepDeclaration) -> tuple[Row, ...]:
+        return tuple(row for row in self.rows if step in row.steps)
+
+    def row(self, step: StepDeclaration, state: SagaState, outcome: str) -> Row | None:
+        """The row for the step's outcome in that state; None if the table has none."""
+        return next((row for row in self.rows_of(step)
+                     if row.outcome == outcome and state in row.runs_in), None)
+
+    def runs_in(self, step: StepDeclaration) -> tuple[SagaState, ...]:
+        """The states the step does its work in (a wait: where its result is taken)."""
+        return tuple(dict.fromkeys(state for row in self.rows_of(step) for state in row.runs_in))
+
+    def plan(self, order_id: str, state: SagaState, owes_a_payment: bool) -> Plan | None:
+        """What runs while a saga stands in this state; None: nothing (a wait, or the end)."""
+        chain = tuple(step for step in self.runs.get(state, ()) if step.is_a_task)
+        beside = (self.beside[state],) if owes_a_payment and state in self.beside else ()
+        return Plan(order_id, chain, beside) if chain or beside else None
+
+    def forward(self) -> list[StepDeclaration]:
+        """The way to the end that is not a turn back, in order: each state's steps, then the
+        state the first row of its last step that goes forward leads to."""
+        way: list[StepDeclaration] = []
+        state: SagaState | None = S.STARTED
+        while state is not None and state in self.runs and state is not S.COMPENSATING:
+            steps = self.runs[state]
+            way += steps
+            state = next((row.to for row in self.rows_of(steps[-1])
+                          if row.to not in (None, S.COMPENSATING, state)), None)
+        return way
+
+    def compensation(self) -> list[StepDeclaration]:
+        return list(self.runs.get(S.COMPENSATING, ()))
+
+    def steps(self) -> list[StepDeclaration]:
+        """Every step of the table: the way forward, the way back, then those beside them."""
+        on_a_way = [*self.forward(), *self.compensation()]
+        rest = dict.fromkeys(step for row in self.rows for step in row.steps
+                             if step not in on_a_way)
+        return [*on_a_way, *rest]
+
+    def turns_back_as(self, step: StepDeclaration) -> str | None:
+        """Why the saga turns back at this step (its outcomes that do), or None."""
+        outcomes = [row.outcome for row in self.rows_of(step) if row.turns_back]
+        if outcomes:
+            return " / ".join(dict.fromkeys(outcomes))
+        return GAVE_UP_OUTCOME if step.gives_up_saying else None
+
+    def goes_on_as(self, step: StepDeclaration) -> list[str]:
+        """The outcomes with which the step lets the saga go on (not turn back)."""
+        return [row.outcome for row in self.rows_of(step) if not row.turns_back]
+
+    def step_failed(self, name: str, outcome: str | None) -> bool:
+        """Whether a finished run of the step with this outcome counts as failed there: given
+        up on, or, on the way forward, any outcome of a step that can say no but its yes."""
+        if outcome == GAVE_UP_OUTCOME:
+            return True
+        step = next((step for step in self.forward() if step.name == name), None)
+        return (step is not None and self.turns_back_as(step) not in (None, GAVE_UP_OUTCOME)
+                and outcome not in self.goes_on_as(step))
+
+    def waiting_states(self) -> tuple[SagaState, ...]:
+        """The live states: a saga in one is at one of the steps that run there."""
+        return tuple(state for state, steps in self.runs.items() if steps)
+
+    def where_waiting(self, state: SagaState, released: bool = False) -> str | None:
+        """The step a live saga in `state` is at; a compensating saga whose tickets were released
+        (`released`) is at the compensation's next step."""
+        steps = self.runs.get(state, ())
+        if not steps:
+            return None
+        return steps[1].name if released and state is S.COMPENSATING else steps[0].name

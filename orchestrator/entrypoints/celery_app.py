@@ -107,7 +107,7 @@ def _log_from_the_start(**_: Any) -> None:
 @after_setup_logger.connect
 def _one_line_per_step(logger: logging.Logger, **_: Any) -> None:
     """Celery logs two lines per task ("received", "succeeded in"); each saga step logs one of
-    its own instead, naming its order (orchestrator.service_layer.step_runner). Failures still
+    its own instead, naming its order (orchestrator.service_layer.runner). Failures still
     log at ERROR. Celery's handlers write the project's lines (glastonbury.logs: LOG_FORMAT,
     order_id)."""
     for name in ("celery.app.trace", "celery.worker.strategy"):

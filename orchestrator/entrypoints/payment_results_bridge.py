@@ -25,11 +25,14 @@ from glastonbury import logs, settings, tracing
 from glastonbury.auth import secret
 from glastonbury.process import tune_garbage_collector
 from glastonbury.kafka import is_signed, make_consumer, make_producer, wait_for_topics
-from orchestrator.adapters.services import PaymentRecord
+from orchestrator.adapters import counters
+from orchestrator.adapters.step_queue import CeleryDispatch
 from orchestrator.bootstrap import bootstrap
 from orchestrator.domain.model import InvalidMessage, PaymentDecided
+from orchestrator.domain.ports import PaymentRecord
+from orchestrator.entrypoints.celery_app import app
 from orchestrator.service_layer.parts import Parts
-from orchestrator.service_layer.saga import record_payment_results
+from orchestrator.service_layer.runner import record_payment_results
 
 log = logging.getLogger("orchestrator.bridge")
 GROUP_ID = "orchestrator-bridge"
@@ -45,7 +48,7 @@ class PaymentResultsBridge:
         self.dead_letter_topic = settings.payment_results_dead_letter_topic()
         self.signing_key = (signing_key if signing_key is not None
                             else secret("PAYMENT_RESULTS_SIGNING_KEY"))
-        self.parts = parts or bootstrap()
+        self.parts = parts or bootstrap(dispatch=CeleryDispatch(app))
         self.payments = self.parts.payments
         self.parked = 0   # messages put on the dead-letter topic since start
         self.running = True
@@ -138,7 +141,8 @@ class PaymentResultsBridge:
         for sent, _ in parked:
             sent.get(timeout=30)
         if parked:
-            self.parts.store.count_dead_letters(Counter(kind for _, kind in parked))
+            counters.count_dead_letters(self.parts.engine,
+                                        Counter(kind for _, kind in parked))
 
     def store(self, results: dict[int, PaymentDecided]) -> list[tuple[int, str]]:
         """Record the results in one transaction; the index and reason of each refused one.

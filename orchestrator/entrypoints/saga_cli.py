@@ -28,10 +28,12 @@ from celery.bin.base import handle_preload_options
 from kombu.exceptions import OperationalError
 
 from orchestrator import config
+from glastonbury.clock import utc_now as now
+from orchestrator.adapters import saga_list
 from orchestrator.adapters.step_queue import CeleryDispatch
-from orchestrator.adapters.store import now
 from orchestrator.bootstrap import bootstrap
-from orchestrator.domain.model import Saga, SagaState
+from orchestrator.domain.model import SagaState
+from orchestrator.domain.saga import Saga
 from orchestrator.entrypoints import saga_text as text
 from orchestrator.service_layer import operations
 from orchestrator.service_layer.parts import Parts
@@ -131,7 +133,7 @@ def list_sagas(state: str | None, since: datetime | None, limit: int, as_json: b
 @json_option
 def show(order_id: str, as_json: bool) -> None:
     """One saga's timeline: its state and every step with its times, attempts and outcome."""
-    found = parts().store.get(order_id)
+    found = saga_list.timeline(parts().engine, order_id)
     if found is None:
         raise Refusal(f"no saga for order {order_id}")
     if as_json:
@@ -158,20 +160,21 @@ class Selection:
 def select(state: str | None, since: datetime | None, limit: int) -> Selection:
     """The sagas a `--state` / `--since` selection names, newest first, at most `limit`."""
     # One more than shown: whether the list was cut, without counting every match.
-    store, asked = parts().store, limit + 1
+    engine, asked = parts().engine, limit + 1
     if state == STUCK:
-        found = store.list(since=since, stuck_after=timedelta(seconds=config.stuck_after()),
-                           limit=asked)
+        found = saga_list.list_sagas(engine, since=since, limit=asked,
+                                     stuck_after=timedelta(seconds=config.stuck_after()))
     elif state == PARKED:
-        found = store.list(since=since, parked=True, unfinished=True, limit=asked)
+        found = saga_list.list_sagas(engine, since=since, parked=True, unfinished=True,
+                                     limit=asked)
     else:
-        found = store.list(state, since, limit=asked)
+        found = saga_list.list_sagas(engine, state, since, limit=asked)
     return Selection(found[:limit], len(found) > limit, limit)
 
 
 def with_steps(sagas: list[Saga]) -> list[Saga]:
     """The same sagas with their step records (a listing does not load them)."""
-    return [parts().store.get(one.order_id) or one for one in sagas]
+    return [saga_list.timeline(parts().engine, one.order_id) or one for one in sagas]
 
 
 # -- retry and compensate ------------------------------------------------------------------------

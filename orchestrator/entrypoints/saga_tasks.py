@@ -1,9 +1,10 @@
 """The saga's Celery tasks, made at the edge from the flow's plain functions.
 
-Each declared step's body (orchestrator.service_layer.saga) becomes the task `saga.<name>` in
-its stage's queue; beside them the start, the chains' error callback and the reconciler. A task
-turns its message into a call of the flow with this process's parts, and the flow's answer
-(`Ran`) into what Celery does next: go on with the chain, drop the rest of it, or retry later.
+Each step with a body (orchestrator.domain.flow) becomes the task `saga.<name>` in its stage's
+queue; beside them the start, the error callback of the chains and the start, and the
+reconciler. A task turns its message into a call of the runner with this process's parts, and
+the runner's answer (`Ran`) into what Celery does next: go on with the chain, drop the rest of
+it, or retry later.
 """
 
 from __future__ import annotations
@@ -17,14 +18,17 @@ from celery import Task
 
 from glastonbury.auth import order_messages_key
 from glastonbury.signing import is_signed
-from orchestrator.adapters.step_queue import ERROR_CALLBACK, QUEUE_OF_STAGE, START_TASK, task_name
+from orchestrator.adapters import counters
+from orchestrator.adapters.step_queue import (ERROR_CALLBACK, QUEUE_OF_STAGE, START_TASK,
+                                              CeleryDispatch, step_of_task, task_name)
 from orchestrator.bootstrap import bootstrap
+from orchestrator.domain.flow import SAGA
 from orchestrator.domain.model import InvalidMessage, StepInput
+from orchestrator.domain.steps import BY_NAME, StepDeclaration
 from orchestrator.entrypoints.celery_app import app
-from orchestrator.service_layer import reconciler
-from orchestrator.service_layer import saga as flow
+from orchestrator.service_layer import reconciler, runner
 from orchestrator.service_layer.parts import Parts
-from orchestrator.service_layer.step_runner import STEPS, Attempt, Ran, Step
+from orchestrator.service_layer.runner import Attempt, Ran
 
 log = logging.getLogger(__name__)
 _parts: dict[int, Parts] = {}
@@ -36,7 +40,7 @@ def parts() -> Parts:
     pid = os.getpid()
     if pid not in _parts:
         _parts.clear()
-        _parts[pid] = bootstrap()
+        _parts[pid] = bootstrap(dispatch=CeleryDispatch(app))
     return _parts[pid]
 
 
@@ -83,39 +87,40 @@ def start(self: Task, order_message: dict[str, Any]) -> str:
         order = order_message.get("orderId") if isinstance(order_message, dict) else None
         log.error("saga.start refused: the order message of %r is not signed by the order "
                   "service", order)
-        parts().store.count_dead_letters({"unsigned_order": 1})
+        counters.count_dead_letters(parts().engine, {"unsigned_order": 1})
         return "refused: not signed by the order service"
-    return carried_out(self, flow.start(parts(), order_message, attempt_of(self)))
+    return carried_out(self, runner.start(parts(), order_message, attempt_of(self)))
 
 
-def step_task(step: Step) -> Task:
+def step_task(step: StepDeclaration) -> Task:
     """The step as the Celery task `saga.<name>`, waiting in its stage's queue (see
     `orchestrator.adapters.step_queue.QUEUES`: the later the stage, the sooner a worker
     takes it, so a burst of new orders never starves paid ones)."""
 
-    @app.task(name=task_name(step.declared), bind=True, max_retries=None,
-              queue=QUEUE_OF_STAGE[step.declared.stage])
+    @app.task(name=task_name(step), bind=True, max_retries=None,
+              queue=QUEUE_OF_STAGE[step.stage])
     def task(self: Task, message: dict[str, Any]) -> str:
         order_id = StepInput.from_message(message).order_id
-        return carried_out(self, flow.run(parts(), step.name, order_id, attempt_of(self)))
+        return carried_out(self, runner.run(parts(), step.name, order_id, attempt_of(self)))
 
-    task.__doc__ = step.body.__doc__
+    task.__doc__ = SAGA.bodies[step.name].__doc__
     return task
 
 
-STEP_TASKS = {name: step_task(step) for name, step in STEPS.items()}
+STEP_TASKS = {name: step_task(BY_NAME[name]) for name in SAGA.bodies}
 
 
 @app.task(name=ERROR_CALLBACK)
 def on_step_failed(request: Any, exc: BaseException, traceback: Any) -> None:
-    """Error callback of every chain. Runs inside the failing worker: record, enqueue, return."""
-    step = str(request.task).removeprefix("saga.")
+    """Error callback of every chain and of the start. Runs inside the failing worker: record,
+    enqueue, return."""
+    step = step_of_task(str(request.task))
     try:
         order_id = StepInput.from_message(request.args[0]).order_id
     except (InvalidMessage, IndexError, KeyError, TypeError):
         log.error("step %s failed with an unreadable message: %r", step, request.args)
         return
-    flow.step_failed(parts(), step, order_id, exc, request.id)
+    runner.give_up(parts(), step, order_id, exc, request.id)
 
 
 # Unseen by Flower (no task events): a pass every few seconds would bury the business steps in

@@ -1,9 +1,10 @@
-"""What the flow works with, built by `orchestrator.bootstrap` and handed in: the saga store,
-the three services' clients, and the dispatcher that hands steps to the workers.
+"""What the use cases work with, built by `orchestrator.bootstrap` and handed in: the saga store
+(units of work over it, and its engine for the read models), the three services' clients, and
+the dispatcher that hands steps to the workers.
 
-The flow never imports Celery: it says which steps run next (a `Plan`) and the dispatcher of the
-edge (`orchestrator.adapters.step_queue`) turns that into Celery canvases; a test hands in
-one that runs them in the same thread, or only notes them.
+The use cases never import Celery: they say which steps run next (a `Plan`) and the dispatcher
+of the edge (`orchestrator.adapters.step_queue`) turns that into Celery canvases; a test hands
+in one that runs them in the same thread, or only notes them.
 """
 
 from __future__ import annotations
@@ -11,14 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from orchestrator.adapters.services import InventoryClient, OrderClient, PaymentClient
-from orchestrator.adapters.store import SagaStore
+from sqlalchemy.engine import Engine
+
+from orchestrator import config
+from orchestrator.domain.ports import Inventory, Orders, Payments
 from orchestrator.domain.steps import Plan, StepDeclaration
+from orchestrator.service_layer.unit_of_work import UnitsOfWork
 
 
 class Dispatch(Protocol):
     def run(self, plan: Plan) -> None:
-        """Have the workers run the plan."""
+        """Have the workers run the plan: its chain with the error callback, what is beside."""
 
     def send(self, order_id: str, step: StepDeclaration) -> None:
         """Have a worker run one step on its own (a check, a void, a request sent again); if
@@ -30,8 +34,14 @@ class Dispatch(Protocol):
 
 @dataclass
 class Parts:
-    store: SagaStore
-    inventory: InventoryClient
-    payments: PaymentClient
-    orders: OrderClient
+    uow: UnitsOfWork   # the saga store's transactions (sagas, their steps' records)
+    engine: Engine     # the same store, for the read models (the dashboard, lists, counters)
+    inventory: Inventory
+    payments: Payments
+    orders: Orders
     dispatch: Dispatch
+
+    @property
+    def payment_wait_s(self) -> float:
+        """Seconds a saga waits for its payment's result before it asks."""
+        return config.payment_result_timeout()

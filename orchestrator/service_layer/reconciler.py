@@ -12,13 +12,15 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from glastonbury.clock import utc_now as now
 from orchestrator import config
-from orchestrator.adapters.store import now
+from orchestrator.adapters import counters, reconciler_queries as queries
 from orchestrator.domain.exceptions import ServiceUnavailable
-from orchestrator.domain.model import InvalidMessage, OrderPlaced, Saga
+from orchestrator.domain.model import InvalidMessage, OrderPlaced
+from orchestrator.domain.saga import Saga
 from orchestrator.domain.steps import CHECK_PAYMENT, VOID_PAYMENT
 from orchestrator.service_layer.parts import Parts
-from orchestrator.service_layer.saga import drive
+from orchestrator.service_layer.runner import follow, read
 
 log = logging.getLogger(__name__)
 
@@ -35,24 +37,34 @@ def reconcile(parts: Parts) -> dict[str, int]:
     if any(repaired.values()):
         log.info("reconciler: %s", ", ".join(f"{what} {count}" for what, count in
                                              repaired.items()))
-    parts.store.record_reconciler_pass(repaired)
+    counters.record_reconciler_pass(parts.engine, repaired)
     return repaired
 
 
 def drive_stuck_sagas(parts: Parts, stuck_after: timedelta) -> int:
-    store, driven = parts.store, 0
-    for order_id in store.stuck(stuck_after):
-        saga = store.current(order_id)
+    """Send again what runs in each stuck saga's state; park one driven too often."""
+    driven = 0
+    for order_id in queries.stuck_sagas(parts.engine, stuck_after):
+        saga = read(parts, order_id)
         if saga is None or _driven_lately(saga, stuck_after):
             continue
-        if saga.drives >= config.max_drives():
+        parked = saga.drives >= config.max_drives()
+        if parked:
             log.error("saga %s parked in %s after %d drives", order_id, saga.state, saga.drives)
-            store.update(order_id, parked=True)
-            continue
-        store.update(order_id, drives=saga.drives + 1)
-        drive(parts, order_id)
-        driven += 1
+            saga.park()
+        else:
+            saga.driven_again()
+        _save(parts, saga)
+        if not parked:
+            follow(parts, saga)
+            driven += 1
     return driven
+
+
+def _save(parts: Parts, saga: Saga) -> None:
+    with parts.uow() as uow:
+        uow.sagas.save(saga)
+        uow.commit()
 
 
 def _driven_lately(saga: Saga, stuck_after: timedelta) -> bool:
@@ -66,18 +78,25 @@ def _driven_lately(saga: Saga, stuck_after: timedelta) -> bool:
 
 
 def check_expired_payment_waits(parts: Parts, stuck_after: timedelta) -> int:
-    expired = parts.store.payment_wait_expired()
+    expired = queries.payment_waits_expired(parts.engine)
     for order_id in expired:
-        # Push the deadline on so the next pass does not send a second check meanwhile.
-        parts.store.update(order_id, payment_deadline=now() + stuck_after)
+        saga = read(parts, order_id)
+        if saga is None:
+            continue
+        # The deadline moves on, so the next pass does not send a second check meanwhile.
+        saga.check_payment_by(now() + stuck_after)
+        _save(parts, saga)
         parts.dispatch.send(order_id, CHECK_PAYMENT)
     return len(expired)
 
 
 def void_pending_payments(parts: Parts, stuck_after: timedelta) -> int:
-    due = parts.store.payments_to_void(stuck_after)
+    due = queries.payments_to_void(parts.engine, stuck_after)
     for order_id in due:
-        parts.store.update(order_id)
+        saga = read(parts, order_id)
+        if saga is None:
+            continue
+        _save(parts, saga)   # touched: the next pass leaves it to this void
         parts.dispatch.send(order_id, VOID_PAYMENT)
     return len(due)
 
@@ -98,7 +117,7 @@ def start_orphan_orders(parts: Parts, stuck_after: timedelta) -> int:
         except ServiceUnavailable as error:
             log.warning("cannot list pending orders: %s", error)
             break
-        known = parts.store.known(order["id"] for order in page)
+        known = queries.known(parts.engine, (order["id"] for order in page))
         orphans += [order for order in page if order["id"] not in known]
         if following is None:
             break

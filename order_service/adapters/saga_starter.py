@@ -14,6 +14,9 @@ from glastonbury.signing import signed
 log = logging.getLogger(__name__)
 
 START_SAGA_TASK = "saga.start"
+# The orchestrator's error callback, linked to the start as to its every chain: if the start
+# fails for good, it turns the saga back there (it runs inline in the orchestrator's worker).
+ON_STEP_FAILED = "saga.on_step_failed"
 
 # A customer waits on this send: with Redis down, give up within about two seconds and let
 # the orchestrator's reconciler start the saga of the order left PENDING.
@@ -50,9 +53,10 @@ class CelerySagaStarter:
         """Send the task; if the broker cannot take it, log and carry on (the order is stored)."""
         try:
             # Flower shows "order <id>" as the task's args (and Celery skips a repr of it all).
-            self._celery().send_task(START_SAGA_TASK,
-                                     args=[signed(order_message, self.signing_key)],
-                                     argsrepr=f"order {order_message.get('orderId')}")
+            celery = self._celery()
+            celery.send_task(START_SAGA_TASK, args=[signed(order_message, self.signing_key)],
+                             argsrepr=f"order {order_message.get('orderId')}",
+                             link_error=celery.signature(ON_STEP_FAILED))
         except Exception:  # any failure: the order is committed and the reconciler covers it
             log.warning("could not start the saga of order %s; the reconciler will",
                         order_message.get("orderId"), exc_info=True)

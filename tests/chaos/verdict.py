@@ -32,7 +32,7 @@ from glastonbury.topology import DATABASES
 from inventory_service.adapters.tables import (customer_holdings, reservation_lines,
                                                reservations, tickets)
 from order_service.adapters.tables import orders
-from orchestrator.adapters.store import sagas
+from orchestrator.adapters.tables import sagas
 from payment_service.adapters.tables import payments
 
 TERMINAL = {"COMPLETED", "REJECTED", "PAYMENT_FAILED"}

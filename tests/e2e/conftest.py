@@ -13,7 +13,8 @@ import pytest
 import requests
 
 from glastonbury.kafka import make_producer, signature_header
-from orchestrator.adapters.store import SagaStore
+from orchestrator.adapters import saga_list
+from orchestrator.adapters.repository import connect
 from tests.e2e.stack import Stack, wait_for
 
 # Browser tests drive Debian's chromium (.ci/run installs it) through playwright.
@@ -116,11 +117,11 @@ class Client:
         assert response.status_code == 200, response.text
 
     def saga(self, order_id: str):  # type: ignore[no-untyped-def]
-        store = SagaStore.connect(f"sqlite:///{self.stack.env['GLASTONBURY_VAR']}/orchestrator.db")
+        engine = connect(f"sqlite:///{self.stack.env['GLASTONBURY_VAR']}/orchestrator.db")
         try:
-            return store.get(order_id)
+            return saga_list.timeline(engine, order_id)
         finally:
-            store.engine.dispose()
+            engine.dispose()
 
     def published_result(self, order_id: str, timeout_s: float = 20) -> Any:
         """The payment relay's message about the order, read from the payment results topic."""

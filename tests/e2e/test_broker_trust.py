@@ -13,7 +13,7 @@ from celery import Celery
 from sqlalchemy import create_engine, select
 
 from glastonbury.signing import signed
-from orchestrator.adapters.store import dead_letters
+from orchestrator.adapters.tables import dead_letters
 from tests.e2e.conftest import Client
 from tests.e2e.stack import Stack, wait_for
 

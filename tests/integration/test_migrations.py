@@ -27,7 +27,8 @@ from glastonbury.migrate import (
     upgrade,
 )
 from glastonbury.topology import DATABASES
-from orchestrator.adapters.store import DURATION_BUCKETS, SagaStore, saga_steps
+from orchestrator.adapters.step_totals import read_step_totals
+from orchestrator.adapters.tables import DURATION_BUCKETS, saga_steps
 
 ORDER, INVENTORY, ORCHESTRATOR = schema("order"), schema("inventory"), schema("orchestrator")
 
@@ -184,7 +185,8 @@ def test_a_saga_store_from_before_step_totals_gets_the_totals_of_its_step_record
         connection.execute(insert(saga_steps).values(   # still running: not a finished run
             order_id="o3", name="reserve_tickets", started_at=began, attempts=2))
     upgrade(engine, ORCHESTRATOR)
-    totals = SagaStore(engine).step_totals()
+    with engine.connect() as connection:
+        totals = read_step_totals(connection)
     assert {name: (t.passed, t.failed) for name, t in totals.items()} == {
         "reserve_tickets": (1, 1), "await_payment": (1, 0), "finalise_order": (0, 1)}
     assert totals["await_payment"].seconds == pytest.approx(2.0, abs=0.001)   # julianday: ~10 µs

@@ -17,7 +17,8 @@ from tornado.web import Application, RequestHandler
 
 from orchestrator.bootstrap import bootstrap
 from tests.unit.orchestrator.fakes import RecordingDispatch
-from orchestrator.adapters.store import SagaStore
+from orchestrator.adapters import counters
+from orchestrator.adapters.repository import connect
 from orchestrator.entrypoints.dashboard.app import TEMPLATES, make_dashboard
 from orchestrator.entrypoints.dashboard.login import guard_all, has_login
 
@@ -79,11 +80,11 @@ class Dashboard(AsyncHTTPTestCase):
     """The whole application on a memory broker and a SQLite store."""
 
     def get_app(self) -> Application:
-        store = self.store = SagaStore.connect(f"sqlite:///{self.tmp}/orchestrator.db")
+        engine = self.engine = connect(f"sqlite:///{self.tmp}/orchestrator.db")
         options.basic_auth = [LOGIN]
         return make_dashboard(Celery("test", broker="memory://"), options,
                               {**flower_settings, "debug": False},
-                              bootstrap(store=store, dispatch=RecordingDispatch()))
+                              bootstrap(RecordingDispatch(), engine))
 
     def setUp(self) -> None:
         self.folder = tempfile.TemporaryDirectory()
@@ -113,8 +114,10 @@ class Dashboard(AsyncHTTPTestCase):
     def test_the_sagas_page_says_when_the_reconciler_last_ran_and_what_it_repaired(self) -> None:
         login = {"Authorization": basic(LOGIN)}
         assert "no pass yet" in self.fetch("/sagas", headers=login).body.decode()
-        self.store.record_reconciler_pass({"driven": 2, "checked": 0, "voided": 0, "started": 1})
-        self.store.record_reconciler_pass({"driven": 0, "checked": 0, "voided": 0, "started": 0})
+        counters.record_reconciler_pass(self.engine, {"driven": 2, "checked": 0, "voided": 0,
+                                                      "started": 1})
+        counters.record_reconciler_pass(self.engine, {"driven": 0, "checked": 0, "voided": 0,
+                                                      "started": 0})
         page = " ".join(self.fetch("/sagas", headers=login).body.decode().split())
         assert 'data-passes="2"' in page and "2 passes" in page
         assert "Last repair" in page and ": driven 2, started 1." in page

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert
 
-from orchestrator.adapters import saga_views
-from orchestrator.adapters.store import SagaStore, now, saga_steps, sagas
+from glastonbury.clock import utc_now as now
+from orchestrator.adapters import saga_views, step_totals
+from orchestrator.adapters.tables import saga_steps, sagas
+from tests.unit.orchestrator.store import Store
 
 STUCK_AFTER = timedelta(seconds=60)
 
@@ -17,7 +19,7 @@ STUCK_AFTER = timedelta(seconds=60)
 class Rows:
     """Writes sagas and steps straight into the tables, with the times a test needs."""
 
-    def __init__(self, store: SagaStore):
+    def __init__(self, store: Store):
         self.store = store
         self.clock = now()
 
@@ -41,16 +43,16 @@ class Rows:
                 ended_at=ended if took is not None else None, attempts=attempts,
                 outcome=outcome, task_id=f"task-{order_id}-{name}"))
             if took is not None:   # and its step's totals, as the end of a run adds to them
-                self.store.add_to_totals(tx, name, outcome, started, ended)
+                step_totals.add_run(tx, name, outcome, started, ended)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SagaStore:
-    return SagaStore.connect(f"sqlite:///{tmp_path / 'orchestrator.db'}")
+def store(tmp_path: Path) -> Store:
+    return Store.at(f"sqlite:///{tmp_path / 'orchestrator.db'}")
 
 
 @pytest.fixture
-def rows(store: SagaStore) -> Rows:
+def rows(store: Store) -> Rows:
     return Rows(store)
 
 
@@ -63,7 +65,7 @@ def test_median_and_95th_percentile_interpolate_between_the_closest_ranks() -> N
 
 
 def test_a_steps_times_are_the_median_and_p95_of_ended_minus_started(
-        store: SagaStore, rows: Rows) -> None:
+        store: Store, rows: Rows) -> None:
     for i in range(1, 21):
         rows.saga(f"o{i}", "COMPLETED")
         rows.step(f"o{i}", "reserve_tickets", took=i / 10, outcome="reserved")
@@ -78,7 +80,7 @@ def test_a_steps_times_are_the_median_and_p95_of_ended_minus_started(
 
 
 def test_durations_come_from_the_most_recent_finished_runs_only(
-        store: SagaStore, rows: Rows) -> None:
+        store: Store, rows: Rows) -> None:
     rows.saga("old", "COMPLETED")
     rows.step("old", "await_payment", took=100.0, outcome="approved", ended_ago=3600)
     for i in range(3):
@@ -89,7 +91,7 @@ def test_durations_come_from_the_most_recent_finished_runs_only(
 
 
 def test_failures_are_counted_at_the_step_where_the_saga_turned_back(
-        store: SagaStore, rows: Rows) -> None:
+        store: Store, rows: Rows) -> None:
     rows.saga("rejected", "REJECTED")
     rows.step("rejected", "reserve_tickets", 0.1, "out_of_stock")
     rows.saga("declined", "PAYMENT_FAILED")
@@ -111,7 +113,7 @@ def test_failures_are_counted_at_the_step_where_the_saga_turned_back(
 
 
 def test_sagas_in_a_step_now_are_the_live_sagas_whose_state_puts_them_there(
-        store: SagaStore, rows: Rows) -> None:
+        store: Store, rows: Rows) -> None:
     rows.saga("waiting", "AWAITING_PAYMENT", deadline_in=30)
     rows.step("waiting", "await_payment", took=None)
     rows.saga("gone", "PAYMENT_FAILED")  # a step left open by a saga that finished otherwise
@@ -126,7 +128,7 @@ def test_sagas_in_a_step_now_are_the_live_sagas_whose_state_puts_them_there(
     assert [figures[step].now for step in steps] == [1, 1, 1, 1]
 
 
-def test_counts_by_state_name_every_state_zero_included(store: SagaStore, rows: Rows) -> None:
+def test_counts_by_state_name_every_state_zero_included(store: Store, rows: Rows) -> None:
     rows.saga("a", "COMPLETED")
     rows.saga("b", "COMPLETED")
     rows.saga("c", "REJECTED")
@@ -159,7 +161,7 @@ def needing_a_person(rows: Rows) -> None:
     ("any", {"stuck", "wait-overdue", "retrying", "failed", "parked"}),
 ])
 def test_the_list_filters_the_sagas_that_need_a_person(
-        store: SagaStore, rows: Rows, needs: str, expected: set[str]) -> None:
+        store: Store, rows: Rows, needs: str, expected: set[str]) -> None:
     needing_a_person(rows)
 
     found = saga_views.find_sagas(store.engine, STUCK_AFTER, needs=needs)
@@ -169,7 +171,7 @@ def test_the_list_filters_the_sagas_that_need_a_person(
 
 
 def test_the_list_filters_by_state_and_shows_the_most_recently_touched_first(
-        store: SagaStore, rows: Rows) -> None:
+        store: Store, rows: Rows) -> None:
     needing_a_person(rows)
 
     found = saga_views.find_sagas(store.engine, STUCK_AFTER, state="RESERVED")
@@ -183,7 +185,7 @@ def test_the_list_filters_by_state_and_shows_the_most_recently_touched_first(
 
 
 def test_the_reasons_to_need_a_person_are_counted_once_per_saga(
-        store: SagaStore, rows: Rows) -> None:
+        store: Store, rows: Rows) -> None:
     needing_a_person(rows)
 
     assert saga_views.needs_a_person_counts(store.engine, STUCK_AFTER) == {

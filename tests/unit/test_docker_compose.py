@@ -374,15 +374,19 @@ def test_prometheus_scrapes_the_dashboards_metrics_with_the_techlead_login() -> 
 def test_the_grafana_dashboard_asks_only_for_metrics_that_are_served(tmp_path: Path) -> None:
     from prometheus_client import CollectorRegistry, generate_latest
 
+    from glastonbury.clock import utc_now
+    from orchestrator.adapters import counters
     from orchestrator.adapters.saga_metrics import SagaCollector
-    from orchestrator.adapters.store import SagaStore, StepRun, now
     from orchestrator.domain.model import OrderLine, OrderPlaced
+    from orchestrator.domain.saga import StepRun
+    from tests.unit.orchestrator.store import Store
 
-    store = SagaStore.connect(f"sqlite:///{tmp_path / 'orchestrator.db'}")
-    store.create_if_absent(OrderPlaced("o1", "c1", Decimal("1.00"), (OrderLine("t1", 1),)))
-    store.finish_step("o1", StepRun("reserve_tickets", "reserved", now()))
-    store.record_reconciler_pass({"driven": 0, "checked": 0, "voided": 0, "started": 0})
-    store.count_dead_letters({"unsigned": 1})
+    store = Store.at(f"sqlite:///{tmp_path / 'orchestrator.db'}")
+    store.add(OrderPlaced("o1", "c1", Decimal("1.00"), (OrderLine("t1", 1),)))
+    store.record_step("o1", StepRun("reserve_tickets", "reserved", utc_now()))
+    counters.record_reconciler_pass(store.engine, {"driven": 0, "checked": 0, "voided": 0,
+                                                   "started": 0})
+    counters.count_dead_letters(store.engine, {"unsigned": 1})
     registry = CollectorRegistry()
     registry.register(SagaCollector(lambda: store.engine))
     served = {line.split("{")[0].split(" ")[0]

@@ -18,14 +18,17 @@ from celery.bin.celery import celery as celery_command
 from click.testing import CliRunner, Result
 from sqlalchemy import update
 
+from glastonbury.clock import utc_now as now
+from orchestrator.adapters.tables import sagas
 from orchestrator.bootstrap import bootstrap
-from orchestrator.adapters.store import SagaStore, StepRun, now, sagas
 from orchestrator.domain.model import OrderLine, OrderPlaced, SagaState
+from orchestrator.domain.saga import StepRun
+from orchestrator.adapters import saga_list
 from orchestrator.entrypoints import saga_cli
 from orchestrator.entrypoints.saga_text import (cut_note, duration, parse_since, saga_document,
                                                 timeline)
-from orchestrator.service_layer import operations
 from tests.unit.orchestrator.fakes import RecordingDispatch
+from tests.unit.orchestrator.store import Store
 
 S = SagaState
 MOMENT = datetime(2026, 6, 24, 18, 0, tzinfo=UTC)
@@ -33,32 +36,31 @@ MOMENT = datetime(2026, 6, 24, 18, 0, tzinfo=UTC)
 
 @dataclass
 class World:
-    store: SagaStore
+    store: Store
     sent: list[str] = field(default_factory=list)
 
 
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    world = World(SagaStore.connect(f"sqlite:///{tmp_path / 'saga.db'}"))
-    parts = bootstrap(store=world.store, dispatch=RecordingDispatch(world.sent))
+    world = World(Store.at(f"sqlite:///{tmp_path / 'saga.db'}"))
+    parts = bootstrap(RecordingDispatch(world.sent), world.store.engine)
     monkeypatch.setattr(saga_cli, "bootstrap", lambda **_: parts)
-    monkeypatch.setattr(operations.flow, "drive",
-                        lambda parts, order_id: world.sent.append("drive"))
     yield world
-    world.store.engine.dispose()
+    world.store.dispose()
 
 
 def saga_in(world: World, order_id: str, state: SagaState, steps: tuple = (), **fields) -> None:
     """A saga in `state` whose steps (name, outcome or None while running, error) ran in order."""
-    world.store.create_if_absent(OrderPlaced(order_id, "customer-1", Decimal("40.00"),
-                                             (OrderLine("ticket-1", 2),)))
+    world.store.add(OrderPlaced(order_id, "customer-1", Decimal("40.00"),
+                                (OrderLine("ticket-1", 2),)))
     for name, outcome, error in steps:
         if outcome:
-            world.store.finish_step(order_id, StepRun(name, outcome, now(), f"task-{name}",
+            world.store.record_step(order_id, StepRun(name, outcome, now(), f"task-{name}",
                                                       error=error))
         else:
-            world.store.count_attempt(order_id, name, f"task-{name}")
-    world.store.transition(order_id, list(SagaState), state, **fields)
+            with world.store.repository() as repository:
+                repository.count_attempt(order_id, name, f"task-{name}")
+    world.store.put(order_id, state, **fields)
 
 
 def backdate(world: World, order_id: str, **moments: datetime) -> None:
@@ -171,8 +173,8 @@ def test_the_cut_note_writes_the_count_with_thousands_separators() -> None:
 def test_the_limit_is_1000_by_default_and_asked_of_the_store_plus_one(
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     asked: list[int] = []
-    listing = world.store.list
-    monkeypatch.setattr(world.store, "list",
+    listing = saga_list.list_sagas
+    monkeypatch.setattr(saga_list, "list_sagas",
                         lambda *args, **kwargs: asked.append(kwargs["limit"]) or listing(
                             *args, **kwargs))
     for args in (["list"], ["list", "--state", "stuck"], ["list", "--state", "parked"],
@@ -222,8 +224,9 @@ def test_durations_read_well_at_every_scale() -> None:
 def test_show_prints_each_step_with_its_times_attempts_outcome_and_error(world: World) -> None:
     saga_in(world, "o-1", S.RESERVED, (("reserve_tickets", "reserved", None),
                                        ("request_payment", None, None)))
-    world.store.note_step_error("o-1", "request_payment", "ServiceUnavailable: payment down",
-                                "task-again")
+    with world.store.repository() as repository:
+        repository.note_step_error("o-1", "request_payment", "ServiceUnavailable: payment down",
+                                   "task-again")
     result = saga("show", "o-1")
     assert result.exit_code == 0, result.output
     assert "Order o-1" in result.output and "state     RESERVED" in result.output
@@ -235,7 +238,7 @@ def test_show_prints_each_step_with_its_times_attempts_outcome_and_error(world: 
 
 
 def test_show_gives_the_reason_and_the_payment_deadline_of_a_waiting_saga() -> None:
-    from orchestrator.domain.model import Saga, StepRecord
+    from orchestrator.domain.saga import Saga, StepRecord
 
     waiting = Saga("o-1", S.AWAITING_PAYMENT, "c", Decimal("40.00"), (), reason=None,
                    payment_deadline=MOMENT + timedelta(seconds=90), created_at=MOMENT,
@@ -305,7 +308,7 @@ def test_retry_drives_the_saga_again_and_prints_the_outcome(world: World) -> Non
     result = saga("retry", "o-1")
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "o-1: APPROVED driven again"
-    assert world.sent == ["drive"] and not world.store.get("o-1").parked
+    assert world.sent == ["run finalise_order"] and not world.store.get("o-1").parked
 
 
 def test_retry_of_a_finished_saga_is_refused_on_stderr_with_exit_1(world: World) -> None:
@@ -358,7 +361,7 @@ def test_a_selection_is_acted_on_with_one_line_per_saga_and_a_summary(world: Wor
     assert lines[4:] == ["refused: saga o-c is COMPLETED: there is nothing to retry",
                          "o-b: STARTED driven again", "o-a: APPROVED driven again",
                          "2 retried, 1 refused"]
-    assert world.sent == ["drive", "drive"]
+    assert world.sent == ["run reserve_tickets", "run finalise_order"]   # each its state's
 
 
 def test_a_selection_without_refusals_exits_0(world: World) -> None:

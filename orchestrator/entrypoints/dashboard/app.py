@@ -73,7 +73,7 @@ def make_dashboard(capp: Celery, options: Any, settings: dict[str, Any],
         raise ValueError("the dashboard needs a login (options.basic_auth)")
     parts = parts or bootstrap(dispatch=CeleryDispatch(capp))
     # Flower's /metrics renders this process's default registry: the saga metrics join it.
-    saga_metrics.install(lambda: parts.store.engine)
+    saga_metrics.install(lambda: parts.engine)
     loader = DashboardTemplates(settings["template_path"])
     dashboard = Flower(capp=capp, options=options, **{**settings, "template_loader": loader})
     # Matched before Flower's own list (a host rule inserted ahead of the catch-all), so every

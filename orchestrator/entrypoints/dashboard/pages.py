@@ -19,11 +19,13 @@ from kombu.exceptions import OperationalError
 from tornado import web
 from tornado.ioloop import IOLoop
 
+from glastonbury.clock import utc_now as now
 from orchestrator import config
-from orchestrator.adapters import saga_views
-from orchestrator.adapters.store import ReconcilerPasses, now
-from orchestrator.domain.model import Saga, SagaState
-from orchestrator.domain.steps import step_failed
+from orchestrator.adapters import saga_list, saga_views
+from orchestrator.adapters.counters import ReconcilerPasses, reconciler_passes_so_far
+from orchestrator.domain.flow import SAGA
+from orchestrator.domain.model import SagaState
+from orchestrator.domain.saga import Saga
 from orchestrator.entrypoints.dashboard import diagram
 from orchestrator.entrypoints.saga_text import duration
 from orchestrator.service_layer import operations
@@ -45,13 +47,13 @@ class Overview:
 
 
 def read_overview(parts: Parts, state: str | None, needs: str | None) -> Overview:
-    engine = parts.store.engine
+    engine = parts.engine
     stuck_after = timedelta(seconds=config.stuck_after())
     figures = saga_views.step_figures(engine, diagram.STEPS)
     drawing = diagram.draw(figures, saga_views.counts_by_state(engine))
     return Overview(drawing, figures, saga_views.needs_a_person_counts(engine, stuck_after),
                     saga_views.find_sagas(engine, stuck_after, state, needs),
-                    parts.store.reconciler_passes())
+                    reconciler_passes_so_far(engine))
 
 
 def seconds(value: float | None) -> str:
@@ -103,11 +105,11 @@ class SagaPage(SagaHandler):
 
     @web.authenticated
     async def get(self, order_id: str) -> None:
-        saga: Saga | None = await self.blocking(self.parts.store.get, order_id)
+        saga: Saga | None = await self.blocking(saga_list.timeline, self.parts.engine, order_id)
         if saga is None:
             raise web.HTTPError(404, f"no saga for order {order_id}")
         self.render("saga.html", saga=saga, notice=self.take_notice(), now=now(),
-                    step_failed=step_failed)
+                    step_failed=SAGA.step_failed)
 
     def take_notice(self) -> dict[str, str] | None:
         """The outcome of the last action, shown once."""

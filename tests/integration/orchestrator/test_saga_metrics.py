@@ -10,23 +10,28 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from orchestrator.adapters.saga_metrics import SagaCollector
 from sqlalchemy import update
 
-from orchestrator.adapters.store import Move, SagaStore, StepRun, now, saga_steps
+from glastonbury.clock import utc_now as now
+from orchestrator.adapters import counters
+from orchestrator.adapters.saga_metrics import SagaCollector
+from orchestrator.adapters.step_totals import read_step_totals
+from orchestrator.adapters.tables import saga_steps
 from orchestrator.domain.model import OrderLine, OrderPlaced, SagaState
+from orchestrator.domain.saga import StepRun
+from tests.unit.orchestrator.store import Store
 
 S = SagaState
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[SagaStore]:
-    store = SagaStore.connect(database_url)
+def store(database_url: str) -> Iterator[Store]:
+    store = Store.at(database_url)
     yield store
-    store.engine.dispose()
+    store.dispose()
 
 
-def scrape(store: SagaStore) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def scrape(store: Store) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample as Prometheus would read it off the page: (name, labels) -> value."""
     registry = CollectorRegistry()
     registry.register(SagaCollector(lambda: store.engine))
@@ -35,16 +40,19 @@ def scrape(store: SagaStore) -> dict[tuple[str, tuple[tuple[str, str], ...]], fl
             for family in text_string_to_metric_families(text) for sample in family.samples}
 
 
-def saga(store: SagaStore, order_id: str) -> None:
-    store.create_if_absent(OrderPlaced(order_id, "c1", Decimal("20.00"), (OrderLine("t1", 1),)))
+def saga(store: Store, order_id: str) -> None:
+    store.add(OrderPlaced(order_id, "c1", Decimal("20.00"), (OrderLine("t1", 1),)))
 
 
-def step(store: SagaStore, order_id: str, name: str, outcome: str, took_s: float,
-         move: Move | None = None) -> None:
-    store.finish_step(order_id, StepRun(name, outcome, now() - timedelta(seconds=took_s)), move)
+def step(store: Store, order_id: str, name: str, outcome: str, took_s: float,
+         to: SagaState | None = None) -> None:
+    """A finished run of the step, and the state the saga moved to with it."""
+    store.record_step(order_id, StepRun(name, outcome, now() - timedelta(seconds=took_s)))
+    if to is not None:
+        store.put(order_id, to)
 
 
-def test_an_empty_store_gives_every_state_at_zero(store: SagaStore) -> None:
+def test_an_empty_store_gives_every_state_at_zero(store: Store) -> None:
     metrics = scrape(store)
     assert {labels[0][1] for (name, labels) in metrics if name == "glastonbury_sagas"} == {
         state.value for state in SagaState}
@@ -53,19 +61,19 @@ def test_an_empty_store_gives_every_state_at_zero(store: SagaStore) -> None:
 
 
 def test_states_steps_durations_compensations_repairs_and_dead_letters_are_counted(
-        store: SagaStore) -> None:
+        store: Store) -> None:
     saga(store, "done")
-    step(store, "done", "reserve_tickets", "reserved", 0.02, Move((S.STARTED,), S.RESERVED))
+    step(store, "done", "reserve_tickets", "reserved", 0.02, S.RESERVED)
     step(store, "done", "await_payment", "approved", 2.0)
     saga(store, "sold-out")
-    step(store, "sold-out", "reserve_tickets", "out_of_stock", 0.02,
-         Move((S.STARTED,), S.COMPENSATING))
+    step(store, "sold-out", "reserve_tickets", "out_of_stock", 0.02, S.COMPENSATING)
     step(store, "sold-out", "fail_order", "failed_order", 0.01)
     saga(store, "stuck")
-    store.update("stuck", parked=True)
-    store.record_reconciler_pass({"driven": 1, "checked": 0, "voided": 0, "started": 2})
-    store.count_dead_letters({"unsigned": 2, "contradicted": 1})
-    store.count_dead_letters({"unsigned": 1})
+    store.put("stuck", S.STARTED, parked=True)
+    counters.record_reconciler_pass(store.engine, {"driven": 1, "checked": 0, "voided": 0,
+                                                   "started": 2})
+    counters.count_dead_letters(store.engine, {"unsigned": 2, "contradicted": 1})
+    counters.count_dead_letters(store.engine, {"unsigned": 1})
 
     metrics = scrape(store)
     assert metrics[("glastonbury_sagas", (("state", "RESERVED"),))] == 1
@@ -98,9 +106,10 @@ def test_states_steps_durations_compensations_repairs_and_dead_letters_are_count
 
 
 def test_each_finished_run_is_counted_as_it_ends_from_its_first_start(
-        store: SagaStore) -> None:
+        store: Store) -> None:
     saga(store, "o1")
-    store.note_step_error("o1", "request_payment", "payment down")   # its first attempt failed
+    with store.repository() as sagas:   # its first attempt failed
+        sagas.note_step_error("o1", "request_payment", "payment down")
     started = now() - timedelta(seconds=0.3)
     with store.transaction() as tx:   # the first attempt began 0.3 s before the second ended
         tx.execute(update(saga_steps).where(saga_steps.c.order_id == "o1")
@@ -109,7 +118,8 @@ def test_each_finished_run_is_counted_as_it_ends_from_its_first_start(
     step(store, "o1", "check_payment", "payment declined", 0.01)
     step(store, "o1", "check_payment", "payment declined", 0.01)   # checked twice: two runs
 
-    totals = store.step_totals()
+    with store.engine.connect() as connection:
+        totals = read_step_totals(connection)
     assert (totals["request_payment"].passed, totals["request_payment"].failed) == (1, 0)
     assert totals["request_payment"].seconds == pytest.approx(0.3, abs=0.1)
     assert totals["check_payment"].runs == 2

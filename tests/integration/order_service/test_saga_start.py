@@ -50,11 +50,11 @@ def start_saga_messages(broker_url: str, deadline_s: float = 10) -> Iterator[tup
             queue.close()
 
 
-def saga_start_call(broker_url: str, order_id: str) -> tuple[list, dict]:
-    """The (args, kwargs) of the `saga.start` message about this order."""
-    for headers, (args, kwargs, _embed) in start_saga_messages(broker_url):
+def saga_start_call(broker_url: str, order_id: str) -> tuple[list, dict, dict]:
+    """The (args, kwargs, embed) of the `saga.start` message about this order."""
+    for headers, (args, kwargs, embed) in start_saga_messages(broker_url):
         if headers["task"] == "saga.start" and args and args[0].get("orderId") == order_id:
-            return args, kwargs
+            return args, kwargs, embed
     raise AssertionError(f"no saga.start message for order {order_id}")
 
 
@@ -63,7 +63,9 @@ def test_placing_an_order_sends_saga_start_with_the_order_message(
     response = client_with_celery.post("/orders", json=BRIEF_BODY)
     order = json.loads(response.data)
     assert response.status_code == 202
-    (message,), kwargs = saga_start_call(broker_url, order["id"])
+    (message,), kwargs, embed = saga_start_call(broker_url, order["id"])
+    # Sent with the orchestrator's error callback, as its every chain: one way to give up.
+    assert [errback["task"] for errback in embed["errbacks"]] == ["saga.on_step_failed"]
     assert is_signed(message, KEY) and not is_signed(message, "another key")
     del message["signature"]
     assert ([message], kwargs) == ([{

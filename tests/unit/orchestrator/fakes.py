@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from orchestrator.adapters.services import PaymentRecord
+from orchestrator.domain.ports import PaymentRecord
 from orchestrator.domain.exceptions import ConflictingOutcome, ServiceUnavailable
 from orchestrator.domain.refusals import Refusal, TicketLimit
 from orchestrator.domain.steps import Plan, StepDeclaration

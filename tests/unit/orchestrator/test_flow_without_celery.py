@@ -1,4 +1,4 @@
-"""The flow's plain functions, called as a worker would call them but without Celery: the parts
+"""The runner's plain functions, called as a worker would call them but without Celery: the parts
 are handed in (fake services, a real SQLite store) and the dispatcher only notes the plans."""
 
 from __future__ import annotations
@@ -9,13 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.adapters.store import SagaStore
+from orchestrator.adapters import saga_list
+from orchestrator.adapters.repository import connect
 from orchestrator.bootstrap import bootstrap
 from orchestrator.domain.exceptions import ContractBroken, ServiceUnavailable
 from orchestrator.domain.model import OrderLine, PaymentDecided, SagaState
-from orchestrator.service_layer import saga as flow
+from orchestrator.domain.saga import Saga
+from orchestrator.service_layer import runner as flow
 from orchestrator.service_layer.parts import Parts
-from orchestrator.service_layer.step_runner import Attempt
+from orchestrator.service_layer.runner import Attempt
 from tests.unit.orchestrator.fakes import (FakeInventory, FakeOrders, FakePayments,
                                            RecordingDispatch)
 
@@ -27,11 +29,16 @@ TICKET = "ticket-1"
 def parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Parts]:
     for name in ("STEP_MAX_ATTEMPTS", "STEP_RETRY_DELAY", "STEP_RETRY_MAX_DELAY"):
         monkeypatch.delenv(name, raising=False)
-    store = SagaStore.connect(f"sqlite:///{tmp_path / 'saga.db'}")
-    yield bootstrap(store=store, inventory=FakeInventory({TICKET: 5}),  # type: ignore[arg-type]
-                    payments=FakePayments(), orders=FakeOrders(),  # type: ignore[arg-type]
-                    dispatch=RecordingDispatch())
-    store.engine.dispose()
+    engine = connect(f"sqlite:///{tmp_path / 'saga.db'}")
+    yield bootstrap(RecordingDispatch(), engine, inventory=FakeInventory({TICKET: 5}),
+                    payments=FakePayments(), orders=FakeOrders())
+    engine.dispose()
+
+
+def saga_of(parts: Parts, order_id: str) -> Saga:
+    found = saga_list.timeline(parts.engine, order_id)
+    assert found is not None
+    return found
 
 
 def sent(parts: Parts) -> list[str]:
@@ -46,19 +53,20 @@ def order(order_id: str = "o1", quantity: int = 1) -> dict:
 def test_the_start_reserves_at_once_and_plans_the_payment_request(parts: Parts) -> None:
     ran = flow.start(parts, order(), Attempt("t1"))
     assert ran.outcome == "reserved" and ran.retry_in is None
-    assert parts.store.get("o1").state is S.RESERVED
+    assert saga_of(parts, "o1").state is S.RESERVED
     assert sent(parts) == ["run request_payment"]
 
 
 def test_each_step_of_a_plan_runs_as_a_plain_call(parts: Parts) -> None:
     flow.start(parts, order(), Attempt("t1"))
     ran = flow.run(parts, "request_payment", "o1", Attempt("t2"))
-    assert ran.outcome == "payment pending" and ran.chain_goes_on
-    assert parts.store.get("o1").state is S.AWAITING_PAYMENT
+    assert ran.outcome == "payment pending" and not ran.chain_goes_on   # the saga moved
+    assert saga_of(parts, "o1").state is S.AWAITING_PAYMENT
+    assert sent(parts) == ["run request_payment"]   # nothing runs while it waits
     flow.record_payment_results(parts, [PaymentDecided("e1", "o1", True, None)])
     assert sent(parts)[-1] == "run finalise_order"
     flow.run(parts, "finalise_order", "o1", Attempt("t3"))
-    assert parts.store.get("o1").state is S.COMPLETED
+    assert saga_of(parts, "o1").state is S.COMPLETED
     assert parts.orders.outcomes["o1"] == ("COMPLETED", None)  # type: ignore[attr-defined]
 
 
@@ -71,7 +79,7 @@ def test_a_step_out_of_its_states_does_nothing_and_ends_its_chain(parts: Parts) 
 def test_out_of_stock_turns_the_saga_back_and_plans_the_compensation(parts: Parts) -> None:
     ran = flow.start(parts, order(quantity=6), Attempt("t1"))
     assert ran.outcome == "out_of_stock" and not ran.chain_goes_on
-    assert parts.store.get("o1").state is S.COMPENSATING
+    assert saga_of(parts, "o1").state is S.COMPENSATING
     assert sent(parts) == ["run release_reservation, fail_order"]
 
 
@@ -79,16 +87,18 @@ def test_a_service_down_asks_for_a_retry_after_the_declared_delay(parts: Parts) 
     parts.inventory.down = 1  # type: ignore[attr-defined]
     ran = flow.start(parts, order(), Attempt("t1"))
     assert ran.retry_in is not None and 0.5 <= ran.retry_in <= 1.0   # CALLS_A_SERVICE: 1 s
-    assert parts.store.get("o1").state is S.STARTED and sent(parts) == []
+    assert saga_of(parts, "o1").state is S.STARTED and sent(parts) == []
     assert flow.start(parts, order(), Attempt("t1", retries=1)).outcome == "reserved"
 
 
-def test_the_last_declared_attempt_gives_up_and_the_saga_ends_as_declared(
+def test_the_last_declared_attempt_gives_up_to_the_error_callback_which_turns_the_saga_back(
         parts: Parts) -> None:
     parts.inventory.down = 1  # type: ignore[attr-defined]
-    with pytest.raises(ServiceUnavailable, match="gave up after 5 attempts"):
+    with pytest.raises(ServiceUnavailable, match="gave up after 5 attempts") as failed:
         flow.start(parts, order(), Attempt("t5", retries=4))
-    saga = parts.store.get("o1")
+    assert saga_of(parts, "o1").state is S.STARTED and sent(parts) == []   # the start: no
+    flow.give_up(parts, "reserve_tickets", "o1", failed.value, "t5")      # give-up of its own
+    saga = saga_of(parts, "o1")
     assert saga.state is S.COMPENSATING and saga.outcome is S.REJECTED
     assert sent(parts) == ["run release_reservation, fail_order"]
 
@@ -112,7 +122,7 @@ def test_a_conflicting_outcome_parks_the_saga_for_a_person(parts: Parts) -> None
     parts.orders.outcomes["o1"] = ("REJECTED", "by hand")  # type: ignore[attr-defined]
     ran = flow.run(parts, "finalise_order", "o1", Attempt("t3"))
     assert ran.outcome.startswith("parked: ") and not ran.chain_goes_on
-    saga = parts.store.get("o1")
+    saga = saga_of(parts, "o1")
     assert saga.parked and saga.state is S.APPROVED
 
 
@@ -121,17 +131,18 @@ def test_an_order_with_nothing_to_pay_goes_from_its_reservation_to_finalising(
     free = {**order(), "total": "0.00",
             "items": [{"ticketId": TICKET, "quantity": 1, "amount": "0.00"}]}
     ran = flow.start(parts, free, Attempt("t1"))
-    assert ran.outcome == "reserved" and not ran.chain_goes_on
-    assert parts.store.get("o1").state is S.APPROVED
+    assert ran.outcome == "nothing to pay" and not ran.chain_goes_on
+    assert saga_of(parts, "o1").state is S.APPROVED
     assert sent(parts) == ["run finalise_order"]
     assert parts.payments.payments == {}  # type: ignore[attr-defined]
 
 
 def test_a_step_given_up_on_tells_the_customer_in_its_declared_words(parts: Parts) -> None:
     parts.inventory.down = 1  # type: ignore[attr-defined]
-    with pytest.raises(ServiceUnavailable):
+    with pytest.raises(ServiceUnavailable) as failed:
         flow.start(parts, order(), Attempt("t5", retries=4))
-    saga = parts.store.get("o1")
+    flow.give_up(parts, "reserve_tickets", "o1", failed.value, "t5")
+    saga = saga_of(parts, "o1")
     assert saga.reason == "The tickets could not be reserved just now; nothing was charged."
     reserve = next(step for step in saga.steps if step.name == "reserve_tickets")
     assert reserve.outcome == "failed" and "inventory down" in reserve.error
@@ -143,7 +154,7 @@ def rejected(parts: Parts, order_id: str) -> tuple[str | None, str | None]:
     """The order's reason once its compensation ran, and the reserve step's recorded detail."""
     flow.run(parts, "release_reservation", order_id, Attempt())
     flow.run(parts, "fail_order", order_id, Attempt())
-    saga = parts.store.get(order_id)
+    saga = saga_of(parts, order_id)
     assert saga.state is S.REJECTED
     reserve = next(step for step in saga.steps if step.name == "reserve_tickets")
     return parts.orders.outcomes[order_id][1], reserve.error  # type: ignore[attr-defined]

@@ -6,8 +6,11 @@ from datetime import timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
-from orchestrator.adapters.store import now
-from orchestrator.domain.model import Saga, SagaState
+import pytest
+
+from glastonbury.clock import utc_now as now
+from orchestrator.domain.model import SagaState
+from orchestrator.domain.saga import Saga
 from orchestrator.service_layer.reconciler import _driven_lately
 from tests.unit.orchestrator.fakes import RecordingDispatch
 
@@ -33,7 +36,8 @@ def test_the_wait_stops_growing_at_eight_times_the_threshold() -> None:
     assert not _driven_lately(saga(drives=9, idle_s=81), STUCK_AFTER)
 
 
-def test_orphans_behind_a_hundred_pending_orders_with_sagas_are_started() -> None:
+def test_orphans_behind_a_hundred_pending_orders_with_sagas_are_started(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     from datetime import UTC, datetime, timedelta
 
     from orchestrator.service_layer import reconciler
@@ -50,11 +54,9 @@ def test_orphans_behind_a_hundred_pending_orders_with_sagas_are_started() -> Non
             return (pending[start:start + limit],
                     f"/orders?after={start + limit}" if more else None)
 
-    class Store:
-        def known(self, ids):  # type: ignore[no-untyped-def]
-            return {order_id for order_id in ids if order_id < "o200"}   # 200 parked or waiting
-
+    monkeypatch.setattr(reconciler.queries, "known",   # 200 parked or waiting
+                        lambda engine, ids: {order_id for order_id in ids if order_id < "o200"})
     dispatch = RecordingDispatch()
-    parts = SimpleNamespace(orders=Orders(), store=Store(), dispatch=dispatch)
+    parts = SimpleNamespace(orders=Orders(), engine=None, dispatch=dispatch)
     assert reconciler.start_orphan_orders(parts, timedelta(seconds=15)) == 50
     assert dispatch.sent == [f"start o{n:03}" for n in range(200, 250)]
