@@ -1,8 +1,6 @@
-"""The orchestrator: the Celery app that alone decides each saga's next step.
+"""The orchestrator: it alone decides each saga's next step.
 
-`celery -A orchestrator worker` runs its steps; `orchestrator/service_layer/saga.py` is the flow.
+The flow is `orchestrator/domain/flow.py`. `celery -A orchestrator worker` runs its steps: Celery
+finds the app in `orchestrator/celery.py`, so importing the orchestrator (its domain, say) loads
+no Celery.
 """
-
-from orchestrator.entrypoints.celery_app import app
-
-__all__ = ["app"]

@@ -1,10 +1,14 @@
 """The four packages' layers and the direction of their imports (DEVELOPERS.md, "A service's
 layout"): entrypoints -> service layer -> adapters -> domain, never back up; the frameworks at
-the edge; the shared kernel below the services; the dev tools apart from the product."""
+the edge; a package's own `__init__` (run by every import of anything in it) importing none of
+them; the bootstrap below the entry points; the shared kernel below the services; the dev tools
+apart from the product."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +25,15 @@ FORBIDDEN = {
     "service_layer": ("entrypoints", "bootstrap", "flask", "celery", "kombu", "kafka",
                       "flower", "tornado", "granian"),
     "adapters": ("service_layer", "entrypoints", "bootstrap"),
+}
+# The modules at a package's root, and what each may not import: its `__init__` is run by
+# every import of the package (of its domain, say), so it loads no layer and no framework; the
+# bootstrap is handed what only the entry points have; the settings' accessors sit on the domain.
+# `celery.py` (where `celery -A orchestrator` finds the app) is an entry point: it may.
+AT_THE_ROOT = {
+    "__init__.py": (*LAYERS, "bootstrap", "config", "celery", *FRAMEWORKS),
+    "bootstrap.py": ("entrypoints", "celery"),
+    "config.py": ("service_layer", "adapters", "entrypoints", "bootstrap", "celery"),
 }
 DEV_TOOLS = ("devtools", "bench", "tests")
 
@@ -55,7 +68,7 @@ def test_each_package_has_the_four_layers_and_nothing_else_of_code_at_its_root(
     for layer in LAYERS:
         assert (ROOT / package / layer / "__init__.py").is_file(), f"{package}/{layer}"
     loose = {path.name for path in (ROOT / package).glob("*.py")}
-    assert loose <= {"__init__.py", "config.py", "bootstrap.py"}, loose
+    assert loose <= {*AT_THE_ROOT, "celery.py"}, loose
 
 
 @pytest.mark.parametrize("package", PACKAGES)
@@ -65,6 +78,26 @@ def test_no_layer_imports_a_layer_above_it_or_a_framework_of_the_edge(
     wrong = {f"{path.relative_to(ROOT)}: {name}" for path in modules(package, layer)
              for name in imports(path) if offends(name, package, FORBIDDEN[layer])}
     assert not wrong, sorted(wrong)
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+@pytest.mark.parametrize("module", AT_THE_ROOT)
+def test_a_packages_init_imports_nothing_and_its_bootstrap_no_entry_point(
+        package: str, module: str) -> None:
+    path = ROOT / package / module
+    if not path.is_file():
+        return
+    wrong = {name for name in imports(path) if offends(name, package, AT_THE_ROOT[module])}
+    assert not wrong, f"{path.relative_to(ROOT)}: {sorted(wrong)}"
+
+
+def test_importing_the_orchestrators_domain_loads_no_celery() -> None:
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, orchestrator.domain.flow, orchestrator.domain.saga; "
+         "print(sorted(name for name in sys.modules if name.split('.')[0] in "
+         f"{FRAMEWORKS!r}))"],
+        cwd=ROOT, capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"
 
 
 def test_the_product_never_imports_the_dev_tools() -> None:

@@ -22,7 +22,7 @@ from glastonbury import settings as glastonbury_settings
 from glastonbury.auth import secret
 from glastonbury.client_address import trusted_networks
 from glastonbury.process import tune_garbage_collector
-from orchestrator import app as celery_app
+from orchestrator.entrypoints.celery_app import app as celery_app
 from orchestrator.entrypoints.dashboard.app import make_dashboard
 from orchestrator.entrypoints.dashboard.login import USER
 
