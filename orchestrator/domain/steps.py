@@ -57,7 +57,7 @@ class RetryPolicy:
 CALLS_A_SERVICE = RetryPolicy(max_attempts=5, first_delay=1.0, max_delay=30.0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)   # each step is one object: compared by identity, at once
 class StepDeclaration:
     name: str
     label: str                                  # the diagram's box
@@ -162,6 +162,9 @@ class Flow:
     rows: tuple[Row, ...]
     beside: Mapping[SagaState, StepDeclaration] = field(default_factory=dict)
     bodies: dict[str, Body] = field(default_factory=dict)
+    # What is read from the table on every step (its rows, the way forward), read once: a step's
+    # record is written many times a second.
+    _read: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def body(self, step: StepDeclaration) -> Callable[[Body], Body]:
         """Give the step its body, `body(saga, services) -> Outcome`; the edge makes it the
@@ -174,7 +177,9 @@ class Flow:
         return register
 
     def rows_of(self, step: StepDeclaration) -> tuple[Row, ...]:
-        return tuple(row for row in self.rows if step in row.steps)
+        if step not in self._read:
+            self._read[step] = tuple(row for row in self.rows if step in row.steps)
+        return self._read[step]  # type: ignore[no-any-return]
 
     def row(self, step: StepDeclaration, state: SagaState, outcome: str) -> Row | None:
         """The row for the step's outcome in that state; None if the table has none."""
@@ -194,6 +199,11 @@ class Flow:
     def forward(self) -> list[StepDeclaration]:
         """The way to the end that is not a turn back, in order: each state's steps, then the
         state the first row of its last step that goes forward leads to."""
+        if "forward" not in self._read:
+            self._read["forward"] = self._way_forward()
+        return list(self._read["forward"])
+
+    def _way_forward(self) -> list[StepDeclaration]:
         way: list[StepDeclaration] = []
         state: SagaState | None = S.STARTED
         while state is not None and state in self.runs and state is not S.COMPENSATING:
@@ -229,9 +239,16 @@ class Flow:
         up on, or, on the way forward, any outcome of a step that can say no but its yes."""
         if outcome == GAVE_UP_OUTCOME:
             return True
+        if ("yes", name) not in self._read:
+            self._read["yes", name] = self._its_yes(name)
+        yes = self._read["yes", name]
+        return yes is not None and outcome not in yes
+
+    def _its_yes(self, name: str) -> frozenset[str] | None:
         step = next((step for step in self.forward() if step.name == name), None)
-        return (step is not None and self.turns_back_as(step) not in (None, GAVE_UP_OUTCOME)
-                and outcome not in self.goes_on_as(step))
+        if step is None or self.turns_back_as(step) in (None, GAVE_UP_OUTCOME):
+            return None
+        return frozenset(self.goes_on_as(step))
 
     def waiting_states(self) -> tuple[SagaState, ...]:
         """The live states: a saga in one is at one of the steps that run there."""
