@@ -67,9 +67,10 @@ class Orders(Protocol):
     def record_outcome(self, order_id: str, status: str, reason: str | None) -> None:
         """The order ends so; ConflictingOutcome if it ended otherwise already."""
 
-    def pending_before(self, moment_iso: str, limit: int = 100,
-                       created_after: str | None = None) -> list[dict[str, Any]]:
-        """PENDING orders created before a moment, oldest first; `created_after` pages on."""
+    def pending_before(self, moment_iso: str, limit: int = 100, following: str | None = None
+                       ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the PENDING orders created before a moment, oldest first, and the link to
+        the next page (None after the last); `following` is that link, to read the next page."""
 
 
 class Services(Protocol):

@@ -274,7 +274,7 @@ def test_show_json_gives_the_saga_and_its_timeline(world: World) -> None:
 
 
 def test_the_json_of_a_saga_writes_times_in_iso_8601_utc_and_amounts_as_strings() -> None:
-    from orchestrator.domain.model import Saga, StepRecord
+    from orchestrator.domain.saga import Saga, StepRecord
 
     paid = Saga("o-1", S.COMPLETED, "c-1", Decimal("400.10"),
                 (OrderLine("t-1", 2, Decimal("200.05")),), outcome=S.COMPLETED,
@@ -400,7 +400,7 @@ def test_a_selection_cut_at_its_limit_acts_on_the_newest_and_says_the_rest_wait(
     assert [line.split()[0] for line in result.stdout.splitlines()[1:3]] == ["o-c", "o-b"]
     assert result.stdout.splitlines()[-1] == "1 retried, 1 refused"
     assert "… 2 of more shown (the newest); --limit to see more" in result.stderr
-    assert world.sent == ["drive"] and world.store.get("o-a").state is S.APPROVED
+    assert world.sent == ["run reserve_tickets"] and world.store.get("o-a").state is S.APPROVED
 
 
 def test_an_empty_selection_does_nothing(world: World) -> None:
