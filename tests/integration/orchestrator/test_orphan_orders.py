@@ -55,11 +55,10 @@ def test_orphans_behind_two_pages_of_orders_of_one_microsecond_are_each_started_
     in_order = sorted(placed, key=lambda order_id: bytes.fromhex(order_id.replace("-", "")))
     with_sagas = set(in_order[:200])   # waiting for their payments, say: 2 pages of them
 
-    class Store:
-        def known(self, ids):  # type: ignore[no-untyped-def]
-            return {order_id for order_id in ids if order_id in with_sagas}
-
+    # The saga store knows the first 200 (waiting for their payments, say).
+    monkeypatch.setattr(reconciler.queries, "known", lambda engine, ids: {
+        order_id for order_id in ids if order_id in with_sagas})
     dispatch = RecordingDispatch()
-    parts = SimpleNamespace(orders=OrderClient(url), store=Store(), dispatch=dispatch)
+    parts = SimpleNamespace(orders=OrderClient(url), engine=None, dispatch=dispatch)
     assert reconciler.start_orphan_orders(parts, timedelta(seconds=15)) == 50
     assert dispatch.sent == [f"start {order_id}" for order_id in in_order[200:]]
