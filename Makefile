@@ -13,7 +13,7 @@ DEV := $(VENV)/.installed-dev
 # project alone: nothing is resolved at install time, so a release upstream changes nothing here.
 PIP_LOCKED := $(BIN)/python -m pip install --quiet --require-hashes -r
 
-.PHONY: up test unit lint clean chaos bench lock
+.PHONY: up test unit lint clean chaos soak bench lock
 
 $(RUN): setup.cfg pyproject.toml requirements/build.txt requirements/run.txt
 	@test -n "$(PYTHON_EXE)" || { echo "no $(PYTHON) here (nor under ~/.pyenv/versions)" >&2; exit 2; }
@@ -58,6 +58,12 @@ clean:
 # A chaos run of CHAOS_ORDERS orders (1,000) with parts SIGKILLed; report in bench/results/.
 chaos: $(DEV)
 	CHAOS_ORDERS=$${CHAOS_ORDERS:-1000} $(BIN)/python -m tests.chaos
+
+# The whole sale (tests/chaos/soak.py): the day's capacity measured, then SOAK_ORDERS orders
+# (135,000) at SOAK_RATE_FRACTION (0.8) of it, a part SIGKILLed every SOAK_FAULT_EVERY_S (180);
+# memory, the saga store, latency and throughput by tenth, the verdict: bench/results/soak-*.json.
+soak: $(DEV)
+	SOAK_ORDERS=$${SOAK_ORDERS:-135000} $(BIN)/python -m tests.chaos.soak
 
 # The speed figures (bench/README.md): the local stack, then the same on the machine's
 # PostgreSQL and Redis when they answer, then the store's reads under a million finished sagas;

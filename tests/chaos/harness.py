@@ -147,6 +147,7 @@ class ChaosRun:
         self.listed: dict[str, dict[str, int]] = {}   # ticket -> its limits, as created
         self.post_retries = 0
         self.placed = 0   # orders whose first POST was sent
+        self.clients = threading.local()
 
     # -- the plan ----------------------------------------------------------------------------
 
@@ -186,7 +187,6 @@ class ChaosRun:
         """Place every order under chaos, restore the stack, wait until settled, judge."""
         self.make_tickets()
         planned = self.plan()
-        self.kinds = {order.key: order.kind for order in planned}
         killer = Killer(self.stack, self.rng)
         started = time.monotonic()
         killer.start()
@@ -199,6 +199,20 @@ class ChaosRun:
             with self.progress.phase("the killer's last round"):
                 killer.stop()
         chaos_ended = time.monotonic()
+        verdict = self.settle_and_judge(planned)
+        verdict.figures.update({
+            "kills": dict(killer.kills),
+            "kills_total": sum(killer.kills.values()),
+            "chaos_s": round(chaos_ended - started, 1),
+            "settle_s": round(self.settled_at - max(chaos_ended, killer.last_restart), 1),
+            "total_s": round(self.settled_at - started, 1),
+        })
+        return verdict
+
+    def settle_and_judge(self, planned: list[PlannedOrder]) -> Verdict:
+        """Once the faults ended: every part back, the orders never acknowledged placed again,
+        the databases settled (`settled_at`), then the verdict and the outcomes by kind."""
+        self.kinds = {order.key: order.kind for order in planned}
         with self.progress.phase("every part back"):
             self.stack.wait_until_ready()
         # An order whose every POST failed may exist anyway: the same key finds it, or places it.
@@ -211,7 +225,7 @@ class ChaosRun:
                         self.unacknowledged.remove(key)
                     phase.advance()
         snapshot = self.wait_until_settled()
-        settled = time.monotonic()
+        self.settled_at = time.monotonic()
         verdict = judge(snapshot, self.initial_stock, self.acknowledged.values())
         by_kind: dict[str, Counter[str]] = {kind: Counter() for kind in KINDS}
         for key, order_id in self.acknowledged.items():
@@ -226,11 +240,6 @@ class ChaosRun:
             "never_acknowledged": len(self.unacknowledged),
             "post_retries": self.post_retries,
             "outcomes_by_kind": {kind: dict(counts) for kind, counts in by_kind.items()},
-            "kills": dict(killer.kills),
-            "kills_total": sum(killer.kills.values()),
-            "chaos_s": round(chaos_ended - started, 1),
-            "settle_s": round(settled - max(chaos_ended, killer.last_restart), 1),
-            "total_s": round(settled - started, 1),
             "settled": snapshot.settled(),
             "limits": self.limits,
         })
@@ -294,8 +303,9 @@ class ChaosRun:
         deadline = time.monotonic() + give_up_after_s
         while time.monotonic() < deadline:
             try:
-                response = requests.post(f"{self.stack.url('order')}/orders", json=body,
-                                         headers={"Idempotency-Key": order.key}, timeout=10)
+                response = self._client().post(f"{self.stack.url('order')}/orders", json=body,
+                                               headers={"Idempotency-Key": order.key},
+                                               timeout=10)
                 if response.status_code == 202:
                     with self.lock:
                         self.acknowledged[order.key] = response.json()["id"]
@@ -307,6 +317,14 @@ class ChaosRun:
                 self.post_retries += 1
             time.sleep(0.2)
         return False
+
+    def _client(self) -> requests.Session:
+        """This thread's client: its connection to the order service kept alive between orders,
+        as a customer's browser keeps it (a new one after the order service died)."""
+        session = getattr(self.clients, "session", None)
+        if session is None:
+            session = self.clients.session = requests.Session()
+        return session
 
     def _new_ticket(self, name: str, available: int, price: float) -> str:
         ticket = str(uuid.uuid4())

@@ -5,14 +5,16 @@ A small run (CHAOS_ORDERS, 60 by default); `make chaos` runs a thousand and keep
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.chaos.harness import ChaosRun, chaos_stack
-from tests.e2e.stack import Stack
+from tests.chaos.harness import ALWAYS_KILLED, ChaosRun, chaos_stack
+from tests.chaos.soak import Soak, table
+from tests.e2e.stack import RAISED_LIMITS, Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -38,3 +40,48 @@ def test_after_random_crashes_of_every_moving_part_every_order_ends_and_the_data
     assert {"worker", "bridge", "payment_relay"} <= set(verdict.figures["kills"])
     assert verdict.figures["kills_total"] >= 4
     assert verdict.figures["never_acknowledged"] == 0
+
+
+# `make soak` in short: its capacity measured, a few hundred orders at a share of it, one fault,
+# and a report with every figure the whole sale's has (tests/chaos/soak.py).
+def test_a_short_soak_judges_its_orders_clean_and_reports_memory_store_latency_and_throughput(
+        own_stack: Stack) -> None:
+    report = Soak(own_stack, orders=300, capacity_orders=100, fault_every_s=5, max_faults=1,
+                  sample_every_s=1, seed=20261203, settle_timeout_s=100).run()
+    print(f"\n{table(report)}")
+    json.dumps(report)   # written as JSON by `make soak`
+
+    assert report["ok"], report["problems"]
+    assert report["verdict"]["settled"] and report["verdict"]["parked_sagas"] == 0
+    assert report["verdict"]["never_acknowledged"] == 0
+    assert report["capacity"]["sagas_per_s"] > 0 and report["capacity"]["ended"] == 100
+    assert 0 < report["rate_per_s"] <= report["capacity"]["sagas_per_s"]
+    assert report["raised_limits"] == RAISED_LIMITS
+    victim = ALWAYS_KILLED[0]   # the first in turn
+    assert [fault["victim"] for fault in report["faults"]] == [victim]
+    assert report["faults"][0]["at_s"] >= 5
+
+    parts = set(own_stack.processes)
+    assert set(report["memory"]) == parts
+    for name, figures in report["memory"].items():
+        assert figures["start_mb"] > 0 and figures["end_mb"] > 0, name
+        assert figures["lives"] == (2 if name == victim else 1), name
+        if name != victim:   # its first life may end before three samples are fitted
+            assert isinstance(figures["slope_mb_per_10k_orders"], float), name
+
+    store = report["saga_store"]["at_end"]
+    assert store["rows"]["sagas"] == 20 + 100 + 300
+    assert store["rows"]["saga_steps"] > store["rows"]["sagas"]
+    assert store["bytes"] > report["saga_store"]["at_start"]["bytes"]
+
+    tenths = report["tenths"]
+    assert [row["tenth"] for row in tenths] == list(range(1, 11))
+    assert sum(row["placed"] for row in tenths) == 300
+    for row in tenths:
+        assert row["placed_per_s"] > 0 and row["ended_per_s"] >= 0
+        assert 0 < row["p50_ms"] <= row["p99_ms"]
+
+    judged = report["flat"]
+    assert isinstance(judged["memory"], bool) and isinstance(judged["latency"], bool)
+    assert judged["bounds"] == {"mb_per_10k": 2.0, "p99_ratio": 1.5}
+    assert judged["p99_last_vs_second"] == round(tenths[-1]["p99_ms"] / tenths[1]["p99_ms"], 2)

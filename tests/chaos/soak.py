@@ -1,0 +1,311 @@
+"""`python -m tests.chaos.soak` (`make soak`): the whole sale in one go, a fault every few minutes.
+
+On a stack of its own (the chaos harness's: its short repair settings and the sale's limits
+raised, `CHAOS_SETTINGS`), with the chaos harness's orders (3/5 approved, 1/5 declined by the
+gateway, 1/5 for scarce tickets), each POSTed with its Idempotency-Key and retried until the order
+service answers, from a pool of clients on kept-alive connections:
+
+1. capacity: after a warm-up, SOAK_CAPACITY_ORDERS (500) orders at once from SOAK_BURST_CLIENTS
+   (32) clients; sagas completed a second from the first `createdAt` to the last `updatedAt`;
+2. the sale: SOAK_ORDERS (135,000: Glastonbury's 2020 sale, sold in 34 minutes) placed at a
+   steady SOAK_RATE_FRACTION (0.8) of that capacity (or SOAK_RATE orders a second) from
+   SOAK_CLIENTS (16) clients; every SOAK_FAULT_EVERY_S (180) s the next of the harness's victims
+   in turn (each worker, the bridge, the relay, the three services) is SIGKILLed and started
+   again a second or three later; every SOAK_SAMPLE_EVERY_S (10) s each part's memory (RSS of
+   its process tree) and the saga store's files are sampled;
+3. every part back, every order settled, the chaos verdict (tests/chaos/verdict.py).
+
+Writes bench/results/soak-<timestamp>.json and prints a table; its progress goes to stderr
+(`bench.progress`). SOAK_SEED (random), SOAK_SETTLE_TIMEOUT (s, 900). Exits 1 if the verdict
+found a problem. The figures and the flat judgment: tests/chaos/soak_figures.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import random
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+from sqlalchemy import create_engine, func, select, text
+
+from bench.driver import OrderDriver, summarise
+from bench.progress import Progress
+from bench.run import machine, tree_rss
+from devtools.devstack.__main__ import ROOT
+from orchestrator.adapters.tables import metadata as saga_store
+from tests.chaos import soak_figures
+from tests.chaos.harness import CHAOS_SETTINGS, ChaosRun, Killer, PlannedOrder, chaos_stack
+from tests.chaos.verdict import database_urls
+from tests.e2e.stack import RAISED_LIMITS, Stack
+
+WARM_UP_ORDERS = 20   # the bridge joins its group, every pool opens: not counted in the capacity
+
+
+@dataclass
+class TurnKiller(Killer):
+    """One fault every `every_s`: the next of the victims in turn SIGKILLed, started again after
+    `down_s`; at most `max_faults`. `stop()` waits only for a restart under way."""
+
+    max_faults: int | None = None
+    faults: list[dict[str, Any]] = field(default_factory=list)   # when, whom, after what
+    orders_done: Callable[[], int] = lambda: 0
+
+    def _run(self) -> None:
+        victims = itertools.cycle([*self.always, *self.services])
+        while not self.stop_event.wait(self.rng.uniform(*self.every_s)):
+            if self.max_faults is not None and len(self.faults) >= self.max_faults:
+                return
+            victim = next(victims)
+            self.faults.append({"at": time.time(), "victim": victim,
+                                "orders_acknowledged": self.orders_done()})
+            self.stack.kill(victim)
+            self.kills[victim] += 1
+            time.sleep(self.rng.uniform(*self.down_s))
+            self.stack.start(victim)
+            self.last_restart = time.monotonic()
+
+
+class Sampler:
+    """Every `every_s` until stopped: each running part's pid and RSS (its process tree, MB),
+    the orders acknowledged so far and the saga store's size on disk."""
+
+    def __init__(self, stack: Stack, every_s: float, orders_done: Callable[[], int],
+                 store_url: str) -> None:
+        self.stack, self.every_s, self.orders_done = stack, every_s, orders_done
+        self.store_url = store_url
+        self.samples: list[dict[str, Any]] = []
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="soak-sampler", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join()
+        self.take()
+
+    def take(self) -> None:
+        parts = {}
+        for name, process in list(self.stack.processes.items()):
+            try:
+                parts[name] = [process.pid, tree_rss(process.pid)]
+            except psutil.Error:
+                continue   # killed this moment: the next sample finds its new life
+        self.samples.append({"t": time.time(), "orders": self.orders_done(),
+                             "store_bytes": store_bytes(self.store_url), "parts": parts})
+
+    def _run(self) -> None:
+        self.take()
+        while not self.stop_event.wait(self.every_s):
+            self.take()
+
+
+def store_bytes(url: str) -> int | None:
+    """The saga store's size on disk: its SQLite file with its journal (None elsewhere)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = Path(url.removeprefix("sqlite:///"))
+    return sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal"))
+               if p.exists())
+
+
+def store_size(url: str) -> dict[str, Any]:
+    """The saga store's rows, table by table, and its size (the files, or PostgreSQL's own)."""
+    engine = create_engine(url, **({"connect_args": {"timeout": 30}}
+                                   if url.startswith("sqlite") else {}))
+    try:
+        with engine.connect() as db:
+            rows = {table.name: db.execute(select(func.count()).select_from(table)).scalar_one()
+                    for table in saga_store.sorted_tables}
+            size = store_bytes(url) if url.startswith("sqlite") else db.execute(
+                text("select pg_database_size(current_database())")).scalar_one()
+    finally:
+        engine.dispose()
+    return {"rows": rows, "bytes": size}
+
+
+@dataclass
+class Soak:
+    """One soak: the capacity measured, then the sale at a share of it under faults."""
+
+    stack: Stack
+    orders: int
+    capacity_orders: int = 500
+    rate_fraction: float = 0.8
+    rate_per_s: float | None = None       # a fixed rate instead of the capacity's share
+    fault_every_s: float = 180.0
+    max_faults: int | None = None
+    clients: int = 16
+    burst_clients: int = 32
+    sample_every_s: float = 10.0
+    seed: int = 0
+    settle_timeout_s: float = 900.0
+    bounds: soak_figures.FlatBounds = field(default_factory=soak_figures.FlatBounds)
+    progress: Progress = field(default_factory=Progress.quiet)
+
+    def run(self) -> dict[str, Any]:
+        urls = database_urls(self.stack.env)
+        self.reader = OrderDriver(self.stack.url("order"), self.stack.url("inventory"),
+                                  urls["order"], self.stack.env["ADMIN_TOKEN"], self.progress)
+        chaos = ChaosRun(self.stack, WARM_UP_ORDERS + self.capacity_orders + self.orders,
+                         seed=self.seed, settle_timeout_s=self.settle_timeout_s,
+                         progress=self.progress)
+        with self.progress.phase("tickets listed"):
+            chaos.make_tickets()
+        planned = chaos.plan()
+        sale = planned[WARM_UP_ORDERS + self.capacity_orders:]
+        killer = TurnKiller(self.stack, chaos.rng, every_s=(self.fault_every_s,) * 2,
+                            down_s=(1.0, 3.0), max_faults=self.max_faults)
+        with self.progress.section("capacity"):
+            capacity = self.capacity(chaos, planned[:WARM_UP_ORDERS + self.capacity_orders],
+                                     killer)
+        rate = self.rate_per_s or round(self.rate_fraction * capacity["sagas_per_s"], 1)
+        chaos.rate_per_s, chaos.threads = rate, self.clients
+        before = len(chaos.acknowledged)
+        killer.orders_done = sampled_orders = lambda: len(chaos.acknowledged) - before
+        sampler = Sampler(self.stack, self.sample_every_s, sampled_orders, urls["orchestrator"])
+        store_at_start = store_size(urls["orchestrator"])
+        began = time.time()
+        sampler.start()
+        killer.start()
+        try:
+            with self.progress.phase("orders acknowledged", total=before + len(sale)) as placing:
+                chaos._place_all(sale, placing, killer)
+                chaos._note_placing(placing, killer)
+        finally:
+            with self.progress.phase("the last restart"):
+                killer.stop()
+            sampler.stop()
+        placed_until = time.time()
+        verdict = chaos.settle_and_judge(planned)
+        times = self.order_times([chaos.acknowledged[o.key] for o in sale
+                                  if o.key in chaos.acknowledged])
+        memory = soak_figures.memory(sampler.samples, fit_from=began + (placed_until - began) / 10)
+        by_tenth = soak_figures.tenths(times, began, placed_until)
+        return {
+            "when": datetime.now(UTC).isoformat(timespec="seconds"), "seed": self.seed,
+            "machine": machine(),
+            "settings": {**CHAOS_SETTINGS, "orders": self.orders, "clients": self.clients,
+                         "rate_fraction": None if self.rate_per_s else self.rate_fraction,
+                         "fault_every_s": self.fault_every_s,
+                         "sample_every_s": self.sample_every_s},
+            "raised_limits": RAISED_LIMITS, "ticket_limits": chaos.limits,
+            "capacity": capacity, "rate_per_s": rate,
+            "placed_per_s": round(len(sale) / (placed_until - began), 1),
+            "sale_s": round(placed_until - began, 1),
+            "ok": verdict.ok, "flat": soak_figures.flat(memory, by_tenth, self.bounds),
+            "problems": verdict.problems[:200], "problem_count": len(verdict.problems),
+            "verdict": verdict.figures,
+            "faults": [{**fault, "at_s": round(fault.pop("at") - began, 1)}
+                       for fault in killer.faults],
+            "memory": memory, "tenths": by_tenth,
+            "saga_store": {"at_start": store_at_start,
+                           "at_end": store_size(urls["orchestrator"])},
+            "samples": sampler.samples,
+            "logs": str(self.stack.logs),
+        }
+
+    def capacity(self, chaos: ChaosRun, planned: list[PlannedOrder],
+                 killer: Killer) -> dict[str, Any]:
+        """The warm-up orders, one after another until they end, then the burst at once:
+        completed sagas a second from its first `createdAt` to its last `updatedAt`."""
+        warm_up, burst = planned[:WARM_UP_ORDERS], planned[WARM_UP_ORDERS:]
+        for orders, rate, clients in ((warm_up, 5.0, 1), (burst, float("inf"),
+                                                          self.burst_clients)):
+            chaos.rate_per_s, chaos.threads = rate, clients
+            total = len(chaos.acknowledged) + len(orders)   # the count goes on from before
+            with self.progress.phase("orders acknowledged", total=total) as placing:
+                chaos._place_all(orders, placing, killer)
+            ids = [chaos.acknowledged[o.key] for o in orders if o.key in chaos.acknowledged]
+            ended = self.reader.wait_for([uuid.UUID(i).hex for i in ids], self.settle_timeout_s)
+        figures = summarise(ended, len(burst))
+        return {"orders": len(burst), "clients": self.burst_clients,
+                **{key: figures.get(key) for key in ("ended", "statuses", "sagas_per_s",
+                                                     "p50_ms", "p99_ms")}}
+
+    def order_times(self, order_ids: list[str]) -> dict[str, tuple[float, float]]:
+        """Each ended order's `createdAt` and `updatedAt` (epoch s), as the order service has
+        them."""
+        ended = self.reader.ended(uuid.UUID(order_id).hex for order_id in order_ids)
+        return {order_id: (created, updated) for order_id, (_, created, updated) in ended.items()}
+
+
+def table(report: dict[str, Any]) -> str:
+    """The report's figures as Markdown: the headline, then a row a tenth and a row a part."""
+    capacity, flat, verdict = report["capacity"], report["flat"], report["verdict"]
+    store = report["saga_store"]["at_end"]
+    headline = [
+        ("orders of the sale; placed at / target rate",
+         f"{report['settings']['orders']:,}; {report['placed_per_s']} / {report['rate_per_s']}/s"),
+        ("capacity (burst of the sale's orders)",
+         f"{capacity['sagas_per_s']} sagas/s ({capacity['orders']} orders, "
+         f"{capacity['clients']} clients)"),
+        ("faults", ", ".join(f"{f['victim']} at {f['at_s']} s" for f in report["faults"])),
+        ("verdict", "clean" if report["ok"] else f"{report['problem_count']} problems"),
+        ("outcomes; parked", f"{verdict['outcomes']}; {verdict['parked_sagas']}"),
+        ("saga store at the end: rows; bytes",
+         f"{store['rows']}; {store['bytes']:,}" if store["bytes"] else f"{store['rows']}"),
+        ("flat: memory / latency", f"{flat['memory']} (steepest {flat['steepest_part']} "
+         f"{flat['steepest_mb_per_10k_orders']} MB per 10k orders, bound "
+         f"{flat['bounds']['mb_per_10k']}) / {flat['latency']} (p99 last / second tenth "
+         f"{flat['p99_last_vs_second']}, bound {flat['bounds']['p99_ratio']})"),
+    ]
+    lines = ["| measure | value |", "|---|---|",
+             *(f"| {name} | {value} |" for name, value in headline),
+             "", "| tenth | placed/s | ended/s | p50 ms | p99 ms |", "|---|---|---|---|---|",
+             *(f"| {t['tenth']} ({t['from_s']}–{t['to_s']} s) | {t['placed_per_s']} | "
+               f"{t['ended_per_s']} | {t['p50_ms']} | {t['p99_ms']} |" for t in report["tenths"]),
+             "", "| part | start MB | end MB | peak MB | lives | MB per 10k orders |",
+             "|---|---|---|---|---|---|",
+             *(f"| {name} | {m['start_mb']} | {m['end_mb']} | {m['peak_mb']} | {m['lives']} | "
+               f"{m['slope_mb_per_10k_orders']} |" for name, m in report["memory"].items())]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    env = os.environ.get
+    seed = int(env("SOAK_SEED", str(random.randrange(2**31))))
+    workdir = Path(tempfile.mkdtemp(prefix="glastonbury-soak-"))
+    began = time.monotonic()
+    with Progress() as progress:
+        with progress.phase("starting the stack"):
+            stack = chaos_stack(workdir)
+        try:
+            report = Soak(stack, int(env("SOAK_ORDERS", "135000")),
+                          capacity_orders=int(env("SOAK_CAPACITY_ORDERS", "500")),
+                          rate_fraction=float(env("SOAK_RATE_FRACTION", "0.8")),
+                          rate_per_s=float(env("SOAK_RATE", "0")) or None,
+                          fault_every_s=float(env("SOAK_FAULT_EVERY_S", "180")),
+                          clients=int(env("SOAK_CLIENTS", "16")),
+                          burst_clients=int(env("SOAK_BURST_CLIENTS", "32")),
+                          sample_every_s=float(env("SOAK_SAMPLE_EVERY_S", "10")), seed=seed,
+                          settle_timeout_s=float(env("SOAK_SETTLE_TIMEOUT", "900")),
+                          progress=progress).run()
+        finally:
+            with progress.phase("stopping the stack"):
+                stack.stop()
+    report["wall_clock_s"] = round(time.monotonic() - began, 1)
+    results = ROOT / "bench" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    path = results / f"soak-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(table(report))
+    print(f"\nreport written to {path}")
+    return 0 if report["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
