@@ -79,7 +79,8 @@ class TurnKiller(Killer):
 
 class Sampler:
     """Every `every_s` until stopped: each running part's pid and RSS (its process tree, MB),
-    the orders acknowledged so far and the saga store's size on disk."""
+    the orders acknowledged so far, the saga store's size on disk and the machine's load
+    average (the stack shares its cores: a load above them slows every part)."""
 
     def __init__(self, stack: Stack, every_s: float, orders_done: Callable[[], int],
                  store_url: str) -> None:
@@ -105,7 +106,8 @@ class Sampler:
             except psutil.Error:
                 continue   # killed this moment: the next sample finds its new life
         self.samples.append({"t": time.time(), "orders": self.orders_done(),
-                             "store_bytes": store_bytes(self.store_url), "parts": parts})
+                             "store_bytes": store_bytes(self.store_url),
+                             "load_average": round(os.getloadavg()[0], 2), "parts": parts})
 
     def _run(self) -> None:
         self.take()
@@ -194,7 +196,8 @@ class Soak:
         times = self.order_times([chaos.acknowledged[o.key] for o in sale
                                   if o.key in chaos.acknowledged])
         memory = soak_figures.memory(sampler.samples, fit_from=began + (placed_until - began) / 10)
-        by_tenth = soak_figures.tenths(times, began, placed_until)
+        by_tenth = soak_figures.tenths(times, began, placed_until,
+                                       [fault["at"] for fault in killer.faults])
         return {
             "when": datetime.now(UTC).isoformat(timespec="seconds"), "seed": self.seed,
             "machine": machine(),
@@ -212,6 +215,9 @@ class Soak:
             "faults": [{**fault, "at_s": round(fault.pop("at") - began, 1)}
                        for fault in killer.faults],
             "memory": memory, "tenths": by_tenth,
+            "load_average": {"at_start": sampler.samples[0]["load_average"],
+                             "max": max(s["load_average"] for s in sampler.samples),
+                             "at_end": sampler.samples[-1]["load_average"]},
             "saga_store": {"at_start": store_at_start,
                            "at_end": store_size(urls["orchestrator"])},
             "samples": sampler.samples,
@@ -254,20 +260,27 @@ def table(report: dict[str, Any]) -> str:
          f"{capacity['sagas_per_s']} sagas/s ({capacity['orders']} orders, "
          f"{capacity['clients']} clients)"),
         ("faults", ", ".join(f"{f['victim']} at {f['at_s']} s" for f in report["faults"])),
+        ("the machine's load average (1 min): at the start, the most, at the end",
+         ", ".join(str(value) for value in report["load_average"].values())),
         ("verdict", "clean" if report["ok"] else f"{report['problem_count']} problems"),
         ("outcomes; parked", f"{verdict['outcomes']}; {verdict['parked_sagas']}"),
         ("saga store at the end: rows; bytes",
          f"{store['rows']}; {store['bytes']:,}" if store["bytes"] else f"{store['rows']}"),
         ("flat: memory / latency", f"{flat['memory']} (steepest {flat['steepest_part']} "
          f"{flat['steepest_mb_per_10k_orders']} MB per 10k orders, bound "
-         f"{flat['bounds']['mb_per_10k']}) / {flat['latency']} (p99 last / second tenth "
-         f"{flat['p99_last_vs_second']}, bound {flat['bounds']['p99_ratio']})"),
+         f"{flat['bounds']['mb_per_10k']}; {', '.join(flat['bounds']['unjudged'])} not "
+         f"judged) / {flat['latency']} (p99 last / second tenth: away from the faults "
+         f"{flat['p99_away_from_faults_last_vs_second']}, every order "
+         f"{flat['p99_last_vs_second']}; bound {flat['bounds']['p99_ratio']})"),
     ]
     lines = ["| measure | value |", "|---|---|",
              *(f"| {name} | {value} |" for name, value in headline),
-             "", "| tenth | placed/s | ended/s | p50 ms | p99 ms |", "|---|---|---|---|---|",
+             "", "| tenth | placed/s | ended/s | backlog at its end | p50 ms | p99 ms | "
+             "p99 ms away from faults |", "|---|---|---|---|---|---|---|",
              *(f"| {t['tenth']} ({t['from_s']}–{t['to_s']} s) | {t['placed_per_s']} | "
-               f"{t['ended_per_s']} | {t['p50_ms']} | {t['p99_ms']} |" for t in report["tenths"]),
+               f"{t['ended_per_s']} | {t['backlog_at_end']} | {t['p50_ms']} | {t['p99_ms']} | "
+               f"{t['p99_away_from_faults_ms']} ({t['placed_away_from_faults']} orders) |"
+               for t in report["tenths"]),
              "", "| part | start MB | end MB | peak MB | lives | MB per 10k orders |",
              "|---|---|---|---|---|---|",
              *(f"| {name} | {m['start_mb']} | {m['end_mb']} | {m['peak_mb']} | {m['lives']} | "

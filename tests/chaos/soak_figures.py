@@ -8,20 +8,29 @@
   allocator settles then.
 - tenths: the sale's placing time cut in ten; of the orders created in each, the latency p50 /
   p99 from the order service's `createdAt` to its `updatedAt` (the outcome stored), as the
-  bench takes it under load; the orders placed and the sagas ended in each, a second.
-- flat: every part's slope within `mb_per_10k`, and the last tenth's p99 within `p99_ratio`
-  of the second's (the first warms up).
+  bench takes it under load, and the p99 of those placed away from the faults (not from
+  FAULT_SHADOW_S before a kill until after it: what a fault's recovery costs is the chaos
+  run's to measure, a slower store or a fuller process the soak's); the orders placed and the
+  sagas ended in each, a second, and the backlog at its end (placed, not yet ended).
+- flat: every judged part's slope within `mb_per_10k`, and the last tenth's p99 within
+  `p99_ratio` of the second's (the first warms up): the p99 away from the faults where both
+  tenths have one, else every order's.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from bench.floor import percentile
 
 ORDERS_PER_SLOPE = 10_000
+# An order placed from 10 s before a kill (its saga in flight) until 30 s after it (the part
+# down 1-3 s, started again, and the reconciler's and the payment deadline's repairs) is in
+# the fault's shadow.
+FAULT_SHADOW_S = (10.0, 30.0)
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,9 @@ class FlatBounds:
 
     mb_per_10k: float = 2.0     # each part's memory slope (200 bytes an order at most)
     p99_ratio: float = 1.5      # the last tenth's latency p99 against the second tenth's
+    # The embedded Tansu keeps every message in memory (that build has no other storage): it
+    # grows with the sale by design, where Apache Kafka keeps its log on disk. Reported only.
+    unjudged: tuple[str, ...] = ("kafka",)
 
 
 def slope_within_lives(points: list[tuple[Any, float, float]]) -> float | None:
@@ -71,26 +83,40 @@ def memory(samples: list[dict[str, Any]], fit_from: float,
     return figures
 
 
-def tenths(times: dict[str, tuple[float, float]], began: float,
-           ended: float) -> list[dict[str, Any]]:
+def tenths(times: dict[str, tuple[float, float]], began: float, ended: float,
+           faults: Sequence[float] = ()) -> list[dict[str, Any]]:
     """The sale in ten equal spans of its placing time: orders by their `createdAt` (the last
-    span keeps those placed again after it), sagas ended by their `updatedAt`."""
+    span keeps those placed again after it), sagas ended by their `updatedAt`; `faults`, the
+    moments of the kills (epoch s, as the times)."""
     span = (ended - began) / 10
     created: list[list[float]] = [[] for _ in range(10)]
+    calm: list[list[float]] = [[] for _ in range(10)]
     finished = [0] * 10
+    before, after = FAULT_SHADOW_S
     for created_at, updated_at in times.values():
-        created[_tenth(created_at, began, span)].append((updated_at - created_at) * 1000)
+        tenth, latency = _tenth(created_at, began, span), (updated_at - created_at) * 1000
+        created[tenth].append(latency)
+        if not any(fault - before <= created_at < fault + after for fault in faults):
+            calm[tenth].append(latency)
         if began <= updated_at < ended:
             finished[_tenth(updated_at, began, span)] += 1
     rows = []
     for number, latencies in enumerate(created):
         latencies.sort()
+        calm[number].sort()
+        end = began + (number + 1) * span
+        backlog = sum(1 for created_at, updated_at in times.values()
+                      if created_at < end <= updated_at)
         rows.append({"tenth": number + 1, "from_s": round(number * span, 1),
                      "to_s": round((number + 1) * span, 1), "placed": len(latencies),
                      "placed_per_s": round(len(latencies) / span, 1) if span else None,
                      "ended_per_s": round(finished[number] / span, 1) if span else None,
+                     "backlog_at_end": backlog,
                      "p50_ms": round(percentile(latencies, 50), 1) if latencies else None,
-                     "p99_ms": round(percentile(latencies, 99), 1) if latencies else None})
+                     "p99_ms": round(percentile(latencies, 99), 1) if latencies else None,
+                     "placed_away_from_faults": len(calm[number]),
+                     "p99_away_from_faults_ms": round(percentile(calm[number], 99), 1)
+                     if calm[number] else None})
     return rows
 
 
@@ -100,21 +126,28 @@ def _tenth(moment: float, began: float, span: float) -> int:
 
 def flat(memory_figures: dict[str, dict[str, Any]], by_tenth: list[dict[str, Any]],
          bounds: FlatBounds) -> dict[str, Any]:
-    """The judgment: memory flat (every fitted slope within bounds), latency flat (the last
-    tenth's p99 within `p99_ratio` of the second's); what was compared, beside it."""
+    """The judgment: memory flat (every judged part's fitted slope within bounds), latency
+    flat (the last tenth's p99 within `p99_ratio` of the second's, away from the faults where
+    both tenths have such orders); what was compared, beside it."""
     slopes = {name: figures["slope_mb_per_10k_orders"]
               for name, figures in memory_figures.items()
-              if figures["slope_mb_per_10k_orders"] is not None}
+              if figures["slope_mb_per_10k_orders"] is not None and name not in bounds.unjudged}
     steepest = max(slopes, key=lambda name: slopes[name]) if slopes else None
-    second, last = by_tenth[1]["p99_ms"], by_tenth[-1]["p99_ms"]
-    ratio = round(last / second, 2) if second and last is not None else None
+    ratios = {key: _ratio(by_tenth[-1].get(key), by_tenth[1].get(key))
+              for key in ("p99_ms", "p99_away_from_faults_ms")}
+    judged_on = "p99_away_from_faults_ms" if ratios["p99_away_from_faults_ms"] else "p99_ms"
     memory_flat = bool(slopes) and all(slope <= bounds.mb_per_10k for slope in slopes.values())
-    latency_flat = ratio is not None and ratio <= bounds.p99_ratio
+    latency_flat = ratios[judged_on] is not None and ratios[judged_on] <= bounds.p99_ratio
     return {"memory": memory_flat, "latency": latency_flat, "ok": memory_flat and latency_flat,
             "bounds": asdict(bounds),
             "steepest_part": steepest,
             "steepest_mb_per_10k_orders": slopes[steepest] if steepest else None,
             "parts_above_bound": sorted(name for name, slope in slopes.items()
                                         if slope > bounds.mb_per_10k),
-            "p99_second_tenth_ms": second, "p99_last_tenth_ms": last,
-            "p99_last_vs_second": ratio}
+            "latency_judged_on": judged_on,
+            "p99_last_vs_second": ratios["p99_ms"],
+            "p99_away_from_faults_last_vs_second": ratios["p99_away_from_faults_ms"]}
+
+
+def _ratio(last: float | None, second: float | None) -> float | None:
+    return round(last / second, 2) if second and last is not None else None

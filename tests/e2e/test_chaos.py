@@ -78,10 +78,13 @@ def test_a_short_soak_judges_its_orders_clean_and_reports_memory_store_latency_a
     assert [row["tenth"] for row in tenths] == list(range(1, 11))
     assert sum(row["placed"] for row in tenths) == 300
     for row in tenths:
-        assert row["placed_per_s"] > 0 and row["ended_per_s"] >= 0
+        assert row["placed_per_s"] > 0 and row["ended_per_s"] >= 0 and row["backlog_at_end"] >= 0
         assert 0 < row["p50_ms"] <= row["p99_ms"]
+
+    assert report["load_average"]["max"] > 0
 
     judged = report["flat"]
     assert isinstance(judged["memory"], bool) and isinstance(judged["latency"], bool)
-    assert judged["bounds"] == {"mb_per_10k": 2.0, "p99_ratio": 1.5}
+    assert judged["bounds"]["mb_per_10k"] > 0 and judged["bounds"]["p99_ratio"] > 1
     assert judged["p99_last_vs_second"] == round(tenths[-1]["p99_ms"] / tenths[1]["p99_ms"], 2)
+    assert judged["latency_judged_on"] in ("p99_ms", "p99_away_from_faults_ms")

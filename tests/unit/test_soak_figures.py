@@ -38,17 +38,31 @@ def test_memory_leaves_out_the_first_tenth_and_a_new_life_s_warm_up() -> None:
 
 
 def test_tenths_count_latency_by_creation_and_throughput_by_the_end_of_each_saga() -> None:
-    times = {"a": (1.0, 1.5), "b": (2.0, 5.0), "c": (95.0, 99.0), "d": (120.0, 121.0)}
+    times = {"a": (1.0, 1.5), "b": (2.0, 12.0), "c": (95.0, 99.0), "d": (120.0, 121.0)}
     rows = tenths(times, began=0.0, ended=100.0)
     assert [row["placed"] for row in rows] == [2, 0, 0, 0, 0, 0, 0, 0, 0, 2]
-    assert rows[0]["p50_ms"] == 500.0 and rows[0]["p99_ms"] == 3000.0
-    assert [row["ended_per_s"] for row in rows] == [0.2, 0, 0, 0, 0, 0, 0, 0, 0, 0.1]
+    assert rows[0]["p50_ms"] == 500.0 and rows[0]["p99_ms"] == 10000.0
+    assert [row["ended_per_s"] for row in rows] == [0.1, 0.1, 0, 0, 0, 0, 0, 0, 0, 0.1]
+    assert [row["backlog_at_end"] for row in rows] == [1, 0, 0, 0, 0, 0, 0, 0, 0, 0]
     assert rows[-1]["from_s"] == 90.0 and rows[-1]["placed_per_s"] == 0.2
     assert rows[1]["p99_ms"] is None
 
 
-def tenth_rows(p99s: list[float]) -> list[dict]:
-    return [{"p99_ms": p99} for p99 in p99s]
+def test_orders_placed_in_a_fault_s_shadow_are_left_out_of_the_p99_away_from_faults() -> None:
+    # a kill at 50 s: its shadow runs from 40 s to 80 s
+    times = {"before": (39.0, 39.1), "in flight": (41.0, 47.0), "just after": (79.0, 84.0),
+             "after": (80.0, 80.2)}
+    rows = tenths(times, began=0.0, ended=100.0, faults=[50.0])
+    assert rows[3]["p99_ms"] == 100.0 and rows[3]["p99_away_from_faults_ms"] == 100.0
+    assert rows[4]["p99_ms"] == 6000.0 and rows[4]["p99_away_from_faults_ms"] is None
+    assert rows[7]["placed"] == 1 and rows[7]["placed_away_from_faults"] == 0
+    assert rows[7]["p99_ms"] == 5000.0 and rows[7]["p99_away_from_faults_ms"] is None
+    assert rows[8]["placed_away_from_faults"] == 1 and rows[8]["p99_away_from_faults_ms"] == 200.0
+
+
+def tenth_rows(p99s: list[float], calm: list[float | None] | None = None) -> list[dict]:
+    return [{"p99_ms": p99, "p99_away_from_faults_ms": None if calm is None else calm[n]}
+            for n, p99 in enumerate(p99s)]
 
 
 def test_flat_names_the_part_whose_memory_climbs_and_compares_the_last_tenth_with_the_second(
@@ -66,3 +80,23 @@ def test_flat_names_the_part_whose_memory_climbs_and_compares_the_last_tenth_wit
     judged = flat(calm, tenth_rows([100, 100, 100, 100, 100, 100, 100, 100, 100, 151]),
                   FlatBounds(mb_per_10k=2.0, p99_ratio=1.5))
     assert judged["memory"] is True and judged["latency"] is False and judged["ok"] is False
+
+
+def test_latency_is_judged_away_from_the_faults_when_both_tenths_have_such_orders() -> None:
+    calm = {"worker": {"slope_mb_per_10k_orders": 0.0}}
+    p99s = [100.0, 5000.0, 100, 100, 100, 100, 100, 100, 100, 100.0]
+    judged = flat(calm, tenth_rows(p99s, [100.0, 100.0, *[None] * 7, 170.0]), FlatBounds())
+    assert judged["latency_judged_on"] == "p99_away_from_faults_ms"
+    assert judged["p99_away_from_faults_last_vs_second"] == 1.7 and judged["latency"] is False
+    assert judged["p99_last_vs_second"] == 0.02
+    judged = flat(calm, tenth_rows(p99s, [100.0, None, *[None] * 7, 170.0]), FlatBounds())
+    assert judged["latency_judged_on"] == "p99_ms" and judged["latency"] is True
+
+
+def test_the_embedded_kafka_s_memory_is_reported_but_not_judged() -> None:
+    parts = {"kafka": {"slope_mb_per_10k_orders": 12.0},
+             "worker": {"slope_mb_per_10k_orders": 0.5}}
+    judged = flat(parts, tenth_rows([100.0] * 10), FlatBounds())
+    assert judged["memory"] is True and judged["steepest_part"] == "worker"
+    judged = flat(parts, tenth_rows([100.0] * 10), FlatBounds(unjudged=()))
+    assert judged["memory"] is False and judged["parts_above_bound"] == ["kafka"]
