@@ -212,7 +212,7 @@ class Soak:
             "ok": verdict.ok, "flat": soak_figures.flat(memory, by_tenth, self.bounds),
             "problems": verdict.problems[:200], "problem_count": len(verdict.problems),
             "verdict": verdict.figures,
-            "faults": [{**fault, "at_s": round(fault.pop("at") - began, 1)}
+            "faults": [{**fault, "at_s": round(fault["at"] - began, 1)}   # at: as samples' t
                        for fault in killer.faults],
             "memory": memory, "tenths": by_tenth,
             "load_average": {"at_start": sampler.samples[0]["load_average"],
