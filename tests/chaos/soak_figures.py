@@ -137,7 +137,8 @@ def flat(memory_figures: dict[str, dict[str, Any]], by_tenth: list[dict[str, Any
               for key in ("p99_ms", "p99_away_from_faults_ms")}
     judged_on = "p99_away_from_faults_ms" if ratios["p99_away_from_faults_ms"] else "p99_ms"
     memory_flat = bool(slopes) and all(slope <= bounds.mb_per_10k for slope in slopes.values())
-    latency_flat = ratios[judged_on] is not None and ratios[judged_on] <= bounds.p99_ratio
+    judged_ratio = ratios[judged_on]
+    latency_flat = judged_ratio is not None and judged_ratio <= bounds.p99_ratio
     return {"memory": memory_flat, "latency": latency_flat, "ok": memory_flat and latency_flat,
             "bounds": asdict(bounds),
             "steepest_part": steepest,
