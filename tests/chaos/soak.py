@@ -47,7 +47,7 @@ from devtools.devstack.__main__ import ROOT
 from orchestrator.adapters.tables import metadata as saga_store
 from tests.chaos import soak_figures
 from tests.chaos.harness import CHAOS_SETTINGS, ChaosRun, Killer, PlannedOrder, chaos_stack
-from tests.chaos.verdict import database_urls
+from tests.chaos.verdict import Verdict, database_urls
 from tests.e2e.stack import RAISED_LIMITS, Stack
 
 WARM_UP_ORDERS = 20   # the bridge joins its group, every pool opens: not counted in the capacity
@@ -140,6 +140,20 @@ def store_size(url: str) -> dict[str, Any]:
 
 
 @dataclass
+class Sale:
+    """The sale as it went: its orders and rate, the faults and the samples, its start and end
+    (epoch s, as the order service's times)."""
+
+    orders: list[PlannedOrder]
+    rate_per_s: float
+    killer: TurnKiller
+    sampler: Sampler
+    store_at_start: dict[str, Any]
+    began: float = 0.0
+    ended: float = 0.0
+
+
+@dataclass
 class Soak:
     """One soak: the capacity measured, then the sale at a share of it under faults."""
 
@@ -159,45 +173,59 @@ class Soak:
     progress: Progress = field(default_factory=Progress.quiet)
 
     def run(self) -> dict[str, Any]:
-        urls = database_urls(self.stack.env)
+        """The capacity, the sale at its share under faults, the verdict: the report."""
+        self.urls = database_urls(self.stack.env)
         self.reader = OrderDriver(self.stack.url("order"), self.stack.url("inventory"),
-                                  urls["order"], self.stack.env["ADMIN_TOKEN"], self.progress)
+                                  self.urls["order"], self.stack.env["ADMIN_TOKEN"], self.progress)
         chaos = ChaosRun(self.stack, WARM_UP_ORDERS + self.capacity_orders + self.orders,
                          seed=self.seed, settle_timeout_s=self.settle_timeout_s,
                          progress=self.progress)
         with self.progress.phase("tickets listed"):
             chaos.make_tickets()
         planned = chaos.plan()
-        sale = planned[WARM_UP_ORDERS + self.capacity_orders:]
+        first = WARM_UP_ORDERS + self.capacity_orders
         killer = TurnKiller(self.stack, chaos.rng, every_s=(self.fault_every_s,) * 2,
                             down_s=(1.0, 3.0), max_faults=self.max_faults)
         with self.progress.section("capacity"):
-            capacity = self.capacity(chaos, planned[:WARM_UP_ORDERS + self.capacity_orders],
-                                     killer)
+            capacity = self.capacity(chaos, planned[:first], killer)
         rate = self.rate_per_s or round(self.rate_fraction * capacity["sagas_per_s"], 1)
+        sale = self.sell(chaos, planned[first:], rate, killer)
+        verdict = chaos.settle_and_judge(planned)
+        return self.report(chaos, capacity, sale, verdict)
+
+    def sell(self, chaos: ChaosRun, orders: list[PlannedOrder], rate: float,
+             killer: TurnKiller) -> Sale:
+        """Place the sale's orders at `rate` from the clients while the killer kills and the
+        sampler samples; both stopped once the last order was acknowledged."""
         chaos.rate_per_s, chaos.threads = rate, self.clients
         before = len(chaos.acknowledged)
-        killer.orders_done = sampled_orders = lambda: len(chaos.acknowledged) - before
-        sampler = Sampler(self.stack, self.sample_every_s, sampled_orders, urls["orchestrator"])
-        store_at_start = store_size(urls["orchestrator"])
-        began = time.time()
-        sampler.start()
+        killer.orders_done = sold = lambda: len(chaos.acknowledged) - before
+        sale = Sale(orders, rate, killer, Sampler(self.stack, self.sample_every_s, sold,
+                                                  self.urls["orchestrator"]),
+                    store_size(self.urls["orchestrator"]), began=time.time())
+        sale.sampler.start()
         killer.start()
         try:
-            with self.progress.phase("orders acknowledged", total=before + len(sale)) as placing:
-                chaos._place_all(sale, placing, killer)
+            with self.progress.phase("orders acknowledged",
+                                     total=before + len(orders)) as placing:
+                chaos._place_all(orders, placing, killer)
                 chaos._note_placing(placing, killer)
         finally:
             with self.progress.phase("the last restart"):
                 killer.stop()
-            sampler.stop()
-        placed_until = time.time()
-        verdict = chaos.settle_and_judge(planned)
-        times = self.order_times([chaos.acknowledged[o.key] for o in sale
+            sale.sampler.stop()
+        sale.ended = time.time()
+        return sale
+
+    def report(self, chaos: ChaosRun, capacity: dict[str, Any], sale: Sale,
+               verdict: Verdict) -> dict[str, Any]:
+        """Every figure of the run, its settings and its samples."""
+        times = self.order_times([chaos.acknowledged[o.key] for o in sale.orders
                                   if o.key in chaos.acknowledged])
-        memory = soak_figures.memory(sampler.samples, fit_from=began + (placed_until - began) / 10)
-        by_tenth = soak_figures.tenths(times, began, placed_until,
-                                       [fault["at"] for fault in killer.faults])
+        samples, began, ended = sale.sampler.samples, sale.began, sale.ended
+        memory = soak_figures.memory(samples, fit_from=began + (ended - began) / 10)
+        by_tenth = soak_figures.tenths(times, began, ended,
+                                       [fault["at"] for fault in sale.killer.faults])
         return {
             "when": datetime.now(UTC).isoformat(timespec="seconds"), "seed": self.seed,
             "machine": machine(),
@@ -206,21 +234,21 @@ class Soak:
                          "fault_every_s": self.fault_every_s,
                          "sample_every_s": self.sample_every_s},
             "raised_limits": RAISED_LIMITS, "ticket_limits": chaos.limits,
-            "capacity": capacity, "rate_per_s": rate,
-            "placed_per_s": round(len(sale) / (placed_until - began), 1),
-            "sale_s": round(placed_until - began, 1),
+            "capacity": capacity, "rate_per_s": sale.rate_per_s,
+            "placed_per_s": round(len(sale.orders) / (ended - began), 1),
+            "sale_s": round(ended - began, 1),
             "ok": verdict.ok, "flat": soak_figures.flat(memory, by_tenth, self.bounds),
             "problems": verdict.problems[:200], "problem_count": len(verdict.problems),
             "verdict": verdict.figures,
             "faults": [{**fault, "at_s": round(fault["at"] - began, 1)}   # at: as samples' t
-                       for fault in killer.faults],
+                       for fault in sale.killer.faults],
             "memory": memory, "tenths": by_tenth,
-            "load_average": {"at_start": sampler.samples[0]["load_average"],
-                             "max": max(s["load_average"] for s in sampler.samples),
-                             "at_end": sampler.samples[-1]["load_average"]},
-            "saga_store": {"at_start": store_at_start,
-                           "at_end": store_size(urls["orchestrator"])},
-            "samples": sampler.samples,
+            "load_average": {"at_start": samples[0]["load_average"],
+                             "max": max(sample["load_average"] for sample in samples),
+                             "at_end": samples[-1]["load_average"]},
+            "saga_store": {"at_start": sale.store_at_start,
+                           "at_end": store_size(self.urls["orchestrator"])},
+            "samples": samples,
             "logs": str(self.stack.logs),
         }
 
@@ -247,45 +275,6 @@ class Soak:
         them."""
         ended = self.reader.ended(uuid.UUID(order_id).hex for order_id in order_ids)
         return {order_id: (created, updated) for order_id, (_, created, updated) in ended.items()}
-
-
-def table(report: dict[str, Any]) -> str:
-    """The report's figures as Markdown: the headline, then a row a tenth and a row a part."""
-    capacity, flat, verdict = report["capacity"], report["flat"], report["verdict"]
-    store = report["saga_store"]["at_end"]
-    headline = [
-        ("orders of the sale; placed at / target rate",
-         f"{report['settings']['orders']:,}; {report['placed_per_s']} / {report['rate_per_s']}/s"),
-        ("capacity (burst of the sale's orders)",
-         f"{capacity['sagas_per_s']} sagas/s ({capacity['orders']} orders, "
-         f"{capacity['clients']} clients)"),
-        ("faults", ", ".join(f"{f['victim']} at {f['at_s']} s" for f in report["faults"])),
-        ("the machine's load average (1 min): at the start, the most, at the end",
-         ", ".join(str(value) for value in report["load_average"].values())),
-        ("verdict", "clean" if report["ok"] else f"{report['problem_count']} problems"),
-        ("outcomes; parked", f"{verdict['outcomes']}; {verdict['parked_sagas']}"),
-        ("saga store at the end: rows; bytes",
-         f"{store['rows']}; {store['bytes']:,}" if store["bytes"] else f"{store['rows']}"),
-        ("flat: memory / latency", f"{flat['memory']} (steepest {flat['steepest_part']} "
-         f"{flat['steepest_mb_per_10k_orders']} MB per 10k orders, bound "
-         f"{flat['bounds']['mb_per_10k']}; {', '.join(flat['bounds']['unjudged'])} not "
-         f"judged) / {flat['latency']} (p99 last / second tenth: away from the faults "
-         f"{flat['p99_away_from_faults_last_vs_second']}, every order "
-         f"{flat['p99_last_vs_second']}; bound {flat['bounds']['p99_ratio']})"),
-    ]
-    lines = ["| measure | value |", "|---|---|",
-             *(f"| {name} | {value} |" for name, value in headline),
-             "", "| tenth | placed/s | ended/s | backlog at its end | p50 ms | p99 ms | "
-             "p99 ms away from faults |", "|---|---|---|---|---|---|---|",
-             *(f"| {t['tenth']} ({t['from_s']}–{t['to_s']} s) | {t['placed_per_s']} | "
-               f"{t['ended_per_s']} | {t['backlog_at_end']} | {t['p50_ms']} | {t['p99_ms']} | "
-               f"{t['p99_away_from_faults_ms']} ({t['placed_away_from_faults']} orders) |"
-               for t in report["tenths"]),
-             "", "| part | start MB | end MB | peak MB | lives | MB per 10k orders |",
-             "|---|---|---|---|---|---|",
-             *(f"| {name} | {m['start_mb']} | {m['end_mb']} | {m['peak_mb']} | {m['lives']} | "
-               f"{m['slope_mb_per_10k_orders']} |" for name, m in report["memory"].items())]
-    return "\n".join(lines)
 
 
 def main() -> int:
@@ -315,7 +304,7 @@ def main() -> int:
     results.mkdir(parents=True, exist_ok=True)
     path = results / f"soak-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
-    print(table(report))
+    print(soak_figures.table(report))
     print(f"\nreport written to {path}")
     return 0 if report["ok"] else 1
 

@@ -15,6 +15,7 @@
 - flat: every judged part's slope within `mb_per_10k`, and the last tenth's p99 within
   `p99_ratio` of the second's (the first warms up): the p99 away from the faults where both
   tenths have one, else every order's.
+- table: the report's headline, its tenths and its parts, as Markdown.
 """
 
 from __future__ import annotations
@@ -152,3 +153,42 @@ def flat(memory_figures: dict[str, dict[str, Any]], by_tenth: list[dict[str, Any
 
 def _ratio(last: float | None, second: float | None) -> float | None:
     return round(last / second, 2) if second and last is not None else None
+
+
+def table(report: dict[str, Any]) -> str:
+    """The report's figures as Markdown: the headline, then a row a tenth and a row a part."""
+    capacity, flat, verdict = report["capacity"], report["flat"], report["verdict"]
+    store = report["saga_store"]["at_end"]
+    headline = [
+        ("orders of the sale; placed at / target rate",
+         f"{report['settings']['orders']:,}; {report['placed_per_s']} / {report['rate_per_s']}/s"),
+        ("capacity (burst of the sale's orders)",
+         f"{capacity['sagas_per_s']} sagas/s ({capacity['orders']} orders, "
+         f"{capacity['clients']} clients)"),
+        ("faults", ", ".join(f"{f['victim']} at {f['at_s']} s" for f in report["faults"])),
+        ("the machine's load average (1 min): at the start, the most, at the end",
+         ", ".join(str(value) for value in report["load_average"].values())),
+        ("verdict", "clean" if report["ok"] else f"{report['problem_count']} problems"),
+        ("outcomes; parked", f"{verdict['outcomes']}; {verdict['parked_sagas']}"),
+        ("saga store at the end: rows; bytes",
+         f"{store['rows']}; {store['bytes']:,}" if store["bytes"] else f"{store['rows']}"),
+        ("flat: memory / latency", f"{flat['memory']} (steepest {flat['steepest_part']} "
+         f"{flat['steepest_mb_per_10k_orders']} MB per 10k orders, bound "
+         f"{flat['bounds']['mb_per_10k']}; {', '.join(flat['bounds']['unjudged'])} not "
+         f"judged) / {flat['latency']} (p99 last / second tenth: away from the faults "
+         f"{flat['p99_away_from_faults_last_vs_second']}, every order "
+         f"{flat['p99_last_vs_second']}; bound {flat['bounds']['p99_ratio']})"),
+    ]
+    lines = ["| measure | value |", "|---|---|",
+             *(f"| {name} | {value} |" for name, value in headline),
+             "", "| tenth | placed/s | ended/s | backlog at its end | p50 ms | p99 ms | "
+             "p99 ms away from faults |", "|---|---|---|---|---|---|---|",
+             *(f"| {t['tenth']} ({t['from_s']}–{t['to_s']} s) | {t['placed_per_s']} | "
+               f"{t['ended_per_s']} | {t['backlog_at_end']} | {t['p50_ms']} | {t['p99_ms']} | "
+               f"{t['p99_away_from_faults_ms']} ({t['placed_away_from_faults']} orders) |"
+               for t in report["tenths"]),
+             "", "| part | start MB | end MB | peak MB | lives | MB per 10k orders |",
+             "|---|---|---|---|---|---|",
+             *(f"| {name} | {m['start_mb']} | {m['end_mb']} | {m['peak_mb']} | {m['lives']} | "
+               f"{m['slope_mb_per_10k_orders']} |" for name, m in report["memory"].items())]
+    return "\n".join(lines)

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.chaos.harness import ALWAYS_KILLED, ChaosRun, chaos_stack
-from tests.chaos.soak import Soak, table
+from tests.chaos.soak import Soak
+from tests.chaos.soak_figures import table
 from tests.e2e.stack import RAISED_LIMITS, Stack
 
 pytestmark = pytest.mark.e2e
