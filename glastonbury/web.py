@@ -19,7 +19,9 @@ from pydantic import BaseModel, GetCoreSchemaHandler, GetJsonSchemaHandler, Vali
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import (DisconnectionError, InterfaceError, OperationalError,
+                            SQLAlchemyError)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from glastonbury import settings, tracing
@@ -30,6 +32,7 @@ from glastonbury.logs import set_order
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
+DATABASE_RETRY_AFTER_S = 1   # a restarting database is back within seconds
 # Text every database stores: PostgreSQL refuses NUL (the OpenAPI documents say it so).
 TEXT_PATTERN = r"^[^\u0000]*$"
 Model = TypeVar("Model", bound=BaseModel)
@@ -74,6 +77,19 @@ def install_json_errors(app: Flask) -> None:
         response = error_response(error.code or 500, code, error.description or error.name)
         if error.code == 405 and error.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+        return response
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(DisconnectionError)
+    @app.errorhandler(PoolTimeout)
+    def _database_unavailable(error: Exception) -> Response:
+        # The database is down, restarting or out of connections: not a bug, and the same
+        # request succeeds once it is back (a client retries after Retry-After).
+        log.warning("database unavailable on %s %s: %s", request.method, request.path,
+                    str(error).splitlines()[0])
+        response = error_response(503, "unavailable", "The database does not answer; try again.")
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
         return response
 
     @app.errorhandler(Exception)

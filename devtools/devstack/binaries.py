@@ -109,10 +109,13 @@ def _private(path: Path, text: str) -> None:
         file.write(text)
 
 
-def tansu_command(port: int) -> list[str]:
-    """Tansu with memory storage (the only engine this build has) on loopback."""
+def tansu_command(port: int, advertised_port: int | None = None) -> list[str]:
+    """Tansu with memory storage (the only engine this build has) on loopback. Clients connect
+    to the address the broker advertises in its metadata: `advertised_port`, when something
+    in front of the broker (the chaos run's proxy) carries its connections."""
     url = f"tcp://127.0.0.1:{port}"
-    return [tansu(), "broker", "--listener-url", url, "--advertised-listener-url", url]
+    advertised = f"tcp://127.0.0.1:{advertised_port or port}"
+    return [tansu(), "broker", "--listener-url", url, "--advertised-listener-url", advertised]
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:

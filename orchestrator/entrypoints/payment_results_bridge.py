@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from kafka.errors import CommitFailedError
+from kafka.errors import CommitFailedError, KafkaError
 from sqlalchemy.exc import DataError, IntegrityError
 from kafka.structs import OffsetAndMetadata
 
@@ -36,6 +36,7 @@ from orchestrator.service_layer.runner import record_payment_results
 
 log = logging.getLogger("orchestrator.bridge")
 GROUP_ID = "orchestrator-bridge"
+BROKER_RETRY_S = 1.0   # the pause before reading again when the broker is unreachable
 
 
 class PaymentResultsBridge:
@@ -70,7 +71,15 @@ class PaymentResultsBridge:
             self.producer.close()
 
     def poll_once(self, timeout_ms: int = 500) -> None:
-        batch = self.consumer.poll(timeout_ms=timeout_ms)
+        try:
+            batch = self.consumer.poll(timeout_ms=timeout_ms)
+        except KafkaError as error:
+            # The broker is unreachable (restarting, the network cut): kafka-python raises
+            # from poll instead of waiting for it. Nothing was read; the consumer reconnects
+            # on the next poll.
+            log.warning("payment results not read, the broker is unreachable: %s", error)
+            time.sleep(BROKER_RETRY_S)
+            return
         if not batch:
             return
         try:
@@ -92,6 +101,10 @@ class PaymentResultsBridge:
             # The group rebalanced meanwhile: the partition's new owner reads these messages
             # again, and their ids (stored with what they caused) make them change nothing.
             log.warning("offsets not committed, the group rebalanced: %s", error)
+        except KafkaError as error:
+            # The broker went away after the results were stored: they are read again and,
+            # for the same reason, change nothing.
+            log.warning("offsets not committed, the broker is unreachable: %s", error)
 
     def handle(self, records: list[Any]) -> None:
         """Store what a poll's messages mean, in one transaction; park every message that is not

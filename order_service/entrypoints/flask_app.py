@@ -160,11 +160,13 @@ def get_order(order_id: str) -> Response:
     if not wait_s:
         return jsonify(schemas.order_json(services.get_order(parsed_id, deps.reading())))
     began = time.monotonic()
-    order = services.wait_for_outcome(parsed_id, wait_s, deps.reading, deps.waiters,
-                                      limit_key(request_client()))
+    client = limit_key(request_client())
+    order = services.wait_for_outcome(parsed_id, wait_s, deps.reading, deps.waiters, client)
     response = jsonify(schemas.order_json(order))
     if not order.status.is_terminal and time.monotonic() - began < wait_s:
-        response.headers["Retry-After"] = "1"   # too many clients waiting already
+        # Too many clients waiting already (longer for each refusal in a row), or a later wait
+        # on the order took over.
+        response.headers["Retry-After"] = str(deps.waiters.retry_after_s(client))
     return response
 
 

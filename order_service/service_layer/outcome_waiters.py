@@ -11,6 +11,8 @@ Each waiter holds one of the HTTP server's threads, so waiting is shared out fai
   orders and `/healthz` always find a thread;
 - at most `per_client` of them from one client address, so that one client cannot take every
   slot from the others (beyond, it is answered at once, with `Retry-After`);
+- a client refused again and again is told to wait longer each time (`retry_after_s`: 1, 2,
+  4 ... 30 s), so that refused clients do not all come back within the same second;
 - one waiter an order: a new wait on an order takes over its slot, and the earlier waiter is
   answered at once with the order as it stands. Sixteen waits on one order hold one thread, and
   a client that lost its connection and asks again is not counted twice.
@@ -22,6 +24,9 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+MAX_RETRY_AFTER_S = 30
+REMEMBERED_CLIENTS = 4096   # refused clients whose refusals are counted: the oldest forgotten
 
 
 class Waiter:
@@ -44,6 +49,7 @@ class OutcomeWaiters:
         self._lock = threading.Lock()
         self._orders: dict[uuid.UUID, Waiter] = {}
         self._by_client: dict[str, int] = {}   # only clients waiting now: bounded by capacity
+        self._refusals: dict[str, int] = {}    # refusals in a row, by client (bounded)
 
     @contextmanager
     def waiting(self, order_id: uuid.UUID, client: str = "") -> Iterator[Waiter | None]:
@@ -53,6 +59,7 @@ class OutcomeWaiters:
         with self._lock:
             earlier = self._orders.get(order_id)
             waiter = None if self._refused(client, earlier) else self._take(order_id, client)
+            self._count_refusal(client, refused=waiter is None)
         try:
             yield waiter
         finally:
@@ -79,6 +86,21 @@ class OutcomeWaiters:
         mine = self._by_client.get(client, 0) - (freed if earlier and earlier.client == client
                                                  else 0)
         return self.clients - freed >= self.capacity or mine >= self.per_client
+
+    def _count_refusal(self, client: str, refused: bool) -> None:
+        refusals = self._refusals.pop(client, 0) + 1   # popped: re-inserted as the newest
+        if not refused:
+            return
+        self._refusals[client] = refusals
+        if len(self._refusals) > REMEMBERED_CLIENTS:
+            del self._refusals[next(iter(self._refusals))]
+
+    def retry_after_s(self, client: str = "") -> int:
+        """When a client answered before its wait was up should ask again: 1 s, doubled for
+        each refusal in a row (up to MAX_RETRY_AFTER_S); 1 s once it was given a slot."""
+        with self._lock:
+            refusals = self._refusals.get(client, 0)
+        return min(MAX_RETRY_AFTER_S, 2 ** max(0, min(refusals - 1, 5)))
 
     def _leave(self, waiter: Waiter) -> None:
         left = self._by_client[waiter.client] - 1

@@ -18,15 +18,28 @@ class KafkaPublisher:
     message is signed with `signing_key` (HMAC-SHA256 in a header) when one is given."""
 
     def __init__(self, producer: KafkaProducer, send_timeout_s: float = SEND_TIMEOUT_S,
-                 signing_key: str = ""):
+                 signing_key: str = "", new_producer: Callable[[], KafkaProducer] | None = None):
         self.producer = producer
         self.send_timeout_s = send_timeout_s
         self.signing_key = signing_key
+        self.new_producer = new_producer
 
     @classmethod
     def connect(cls, servers: list[str], signing_key: str = "") -> KafkaPublisher:
         """A publisher on the given bootstrap servers; NoBrokersAvailable if none answers."""
-        return cls(make_producer(servers), signing_key=signing_key)
+        return cls(make_producer(servers), signing_key=signing_key,
+                   new_producer=lambda: make_producer(servers))
+
+    def reconnect(self) -> None:
+        """A new producer in place of this one. kafka-python's producer is idempotent: after the
+        broker restarted without its state (Tansu keeps it in memory) every send fails with
+        UnknownProducerIdError, then InitProducerId's UnknownError, for good. KafkaError if
+        no broker answers (the old producer is kept; try again later)."""
+        if self.new_producer is None:
+            return
+        fresh = self.new_producer()
+        old, self.producer = self.producer, fresh
+        old.close(timeout=0)
 
     def send(self, topic: str, key: str, payload: str) -> Callable[[], None]:
         """Hand one message to the producer; the returned call blocks until the broker

@@ -10,7 +10,6 @@ import logging
 from flask import Blueprint, Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
 
 from glastonbury import api_docs, logs, settings, tracing
 from glastonbury.api_docs import install_api_docs
@@ -56,7 +55,6 @@ def create_app(database_url: str | None = None,
     install_api_docs(app)
     app.register_error_handler(services.PaymentNotFound, _not_found)
     app.register_error_handler(InvalidTransition, _not_decidable)
-    app.register_error_handler(OperationalError, _database_down)
     return app
 
 
@@ -84,11 +82,6 @@ def _not_decidable(error: InvalidTransition) -> ResponseReturnValue:
 
 def _not_found(error: services.PaymentNotFound) -> ResponseReturnValue:
     return error_response(404, "not_found", f"No payment for order {error}.")
-
-
-def _database_down(_error: OperationalError) -> ResponseReturnValue:
-    # A technical failure the caller should retry, not a bug: 503 rather than 500.
-    return error_response(503, "unavailable", "The database does not answer; try again.")
 
 
 @api.post("/payments")

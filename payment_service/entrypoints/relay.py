@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar
 
 from kafka.errors import KafkaError
@@ -131,6 +132,17 @@ def recreate_topics() -> None:
         pass  # still down; the next pass will say so
 
 
+def recover_from_outage(publisher: KafkaPublisher) -> None:
+    """After a failed pass: the topics again, and a new producer, for the old one may never
+    send again if the broker restarted (found by `make chaos`: the relay published nothing
+    from Tansu's first restart on, and every saga waited PAYMENT_RESULT_TIMEOUT)."""
+    recreate_topics()
+    try:
+        publisher.reconnect()
+    except KafkaError:
+        pass  # still down; the next pass will say so
+
+
 def stop_on_signals() -> threading.Event:
     """An event set by SIGTERM or SIGINT, so the current pass ends before the process does."""
     stop = threading.Event()
@@ -169,8 +181,8 @@ def main() -> None:
                           settings.payment_results_topic(), publisher)
             log.info("payment relay started, publishing to %s", relay.topic)
             tune_garbage_collector()
-            run_forever(relay, stop, config.relay_poll_interval(), on_outage=recreate_topics,
-                        wake=wake)
+            run_forever(relay, stop, config.relay_poll_interval(),
+                        on_outage=partial(recover_from_outage, publisher), wake=wake)
     finally:
         wake.close()
         if publisher is not None:

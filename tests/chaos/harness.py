@@ -15,19 +15,28 @@ from __future__ import annotations
 
 import os
 import random
+import shlex
+import subprocess
 import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from bench.progress import Phase, Progress
+from devtools.devstack import binaries
+from glastonbury import settings
 from glastonbury.topology import PARTS, instances, services
+from tests.chaos.netproxy import FAULTS, RESET, FaultyProxy
+from tests.chaos.postgres import PostgresServer, server_binaries
+from tests.chaos.recovery import CustomerProbe, Disruption, kill_kind, recovery_by_kind
 from tests.chaos.verdict import TERMINAL, Snapshot, Verdict, database_urls, judge
 from tests.e2e.stack import RAISED_LIMITS, Stack, wait_for
 
@@ -38,6 +47,14 @@ KINDS = ("approved", "declined", "out_of_stock")
 ALWAYS_KILLED = tuple(name for part in PARTS.values() if part.database and not part.port
                       for name in instances(part, dict(os.environ)))
 SERVICES = tuple(part.name for part in services())
+# What `CHAOS_VICTIMS` may name (`make chaos` kills them all): every part the chaos stack runs
+# (not the dashboard), the embedded Redis and Kafka broker among them, and the run's own
+# PostgreSQL when there is one (`CHAOS_DATABASE=postgresql`).
+POSTGRESQL = "postgresql"
+VICTIMS = tuple(name for name in PARTS if name != "flower") + (POSTGRESQL,)
+# The connections `CHAOS_NETWORK` may name: the clients' to Redis, to the broker and to each
+# service, each through a FaultyProxy of the run's.
+LINKS = ("redis", "kafka", *SERVICES)
 
 # The settings the issue asks for, each short so that repairs happen within the run:
 CHAOS_SETTINGS = {
@@ -70,12 +87,117 @@ def still_moving(snapshot: Snapshot) -> str:
     return f"not settled yet: {', '.join(moving)}" if moving else ""
 
 
-def chaos_stack(workdir: Path, **overrides: str) -> Stack:
-    """A stack of its own (never the session's: parts of it get killed), Flower left out."""
-    stack = Stack(workdir, **{**CHAOS_SETTINGS, **overrides})
-    stack.start(*[name for name in stack.parts if name != "flower"])
+class ChaosStack(Stack):
+    """A stack whose databases may live on a PostgreSQL server of its own, and whose clients
+    may reach Redis, the broker and the services through fault-injecting proxies (`links`)."""
+
+    def __init__(self, workdir: Path, postgres: PostgresServer | None = None,
+                 links: Iterable[str] = (), **overrides: str):
+        super().__init__(workdir, **overrides)
+        self.postgres = postgres
+        self.links: dict[str, FaultyProxy] = {}
+        latency_s = float(self.env["HTTP_TIMEOUT"]) + 1   # above every client's time-out
+        for link in links:
+            self.links[link] = self._proxy(link, latency_s)
+
+    def _proxy(self, link: str, latency_s: float) -> FaultyProxy:
+        """A proxy in front of the link's server, and the clients pointed at it."""
+        port_setting = PARTS[link].port
+        assert port_setting is not None, link
+        proxy = FaultyProxy(int(self.env[port_setting.name]), latency_s=latency_s).start()
+        if link == "redis":
+            self.env["REDIS_URL"] = settings.embedded_redis_url(
+                Path(self.env["GLASTONBURY_VAR"]), proxy.port)
+        elif link == "kafka":
+            # The broker's metadata names where to connect: the proxy, or clients would go
+            # round it after their first request.
+            self.env["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{proxy.port}"
+            self.parts["kafka"] = "exec " + shlex.join(binaries.tansu_command(
+                int(self.env[port_setting.name]), advertised_port=proxy.port))
+        else:
+            self.env[settings.SERVICE_URLS[link].name] = f"http://127.0.0.1:{proxy.port}"
+        return proxy
+
+    def start_postgres(self) -> None:
+        """The run's PostgreSQL up, a database a service in it, and the parts pointed at it."""
+        assert self.postgres is not None
+        self.postgres.initdb()
+        self.env.update(self.postgres.database_urls())
+        self.add_server(POSTGRESQL, self.postgres.command())
+        wait_for(lambda: binaries.port_is_free(self.postgres.port) is False, 60,
+                 "PostgreSQL listening")
+        wait_for(self._postgres_answers, 60, "PostgreSQL answering")
+        self.postgres.create_databases()
+
+    def _postgres_answers(self) -> bool:
+        assert self.postgres is not None
+        return subprocess.run([str(self.postgres.bin_dir / "pg_isready"), "-q", "-h",
+                               "127.0.0.1", "-p", str(self.postgres.port)],
+                              check=False).returncode == 0
+
+    def stop(self) -> None:
+        super().stop()
+        for proxy in self.links.values():
+            proxy.stop()
+        if self.postgres is not None:
+            self.postgres.remove()
+
+
+def chaos_stack(workdir: Path, database: str = "sqlite", links: Iterable[str] = (),
+                **overrides: str) -> ChaosStack:
+    """A stack of its own (never the session's: parts of it get killed), Flower left out; its
+    databases on SQLite files or on a PostgreSQL server of its own (`database="postgresql"`),
+    the `links` through fault-injecting proxies."""
+    postgres = None
+    if database == POSTGRESQL:
+        bin_dir = server_binaries()
+        if bin_dir is None:
+            raise MissingPostgres("CHAOS_DATABASE=postgresql needs Debian's postgresql package "
+                                  "(initdb, postgres under /usr/lib/postgresql/<version>/bin)")
+        postgres = PostgresServer(bin_dir)
+    elif database != "sqlite":
+        raise ValueError(f"CHAOS_DATABASE is sqlite or postgresql, not {database!r}")
+    stack = ChaosStack(workdir, postgres, links, **{**CHAOS_SETTINGS, **overrides})
+    if postgres is not None:
+        stack.start_postgres()
+    stack.start(*[name for name in stack.parts if name not in ("flower", POSTGRESQL)])
     stack.wait_until_ready()
     return stack
+
+
+def ended_on_their_own(stack: Stack) -> list[str]:
+    """A sentence per part that is not running though nobody stopped it: a part that dies of a
+    fault it should ride out (a broker cut off) would wait for a person to start it again."""
+    return [f"{name} ended on its own (exit status {process.returncode}): see "
+            f"{stack.logs / name}.log" for name, process in sorted(stack.processes.items())
+            if process.poll() is not None]
+
+
+class MissingPostgres(RuntimeError):
+    """No PostgreSQL server binaries on this machine."""
+
+
+def chosen(names: str | None, among: tuple[str, ...], what: str) -> tuple[str, ...]:
+    """The names a comma list picks among `among` (all of them if unset, none for `none`)."""
+    if names is None or names.strip() in ("", "all"):
+        return among
+    if names.strip() == "none":
+        return ()
+    picked = tuple(name.strip() for name in names.split(",") if name.strip())
+    unknown = [name for name in picked if name not in among]
+    if unknown:
+        raise ValueError(f"{what} names {', '.join(unknown)}; it may name {', '.join(among)}")
+    return picked
+
+
+def victims(names: tuple[str, ...], stack: Stack) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The processes a round kills each of (every worker for `worker`), and the services of
+    which it kills one, for the chosen parts that the stack runs."""
+    running = [name for name in names if name in PARTS or name in stack.parts]
+    every_round = tuple(instance for name in running if name not in SERVICES
+                        for instance in (instances(PARTS[name], stack.env)
+                                         if name in PARTS else [name]))
+    return every_round, tuple(name for name in running if name in SERVICES)
 
 
 @dataclass
@@ -97,9 +219,13 @@ class Killer:
     rng: random.Random
     always: tuple[str, ...] = ALWAYS_KILLED
     services: tuple[str, ...] = SERVICES
+    links: dict[str, FaultyProxy] = field(default_factory=dict)
     every_s: tuple[float, float] = (0.5, 2.5)
     down_s: tuple[float, float] = (0.3, 2.0)
+    fault_s: tuple[float, float] = (3.0, 8.0)   # a network fault's length (a reset: a tenth)
     kills: Counter[str] = field(default_factory=Counter)
+    faults: Counter[str] = field(default_factory=Counter)
+    disruptions: list[Disruption] = field(default_factory=list)
     last_restart: float = 0.0
 
     def __post_init__(self) -> None:
@@ -115,15 +241,38 @@ class Killer:
 
     def _run(self) -> None:
         while not self.stop_event.is_set():
-            victims = [*self.always, self.rng.choice(self.services)]
-            self.rng.shuffle(victims)
-            for victim in victims:
+            for event in self.round():
                 time.sleep(self.rng.uniform(*self.every_s))   # a random moment
-                self.stack.kill(victim)
-                self.kills[victim] += 1
-                time.sleep(self.rng.uniform(*self.down_s))    # down for a while, then back
-                self.stack.start(victim)
+                event()
                 self.last_restart = time.monotonic()
+
+    def round(self) -> list[Callable[[], None]]:
+        """A round's faults in a random order: each victim killed, one service killed, and a
+        fault on each link (the kinds taken in turn, so that each comes once in three links)."""
+        victims = [*self.always, *([self.rng.choice(self.services)] if self.services else [])]
+        kinds = self.rng.sample(FAULTS, len(FAULTS))
+        events: list[Callable[[], None]] = [partial(self.kill, victim) for victim in victims]
+        events += [partial(self.cut, link, kinds[index % len(kinds)])
+                   for index, link in enumerate(self.links)]
+        self.rng.shuffle(events)
+        return events
+
+    def kill(self, victim: str) -> None:
+        began = time.time()
+        self.stack.kill(victim)
+        self.kills[victim] += 1
+        time.sleep(self.rng.uniform(*self.down_s))    # down for a while, then back
+        self.stack.start(victim)
+        self.disruptions.append(Disruption(kill_kind(victim), victim, began, time.time()))
+
+    def cut(self, link: str, kind: str) -> None:
+        began = time.time()
+        self.links[link].inject(kind)
+        self.faults[f"{kind} {link}"] += 1
+        lasts = self.rng.uniform(*self.fault_s)
+        time.sleep(lasts / 10 if kind == RESET else lasts)
+        self.links[link].clear()
+        self.disruptions.append(Disruption(kind, link, began, time.time()))
 
 
 @dataclass
@@ -140,6 +289,9 @@ class ChaosRun:
     unacknowledged: list[str] = field(default_factory=list)
     figures: dict[str, Any] = field(default_factory=dict)
     progress: Progress = field(default_factory=Progress.quiet)
+    # The victims a round kills each of, and the services of which it kills one (`victims`).
+    always: tuple[str, ...] = ALWAYS_KILLED
+    services: tuple[str, ...] = SERVICES
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -187,9 +339,13 @@ class ChaosRun:
         """Place every order under chaos, restore the stack, wait until settled, judge."""
         self.make_tickets()
         planned = self.plan()
-        killer = Killer(self.stack, self.rng)
+        self.kinds = {order.key: order.kind for order in planned}
+        links = self.stack.links if isinstance(self.stack, ChaosStack) else {}
+        killer = Killer(self.stack, self.rng, self.always, self.services, links)
+        customer = CustomerProbe(self.stack.url("order"), self._latest_acknowledged)
         started = time.monotonic()
         killer.start()
+        customer.start()
         try:
             with self.progress.phase("orders acknowledged", total=self.orders) as placing:
                 self._place_all(planned, placing, killer)
@@ -200,9 +356,14 @@ class ChaosRun:
                 killer.stop()
         chaos_ended = time.monotonic()
         verdict = self.settle_and_judge(planned)
+        customer.stop()
         verdict.figures.update({
             "kills": dict(killer.kills),
             "kills_total": sum(killer.kills.values()),
+            "network_faults": dict(killer.faults),
+            "recovery": recovery_by_kind(killer.disruptions, self.snapshot.orders,
+                                         customer.answers),
+            "customer_saw": dict(Counter(answer.seen for answer in customer.answers)),
             "chaos_s": round(chaos_ended - started, 1),
             "settle_s": round(self.settled_at - max(chaos_ended, killer.last_restart), 1),
             "total_s": round(self.settled_at - started, 1),
@@ -226,7 +387,9 @@ class ChaosRun:
                     phase.advance()
         snapshot = self.wait_until_settled()
         self.settled_at = time.monotonic()
+        self.snapshot = snapshot
         verdict = judge(snapshot, self.initial_stock, self.acknowledged.values())
+        verdict.problems += ended_on_their_own(self.stack)
         by_kind: dict[str, Counter[str]] = {kind: Counter() for kind in KINDS}
         for key, order_id in self.acknowledged.items():
             status = snapshot.orders.get(order_id, {}).get("status", "MISSING")
@@ -270,12 +433,17 @@ class ChaosRun:
             except AssertionError:
                 return Snapshot.read(urls, tickets)
 
+    def _latest_acknowledged(self) -> str | None:
+        with self.lock:
+            return next(reversed(self.acknowledged.values()), None)
+
     def _note_placing(self, placing: Phase, killer: Killer) -> None:
         """The placing phase's counts: acknowledged (the bar), and placed, retried, killed."""
         with self.lock:
             placing.update(done=len(self.acknowledged), detail=(
                 f"placed {self.placed:,}, POSTs retried {self.post_retries:,}, "
-                f"parts killed {sum(killer.kills.values())}"))
+                f"parts killed {sum(killer.kills.values())}, "
+                f"network faults {sum(killer.faults.values())}"))
 
     def _place_all(self, planned: list[PlannedOrder], placing: Phase, killer: Killer) -> None:
         begin = time.monotonic()

@@ -59,17 +59,17 @@ class TurnKiller(Killer):
     `down_s`; at most `max_faults`. `stop()` waits only for a restart under way."""
 
     max_faults: int | None = None
-    faults: list[dict[str, Any]] = field(default_factory=list)   # when, whom, after what
+    made: list[dict[str, Any]] = field(default_factory=list)   # each fault: when, whom, after what
     orders_done: Callable[[], int] = lambda: 0
 
     def _run(self) -> None:
         victims = itertools.cycle([*self.always, *self.services])
         while not self.stop_event.wait(self.rng.uniform(*self.every_s)):
-            if self.max_faults is not None and len(self.faults) >= self.max_faults:
+            if self.max_faults is not None and len(self.made) >= self.max_faults:
                 return
             victim = next(victims)
-            self.faults.append({"at": time.time(), "victim": victim,
-                                "orders_acknowledged": self.orders_done()})
+            self.made.append({"at": time.time(), "victim": victim,
+                           "orders_acknowledged": self.orders_done()})
             self.stack.kill(victim)
             self.kills[victim] += 1
             time.sleep(self.rng.uniform(*self.down_s))
@@ -225,7 +225,7 @@ class Soak:
         samples, began, ended = sale.sampler.samples, sale.began, sale.ended
         memory = soak_figures.memory(samples, fit_from=began + (ended - began) / 10)
         by_tenth = soak_figures.tenths(times, began, ended,
-                                       [fault["at"] for fault in sale.killer.faults])
+                                       [fault["at"] for fault in sale.killer.made])
         return {
             "when": datetime.now(UTC).isoformat(timespec="seconds"), "seed": self.seed,
             "machine": machine(),
@@ -241,7 +241,7 @@ class Soak:
             "problems": verdict.problems[:200], "problem_count": len(verdict.problems),
             "verdict": verdict.figures,
             "faults": [{**fault, "at_s": round(fault["at"] - began, 1)}   # at: as samples' t
-                       for fault in sale.killer.faults],
+                       for fault in sale.killer.made],
             "memory": memory, "tenths": by_tenth,
             "load_average": {"at_start": samples[0]["load_average"],
                              "max": max(sample["load_average"] for sample in samples),

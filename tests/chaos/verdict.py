@@ -8,6 +8,8 @@ accounted for, and the three services' own records must tell one story:
   pay, a total of 0.00, no payment at all);
 - REJECTED / PAYMENT_FAILED  <=>  no ticket held (reservation RELEASED or none) and no money
   kept (payment absent, DECLINED, CANCELLED or REFUNDED);
+- an order's approved payment is for its total (the saga's), once (the payment service keeps
+  one payment an order): nobody is charged twice, or more than the order;
 - per ticket: available + quantities of HELD and CONFIRMED reservations = the initial stock,
   and available never below zero;
 - per customer and ticket: the inventory's count of what they hold = the quantities of their
@@ -20,6 +22,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -66,6 +69,7 @@ class Snapshot:
     # (customer id, ticket id) -> held, by the inventory's count; None: not read
     holdings: dict[tuple[str, str], int] | None = None
     per_customer: dict[str, int] = field(default_factory=dict)  # ticket id -> its limit
+    charged: dict[str, Decimal] = field(default_factory=dict)   # order id -> amount approved
 
     @classmethod
     def read(cls, urls: dict[str, str], ticket_ids: Iterable[str] | None = None,
@@ -76,17 +80,21 @@ class Snapshot:
         engines = {service: _engine(url) for service, url in urls.items()}
         try:
             with engines["order"].connect() as db:
-                order_rows = {str(r.id): {"status": r.status, "key": r.idempotency_key}
+                order_rows = {str(r.id): {"status": r.status, "key": r.idempotency_key,
+                                          "created_at": _epoch(r.created_at),
+                                          "updated_at": _epoch(r.updated_at)}
                               for r in db.execute(select(orders.c.id, orders.c.status,
-                                                         orders.c.idempotency_key))
+                                                         orders.c.idempotency_key,
+                                                         orders.c.created_at,
+                                                         orders.c.updated_at))
                               if keep(str(r.id))}
             with engines["orchestrator"].connect() as db:
                 saga_rows = {r.order_id: {"state": r.state, "parked": bool(r.parked),
                                           "payment_to_void": bool(r.payment_to_void),
-                                          "total": Decimal(r.total)}
+                                          "total": Decimal(r.total), "reason": r.reason}
                              for r in db.execute(select(sagas.c.order_id, sagas.c.state,
                                                         sagas.c.parked, sagas.c.payment_to_void,
-                                                        sagas.c.total))
+                                                        sagas.c.total, sagas.c.reason))
                              if keep(r.order_id)}
             with engines["inventory"].connect() as db:
                 rows = [r for r in db.execute(select(reservations.c.order_id, reservations.c.status,
@@ -110,14 +118,17 @@ class Snapshot:
                 holdings = {(str(r.customer_id), str(r.ticket_id)): r.held
                             for r in db.execute(counts)}
             with engines["payment"].connect() as db:
-                paid = {r.order_id: r.status
-                        for r in db.execute(select(payments.c.order_id, payments.c.status))
-                        if keep(r.order_id)}
+                rows = [r for r in db.execute(select(payments.c.order_id, payments.c.status,
+                                                     payments.c.amount))
+                        if keep(r.order_id)]
+                paid = {r.order_id: r.status for r in rows}
+                charged = {r.order_id: r.amount for r in rows
+                           if r.status == "APPROVED" and r.amount is not None}
         finally:
             for engine in engines.values():
                 engine.dispose()
         return cls(order_rows, saga_rows, held, lines, paid, available, customers, holdings,
-                   per_customer)
+                   per_customer, charged)
 
     def settled(self) -> bool:
         """Nothing left moving: every order and saga terminal, no payment pending or to void."""
@@ -190,6 +201,8 @@ def judge(snapshot: Snapshot, initial_stock: dict[str, int],
         "reservations": dict(Counter(snapshot.reservations.values())),
         "payments": dict(Counter(snapshot.payments.values())),
         "parked_sagas": sum(s["parked"] for s in snapshot.sagas.values()),
+        "parked_by_reason": dict(Counter(s.get("reason") or "(no reason)"
+                                         for s in snapshot.sagas.values() if s["parked"])),
     }
     return verdict
 
@@ -237,6 +250,11 @@ def _order_problems(snapshot: Snapshot, order_id: str, status: str) -> list[str]
             problems.append(f"{where}: its saga is parked")
         if saga["payment_to_void"]:
             problems.append(f"{where}: its saga still has a payment to void")
+    charged = snapshot.charged.get(order_id)
+    if charged is not None and saga is not None and Decimal(charged) != saga["total"]:
+        problems.append(f"{where} was charged {charged} for a total of {saga['total']}")
+    if payment == "APPROVED" and status not in TERMINAL:
+        problems.append(f"{where}: the money was taken but the tickets are not sold")
     if status == "COMPLETED":
         free = saga is not None and saga["total"] == 0 and payment is None
         if reservation != "CONFIRMED" or (payment != "APPROVED" and not free):
@@ -247,6 +265,13 @@ def _order_problems(snapshot: Snapshot, order_id: str, status: str) -> list[str]
         if payment not in NO_MONEY_KEPT:
             problems.append(f"{where} failed but the money was kept")
     return problems
+
+
+def _epoch(moment: datetime | None) -> float | None:
+    """A database's timestamp as seconds since the epoch (a naive one is UTC)."""
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def _engine(url: str) -> Engine:

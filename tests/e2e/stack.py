@@ -69,6 +69,7 @@ class Stack:
         self.logs.mkdir(parents=True, exist_ok=True)
         self.processes: dict[str, subprocess.Popen] = {}
         self.migrated = False
+        self.servers: tuple[str, ...] = ("redis", "kafka")
 
     def url(self, part: str) -> str:
         port = PARTS[part].port
@@ -81,10 +82,20 @@ class Stack:
             assert migrate(self.env) == 0, "the databases' schemas could not be created"
             self.migrated = True
         for name in names or tuple(self.parts):
-            log = open(self.logs / f"{name}.log", "ab")
-            self.processes[name] = subprocess.Popen(
-                self.parts[name], shell=True, cwd=ROOT, env=self.env, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True)
+            self._run(name)
+
+    def add_server(self, name: str, command: str) -> None:
+        """Start a server of the caller's (the chaos run's PostgreSQL) now, before the schemas
+        are made; from then on it is killed, started and stopped (last) as a part."""
+        self.parts[name] = command
+        self.servers += (name,)
+        self._run(name)
+
+    def _run(self, name: str) -> None:
+        log = open(self.logs / f"{name}.log", "ab")
+        self.processes[name] = subprocess.Popen(
+            self.parts[name], shell=True, cwd=ROOT, env=self.env, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """End a part and everything it started (a crash with SIGKILL, a stop with SIGTERM)."""
@@ -93,7 +104,7 @@ class Stack:
     def stop(self) -> None:
         """Stop every part, the servers (Redis, Kafka) last: a part that shuts down with its
         broker gone retries it (the dashboard for good) instead of ending."""
-        servers = [name for name in ("redis", "kafka") if name in self.processes]
+        servers = [name for name in self.servers if name in self.processes]
         self._end([name for name in self.processes if name not in servers], signal.SIGTERM)
         self._end(servers, signal.SIGTERM)
 

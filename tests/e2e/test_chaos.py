@@ -1,6 +1,8 @@
-"""Chaos: orders placed while a worker, the bridge, the relay and the services are SIGKILLed.
+"""Chaos: orders placed while a worker, the bridge, the relay and the services are SIGKILLed;
+while Redis and the Kafka broker are killed and the network to them and the services is slow,
+reset or cut; and on a PostgreSQL server that is killed too.
 
-A small run (CHAOS_ORDERS, 60 by default); `make chaos` runs a thousand and keeps a report.
+Small runs (CHAOS_ORDERS, 60 by default); `make chaos` runs a thousand and keeps a report.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.chaos.harness import ALWAYS_KILLED, ChaosRun, chaos_stack
+from tests.chaos.harness import ALWAYS_KILLED, LINKS, POSTGRESQL, ChaosRun, chaos_stack
+from tests.chaos.postgres import server_binaries
 from tests.chaos.soak import Soak
 from tests.chaos.soak_figures import table
 from tests.e2e.stack import RAISED_LIMITS, Stack
@@ -89,3 +92,43 @@ def test_a_short_soak_judges_its_orders_clean_and_reports_memory_store_latency_a
     assert judged["bounds"]["mb_per_10k"] > 0 and judged["bounds"]["p99_ratio"] > 1
     assert judged["p99_last_vs_second"] == round(tenths[-1]["p99_ms"] / tenths[1]["p99_ms"], 2)
     assert judged["latency_judged_on"] in ("p99_ms", "p99_away_from_faults_ms")
+
+
+def ended_and_agreeing(run: ChaosRun) -> dict:
+    verdict = run.run()
+    print(f"\nchaos figures: {verdict.figures}")
+    assert verdict.ok, verdict.summary()
+    assert verdict.figures["settled"]
+    assert verdict.figures["never_acknowledged"] == 0
+    return verdict.figures
+
+
+def test_after_broker_crashes_and_network_faults_every_order_ends_and_the_databases_agree(
+        tmp_path: Path) -> None:
+    stack = chaos_stack(tmp_path, links=LINKS)
+    try:
+        figures = ended_and_agreeing(ChaosRun(
+            stack, orders=int(os.environ.get("CHAOS_ORDERS", "60")), seed=20261,
+            rate_per_s=4.0, settle_timeout_s=100, always=("redis", "kafka", "bridge"),
+            services=()))
+    finally:
+        stack.stop()
+    assert {"redis", "kafka", "bridge"} <= set(figures["kills"])
+    assert {fault.split()[0] for fault in figures["network_faults"]} == {
+        "latency", "reset", "blackhole"}
+    assert {"kill redis", "kill kafka", "latency", "reset", "blackhole"} <= set(
+        figures["recovery"])
+
+
+@pytest.mark.skipif(server_binaries() is None, reason="no PostgreSQL server binaries here "
+                    "(Debian's postgresql package; .ci/run installs it)")
+def test_after_crashes_of_the_postgresql_server_every_order_ends_and_the_databases_agree(
+        tmp_path: Path) -> None:
+    stack = chaos_stack(tmp_path, database=POSTGRESQL)
+    try:
+        figures = ended_and_agreeing(ChaosRun(
+            stack, orders=int(os.environ.get("CHAOS_ORDERS", "60")), seed=20262,
+            rate_per_s=4.0, settle_timeout_s=100, always=(POSTGRESQL, "worker"), services=()))
+    finally:
+        stack.stop()
+    assert figures["kills"][POSTGRESQL] >= 1

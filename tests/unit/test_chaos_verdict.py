@@ -50,3 +50,28 @@ def test_what_a_customer_holds_is_counted_as_their_reservations_hold() -> None:
 def test_a_customer_above_a_tickets_limit_is_a_problem() -> None:
     assert judge(held_by(1, limit=0), {"t1": 5}, ["o1"]).problems == [
         "customer c1 holds 1 of ticket t1, above its limit of 0"]
+
+
+def test_an_order_charged_other_than_its_total_is_a_problem() -> None:
+    snapshot = completed("200.00", "APPROVED")
+    snapshot.charged = {"o1": Decimal("200.00")}
+    assert judge(snapshot, {"t1": 5}, ["o1"]).ok
+    snapshot.charged = {"o1": Decimal("400.00")}
+    assert judge(snapshot, {"t1": 5}, ["o1"]).problems == [
+        "order o1 (COMPLETED, reservation CONFIRMED, payment APPROVED) was charged 400.00 for "
+        "a total of 200.00"]
+
+
+def test_money_taken_for_an_order_still_under_way_is_named() -> None:
+    snapshot = completed("200.00", "APPROVED")
+    snapshot.orders["o1"]["status"] = "PAYMENT_PENDING"
+    problems = judge(snapshot, {"t1": 5}, ["o1"]).problems
+    assert ("order o1 (PAYMENT_PENDING, reservation CONFIRMED, payment APPROVED): the money was "
+            "taken but the tickets are not sold") in problems
+
+
+def test_parked_sagas_are_counted_by_their_reason() -> None:
+    snapshot = completed("200.00", "APPROVED")
+    snapshot.sagas["o1"].update(parked=True, reason="too many drives")
+    assert judge(snapshot, {"t1": 5}, ["o1"]).figures["parked_by_reason"] == {
+        "too many drives": 1}

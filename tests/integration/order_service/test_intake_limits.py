@@ -144,6 +144,9 @@ def test_one_address_waits_on_at_most_its_share_and_another_customer_still_waits
     began = time.monotonic()
     third = hog.get(f"/orders/{orders[2]}?wait=20")
     assert third.headers["Retry-After"] == "1" and time.monotonic() - began < 5
+    # Refused again and again: told to come back later each time, not all in the same second.
+    again = [hog.get(f"/orders/{orders[2]}?wait=20").headers["Retry-After"] for _ in range(7)]
+    assert again == ["2", "4", "8", "16", "30", "30", "30"]
     theirs = json.loads(order(someone).data)["id"]
     waiting = wait_meanwhile(someone, theirs)
     wait_for(lambda: waiters.clients == 3, 10, "another customer to wait")

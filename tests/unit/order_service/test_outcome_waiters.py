@@ -79,3 +79,18 @@ def test_an_outcome_nobody_waits_for_changes_nothing_and_a_later_wait_starts_uns
         assert waiter.wake.is_set() and not waiter.superseded
     with waiters.waiting(order_id) as waiter:
         assert waiter is not None and not waiter.wake.is_set()   # a new waiter, a new event
+
+
+def test_a_client_refused_in_a_row_is_told_to_wait_longer_each_time_until_it_gets_a_slot() -> None:
+    waiters = OutcomeWaiters(capacity=1)
+    told = []
+    with waiters.waiting(uuid.uuid4(), "someone") as held:
+        assert held is not None
+        for _ in range(7):
+            with waiters.waiting(uuid.uuid4(), "refused") as none:
+                assert none is None
+            told.append(waiters.retry_after_s("refused"))
+    assert told == [1, 2, 4, 8, 16, 30, 30]
+    with waiters.waiting(uuid.uuid4(), "refused") as given:
+        assert given is not None
+    assert waiters.retry_after_s("refused") == 1
