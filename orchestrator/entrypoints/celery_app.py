@@ -17,6 +17,7 @@ from kombu import Queue
 
 from glastonbury import logs, settings, tracing
 from glastonbury.auth import order_messages_key
+from glastonbury.contracts import tasks
 from glastonbury.process import tune_garbage_collector
 from glastonbury.redis_transport import transport_for
 from orchestrator import config
@@ -88,7 +89,7 @@ app.conf.update(
     beat_schedule={
         # A pass that waited in the queue longer than a saga may stand still would take the
         # queue's own backlog for stuck sagas and add to it: such a pass is dropped unrun.
-        "reconcile-sagas": {"task": "saga.reconcile", "schedule": config.reconcile_interval(),
+        "reconcile-sagas": {"task": tasks.RECONCILE, "schedule": config.reconcile_interval(),
                             "options": {"expires": max(config.stuck_after(),
                                                        config.reconcile_interval())}},
     },
