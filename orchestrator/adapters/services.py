@@ -19,11 +19,12 @@ from urllib.parse import parse_qs, urlsplit
 
 from glastonbury import settings
 from glastonbury.auth import ORCHESTRATOR, bearer
+from glastonbury.contracts.statuses import OrderStatus, PaymentStatus
 from glastonbury.service_client import ServiceHttp, Unreachable
 from orchestrator.domain.exceptions import (ConflictingOutcome, ContractBroken,
                                             ServiceUnavailable)
 from orchestrator.domain.model import OrderLine
-from orchestrator.domain.ports import PaymentRecord
+from orchestrator.domain.ports import PaymentRecord, payment_status
 from orchestrator.domain.refusals import Refusal, TicketLimit
 
 
@@ -107,11 +108,11 @@ class PaymentClient:
     def __init__(self, base_url: str | None = None):
         self.http = HttpService(base_url or settings.payment_service_url())
 
-    def request(self, order_id: str, customer_id: str, amount: Decimal) -> str:
+    def request(self, order_id: str, customer_id: str, amount: Decimal) -> PaymentStatus:
         """Ask for the payment (acknowledged at once, decided later); its status now."""
         body = {"orderId": order_id, "customerId": customer_id, "amount": float(amount)}
         answer = self.http.call("POST", "/payments", (200, 201, 202), body)
-        return str(answer.body.get("status", "PENDING"))
+        return payment_status(answer.body.get("status", PaymentStatus.PENDING))
 
     def records(self, order_ids: list[str]) -> dict[str, PaymentRecord]:
         """The payment service's records of these orders' payments (those that exist)."""
@@ -140,7 +141,7 @@ class OrderClient:
     def __init__(self, base_url: str | None = None):
         self.http = HttpService(base_url or settings.order_service_url())
 
-    def record_outcome(self, order_id: str, status: str, reason: str | None) -> None:
+    def record_outcome(self, order_id: str, status: OrderStatus, reason: str | None) -> None:
         """The order ends so; ConflictingOutcome if it ended otherwise already."""
         answer = self.http.call("POST", f"/orders/{order_id}/outcome", (200, 409),
                                 {"status": status, "reason": reason})
@@ -153,7 +154,7 @@ class OrderClient:
         the next page (None after the last); `following` is that link, to read the next page."""
         if following is None:
             path = "/orders"
-            query: dict[str, Any] = {"status": "PENDING", "createdBefore": moment_iso,
+            query: dict[str, Any] = {"status": OrderStatus.PENDING, "createdBefore": moment_iso,
                                      "limit": limit}
         else:   # the service's own link, read under this client's base URL
             link = urlsplit(following)

@@ -22,7 +22,7 @@ from sqlalchemy.types import TypeDecorator
 
 from glastonbury.db import UtcDateTime
 from glastonbury.migrate import Schema
-from order_service.domain.model import money
+from glastonbury.contracts.money import whole_cents
 
 
 class Money(TypeDecorator[Decimal]):
@@ -32,10 +32,10 @@ class Money(TypeDecorator[Decimal]):
     cache_ok = True
 
     def process_bind_param(self, value: Decimal | None, dialect: Any) -> int | None:
-        return None if value is None else int(money(value) * 100)
+        return None if value is None else int(whole_cents(value) * 100)
 
     def process_result_value(self, value: int | None, dialect: Any) -> Decimal | None:
-        return None if value is None else money(Decimal(value) / 100)
+        return None if value is None else whole_cents(Decimal(value) / 100)
 
 
 metadata = MetaData()

@@ -19,7 +19,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSch
 from pydantic_core import PydanticCustomError
 
 from glastonbury.json_schema import TimeText, UuidText
-from glastonbury.money import PAYMENT_AMOUNT_MAX
+from glastonbury.contracts.money import PAYMENT_AMOUNT_MAX
 from glastonbury.web import STORABLE_TEXT, json_integer, json_number
 from order_service.adapters.repository import Position
 from order_service.domain import model as domain

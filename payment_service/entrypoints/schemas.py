@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from glastonbury.json_schema import TimeText, UuidText
-from glastonbury.money import PAYMENT_AMOUNT_MAX
+from glastonbury.contracts.money import PAYMENT_AMOUNT_MAX
 from glastonbury.web import STORABLE_TEXT, ApiError
 from payment_service.domain import model as domain
 from payment_service.domain.model import Decision, PaymentStatus
