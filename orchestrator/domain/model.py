@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 # The messages the saga reads are the published language's (the writers import them too).
+from glastonbury.contracts.limits import REASON_MAX_LENGTH
 from glastonbury.contracts.messages import (MESSAGE_VERSION, InvalidMessage, OrderLine,
                                             OrderPlaced, PaymentDecided)
 
@@ -33,9 +34,6 @@ LIVE = tuple(state for state in SagaState if state not in TERMINAL)
 GAVE_UP = frozenset({SagaState.COMPENSATING, SagaState.REJECTED, SagaState.PAYMENT_FAILED})
 # A payment may exist once it was asked for, even if the answer never came back.
 PAYMENT_MAY_EXIST = (SagaState.RESERVED, SagaState.AWAITING_PAYMENT)
-
-
-REASON_MAX_LENGTH = 480  # the order service keeps at most 500 characters
 
 
 def customer_reason(text: str) -> str:

@@ -22,6 +22,7 @@ from sqlalchemy.types import TypeDecorator
 
 from glastonbury.db import UtcDateTime
 from glastonbury.migrate import Schema
+from glastonbury.contracts.limits import REASON_MAX_LENGTH
 from glastonbury.contracts.money import whole_cents
 
 
@@ -50,7 +51,7 @@ orders = Table(
     Column("customer_id", Uuid, nullable=False),
     Column("amount", Money, nullable=False),
     Column("status", String(20), nullable=False),
-    Column("reason", String(500)),
+    Column("reason", String(REASON_MAX_LENGTH)),
     # A customer's own key (nullable: orders placed without the header never collide); another
     # customer's key of the same spelling is another key.
     Column("idempotency_key", String(255)),

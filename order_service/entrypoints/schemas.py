@@ -19,6 +19,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSch
 from pydantic_core import PydanticCustomError
 
 from glastonbury.json_schema import TimeText, UuidText
+from glastonbury.contracts.limits import REASON_MAX_LENGTH
 from glastonbury.contracts.money import PAYMENT_AMOUNT_MAX
 from glastonbury.web import STORABLE_TEXT, json_integer, json_number
 from order_service.adapters.repository import Position
@@ -71,7 +72,7 @@ Quantity = Annotated[int, BeforeValidator(json_integer), Field(ge=1, le=MAX_QUAN
 Uuid = Annotated[uuid.UUID, BeforeValidator(parse_uuid),
                  Field(json_schema_extra={"pattern": UUID_PATTERN})]
 Name = Annotated[str, Field(strict=True, min_length=1, max_length=200), STORABLE_TEXT]
-Reason = Annotated[str, Field(strict=True, max_length=500), STORABLE_TEXT]
+Reason = Annotated[str, Field(strict=True, max_length=REASON_MAX_LENGTH), STORABLE_TEXT]
 UtcMoment = Annotated[datetime, BeforeValidator(_utc_moment)]
 
 
