@@ -14,6 +14,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 
 from glastonbury import api_docs, logs, settings, tracing
 from glastonbury.api_docs import install_api_docs
+from glastonbury.contracts import paths
 from glastonbury.auth import ADMIN, ORCHESTRATOR, install_credentials, requires
 from glastonbury.db import make_engine
 from glastonbury.migrate import upgrade
@@ -98,7 +99,7 @@ def docs() -> Response:
     return api_docs.page(API.title)
 
 
-@api.get("/tickets")
+@api.get(paths.TICKETS)
 def list_tickets() -> Answer:
     """Every ticket with its stock, price and limits, or only those named by `?id=...&id=...`."""
     wanted = request.args.getlist("id")
@@ -109,21 +110,21 @@ def list_tickets() -> Answer:
     return {"tickets": [ticket_json(t) for t in services.list_tickets(_uow(), ids)]}, 200
 
 
-@api.get("/tickets/<ticket_id>")
+@api.get(paths.TICKET)
 def get_ticket(ticket_id: str) -> Answer:
     """One ticket with its stock."""
     ticket = services.get_ticket(_uow(), parse_uuid(ticket_id, "ticketId"))
     return ticket_json(ticket), 200
 
 
-@api.post("/tickets")
+@api.post(paths.TICKETS)
 @requires(ADMIN)
 def create_ticket() -> Answer:
     """Add a kind of ticket with its stock, price and limits (6 and 6 unless given)."""
     new = validated(NewTicket, json_object())
     ticket = services.create_ticket(_uow(), new.name, new.available, new.id, new.price,
                                     new.limits())
-    return ticket_json(ticket), 201, {"Location": f"/tickets/{ticket.id}"}
+    return ticket_json(ticket), 201, {"Location": paths.fill(paths.TICKET, ticket_id=ticket.id)}
 
 
 @api.put("/tickets/<ticket_id>/price")
@@ -145,7 +146,7 @@ def set_limits(ticket_id: str) -> Answer:
     return ticket_json(services.set_limits(_uow(), ticket_uuid, new.limits())), 200
 
 
-@api.put("/reservations/<order_id>")
+@api.put(paths.RESERVATION)
 @requires(ORCHESTRATOR)
 def reserve(order_id: str) -> Answer:
     """Hold the order's tickets at the catalogue's prices and within their limits, all or
@@ -157,7 +158,7 @@ def reserve(order_id: str) -> Answer:
     return reservation_json(reservation), 201 if created else 200
 
 
-@api.post("/reservations/<order_id>/release")
+@api.post(paths.RESERVATION_RELEASE)
 @requires(ORCHESTRATOR)
 def release(order_id: str) -> Answer:
     """Release the order's tickets (the compensation of reserve)."""
@@ -166,7 +167,7 @@ def release(order_id: str) -> Answer:
     return reservation_json(reservation), 200
 
 
-@api.post("/reservations/<order_id>/confirm")
+@api.post(paths.RESERVATION_CONFIRM)
 @requires(ORCHESTRATOR)
 def confirm(order_id: str) -> Answer:
     """Confirm the order's held tickets as sold."""
@@ -175,7 +176,7 @@ def confirm(order_id: str) -> Answer:
     return reservation_json(reservation), 200
 
 
-@api.get("/reservations/<order_id>")
+@api.get(paths.RESERVATION)
 @requires(ORCHESTRATOR, ADMIN)
 def get_reservation(order_id: str) -> Answer:
     """The order's reservation."""

@@ -12,6 +12,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from sqlalchemy.engine import Engine
 
 from glastonbury import refusals, settings
+from glastonbury.contracts import paths
 from glastonbury.auth import (ADMIN, ORCHESTRATOR, callers_of, install_credentials,
                               order_messages_key, requires)
 from glastonbury.process import tune_garbage_collector
@@ -112,7 +113,7 @@ def _dependencies() -> Dependencies:
     return current_app.extensions["order_service"]  # type: ignore[no-any-return]
 
 
-@routes.post("/orders")
+@routes.post(paths.ORDERS)
 def place_order() -> tuple[Response, int, dict[str, str]]:
     """Store the order PENDING and start its saga: 202 with the order and its Location; 429
     past the client address's or the customer's limit."""
@@ -129,10 +130,11 @@ def place_order() -> tuple[Response, int, dict[str, str]]:
     with about_order(order.id):
         log.info("order accepted: %s, %d tickets, total %s", order.status.value,
                  sum(line.quantity for line in order.lines), order.total)
-    return jsonify(schemas.order_json(order)), 202, {"Location": f"/orders/{order.id}"}
+    location = paths.fill(paths.ORDER, order_id=order.id)
+    return jsonify(schemas.order_json(order)), 202, {"Location": location}
 
 
-@routes.get("/orders")
+@routes.get(paths.ORDERS)
 @requires(ORCHESTRATOR, ADMIN)
 def list_orders() -> Response:
     """Orders oldest first (by time, then id), filtered by `status` and `createdBefore`, at most
@@ -149,7 +151,7 @@ def list_orders() -> Response:
     return response
 
 
-@routes.get("/orders/<order_id>")
+@routes.get(paths.ORDER)
 def get_order(order_id: str) -> Response:
     """One order, 404 if unknown, 400 if the id is not a UUID. With `?wait=<seconds>` the answer
     comes once the order has ended or the time is up, whichever is first (a long-poll: no need
@@ -168,7 +170,7 @@ def get_order(order_id: str) -> Response:
     return response
 
 
-@routes.post("/orders/<order_id>/outcome")
+@routes.post(paths.ORDER_OUTCOME)
 @requires(ORCHESTRATOR)
 def record_outcome(order_id: str) -> Response:
     """The orchestrator reports how the saga ended: 200, or 409 for a different end."""

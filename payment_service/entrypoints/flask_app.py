@@ -18,6 +18,7 @@ from glastonbury.logs import about_order
 from glastonbury.process import tune_garbage_collector
 from glastonbury.db import make_engine
 from glastonbury.migrate import upgrade
+from glastonbury.contracts import paths
 from glastonbury.auth import ADMIN, ORCHESTRATOR, install_credentials, requires
 from glastonbury.web import (ApiError, database_health, error_response, install_json_errors,
                              install_order_trail, json_object, validated)
@@ -91,7 +92,7 @@ def _database_down(_error: OperationalError) -> ResponseReturnValue:
     return error_response(503, "unavailable", "The database does not answer; try again.")
 
 
-@api.post("/payments")
+@api.post(paths.PAYMENTS)
 @requires(ORCHESTRATOR)
 def request_payment() -> ResponseReturnValue:
     """Accept a payment for the gateway to decide later; the order id makes it idempotent."""
@@ -103,10 +104,11 @@ def request_payment() -> ResponseReturnValue:
     with about_order(payment.order_id):
         log.info("payment of %s %s", body.amount, "requested" if created else "requested again")
     # 202 for a repeat too: the contract promises one answer, whatever the payment's status.
-    return jsonify(acknowledgement(payment)), 202, {"Location": f"/payments/{payment.order_id}"}
+    location = paths.fill(paths.PAYMENT, order_id=payment.order_id)
+    return jsonify(acknowledgement(payment)), 202, {"Location": location}
 
 
-@api.get("/payments")
+@api.get(paths.PAYMENTS)
 @requires(ORCHESTRATOR, ADMIN)
 def find_payments() -> ResponseReturnValue:
     """The payments of the orders named by `?orderId=...&orderId=...` (those that exist): how
@@ -119,7 +121,7 @@ def find_payments() -> ResponseReturnValue:
     return jsonify({"payments": [payment_view(payment) for payment in found]})
 
 
-@api.get("/payments/<order_id>")
+@api.get(paths.PAYMENT)
 @requires(ORCHESTRATOR, ADMIN)
 def get_payment(order_id: str) -> ResponseReturnValue:
     """The order's payment."""
@@ -139,7 +141,7 @@ def decide_payment(order_id: str) -> ResponseReturnValue:
     return jsonify(payment_view(payment))
 
 
-@api.post("/payments/<order_id>/cancel")
+@api.post(paths.PAYMENT_CANCEL)
 @requires(ORCHESTRATOR)
 def cancel_payment(order_id: str) -> ResponseReturnValue:
     """Cancel the order's payment before the gateway decides it (a tombstone if unknown)."""
@@ -148,7 +150,7 @@ def cancel_payment(order_id: str) -> ResponseReturnValue:
     return jsonify(payment_view(payment))
 
 
-@api.post("/payments/<order_id>/refund")
+@api.post(paths.PAYMENT_REFUND)
 @requires(ORCHESTRATOR)
 def refund_payment(order_id: str) -> ResponseReturnValue:
     """Refund the order's approved payment."""
