@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from glastonbury import settings, tracing
+from glastonbury.contracts import errors as codes
 from glastonbury.client_address import FORWARDED_FOR, Network, client_address, trusted_networks
 from glastonbury.db import reading
 from glastonbury.logs import set_order
@@ -56,7 +57,7 @@ def database_health(engine: Engine) -> dict[str, str]:
         with reading(engine) as connection:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError:
-        raise ApiError(503, "unavailable", "The database does not answer; try again.") from None
+        raise ApiError(503, codes.UNAVAILABLE, "The database does not answer; try again.") from None
     return {"status": "ok"}
 
 
@@ -79,7 +80,7 @@ def install_json_errors(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(500, "internal_error", "The server failed; the error is logged.")
+        return error_response(500, codes.INTERNAL_ERROR, "The server failed; the error is logged.")
 
 
 # Only a well-formed id names an order in the logs: a path is the client's text, and a newline
@@ -122,18 +123,18 @@ def request_client() -> str:
 def json_object() -> dict[str, Any]:
     """The request's body as a JSON object, or a 4xx saying why it is not one."""
     if not request.is_json:
-        raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
+        raise ApiError(415, codes.UNSUPPORTED_MEDIA_TYPE, "Send the body as application/json.")
     try:
         body = request.get_json()
     except (BadRequest, RecursionError):  # deeply nested brackets overflow the parser
-        raise ApiError(400, "malformed_json", "The body is not valid JSON.") from None
+        raise ApiError(400, codes.MALFORMED_JSON, "The body is not valid JSON.") from None
     if nesting(body) > MAX_NESTING:
         # Whether the parser overflows depends on the Python (3.13's does not): refused the same
         # way on every one, before anything reads it.
-        raise ApiError(400, "malformed_json",
+        raise ApiError(400, codes.MALFORMED_JSON,
                        f"The body nests deeper than {MAX_NESTING} levels.")
     if not isinstance(body, dict):  # `null` too: valid JSON, but not an object
-        raise ApiError(422, "validation_failed", "The body must be a JSON object.",
+        raise ApiError(422, codes.VALIDATION_FAILED, "The body must be a JSON object.",
                        [{"field": "(body)", "problem": "must be a JSON object"}])
     return body
 
@@ -162,7 +163,7 @@ def validated(model: type[Model], body: dict[str, Any]) -> Model:
         return model.model_validate(body)
     except ValidationError as error:
         details = [{"field": field_path(e["loc"]), "problem": e["msg"]} for e in error.errors()]
-        raise ApiError(422, "validation_failed", _summary(details), details) from None
+        raise ApiError(422, codes.VALIDATION_FAILED, _summary(details), details) from None
 
 
 class DecimalJSONProvider(DefaultJSONProvider):

@@ -14,6 +14,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 
 from glastonbury import api_docs, logs, settings, tracing
 from glastonbury.api_docs import install_api_docs
+from glastonbury.contracts import errors as codes
 from glastonbury.contracts import paths
 from glastonbury.auth import ADMIN, ORCHESTRATOR, install_credentials, requires
 from glastonbury.db import make_engine
@@ -104,7 +105,7 @@ def list_tickets() -> Answer:
     """Every ticket with its stock, price and limits, or only those named by `?id=...&id=...`."""
     wanted = request.args.getlist("id")
     if len(wanted) > MAX_TICKETS_ASKED:
-        raise ApiError(400, "too_many_ids", f"Ask for at most {MAX_TICKETS_ASKED} tickets.",
+        raise ApiError(400, codes.TOO_MANY_IDS, f"Ask for at most {MAX_TICKETS_ASKED} tickets.",
                        [{"field": "id", "problem": f"at most {MAX_TICKETS_ASKED} values"}])
     ids = [parse_uuid(value, "id") for value in wanted] or None
     return {"tickets": [ticket_json(t) for t in services.list_tickets(_uow(), ids)]}, 200

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from sqlalchemy.engine import Engine
 
-from glastonbury import refusals, settings
+from glastonbury import settings
+from glastonbury.contracts import errors as codes
 from glastonbury.contracts import paths
 from glastonbury.auth import (ADMIN, ORCHESTRATOR, callers_of, install_credentials,
                               order_messages_key, requires)
@@ -221,7 +222,7 @@ def _over_the_limit(error: OverTheLimit) -> Response:
     refusal = error.refusal
     field, what = OVER_THE_LIMIT[refusal.limit]
     response = error_response(
-        429, "rate_limited",
+        429, codes.RATE_LIMITED,
         f"{what}: at most {refusal.rule}. Try again in {refusal.retry_after_s} s.",
         [{"field": field, "problem": f"at most {refusal.rule}"}])
     response.headers["Retry-After"] = str(refusal.retry_after_s)
@@ -230,7 +231,7 @@ def _over_the_limit(error: OverTheLimit) -> Response:
 
 @routes.errorhandler(services.OrderNotFound)
 def _not_found(error: services.OrderNotFound) -> Response:
-    return error_response(404, "order_not_found", str(error))
+    return error_response(404, codes.ORDER_NOT_FOUND, str(error))
 
 
 @routes.errorhandler(NotTheCatalogue)
@@ -238,30 +239,30 @@ def _not_the_catalogue(error: NotTheCatalogue) -> Response:
     details = [{"field": f"items[{p.index}].{p.field}", "problem": p.problem,
                 **({"price": float(p.price)} if p.price is not None else {})}
                for p in error.problems]
-    return error_response(422, "not_the_catalogue", str(error), details)
+    return error_response(422, codes.NOT_THE_CATALOGUE, str(error), details)
 
 
 @routes.errorhandler(OverOrderLimit)
 def _over_order_limit(error: OverOrderLimit) -> Response:
     details = [{"field": f"items[{p.index}].{p.field}", "problem": p.problem, "limit": p.limit}
                for p in error.problems]
-    return error_response(422, refusals.OVER_ORDER_LIMIT, str(error), details)
+    return error_response(422, codes.OVER_ORDER_LIMIT, str(error), details)
 
 
 @routes.errorhandler(IdempotencyKeyReused)
 def _key_reused(error: IdempotencyKeyReused) -> Response:
-    return error_response(409, "idempotency_key_reused", str(error),
+    return error_response(409, codes.IDEMPOTENCY_KEY_REUSED, str(error),
                           [{"field": "Idempotency-Key", "problem": "names another order"}])
 
 
 @routes.errorhandler(ConflictingOutcome)
 def _conflict(error: ConflictingOutcome) -> Response:
-    return error_response(409, "conflicting_outcome", str(error))
+    return error_response(409, codes.CONFLICTING_OUTCOME, str(error))
 
 
 def _order_id(text_id: str) -> uuid.UUID:
     try:
         return schemas.parse_uuid(text_id)
     except ValueError:
-        raise ApiError(400, "malformed_id", f"{text_id!r} is not an order id (a UUID).",
+        raise ApiError(400, codes.MALFORMED_ID, f"{text_id!r} is not an order id (a UUID).",
                        [{"field": "orderId", "problem": "must be a UUID"}]) from None

@@ -18,6 +18,7 @@ from glastonbury.logs import about_order
 from glastonbury.process import tune_garbage_collector
 from glastonbury.db import make_engine
 from glastonbury.migrate import upgrade
+from glastonbury.contracts import errors as codes
 from glastonbury.contracts import paths
 from glastonbury.auth import ADMIN, ORCHESTRATOR, install_credentials, requires
 from glastonbury.web import (ApiError, database_health, error_response, install_json_errors,
@@ -80,16 +81,16 @@ def _uow() -> UnitOfWork:
 
 
 def _not_decidable(error: InvalidTransition) -> ResponseReturnValue:
-    return error_response(409, "not_pending", str(error))
+    return error_response(409, codes.NOT_PENDING, str(error))
 
 
 def _not_found(error: services.PaymentNotFound) -> ResponseReturnValue:
-    return error_response(404, "not_found", f"No payment for order {error}.")
+    return error_response(404, codes.PAYMENT_NOT_FOUND, f"No payment for order {error}.")
 
 
 def _database_down(_error: OperationalError) -> ResponseReturnValue:
     # A technical failure the caller should retry, not a bug: 503 rather than 500.
-    return error_response(503, "unavailable", "The database does not answer; try again.")
+    return error_response(503, codes.UNAVAILABLE, "The database does not answer; try again.")
 
 
 @api.post(paths.PAYMENTS)
@@ -115,7 +116,7 @@ def find_payments() -> ResponseReturnValue:
     the orchestrator checks a payment result against this service's own record."""
     wanted = request.args.getlist("orderId")
     if not 1 <= len(wanted) <= MAX_ORDERS_ASKED:
-        raise ApiError(400, "order_ids", f"Name 1 to {MAX_ORDERS_ASKED} orders.",
+        raise ApiError(400, codes.ORDER_IDS, f"Name 1 to {MAX_ORDERS_ASKED} orders.",
                        [{"field": "orderId", "problem": f"1 to {MAX_ORDERS_ASKED} values"}])
     found = services.find_payments(_uow(), [parse_order_id(value) for value in wanted])
     return jsonify({"payments": [payment_view(payment) for payment in found]})

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from glastonbury.json_schema import TimeText, UuidText
+from glastonbury.contracts import errors as codes
 from glastonbury.contracts.money import PAYMENT_AMOUNT_MAX
 from glastonbury.web import STORABLE_TEXT, ApiError
 from payment_service.domain import model as domain
@@ -73,7 +74,7 @@ def parse_order_id(text: str) -> str:
     try:
         return str(uuid.UUID(text))
     except ValueError:
-        raise ApiError(400, "malformed_id", f"{text!r} is not a UUID.",
+        raise ApiError(400, codes.MALFORMED_ID, f"{text!r} is not a UUID.",
                        [{"field": "orderId", "problem": "must be a UUID"}]) from None
 
 

@@ -4,6 +4,7 @@ was meant, with one model for both sides."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -62,3 +63,20 @@ def test_an_id_is_a_uuid_in_its_hyphenated_form_only(text: object) -> None:
         canonical_uuid(text)
     assert canonical_uuid("12345678-1234-1234-1234-123456789ABC") == uuid.UUID(
         "12345678-1234-1234-1234-123456789abc")
+
+
+def test_every_error_code_the_openapi_documents_name_is_declared_in_the_contracts() -> None:
+    from glastonbury.contracts import errors
+    from inventory_service.entrypoints import flask_app as inventory
+    from order_service.entrypoints import flask_app as orders
+    from payment_service.entrypoints import flask_app as payments
+
+    declared = {value for name, value in vars(errors).items() if name.isupper()}
+    documents = [orders.API.document(orders.routes), inventory.API.document(inventory.api),
+                 payments.API.document(payments.api)]
+    named = {code for document in documents for path in document["paths"].values()
+             for operation in path.values() if isinstance(operation, dict)
+             for status, answer in operation.get("responses", {}).items()
+             if status.startswith(("4", "5"))
+             for code in re.findall(r"`([a-z]+_[a-z_]+)`", answer.get("description", ""))}
+    assert named and named <= declared, named - declared
