@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import uuid
 from decimal import Decimal
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -24,6 +25,7 @@ from werkzeug.exceptions import BadRequest, HTTPException
 
 from glastonbury import settings, tracing
 from glastonbury.contracts import errors as codes
+from glastonbury.contracts.ids import canonical_uuid
 from glastonbury.client_address import FORWARDED_FOR, Network, client_address, trusted_networks
 from glastonbury.db import reading
 from glastonbury.logs import set_order
@@ -42,6 +44,16 @@ class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, details: list | None = None):
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details or []
+
+
+def path_uuid(value: str, field: str) -> uuid.UUID:
+    """A path's (or a query's) id as a UUID (glastonbury.contracts.ids: the 8-4-4-4-12 form), or
+    a 400 `malformed_id` naming the field."""
+    try:
+        return canonical_uuid(value)
+    except ValueError:
+        raise ApiError(400, codes.MALFORMED_ID, f"{field} must be a UUID, not {value!r}.",
+                       [{"field": field, "problem": "must be a UUID"}]) from None
 
 
 def error_response(status: int, code: str, message: str, details: list | None = None) -> Response:

@@ -35,15 +35,6 @@ STATUS_AND_CODE: dict[type[InventoryError], tuple[int, str]] = {
 }
 
 
-def parse_uuid(value: str, field: str) -> UUID:
-    """The path segment as a UUID, or a 400 naming the field."""
-    try:
-        return UUID(value)
-    except ValueError:
-        raise ApiError(400, codes.MALFORMED_ID, f"{field} must be a UUID, not {value!r}.",
-                       [{"field": field, "problem": "must be a UUID"}]) from None
-
-
 def api_error(error: InventoryError, request: ReservationRequest | None = None) -> ApiError:
     """The HTTP answer to a domain error; `request` lets details name the offending items."""
     status, code = STATUS_AND_CODE[type(error)]

@@ -21,10 +21,11 @@ from glastonbury.db import make_engine
 from glastonbury.migrate import upgrade
 from glastonbury.process import tune_garbage_collector
 from glastonbury.web import (ApiError, DecimalJSONProvider, database_health, error_response,
-                             install_json_errors, install_order_trail, json_object, validated)
+                             install_json_errors, install_order_trail, json_object, path_uuid,
+                             validated)
 from inventory_service.adapters.tables import SCHEMA
 from inventory_service.domain.exceptions import InventoryError
-from inventory_service.entrypoints.errors import api_error, parse_uuid
+from inventory_service.entrypoints.errors import api_error
 from inventory_service.entrypoints.openapi import API
 from inventory_service.entrypoints.schemas import (
     MAX_TICKETS_ASKED,
@@ -107,14 +108,14 @@ def list_tickets() -> Answer:
     if len(wanted) > MAX_TICKETS_ASKED:
         raise ApiError(400, codes.TOO_MANY_IDS, f"Ask for at most {MAX_TICKETS_ASKED} tickets.",
                        [{"field": "id", "problem": f"at most {MAX_TICKETS_ASKED} values"}])
-    ids = [parse_uuid(value, "id") for value in wanted] or None
+    ids = [path_uuid(value, "id") for value in wanted] or None
     return {"tickets": [ticket_json(t) for t in services.list_tickets(_uow(), ids)]}, 200
 
 
 @api.get(paths.TICKET)
 def get_ticket(ticket_id: str) -> Answer:
     """One ticket with its stock."""
-    ticket = services.get_ticket(_uow(), parse_uuid(ticket_id, "ticketId"))
+    ticket = services.get_ticket(_uow(), path_uuid(ticket_id, "ticketId"))
     return ticket_json(ticket), 200
 
 
@@ -132,7 +133,7 @@ def create_ticket() -> Answer:
 @requires(ADMIN)
 def set_price(ticket_id: str) -> Answer:
     """Change what a ticket costs; orders placed at the old price are refused from now on."""
-    ticket_uuid = parse_uuid(ticket_id, "ticketId")
+    ticket_uuid = path_uuid(ticket_id, "ticketId")
     new = validated(NewPrice, json_object())
     return ticket_json(services.set_price(_uow(), ticket_uuid, new.price)), 200
 
@@ -142,7 +143,7 @@ def set_price(ticket_id: str) -> Answer:
 def set_limits(ticket_id: str) -> Answer:
     """Change what one order may ask of a ticket and one customer hold of it, for the orders
     reserved from now on."""
-    ticket_uuid = parse_uuid(ticket_id, "ticketId")
+    ticket_uuid = path_uuid(ticket_id, "ticketId")
     new = validated(NewLimits, json_object())
     return ticket_json(services.set_limits(_uow(), ticket_uuid, new.limits())), 200
 
@@ -152,7 +153,7 @@ def set_limits(ticket_id: str) -> Answer:
 def reserve(order_id: str) -> Answer:
     """Hold the order's tickets at the catalogue's prices and within their limits, all or
     nothing; a repeat answers the existing reservation."""
-    order = parse_uuid(order_id, "orderId")
+    order = path_uuid(order_id, "orderId")
     g.reservation_request = asked = validated(ReservationRequest, json_object())
     reservation, created = services.reserve(_uow(), asked.hold_request(order))
     log.info("tickets %s%s", reservation.status.value.lower(), "" if created else " (a repeat)")
@@ -163,7 +164,7 @@ def reserve(order_id: str) -> Answer:
 @requires(ORCHESTRATOR)
 def release(order_id: str) -> Answer:
     """Release the order's tickets (the compensation of reserve)."""
-    reservation = services.release(_uow(), parse_uuid(order_id, "orderId"))
+    reservation = services.release(_uow(), path_uuid(order_id, "orderId"))
     log.info("tickets %s", reservation.status.value.lower())
     return reservation_json(reservation), 200
 
@@ -172,7 +173,7 @@ def release(order_id: str) -> Answer:
 @requires(ORCHESTRATOR)
 def confirm(order_id: str) -> Answer:
     """Confirm the order's held tickets as sold."""
-    reservation = services.confirm(_uow(), parse_uuid(order_id, "orderId"))
+    reservation = services.confirm(_uow(), path_uuid(order_id, "orderId"))
     log.info("tickets %s", reservation.status.value.lower())
     return reservation_json(reservation), 200
 
@@ -181,5 +182,5 @@ def confirm(order_id: str) -> Answer:
 @requires(ORCHESTRATOR, ADMIN)
 def get_reservation(order_id: str) -> Answer:
     """The order's reservation."""
-    reservation = services.get_reservation(_uow(), parse_uuid(order_id, "orderId"))
+    reservation = services.get_reservation(_uow(), path_uuid(order_id, "orderId"))
     return reservation_json(reservation), 200

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,7 +25,6 @@ from glastonbury.client_address import limit_key
 from glastonbury.logs import about_order
 from glastonbury.web import (
     MAX_BODY_BYTES,
-    ApiError,
     DecimalJSONProvider,
     database_health,
     error_response,
@@ -34,6 +32,7 @@ from glastonbury.web import (
     install_order_trail,
     install_json_errors,
     json_object,
+    path_uuid,
     request_client,
     validated,
 )
@@ -157,7 +156,7 @@ def get_order(order_id: str) -> Response:
     """One order, 404 if unknown, 400 if the id is not a UUID. With `?wait=<seconds>` the answer
     comes once the order has ended or the time is up, whichever is first (a long-poll: no need
     to poll); `Retry-After` says when to ask again if the service could not wait that long."""
-    parsed_id = _order_id(order_id)
+    parsed_id = path_uuid(order_id, "orderId")
     wait_s = validated(schemas.GetOrderQuery, request.args.to_dict()).wait
     deps = _dependencies()
     if not wait_s:
@@ -175,7 +174,7 @@ def get_order(order_id: str) -> Response:
 @requires(ORCHESTRATOR)
 def record_outcome(order_id: str) -> Response:
     """The orchestrator reports how the saga ended: 200, or 409 for a different end."""
-    parsed_id = _order_id(order_id)
+    parsed_id = path_uuid(order_id, "orderId")
     body = validated(schemas.OutcomeBody, json_object())
     deps = _dependencies()
     order = services.record_outcome(parsed_id, OrderStatus(body.status), body.reason,
@@ -260,9 +259,3 @@ def _conflict(error: ConflictingOutcome) -> Response:
     return error_response(409, codes.CONFLICTING_OUTCOME, str(error))
 
 
-def _order_id(text_id: str) -> uuid.UUID:
-    try:
-        return schemas.parse_uuid(text_id)
-    except ValueError:
-        raise ApiError(400, codes.MALFORMED_ID, f"{text_id!r} is not an order id (a UUID).",
-                       [{"field": "orderId", "problem": "must be a UUID"}]) from None

@@ -22,7 +22,7 @@ from glastonbury.contracts import errors as codes
 from glastonbury.contracts import paths
 from glastonbury.auth import ADMIN, ORCHESTRATOR, install_credentials, requires
 from glastonbury.web import (ApiError, database_health, error_response, install_json_errors,
-                             install_order_trail, json_object, validated)
+                             install_order_trail, json_object, path_uuid, validated)
 from payment_service.adapters.relay_wake import RelayNudger
 from payment_service.adapters.tables import SCHEMA
 from payment_service.entrypoints.openapi import API
@@ -31,7 +31,6 @@ from payment_service.entrypoints.schemas import (
     ManualDecision,
     PaymentRequest,
     acknowledgement,
-    parse_order_id,
     payment_view,
 )
 from payment_service.domain.model import InvalidTransition
@@ -80,6 +79,11 @@ def _uow() -> UnitOfWork:
     return SqlAlchemyUnitOfWork(_engine())
 
 
+def order_id_of(text: str) -> str:
+    """The path's (or query's) order id in canonical form, or a 400 if it is not a UUID."""
+    return str(path_uuid(text, "orderId"))
+
+
 def _not_decidable(error: InvalidTransition) -> ResponseReturnValue:
     return error_response(409, codes.NOT_PENDING, str(error))
 
@@ -118,7 +122,7 @@ def find_payments() -> ResponseReturnValue:
     if not 1 <= len(wanted) <= MAX_ORDERS_ASKED:
         raise ApiError(400, codes.ORDER_IDS, f"Name 1 to {MAX_ORDERS_ASKED} orders.",
                        [{"field": "orderId", "problem": f"1 to {MAX_ORDERS_ASKED} values"}])
-    found = services.find_payments(_uow(), [parse_order_id(value) for value in wanted])
+    found = services.find_payments(_uow(), [order_id_of(value) for value in wanted])
     return jsonify({"payments": [payment_view(payment) for payment in found]})
 
 
@@ -126,7 +130,7 @@ def find_payments() -> ResponseReturnValue:
 @requires(ORCHESTRATOR, ADMIN)
 def get_payment(order_id: str) -> ResponseReturnValue:
     """The order's payment."""
-    return jsonify(payment_view(services.get_payment(_uow(), parse_order_id(order_id))))
+    return jsonify(payment_view(services.get_payment(_uow(), order_id_of(order_id))))
 
 
 @api.post("/payments/<order_id>/decide")
@@ -135,7 +139,7 @@ def decide_payment(order_id: str) -> ResponseReturnValue:
     """The simulated gateway decides a payment it holds, as a person says (demos and tests):
     the decision and its message are stored together and the relay publishes it."""
     body = validated(ManualDecision, json_object())
-    payment = services.decide_by_hand(_uow(), parse_order_id(order_id), body.decision(),
+    payment = services.decide_by_hand(_uow(), order_id_of(order_id), body.decision(),
                                       settings.payment_results_topic())
     current_app.extensions["relay_nudger"].nudge()
     log.info("payment %s by hand", payment.status.value.lower())
@@ -146,7 +150,7 @@ def decide_payment(order_id: str) -> ResponseReturnValue:
 @requires(ORCHESTRATOR)
 def cancel_payment(order_id: str) -> ResponseReturnValue:
     """Cancel the order's payment before the gateway decides it (a tombstone if unknown)."""
-    payment = services.cancel_payment(_uow(), parse_order_id(order_id))
+    payment = services.cancel_payment(_uow(), order_id_of(order_id))
     log.info("payment %s", payment.status.value.lower())
     return jsonify(payment_view(payment))
 
@@ -155,7 +159,7 @@ def cancel_payment(order_id: str) -> ResponseReturnValue:
 @requires(ORCHESTRATOR)
 def refund_payment(order_id: str) -> ResponseReturnValue:
     """Refund the order's approved payment."""
-    payment = services.refund_payment(_uow(), parse_order_id(order_id))
+    payment = services.refund_payment(_uow(), order_id_of(order_id))
     log.info("payment %s", payment.status.value.lower())
     return jsonify(payment_view(payment))
 
