@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from celery import Celery  # type: ignore[import-untyped]
 
 from glastonbury.contracts import tasks
-from glastonbury.redis_transport import transport_for
+from glastonbury.celery_apps import broker_settings
 from glastonbury.signing import signed
 
 log = logging.getLogger(__name__)
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 # the orchestrator's reconciler start the saga of the order left PENDING.
 PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2,
                         "interval_max": 0.2}
-BROKER_SETTINGS = {
+SENDER_SETTINGS = {
     "broker_connection_timeout": 1,
     "broker_transport_options": {"socket_connect_timeout": 1, "socket_timeout": 2},
     "task_publish_retry": True,
@@ -65,8 +65,7 @@ class CelerySagaStarter:
         # Created on first use, so that importing or creating the app touches no broker.
         with self._lock:
             if self._app is None:
-                app = Celery("order_service", broker=self.broker_url, set_as_current=False)
-                app.conf.update(BROKER_SETTINGS,
-                                broker_transport=transport_for(self.broker_url))
+                app = Celery("order_service", set_as_current=False)
+                app.conf.update(broker_settings(self.broker_url), **SENDER_SETTINGS)
                 self._app = app
             return self._app
