@@ -41,9 +41,11 @@ Model = TypeVar("Model", bound=BaseModel)
 class ApiError(Exception):
     """An error answered to the client as JSON with the given status."""
 
-    def __init__(self, status: int, code: str, message: str, details: list | None = None):
+    def __init__(self, status: int, code: str, message: str, details: list | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details or []
+        self.headers = headers or {}
 
 
 def path_uuid(value: str, field: str) -> uuid.UUID:
@@ -59,6 +61,13 @@ def path_uuid(value: str, field: str) -> uuid.UUID:
 def error_response(status: int, code: str, message: str, details: list | None = None) -> Response:
     response = jsonify({"error": code, "message": message, "details": details or []})
     response.status_code = status
+    return response
+
+
+def api_error_response(error: ApiError) -> Response:
+    """The JSON answer of an ApiError, its headers included."""
+    response = error_response(error.status, error.code, error.message, error.details)
+    response.headers.update(error.headers)
     return response
 
 
@@ -79,7 +88,7 @@ def install_json_errors(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError) -> Response:
-        return error_response(error.status, error.code, error.message, error.details)
+        return api_error_response(error)
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:

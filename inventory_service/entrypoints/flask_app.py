@@ -10,19 +10,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, current_app, g, request
+from sqlalchemy.engine import Engine
 
-from glastonbury import api_docs, logs, settings, tracing
-from glastonbury.api_docs import install_api_docs
+from glastonbury import settings
+from glastonbury.auth import ADMIN, ORCHESTRATOR, requires
 from glastonbury.contracts import errors as codes
 from glastonbury.contracts import paths
-from glastonbury.auth import ADMIN, ORCHESTRATOR, install_credentials, requires
 from glastonbury.db import make_engine
 from glastonbury.migrate import upgrade
-from glastonbury.process import tune_garbage_collector
-from glastonbury.web import (ApiError, DecimalJSONProvider, database_health, error_response,
-                             install_json_errors, install_order_trail, json_object, path_uuid,
-                             validated)
+from glastonbury.service_app import service_app, service_routes, serving
+from glastonbury.web import ApiError, json_object, path_uuid, validated
 from inventory_service.adapters.tables import SCHEMA
 from inventory_service.domain.exceptions import InventoryError
 from inventory_service.entrypoints.errors import api_error
@@ -51,54 +49,32 @@ def create_app(database_url: str | None = None,
     engine = make_engine(database_url or settings.database_url("inventory"))
     upgrade(engine, SCHEMA)
     services.seed_default_tickets(SqlAlchemyUnitOfWork(engine))
-    app = Flask(__name__)
-    app.json = DecimalJSONProvider(app)
-    install_json_errors(app)
-    install_credentials(app, tokens)
-    install_order_trail(app)
-    app.extensions["inventory_engine"] = engine
-    app.register_blueprint(api)
-    install_api_docs(app)
-    return app
+    return service_app(api, {"inventory_engine": engine}, tokens=tokens,
+                       errors={InventoryError: _refused})
 
 
 def serve() -> Flask:
     """The app as the HTTP server runs it (`granian --factory ...:serve`)."""
-    logs.configure("inventory")
-    tracing.configure("inventory")
-    app = create_app()
-    tune_garbage_collector()
-    return app
+    return serving("inventory", create_app)
+
+
+def _engine() -> Engine:
+    engine: Engine = current_app.extensions["inventory_engine"]
+    return engine
 
 
 def _uow() -> UnitOfWork:
-    return SqlAlchemyUnitOfWork(current_app.extensions["inventory_engine"])
+    return SqlAlchemyUnitOfWork(_engine())
 
 
-@api.app_errorhandler(InventoryError)
-def _refused(error: InventoryError) -> Response:
+def _refused(error: InventoryError) -> ApiError:
     # A reserve's request lets the details name the offending items (`items[2].quantity`).
     answer = api_error(error, g.get("reservation_request"))
     log.info("refused (%s): %s", answer.code, answer.message)
-    return error_response(answer.status, answer.code, answer.message, answer.details)
+    return answer
 
 
-@api.get("/healthz")
-def healthz() -> Answer:
-    """200 while the database answers, else 503."""
-    return database_health(current_app.extensions["inventory_engine"]), 200
-
-
-@api.get("/openapi.json")
-def openapi_document() -> Answer:
-    """The OpenAPI 3.1 description of this API."""
-    return API.document(api), 200
-
-
-@api.get("/docs")
-def docs() -> Response:
-    """This service's OpenAPI document as a page (Swagger UI, served from here)."""
-    return api_docs.page(API.title)
+service_routes(api, API, _engine, document_view="openapi_document")
 
 
 @api.get(paths.TICKETS)

@@ -12,17 +12,15 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-from glastonbury import api_docs, logs, settings, tracing
-from glastonbury.api_docs import install_api_docs
-from glastonbury.logs import about_order
-from glastonbury.process import tune_garbage_collector
-from glastonbury.db import make_engine
-from glastonbury.migrate import upgrade
+from glastonbury import settings, tracing
+from glastonbury.auth import ADMIN, ORCHESTRATOR, requires
 from glastonbury.contracts import errors as codes
 from glastonbury.contracts import paths
-from glastonbury.auth import ADMIN, ORCHESTRATOR, install_credentials, requires
-from glastonbury.web import (ApiError, database_health, error_response, install_json_errors,
-                             install_order_trail, json_object, path_uuid, validated)
+from glastonbury.db import make_engine
+from glastonbury.logs import about_order
+from glastonbury.migrate import upgrade
+from glastonbury.service_app import service_app, service_routes, serving
+from glastonbury.web import ApiError, json_object, path_uuid, validated
 from payment_service.adapters.relay_wake import RelayNudger
 from payment_service.adapters.tables import SCHEMA
 from payment_service.entrypoints.openapi import API
@@ -45,29 +43,25 @@ def create_app(database_url: str | None = None,
                tokens: dict[str, str] | None = None) -> Flask:
     """The Flask app on `database_url` (default: PAYMENT_DATABASE_URL); creates missing tables.
     `tokens` by caller (default: from the environment)."""
-    app = Flask(__name__)
-    install_json_errors(app)
-    install_credentials(app, tokens)
-    install_order_trail(app)
     engine = make_engine(database_url or settings.database_url("payment"))
     upgrade(engine, SCHEMA)
-    app.extensions["payment_engine"] = engine
-    app.extensions["relay_nudger"] = RelayNudger(settings.payment_relay_wake_address())
-    app.register_blueprint(api)
-    install_api_docs(app)
-    app.register_error_handler(services.PaymentNotFound, _not_found)
-    app.register_error_handler(InvalidTransition, _not_decidable)
-    app.register_error_handler(OperationalError, _database_down)
-    return app
+    # Amounts are read as JSON numbers by the schemas' own validators (schemas.PaymentRequest).
+    return service_app(
+        api, {"payment_engine": engine,
+              "relay_nudger": RelayNudger(settings.payment_relay_wake_address())},
+        tokens=tokens, decimal_json=False, errors={
+            services.PaymentNotFound: lambda error: ApiError(
+                404, codes.PAYMENT_NOT_FOUND, f"No payment for order {error}."),
+            InvalidTransition: lambda error: ApiError(409, codes.NOT_PENDING, str(error)),
+            # A technical failure the caller should retry, not a bug: 503 rather than 500.
+            OperationalError: lambda _error: ApiError(
+                503, codes.UNAVAILABLE, "The database does not answer; try again."),
+        })
 
 
 def serve() -> Flask:
     """The app as the HTTP server runs it (`granian --factory ...:serve`)."""
-    logs.configure("payment")
-    tracing.configure("payment")
-    app = create_app()
-    tune_garbage_collector()
-    return app
+    return serving("payment", create_app)
 
 
 def _engine() -> Engine:
@@ -84,17 +78,7 @@ def order_id_of(text: str) -> str:
     return str(path_uuid(text, "orderId"))
 
 
-def _not_decidable(error: InvalidTransition) -> ResponseReturnValue:
-    return error_response(409, codes.NOT_PENDING, str(error))
-
-
-def _not_found(error: services.PaymentNotFound) -> ResponseReturnValue:
-    return error_response(404, codes.PAYMENT_NOT_FOUND, f"No payment for order {error}.")
-
-
-def _database_down(_error: OperationalError) -> ResponseReturnValue:
-    # A technical failure the caller should retry, not a bug: 503 rather than 500.
-    return error_response(503, codes.UNAVAILABLE, "The database does not answer; try again.")
+service_routes(api, API, _engine)
 
 
 @api.post(paths.PAYMENTS)
@@ -162,21 +146,3 @@ def refund_payment(order_id: str) -> ResponseReturnValue:
     payment = services.refund_payment(_uow(), order_id_of(order_id))
     log.info("payment %s", payment.status.value.lower())
     return jsonify(payment_view(payment))
-
-
-@api.get("/healthz")
-def healthz() -> ResponseReturnValue:
-    """200 while the database answers, else 503."""
-    return jsonify(database_health(_engine()))
-
-
-@api.get("/openapi.json")
-def openapi() -> ResponseReturnValue:
-    """The API's OpenAPI 3.1 description."""
-    return jsonify(API.document(api))
-
-
-@api.get("/docs")
-def docs() -> ResponseReturnValue:
-    """This service's OpenAPI document as a page (Swagger UI, served from here)."""
-    return api_docs.page(API.title)
