@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from flask import Blueprint, Flask, Response, jsonify
+from flask import Blueprint, Flask, Response, current_app, jsonify
 from sqlalchemy.engine import Engine
 
 from glastonbury import api_docs, logs, tracing
@@ -23,19 +23,21 @@ from glastonbury.process import tune_garbage_collector
 from glastonbury.web import (ApiError, DecimalJSONProvider, api_error_response, database_health,
                              install_json_errors, install_order_trail)
 
+ENGINE = "engine"   # the app's extension: the service's database
 # A service's own exception, as the JSON error it is answered with.
 ErrorAnswers = Mapping[type[Exception], Callable[[Any], ApiError]]
 Served = TypeVar("Served")
 
 
 def service_app(routes: Blueprint, extensions: Mapping[str, Any], *,
-                tokens: dict[str, str] | None = None, errors: ErrorAnswers | None = None,
-                decimal_json: bool = True,
+                engine: Engine | None = None, tokens: dict[str, str] | None = None,
+                errors: ErrorAnswers | None = None, decimal_json: bool = True,
                 public: Callable[[Any], bool] | None = None) -> Flask:
-    """A service's app: its `routes`, its `extensions` (engine, dependencies) for the views to
-    read, its exceptions answered as `errors` says, the callers' `tokens` (the environment's
-    unless given). `decimal_json` reads numbers with a fraction as Decimal; `public` tells the
-    views whose requests begin a trace of their own (glastonbury.web.install_order_trail)."""
+    """A service's app: its `routes`, its `extensions` (dependencies) for the views to read,
+    its `engine` (`service_engine()` in a view), its exceptions answered as `errors` says, the
+    callers' `tokens` (the environment's unless given). `decimal_json` reads numbers with a
+    fraction as Decimal; `public` tells the views whose requests begin a trace of their own
+    (glastonbury.web.install_order_trail)."""
     app = Flask(routes.import_name)
     app.url_map.merge_slashes = False  # "//" would redirect with an HTML body; 404 JSON instead
     if decimal_json:
@@ -46,6 +48,8 @@ def service_app(routes: Blueprint, extensions: Mapping[str, Any], *,
     install_credentials(app, tokens)
     install_order_trail(app, public)
     app.extensions.update(extensions)
+    if engine is not None:
+        app.extensions[ENGINE] = engine
     app.register_blueprint(routes)
     install_api_docs(app)
     return app
@@ -55,7 +59,13 @@ def _answered_with(answer: Callable[[Any], ApiError]) -> Callable[[Exception], R
     return lambda error: api_error_response(answer(error))
 
 
-def service_routes(routes: Blueprint, api: Api, engine: Callable[[], Engine],
+def service_engine() -> Engine:
+    """The database of the service whose request this is (`service_app(engine=...)`)."""
+    engine: Engine = current_app.extensions[ENGINE]
+    return engine
+
+
+def service_routes(routes: Blueprint, api: Api, engine: Callable[[], Engine] = service_engine,
                    document_view: str = "openapi") -> None:
     """The routes every service answers, on `routes`: `GET /healthz` (200 while `engine()`
     answers, else 503), `GET /openapi.json` (`api`'s document, its view named `document_view`)

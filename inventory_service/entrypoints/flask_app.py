@@ -10,8 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, g, request
-from sqlalchemy.engine import Engine
+from flask import Blueprint, Flask, g, request
 
 from glastonbury import settings
 from glastonbury.auth import ADMIN, ORCHESTRATOR, requires
@@ -19,7 +18,7 @@ from glastonbury.contracts import errors as codes
 from glastonbury.contracts import paths
 from glastonbury.db import make_engine
 from glastonbury.migrate import upgrade
-from glastonbury.service_app import service_app, service_routes, serving
+from glastonbury.service_app import service_app, service_engine, service_routes, serving
 from glastonbury.web import ApiError, json_object, path_uuid, validated
 from inventory_service.adapters.tables import SCHEMA
 from inventory_service.domain.exceptions import InventoryError
@@ -49,8 +48,7 @@ def create_app(database_url: str | None = None,
     engine = make_engine(database_url or settings.database_url("inventory"))
     upgrade(engine, SCHEMA)
     services.seed_default_tickets(SqlAlchemyUnitOfWork(engine))
-    return service_app(api, {"inventory_engine": engine}, tokens=tokens,
-                       errors={InventoryError: _refused})
+    return service_app(api, {}, engine=engine, tokens=tokens, errors={InventoryError: _refused})
 
 
 def serve() -> Flask:
@@ -58,13 +56,8 @@ def serve() -> Flask:
     return serving("inventory", create_app)
 
 
-def _engine() -> Engine:
-    engine: Engine = current_app.extensions["inventory_engine"]
-    return engine
-
-
 def _uow() -> UnitOfWork:
-    return SqlAlchemyUnitOfWork(_engine())
+    return SqlAlchemyUnitOfWork(service_engine())
 
 
 def _refused(error: InventoryError) -> ApiError:
@@ -74,7 +67,7 @@ def _refused(error: InventoryError) -> ApiError:
     return answer
 
 
-service_routes(api, API, _engine, document_view="openapi_document")
+service_routes(api, API, document_view="openapi_document")
 
 
 @api.get(paths.TICKETS)

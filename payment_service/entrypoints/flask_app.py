@@ -9,7 +9,6 @@ import logging
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from glastonbury import settings, tracing
@@ -19,7 +18,7 @@ from glastonbury.contracts import paths
 from glastonbury.db import make_engine
 from glastonbury.logs import about_order
 from glastonbury.migrate import upgrade
-from glastonbury.service_app import service_app, service_routes, serving
+from glastonbury.service_app import service_app, service_engine, service_routes, serving
 from glastonbury.web import ApiError, json_object, path_uuid, validated
 from payment_service.adapters.relay_wake import RelayNudger
 from payment_service.adapters.tables import SCHEMA
@@ -47,8 +46,7 @@ def create_app(database_url: str | None = None,
     upgrade(engine, SCHEMA)
     # Amounts are read as JSON numbers by the schemas' own validators (schemas.PaymentRequest).
     return service_app(
-        api, {"payment_engine": engine,
-              "relay_nudger": RelayNudger(settings.payment_relay_wake_address())},
+        api, {"relay_nudger": RelayNudger(settings.payment_relay_wake_address())}, engine=engine,
         tokens=tokens, decimal_json=False, errors={
             services.PaymentNotFound: lambda error: ApiError(
                 404, codes.PAYMENT_NOT_FOUND, f"No payment for order {error}."),
@@ -64,13 +62,8 @@ def serve() -> Flask:
     return serving("payment", create_app)
 
 
-def _engine() -> Engine:
-    engine: Engine = current_app.extensions["payment_engine"]
-    return engine
-
-
 def _uow() -> UnitOfWork:
-    return SqlAlchemyUnitOfWork(_engine())
+    return SqlAlchemyUnitOfWork(service_engine())
 
 
 def order_id_of(text: str) -> str:
@@ -78,7 +71,7 @@ def order_id_of(text: str) -> str:
     return str(path_uuid(text, "orderId"))
 
 
-service_routes(api, API, _engine)
+service_routes(api, API)
 
 
 @api.post(paths.PAYMENTS)
