@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -40,9 +39,6 @@ class Money(TypeDecorator[Decimal]):
 
 
 metadata = MetaData()
-# The migrator's: each process upgrades its database to it on start, and `python -m
-# glastonbury.migrate` finds it by this name, which glastonbury.topology gives.
-SCHEMA = Schema("order", metadata, Path(__file__).resolve().parents[1] / "migrations")
 
 orders = Table(
     "orders",
@@ -75,3 +71,7 @@ order_lines = Table(
     Column("amount", Money, nullable=False),
     Column("quantity", Integer, nullable=False),
 )
+
+
+# The migrator's (glastonbury.migrate): the tables above and the service's migrations.
+SCHEMA = Schema.of_service("order", metadata, __file__)
