@@ -8,7 +8,9 @@ credential (glastonbury.auth).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 from flask import Blueprint, Flask, g, request
 
@@ -22,6 +24,7 @@ from glastonbury.service_app import service_app, service_engine, service_routes,
 from glastonbury.web import ApiError, json_object, path_uuid, validated
 from inventory_service.adapters.tables import SCHEMA
 from inventory_service.domain.exceptions import InventoryError
+from inventory_service.domain.model import Reservation
 from inventory_service.entrypoints.errors import api_error
 from inventory_service.entrypoints.openapi import API
 from inventory_service.entrypoints.schemas import (
@@ -133,16 +136,19 @@ def reserve(order_id: str) -> Answer:
 @requires(ORCHESTRATOR)
 def release(order_id: str) -> Answer:
     """Release the order's tickets (the compensation of reserve)."""
-    reservation = services.release(_uow(), path_uuid(order_id, "orderId"))
-    log.info("tickets %s", reservation.status.value.lower())
-    return reservation_json(reservation), 200
+    return _moved(services.release, order_id)
 
 
 @api.post(paths.RESERVATION_CONFIRM)
 @requires(ORCHESTRATOR)
 def confirm(order_id: str) -> Answer:
     """Confirm the order's held tickets as sold."""
-    reservation = services.confirm(_uow(), path_uuid(order_id, "orderId"))
+    return _moved(services.confirm, order_id)
+
+
+def _moved(move: Callable[[UnitOfWork, UUID], Reservation], order_id: str) -> Answer:
+    """The order's reservation moved on by `move` (a use case), logged and answered."""
+    reservation = move(_uow(), path_uuid(order_id, "orderId"))
     log.info("tickets %s", reservation.status.value.lower())
     return reservation_json(reservation), 200
 

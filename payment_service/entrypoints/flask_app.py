@@ -6,6 +6,7 @@ Run it with `granian --interface wsgi --factory payment_service.entrypoints.flas
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -30,7 +31,7 @@ from payment_service.entrypoints.schemas import (
     acknowledgement,
     payment_view,
 )
-from payment_service.domain.model import InvalidTransition
+from payment_service.domain.model import InvalidTransition, Payment
 from payment_service.service_layer import services
 from payment_service.service_layer.unit_of_work import SqlAlchemyUnitOfWork, UnitOfWork
 
@@ -127,15 +128,18 @@ def decide_payment(order_id: str) -> ResponseReturnValue:
 @requires(ORCHESTRATOR)
 def cancel_payment(order_id: str) -> ResponseReturnValue:
     """Cancel the order's payment before the gateway decides it (a tombstone if unknown)."""
-    payment = services.cancel_payment(_uow(), order_id_of(order_id))
-    log.info("payment %s", payment.status.value.lower())
-    return jsonify(payment_view(payment))
+    return _moved(services.cancel_payment, order_id)
 
 
 @api.post(paths.PAYMENT_REFUND)
 @requires(ORCHESTRATOR)
 def refund_payment(order_id: str) -> ResponseReturnValue:
     """Refund the order's approved payment."""
-    payment = services.refund_payment(_uow(), order_id_of(order_id))
+    return _moved(services.refund_payment, order_id)
+
+
+def _moved(move: Callable[[UnitOfWork, str], Payment], order_id: str) -> ResponseReturnValue:
+    """The order's payment moved on by `move` (a use case), logged and answered."""
+    payment = move(_uow(), order_id_of(order_id))
     log.info("payment %s", payment.status.value.lower())
     return jsonify(payment_view(payment))
