@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from pydantic import BaseModel
+
 from glastonbury.contracts import errors as codes
 from glastonbury.openapi import (DOCS_PAGE, HEALTH, THIS_DOCUMENT, Answer, Api, Link, Operation,
                                  PathId, error_schema)
@@ -21,6 +23,13 @@ UUID_TEXT = {"type": "string", "format": "uuid"}
 RESERVATION_LINKS = {name: Link(view, {"orderId": "$request.path.orderId"})
                      for name, view in (("read", "get_reservation"), ("confirm", "confirm"),
                                         ("release", "release"))}
+
+def ticket_change(summary: str, body: type[BaseModel], what: str) -> Operation:
+    """An admin's change of a ticket: the ticket with its new `what`, or 404."""
+    return Operation(summary, body=body,
+                     answers={200: Answer(f"The ticket with its new {what}.", schemas.Ticket)},
+                     errors={404: TICKET_NOT_FOUND})
+
 
 API = Api(
     "Glastonbury inventory service",
@@ -53,15 +62,10 @@ API = Api(
             "One ticket with its stock, price and limits",
             answers={200: Answer("The ticket.", schemas.Ticket)},
             errors={404: TICKET_NOT_FOUND}),
-        "set_price": Operation(
-            "Change what a ticket costs", body=schemas.NewPrice,
-            answers={200: Answer("The ticket with its new price.", schemas.Ticket)},
-            errors={404: TICKET_NOT_FOUND}),
-        "set_limits": Operation(
+        "set_price": ticket_change("Change what a ticket costs", schemas.NewPrice, "price"),
+        "set_limits": ticket_change(
             "Change what one order may ask of a ticket and one customer hold of it",
-            body=schemas.NewLimits,
-            answers={200: Answer("The ticket with its new limits.", schemas.Ticket)},
-            errors={404: TICKET_NOT_FOUND}),
+            schemas.NewLimits, "limits"),
         "get_reservation": Operation(
             "The order's reservation",
             answers={200: Answer("The reservation.", schemas.Reservation)},
