@@ -80,3 +80,16 @@ def test_every_error_code_the_openapi_documents_name_is_declared_in_the_contract
              if status.startswith(("4", "5"))
              for code in re.findall(r"`([a-z]+_[a-z_]+)`", answer.get("description", ""))}
     assert named and named <= declared, named - declared
+
+
+def test_the_bodies_that_carry_a_status_take_the_contracts_statuses() -> None:
+    from typing import get_args
+
+    from glastonbury.contracts.statuses import DECIDED, OrderStatus
+    from order_service.entrypoints.schemas import OutcomeBody
+    from payment_service.entrypoints.schemas import ManualDecision
+
+    # Written as plain strings, so that a refused value is named as the client sent it.
+    outcomes = get_args(OutcomeBody.model_fields["status"].annotation)
+    assert set(outcomes) == {status.value for status in OrderStatus if status.is_terminal}
+    assert set(get_args(ManualDecision.model_fields["status"].annotation)) == set(DECIDED)
