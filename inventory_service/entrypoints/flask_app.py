@@ -8,9 +8,7 @@ credential (glastonbury.auth).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
-from uuid import UUID
 
 from flask import Blueprint, Flask, g, request
 
@@ -27,15 +25,9 @@ from inventory_service.domain.exceptions import InventoryError
 from inventory_service.domain.model import Reservation
 from inventory_service.entrypoints.errors import api_error
 from inventory_service.entrypoints.openapi import API
-from inventory_service.entrypoints.schemas import (
-    MAX_TICKETS_ASKED,
-    NewLimits,
-    NewPrice,
-    NewTicket,
-    ReservationRequest,
-    reservation_json,
-    ticket_json,
-)
+from inventory_service.entrypoints.schemas import (MAX_TICKETS_ASKED, NewLimits, NewPrice,
+                                                   NewTicket, ReservationRequest,
+                                                   reservation_json, ticket_json)
 from inventory_service.service_layer import services
 from inventory_service.service_layer.unit_of_work import SqlAlchemyUnitOfWork, UnitOfWork
 
@@ -136,19 +128,18 @@ def reserve(order_id: str) -> Answer:
 @requires(ORCHESTRATOR)
 def release(order_id: str) -> Answer:
     """Release the order's tickets (the compensation of reserve)."""
-    return _moved(services.release, order_id)
+    return _moved(services.release(_uow(), path_uuid(order_id, "orderId")))
 
 
 @api.post(paths.RESERVATION_CONFIRM)
 @requires(ORCHESTRATOR)
 def confirm(order_id: str) -> Answer:
     """Confirm the order's held tickets as sold."""
-    return _moved(services.confirm, order_id)
+    return _moved(services.confirm(_uow(), path_uuid(order_id, "orderId")))
 
 
-def _moved(move: Callable[[UnitOfWork, UUID], Reservation], order_id: str) -> Answer:
-    """The order's reservation moved on by `move` (a use case), logged and answered."""
-    reservation = move(_uow(), path_uuid(order_id, "orderId"))
+def _moved(reservation: Reservation) -> Answer:
+    """The order's reservation as a use case moved it on: logged and answered."""
     log.info("tickets %s", reservation.status.value.lower())
     return reservation_json(reservation), 200
 

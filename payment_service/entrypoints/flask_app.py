@@ -6,7 +6,6 @@ Run it with `granian --interface wsgi --factory payment_service.entrypoints.flas
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -24,13 +23,8 @@ from glastonbury.web import ApiError, json_object, path_uuid, validated
 from payment_service.adapters.relay_wake import RelayNudger
 from payment_service.adapters.tables import SCHEMA
 from payment_service.entrypoints.openapi import API
-from payment_service.entrypoints.schemas import (
-    MAX_ORDERS_ASKED,
-    ManualDecision,
-    PaymentRequest,
-    acknowledgement,
-    payment_view,
-)
+from payment_service.entrypoints.schemas import (MAX_ORDERS_ASKED, ManualDecision,
+                                                 PaymentRequest, acknowledgement, payment_view)
 from payment_service.domain.model import InvalidTransition, Payment
 from payment_service.service_layer import services
 from payment_service.service_layer.unit_of_work import SqlAlchemyUnitOfWork, UnitOfWork
@@ -128,18 +122,17 @@ def decide_payment(order_id: str) -> ResponseReturnValue:
 @requires(ORCHESTRATOR)
 def cancel_payment(order_id: str) -> ResponseReturnValue:
     """Cancel the order's payment before the gateway decides it (a tombstone if unknown)."""
-    return _moved(services.cancel_payment, order_id)
+    return _moved(services.cancel_payment(_uow(), order_id_of(order_id)))
 
 
 @api.post(paths.PAYMENT_REFUND)
 @requires(ORCHESTRATOR)
 def refund_payment(order_id: str) -> ResponseReturnValue:
     """Refund the order's approved payment."""
-    return _moved(services.refund_payment, order_id)
+    return _moved(services.refund_payment(_uow(), order_id_of(order_id)))
 
 
-def _moved(move: Callable[[UnitOfWork, str], Payment], order_id: str) -> ResponseReturnValue:
-    """The order's payment moved on by `move` (a use case), logged and answered."""
-    payment = move(_uow(), order_id_of(order_id))
+def _moved(payment: Payment) -> ResponseReturnValue:
+    """The order's payment as a use case moved it on: logged and answered."""
     log.info("payment %s", payment.status.value.lower())
     return jsonify(payment_view(payment))
