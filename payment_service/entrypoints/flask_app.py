@@ -1,6 +1,6 @@
 """The payment service's HTTP API: it only translates between HTTP and the use cases.
 
-Run it with `granian --interface wsgi --factory payment_service.entrypoints.flask_app:create_app`.
+Run it with `granian --interface wsgi --factory payment_service.entrypoints.flask_app:serve`.
 """
 
 from __future__ import annotations
