@@ -1,9 +1,10 @@
 """The floor: plain Celery chains of no-op tasks on the orchestrator's own Celery settings.
 
 The bench runs its worker with the saga worker's own command line (`-A bench.floor` instead of
-`-A orchestrator`, plus `-Q bench.floor`). The app copies every orchestrator setting that shapes
-a hop (broker and its transport, late acknowledgement, prefetch, events), so the only difference
-from a saga's hop is the work inside the task (HTTP calls, database writes).
+`-A orchestrator`, plus `-Q bench.floor`). The app has the settings every part's app has
+(glastonbury.celery_apps: broker, transport, JSON) and the orchestrator's settings that shape a
+hop (`HOP_SETTINGS`: late acknowledgement, prefetch, events, ...), so the only difference from a
+saga's hop is the work inside the task (HTTP calls, database writes).
 
 A chain's last hop pushes its end time on a Redis list, where the bench waits for it (BLPOP): no
 result backend, no polling of result keys.
@@ -18,21 +19,17 @@ import redis
 from celery import Celery, chain
 
 from bench.progress import Progress
+from glastonbury.celery_apps import broker_settings
+from orchestrator.entrypoints.celery_app import HOP_SETTINGS
 from orchestrator.entrypoints.celery_app import app as orchestrator_app
 
 QUEUE = "bench.floor"
 DONE = "bench.floor.done"
-# Everything that shapes the cost of one hop; queues, routes and the beat schedule stay out.
-COPIED_SETTINGS = (
-    "broker_url", "broker_transport", "result_backend", "task_serializer", "accept_content",
-    "task_ignore_result", "task_acks_late", "task_reject_on_worker_lost",
-    "worker_prefetch_multiplier", "broker_transport_options", "worker_send_task_events",
-    "task_send_sent_event",
-)
 
+# Queues, routes and the beat schedule stay the orchestrator's own.
 app = Celery("bench_floor")
-app.conf.update({name: orchestrator_app.conf[name] for name in COPIED_SETTINGS},
-                task_default_queue=QUEUE)
+app.conf.update(broker_settings(orchestrator_app.conf.broker_url), **HOP_SETTINGS,
+                result_backend=orchestrator_app.conf.result_backend, task_default_queue=QUEUE)
 
 
 @app.task(name="floor.noop")

@@ -37,15 +37,10 @@ WSGI = ("granian --interface wsgi --host 127.0.0.1 --port $ORDER_PORT --workers 
 
 def wsgi_app() -> Flask:
     """The order service as granian's WSGI interface ran it before the gateway."""
-    from glastonbury import logs, tracing
-    from glastonbury.process import tune_garbage_collector
+    from glastonbury.service_app import serving
     from order_service.entrypoints.flask_app import create_app
 
-    logs.configure("order")
-    tracing.configure("order")
-    app = create_app()
-    tune_garbage_collector()
-    return app
+    return serving("order", create_app)
 
 
 def bare_wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:

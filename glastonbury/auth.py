@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from flask import Flask, Response, current_app, request
 
 from glastonbury import settings
+from glastonbury.contracts import errors as codes
 from glastonbury.web import error_response
 
 ORCHESTRATOR = "orchestrator"
@@ -110,7 +111,7 @@ def callers_of(view: Callable[..., Any]) -> tuple[str, ...]:
 
 def unauthorized(callers: tuple[str, ...]) -> Response:
     response = error_response(
-        401, "unauthorized",
+        401, codes.UNAUTHORIZED,
         f"This call needs the credential of the {' or '.join(callers)}: "
         "Authorization: Bearer <token>.")
     response.headers["WWW-Authenticate"] = 'Bearer realm="glastonbury"'

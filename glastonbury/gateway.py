@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from glastonbury.contracts import errors as codes
+
 log = logging.getLogger(__name__)
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -86,7 +88,7 @@ class WsgiGateway:
             async with asyncio.timeout(self.body_read_timeout_s):
                 return await (protocol() if length is not None else self._chunks(protocol))
         except TimeoutError:
-            raise BodyRefused(408, "request_timeout", f"The body did not arrive within "
+            raise BodyRefused(408, codes.REQUEST_TIMEOUT, f"The body did not arrive within "
                               f"{self.body_read_timeout_s:g} seconds.") from None
         except RuntimeError as error:   # granian's RSGIProtocolClosed and RSGIProtocolError
             raise ConnectionError(str(error)) from None
@@ -112,13 +114,13 @@ class WsgiGateway:
         except Exception:   # Flask answers its own errors: this is a bug in the gateway or app
             log.exception("the app failed on %s %s", environ["REQUEST_METHOD"],
                           environ["PATH_INFO"])
-            return json_error(500, "internal_error", "The server failed; the error is logged.")
+            return json_error(500, codes.INTERNAL_ERROR, "The server failed; the error is logged.")
         status, headers = started
         return status, headers, content
 
 
 def too_large(limit: int) -> BodyRefused:
-    return BodyRefused(413, "request_entity_too_large",
+    return BodyRefused(413, codes.REQUEST_ENTITY_TOO_LARGE,
                        f"The body is over {limit // 1024} KiB.")
 
 

@@ -54,6 +54,14 @@ class Schema:
     metadata: MetaData
     migrations: Path
 
+    @classmethod
+    def of_service(cls, name: str, metadata: MetaData, tables_file: str) -> Schema:
+        """The schema `name` of the service whose `adapters/tables.py` is `tables_file`, its
+        migrations in the service's `migrations/` folder. Each of the service's processes
+        upgrades its database to it on start, and `python -m glastonbury.migrate` finds it by
+        `name`, which glastonbury.topology gives."""
+        return cls(name, metadata, Path(tables_file).resolve().parents[1] / "migrations")
+
     @property
     def version_table(self) -> str:
         """Alembic's table of the revision this schema is at (one per service)."""

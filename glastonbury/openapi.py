@@ -23,6 +23,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from glastonbury.auth import ADMIN, ORCHESTRATOR, callers_of
+from glastonbury.contracts import errors as codes
 from glastonbury.json_schema import DocumentedJsonSchema, Schema
 
 OPENAPI_VERSION = "3.1.0"
@@ -30,12 +31,14 @@ REF_TEMPLATE = "#/components/schemas/{model}"
 
 # The answers of `glastonbury.web.json_object()` and `validated()`, and of the 64 KiB limit.
 BODY_ERRORS: dict[int, str] = {
-    400: "The body is not valid JSON (`malformed_json`).",
-    413: "The body is over 64 KiB (`request_entity_too_large`).",
-    415: "The body is not sent as application/json (`unsupported_media_type`).",
-    422: "The body does not fit the schema (`validation_failed`); `details` names each field.",
+    400: f"The body is not valid JSON (`{codes.MALFORMED_JSON}`).",
+    413: f"The body is over 64 KiB (`{codes.REQUEST_ENTITY_TOO_LARGE}`).",
+    415: f"The body is not sent as application/json (`{codes.UNSUPPORTED_MEDIA_TYPE}`).",
+    422: f"The body does not fit the schema (`{codes.VALIDATION_FAILED}`); `details` names each "
+         "field.",
 }
-PARAMETER_ERROR = "A parameter does not fit its schema (`validation_failed`); `details` names it."
+PARAMETER_ERROR = (f"A parameter does not fit its schema (`{codes.VALIDATION_FAILED}`); "
+                   "`details` names it.")
 
 class Health(BaseModel):
     """`GET /healthz` while all is well."""
@@ -102,7 +105,8 @@ SECURITY_SCHEMES = {
 # Every service's `GET /healthz` (glastonbury.web.database_health).
 HEALTH = Operation("Whether the service and its database answer",
                    answers={200: Answer("Healthy.", Health)},
-                   errors={503: "The database does not answer; retry later (`unavailable`)."})
+                   errors={503: "The database does not answer; retry later "
+                                f"(`{codes.UNAVAILABLE}`)."})
 THIS_DOCUMENT = Operation("This document", answers={
     200: Answer("The OpenAPI 3.1 document.", schema={"type": "object"})})
 # Every service's `GET /docs` (glastonbury.api_docs).
@@ -118,7 +122,8 @@ def error_schema(**detail_properties: Schema) -> Schema:
         "type": "object",
         "required": ["error", "message", "details"],
         "properties": {
-            "error": {"type": "string", "description": "A stable code, e.g. `validation_failed`."},
+            "error": {"type": "string",
+                      "description": f"A stable code, e.g. `{codes.VALIDATION_FAILED}`."},
             "message": {"type": "string"},
             "details": {"type": "array", "items": {
                 "type": "object",
@@ -279,7 +284,7 @@ def _error_causes(route: _Route, operation: Operation) -> dict[int, list[str]]:
     ids, body, parameters and credential may cause."""
     causes: dict[int, list[str]] = defaultdict(list)
     for name in route.path_ids:
-        causes[400].append(f"`{name}` is not a well-formed id (`malformed_id`).")
+        causes[400].append(f"`{name}` is not a well-formed id (`{codes.MALFORMED_ID}`).")
     for status, text in BODY_ERRORS.items() if operation.body else ():
         causes[status].append(text)
     if operation.query or operation.headers:
@@ -287,7 +292,7 @@ def _error_causes(route: _Route, operation: Operation) -> dict[int, list[str]]:
     for status, text in operation.errors.items():
         causes[status].append(text)
     if route.callers:
-        causes[401].append("No credential, or not one this call accepts (`unauthorized`).")
+        causes[401].append(f"No credential, or not one this call accepts (`{codes.UNAUTHORIZED}`).")
     return causes
 
 

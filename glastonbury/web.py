@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import uuid
 from decimal import Decimal
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -25,6 +26,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from glastonbury import settings, tracing
+from glastonbury.contracts import errors as codes
+from glastonbury.contracts.ids import canonical_uuid
 from glastonbury.client_address import FORWARDED_FOR, Network, client_address, trusted_networks
 from glastonbury.db import reading
 from glastonbury.logs import set_order
@@ -33,6 +36,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
 DATABASE_RETRY_AFTER_S = 1   # a restarting database is back within seconds
+DATABASE_DOWN = "The database does not answer; try again."
 # Text every database stores: PostgreSQL refuses NUL (the OpenAPI documents say it so).
 TEXT_PATTERN = r"^[^\u0000]*$"
 Model = TypeVar("Model", bound=BaseModel)
@@ -41,14 +45,33 @@ Model = TypeVar("Model", bound=BaseModel)
 class ApiError(Exception):
     """An error answered to the client as JSON with the given status."""
 
-    def __init__(self, status: int, code: str, message: str, details: list | None = None):
+    def __init__(self, status: int, code: str, message: str, details: list | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details or []
+        self.headers = headers or {}
+
+
+def path_uuid(value: str, field: str) -> uuid.UUID:
+    """A path's (or a query's) id as a UUID (glastonbury.contracts.ids: the 8-4-4-4-12 form), or
+    a 400 `malformed_id` naming the field."""
+    try:
+        return canonical_uuid(value)
+    except ValueError:
+        raise ApiError(400, codes.MALFORMED_ID, f"{field} must be a UUID, not {value!r}.",
+                       [{"field": field, "problem": "must be a UUID"}]) from None
 
 
 def error_response(status: int, code: str, message: str, details: list | None = None) -> Response:
     response = jsonify({"error": code, "message": message, "details": details or []})
     response.status_code = status
+    return response
+
+
+def api_error_response(error: ApiError) -> Response:
+    """The JSON answer of an ApiError, its headers included."""
+    response = error_response(error.status, error.code, error.message, error.details)
+    response.headers.update(error.headers)
     return response
 
 
@@ -59,7 +82,7 @@ def database_health(engine: Engine) -> dict[str, str]:
         with reading(engine) as connection:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError:
-        raise ApiError(503, "unavailable", "The database does not answer; try again.") from None
+        raise ApiError(503, codes.UNAVAILABLE, DATABASE_DOWN) from None
     return {"status": "ok"}
 
 
@@ -69,7 +92,7 @@ def install_json_errors(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError) -> Response:
-        return error_response(error.status, error.code, error.message, error.details)
+        return api_error_response(error)
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
@@ -88,14 +111,14 @@ def install_json_errors(app: Flask) -> None:
         # request succeeds once it is back (a client retries after Retry-After).
         log.warning("database unavailable on %s %s: %s", request.method, request.path,
                     str(error).splitlines()[0])
-        response = error_response(503, "unavailable", "The database does not answer; try again.")
+        response = error_response(503, codes.UNAVAILABLE, DATABASE_DOWN)
         response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
         return response
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(500, "internal_error", "The server failed; the error is logged.")
+        return error_response(500, codes.INTERNAL_ERROR, "The server failed; the error is logged.")
 
 
 # Only a well-formed id names an order in the logs: a path is the client's text, and a newline
@@ -138,18 +161,18 @@ def request_client() -> str:
 def json_object() -> dict[str, Any]:
     """The request's body as a JSON object, or a 4xx saying why it is not one."""
     if not request.is_json:
-        raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
+        raise ApiError(415, codes.UNSUPPORTED_MEDIA_TYPE, "Send the body as application/json.")
     try:
         body = request.get_json()
     except (BadRequest, RecursionError):  # deeply nested brackets overflow the parser
-        raise ApiError(400, "malformed_json", "The body is not valid JSON.") from None
+        raise ApiError(400, codes.MALFORMED_JSON, "The body is not valid JSON.") from None
     if nesting(body) > MAX_NESTING:
         # Whether the parser overflows depends on the Python (3.13's does not): refused the same
         # way on every one, before anything reads it.
-        raise ApiError(400, "malformed_json",
+        raise ApiError(400, codes.MALFORMED_JSON,
                        f"The body nests deeper than {MAX_NESTING} levels.")
     if not isinstance(body, dict):  # `null` too: valid JSON, but not an object
-        raise ApiError(422, "validation_failed", "The body must be a JSON object.",
+        raise ApiError(422, codes.VALIDATION_FAILED, "The body must be a JSON object.",
                        [{"field": "(body)", "problem": "must be a JSON object"}])
     return body
 
@@ -178,7 +201,7 @@ def validated(model: type[Model], body: dict[str, Any]) -> Model:
         return model.model_validate(body)
     except ValidationError as error:
         details = [{"field": field_path(e["loc"]), "problem": e["msg"]} for e in error.errors()]
-        raise ApiError(422, "validation_failed", _summary(details), details) from None
+        raise ApiError(422, codes.VALIDATION_FAILED, _summary(details), details) from None
 
 
 class DecimalJSONProvider(DefaultJSONProvider):

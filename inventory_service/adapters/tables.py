@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from sqlalchemy import (
     CheckConstraint,
@@ -25,9 +24,6 @@ MAX_AVAILABLE = 2**31 - 1  # PostgreSQL INTEGER
 MAX_PRICE = 10**9 - 1       # NUMERIC(12, 2)
 
 metadata = MetaData()
-# The migrator's: each process upgrades its database to it on start, and `python -m
-# glastonbury.migrate` finds it by this name, which glastonbury.topology gives.
-SCHEMA = Schema("inventory", metadata, Path(__file__).resolve().parents[1] / "migrations")
 
 tickets = Table(
     "tickets",
@@ -78,3 +74,7 @@ customer_holdings = Table(
     Column("held", Integer, nullable=False),
     CheckConstraint("held >= 0", name="customer_holdings_held_not_negative"),
 )
+
+
+# The migrator's (glastonbury.migrate): the tables above and the service's migrations.
+SCHEMA = Schema.of_service("inventory", metadata, __file__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from glastonbury import refusals
+from glastonbury.contracts import errors as codes
 from glastonbury.web import ApiError
 from inventory_service.domain.exceptions import (
     AlreadyConfirmed,
@@ -22,26 +22,17 @@ from inventory_service.domain.exceptions import (
 from inventory_service.entrypoints.schemas import ReservationRequest
 
 STATUS_AND_CODE: dict[type[InventoryError], tuple[int, str]] = {
-    OutOfStock: (409, refusals.OUT_OF_STOCK),
-    OverOrderLimit: (409, refusals.OVER_ORDER_LIMIT),
-    OverCustomerLimit: (409, refusals.OVER_CUSTOMER_LIMIT),
-    UnknownTicket: (409, refusals.UNKNOWN_TICKET),
-    PriceChanged: (409, refusals.PRICE_CHANGED),
-    ReservationReleased: (409, refusals.RESERVATION_RELEASED),
-    AlreadyConfirmed: (409, "already_confirmed"),
-    TicketAlreadyExists: (409, "ticket_exists"),
-    ReservationNotFound: (404, "reservation_not_found"),
-    TicketNotFound: (404, "ticket_not_found"),
+    OutOfStock: (409, codes.OUT_OF_STOCK),
+    OverOrderLimit: (409, codes.OVER_ORDER_LIMIT),
+    OverCustomerLimit: (409, codes.OVER_CUSTOMER_LIMIT),
+    UnknownTicket: (409, codes.UNKNOWN_TICKET),
+    PriceChanged: (409, codes.PRICE_CHANGED),
+    ReservationReleased: (409, codes.RESERVATION_RELEASED),
+    AlreadyConfirmed: (409, codes.ALREADY_CONFIRMED),
+    TicketAlreadyExists: (409, codes.TICKET_EXISTS),
+    ReservationNotFound: (404, codes.RESERVATION_NOT_FOUND),
+    TicketNotFound: (404, codes.TICKET_NOT_FOUND),
 }
-
-
-def parse_uuid(value: str, field: str) -> UUID:
-    """The path segment as a UUID, or a 400 naming the field."""
-    try:
-        return UUID(value)
-    except ValueError:
-        raise ApiError(400, "malformed_id", f"{field} must be a UUID, not {value!r}.",
-                       [{"field": field, "problem": "must be a UUID"}]) from None
 
 
 def api_error(error: InventoryError, request: ReservationRequest | None = None) -> ApiError:

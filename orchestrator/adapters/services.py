@@ -19,11 +19,14 @@ from urllib.parse import parse_qs, urlsplit
 
 from glastonbury import settings
 from glastonbury.auth import ORCHESTRATOR, bearer
+from glastonbury.contracts import paths
+from glastonbury.contracts.paths import fill
+from glastonbury.contracts.statuses import OrderStatus, PaymentStatus
 from glastonbury.service_client import ServiceHttp, Unreachable
 from orchestrator.domain.exceptions import (ConflictingOutcome, ContractBroken,
                                             ServiceUnavailable)
 from orchestrator.domain.model import OrderLine
-from orchestrator.domain.ports import PaymentRecord
+from orchestrator.domain.ports import PaymentRecord, payment_status
 from orchestrator.domain.refusals import Refusal, TicketLimit
 
 
@@ -84,7 +87,7 @@ class InventoryClient:
         items = [{"ticketId": line.ticket_id, "quantity": line.quantity,
                   **({"unitPrice": float(line.unit_price)} if line.unit_price is not None else {})}
                  for line in lines]
-        answer = self.http.call("PUT", f"/reservations/{order_id}", (200, 201, 409),
+        answer = self.http.call("PUT", fill(paths.RESERVATION, order_id=order_id), (200, 201, 409),
                                 {"customerId": customer_id, "items": items})
         if answer.status in (200, 201):
             return None
@@ -95,10 +98,10 @@ class InventoryClient:
         return Refusal(answer.error or "refused", answer.message, limits)
 
     def confirm(self, order_id: str) -> None:
-        self.http.call("POST", f"/reservations/{order_id}/confirm", (200,))
+        self.http.call("POST", fill(paths.RESERVATION_CONFIRM, order_id=order_id), (200,))
 
     def release(self, order_id: str) -> None:
-        self.http.call("POST", f"/reservations/{order_id}/release", (200,))
+        self.http.call("POST", fill(paths.RESERVATION_RELEASE, order_id=order_id), (200,))
 
 
 class PaymentClient:
@@ -107,30 +110,30 @@ class PaymentClient:
     def __init__(self, base_url: str | None = None):
         self.http = HttpService(base_url or settings.payment_service_url())
 
-    def request(self, order_id: str, customer_id: str, amount: Decimal) -> str:
+    def request(self, order_id: str, customer_id: str, amount: Decimal) -> PaymentStatus:
         """Ask for the payment (acknowledged at once, decided later); its status now."""
         body = {"orderId": order_id, "customerId": customer_id, "amount": float(amount)}
-        answer = self.http.call("POST", "/payments", (200, 201, 202), body)
-        return str(answer.body.get("status", "PENDING"))
+        answer = self.http.call("POST", paths.PAYMENTS, (200, 201, 202), body)
+        return payment_status(answer.body.get("status", PaymentStatus.PENDING))
 
     def records(self, order_ids: list[str]) -> dict[str, PaymentRecord]:
         """The payment service's records of these orders' payments (those that exist)."""
-        answer = self.http.call("GET", "/payments", (200,),
+        answer = self.http.call("GET", paths.PAYMENTS, (200,),
                                 query={"orderId": list(dict.fromkeys(order_ids))})
         return {str(body.get("orderId")): PaymentRecord.from_body(body)
                 for body in answer.body.get("payments", []) if isinstance(body, dict)}
 
     def status(self, order_id: str) -> PaymentRecord | None:
-        answer = self.http.call("GET", f"/payments/{order_id}", (200, 404))
+        answer = self.http.call("GET", fill(paths.PAYMENT, order_id=order_id), (200, 404))
         return PaymentRecord.from_body(answer.body) if answer.status == 200 else None
 
     def cancel(self, order_id: str) -> PaymentRecord:
         """Cancel an undecided payment (after which it is never approved); what it is now."""
         return PaymentRecord.from_body(
-            self.http.call("POST", f"/payments/{order_id}/cancel", (200,)).body)
+            self.http.call("POST", fill(paths.PAYMENT_CANCEL, order_id=order_id), (200,)).body)
 
     def refund(self, order_id: str) -> PaymentRecord | None:
-        answer = self.http.call("POST", f"/payments/{order_id}/refund", (200, 404))
+        answer = self.http.call("POST", fill(paths.PAYMENT_REFUND, order_id=order_id), (200, 404))
         return PaymentRecord.from_body(answer.body) if answer.status == 200 else None
 
 
@@ -140,9 +143,9 @@ class OrderClient:
     def __init__(self, base_url: str | None = None):
         self.http = HttpService(base_url or settings.order_service_url())
 
-    def record_outcome(self, order_id: str, status: str, reason: str | None) -> None:
+    def record_outcome(self, order_id: str, status: OrderStatus, reason: str | None) -> None:
         """The order ends so; ConflictingOutcome if it ended otherwise already."""
-        answer = self.http.call("POST", f"/orders/{order_id}/outcome", (200, 409),
+        answer = self.http.call("POST", fill(paths.ORDER_OUTCOME, order_id=order_id), (200, 409),
                                 {"status": status, "reason": reason})
         if answer.status == 409:
             raise ConflictingOutcome(f"order {order_id} cannot end {status}: {answer.message}")
@@ -152,8 +155,8 @@ class OrderClient:
         """A page of the PENDING orders created before a moment, oldest first, and the link to
         the next page (None after the last); `following` is that link, to read the next page."""
         if following is None:
-            path = "/orders"
-            query: dict[str, Any] = {"status": "PENDING", "createdBefore": moment_iso,
+            path = paths.ORDERS
+            query: dict[str, Any] = {"status": OrderStatus.PENDING, "createdBefore": moment_iso,
                                      "limit": limit}
         else:   # the service's own link, read under this client's base URL
             link = urlsplit(following)

@@ -14,6 +14,7 @@ from celery import Celery, chain, group
 from celery.canvas import Signature
 
 from glastonbury.auth import order_messages_key
+from glastonbury.contracts import tasks
 from glastonbury.signing import signed
 from orchestrator.domain.model import StepInput
 from orchestrator.domain.steps import RESERVE_TICKETS, Plan, Stage, StepDeclaration
@@ -28,17 +29,14 @@ STARTING = "celery"            # new sagas
 QUEUES = (FINISHING, ONGOING, STARTING)
 QUEUE_OF_STAGE = {Stage.FINISHING: FINISHING, Stage.ONGOING: ONGOING}
 
-START_TASK = "saga.start"
-ERROR_CALLBACK = "saga.on_step_failed"
-
 
 def task_name(step: StepDeclaration) -> str:
-    return f"saga.{step.name}"
+    return tasks.step_task(step.name)
 
 
 def step_of_task(name: str) -> str:
     """The step a task runs: `saga.<step>`, and the start's reserve."""
-    return RESERVE_TICKETS.name if name == START_TASK else name.removeprefix("saga.")
+    return RESERVE_TICKETS.name if name == tasks.START else tasks.task_step(name)
 
 
 class CeleryDispatch:
@@ -56,7 +54,7 @@ class CeleryDispatch:
 
     def canvas(self, plan: Plan) -> Signature:
         steps = chain(*(self.signature(plan.order_id, step) for step in plan.chain))
-        steps = steps.on_error(self.app.signature(ERROR_CALLBACK))
+        steps = steps.on_error(self.app.signature(tasks.ON_STEP_FAILED))
         if plan.beside:
             return group(steps, *(self.signature(plan.order_id, step) for step in plan.beside))
         return steps
@@ -71,6 +69,6 @@ class CeleryDispatch:
         """Start a saga as the order service does, signed as it signs (the reconciler read the
         order from the order service, which owns it)."""
         message = signed(order_message, order_messages_key())
-        self.app.signature(START_TASK, args=(message,),
+        self.app.signature(tasks.START, args=(message,),
                            argsrepr=f"order {order_message.get('orderId')}").apply_async(
-            link_error=self.app.signature(ERROR_CALLBACK))
+            link_error=self.app.signature(tasks.ON_STEP_FAILED))

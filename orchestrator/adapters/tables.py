@@ -11,7 +11,6 @@ The repository (`repository.py`) writes the sagas and their steps; the read mode
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 from sqlalchemy import (Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table,
                         Text)
@@ -19,9 +18,6 @@ from sqlalchemy import (Boolean, Column, DateTime, Float, Index, Integer, MetaDa
 from glastonbury.migrate import Schema
 
 metadata = MetaData()
-# The migrator's: a store upgrades its database to it on connecting, and `python -m
-# glastonbury.migrate` finds it by this name, which glastonbury.topology gives.
-SCHEMA = Schema("orchestrator", metadata, Path(__file__).resolve().parents[1] / "migrations")
 
 sagas = Table(
     "sagas", metadata,
@@ -120,3 +116,7 @@ def aware(moment: datetime | None) -> datetime | None:
     """A moment read back from the store, in UTC: SQLite hands back naive datetimes, and
     everything stored here is UTC."""
     return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+# The migrator's (glastonbury.migrate): the tables above and the service's migrations.
+SCHEMA = Schema.of_service("orchestrator", metadata, __file__)

@@ -29,9 +29,10 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
+from glastonbury.contracts.statuses import DECIDED, OrderStatus, PaymentStatus
 from orchestrator.domain.exceptions import ConflictingOutcome
 from orchestrator.domain.model import PAYMENT_MAY_EXIST, SagaState
-from orchestrator.domain.ports import DECIDED, Services
+from orchestrator.domain.ports import Services
 from orchestrator.domain.saga import Saga
 from orchestrator.domain.steps import (AWAIT_PAYMENT, CHECK_PAYMENT, FAIL_ORDER, FINALISE_ORDER,
                                        RELEASE_RESERVATION, REQUEST_PAYMENT, RESERVE_TICKETS,
@@ -122,7 +123,7 @@ def check_payment(saga: Saga, services: Services) -> Outcome:
         payment = services.payments.cancel(saga.order_id)  # cancelled now: never approved later
     said = f"payment {payment.status.lower()}"
     if payment.status in DECIDED:
-        decided = payment_result(saga, payment.status == "APPROVED", payment.reason,
+        decided = payment_result(saga, payment.status == PaymentStatus.APPROVED, payment.reason,
                                  payment.amount)
         return replace(decided, said=said)
     return Outcome("no result", said=said, reason=f"No payment result within "
@@ -135,7 +136,7 @@ def check_payment(saga: Saga, services: Services) -> Outcome:
 def finalise_order(saga: Saga, services: Services) -> Outcome:
     """The tickets held in step 1 are sold, and the order becomes COMPLETED."""
     services.inventory.confirm(saga.order_id)
-    services.orders.record_outcome(saga.order_id, "COMPLETED", None)
+    services.orders.record_outcome(saga.order_id, OrderStatus.COMPLETED, None)
     return Outcome("completed")
 
 
@@ -152,7 +153,8 @@ def release_reservation(saga: Saga, services: Services) -> Outcome:
 def fail_order(saga: Saga, services: Services) -> Outcome:
     """The order ends REJECTED or PAYMENT_FAILED, as the saga turned back, with the reason the
     customer sees."""
-    services.orders.record_outcome(saga.order_id, saga.ends_as.value, saga.reason)
+    services.orders.record_outcome(saga.order_id, OrderStatus(saga.ends_as.value),
+                                  saga.reason)
     return Outcome(saga.ends_as.value.lower())
 
 
@@ -161,7 +163,7 @@ def void_payment(saga: Saga, services: Services) -> Outcome:
     """Undo step 2: cancel a payment still undecided, refund one that was approved."""
     payment = services.payments.cancel(saga.order_id)
     status = payment.status
-    if status == "APPROVED":
+    if status == PaymentStatus.APPROVED:
         refunded = services.payments.refund(saga.order_id)
-        status = refunded.status if refunded else "REFUNDED"
+        status = refunded.status if refunded else PaymentStatus.REFUNDED
     return Outcome("voided", said=f"payment {status.lower()}")

@@ -12,17 +12,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
+from glastonbury.contracts.statuses import OrderStatus, PaymentStatus
+from orchestrator.domain.exceptions import ContractBroken
 from orchestrator.domain.model import OrderLine
 from orchestrator.domain.refusals import Refusal
-
-DECIDED = ("APPROVED", "DECLINED")   # a payment's statuses once the gateway decided
 
 
 @dataclass(frozen=True)
 class PaymentRecord:
     """The payment service's record of an order's payment."""
 
-    status: str            # PENDING, APPROVED, DECLINED, CANCELLED, REFUNDED
+    status: PaymentStatus
     reason: str | None
     payment_id: str | None
     amount: Decimal | None
@@ -30,8 +30,18 @@ class PaymentRecord:
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> PaymentRecord:
         amount = body.get("amount")
-        return cls(str(body.get("status")), body.get("reason"), body.get("paymentId"),
-                   None if amount is None else Decimal(str(amount)))
+        return cls(payment_status(body.get("status")), body.get("reason"),
+                   body.get("paymentId"), None if amount is None else Decimal(str(amount)))
+
+
+def payment_status(value: Any) -> PaymentStatus:
+    """A payment's status as the payment service answered it; one it has none of breaks the
+    contract."""
+    try:
+        return PaymentStatus(value)
+    except ValueError:
+        raise ContractBroken(f"the payment service answered no payment status: {value!r}") \
+            from None
 
 
 class Inventory(Protocol):
@@ -47,7 +57,7 @@ class Inventory(Protocol):
 
 
 class Payments(Protocol):
-    def request(self, order_id: str, customer_id: str, amount: Decimal) -> str:
+    def request(self, order_id: str, customer_id: str, amount: Decimal) -> PaymentStatus:
         """Ask for the payment (acknowledged at once, decided later); its status now."""
 
     def records(self, order_ids: list[str]) -> dict[str, PaymentRecord]:
@@ -64,7 +74,7 @@ class Payments(Protocol):
 
 
 class Orders(Protocol):
-    def record_outcome(self, order_id: str, status: str, reason: str | None) -> None:
+    def record_outcome(self, order_id: str, status: OrderStatus, reason: str | None) -> None:
         """The order ends so; ConflictingOutcome if it ended otherwise already."""
 
     def pending_before(self, moment_iso: str, limit: int = 100, following: str | None = None

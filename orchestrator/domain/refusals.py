@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from glastonbury.refusals import (OUT_OF_STOCK, OVER_CUSTOMER_LIMIT, OVER_ORDER_LIMIT,
-                                  PRICE_CHANGED, UNKNOWN_TICKET)
+from glastonbury.contracts.errors import (OUT_OF_STOCK, OVER_CUSTOMER_LIMIT, OVER_ORDER_LIMIT,
+                                       PRICE_CHANGED, UNKNOWN_TICKET)
 
 REASONS = {
     OUT_OF_STOCK: "Not enough tickets left.",

@@ -17,8 +17,9 @@ from kombu import Queue
 
 from glastonbury import logs, settings, tracing
 from glastonbury.auth import order_messages_key
+from glastonbury.contracts import tasks
 from glastonbury.process import tune_garbage_collector
-from glastonbury.redis_transport import transport_for
+from glastonbury.celery_apps import broker_settings
 from orchestrator import config
 from orchestrator.adapters.step_queue import QUEUES, STARTING
 
@@ -52,17 +53,11 @@ def quiet_when_json(base: type) -> type:
 app = Celery("orchestrator", include=["orchestrator.entrypoints.saga_tasks"], task_cls=SagaTask)
 app.Worker = quiet_when_json(app.Worker)
 app.Beat = quiet_when_json(app.Beat)
-app.conf.update(
-    broker_url=settings.redis_url(),
-    broker_transport=transport_for(settings.redis_url()),
-    result_backend=settings.redis_url(),
+# Every setting that shapes the cost of one hop (the bench's floor runs its no-op chains on them).
+HOP_SETTINGS = dict(
     # Nothing reads a step's return value (the saga store is the record; Flower reads events):
     # storing it cost every hop four Redis round trips (STARTED and SUCCESS, each read then set).
     task_ignore_result=True,
-    result_expires=24 * 3600,
-    task_serializer="json",
-    result_serializer="json",
-    accept_content=["json"],
     # A task is acknowledged only once it has run, and goes back to the queue when its worker
     # dies; every step is idempotent, so running one twice is safe.
     task_acks_late=True,
@@ -70,25 +65,31 @@ app.conf.update(
     # One message at a time per worker process: which queue it takes from is decided at the
     # last moment, and a dead worker takes only one message with it.
     worker_prefetch_multiplier=1,
-    task_queues=[Queue(name) for name in QUEUES],
-    task_default_queue=STARTING,
     broker_transport_options={
         # Redis redelivers an unacknowledged task only after this time-out (an hour by default).
         "visibility_timeout": config.visibility_timeout(),
         # Always look in QUEUES' order (kombu's default rotates them for fairness).
         "queue_order_strategy": "priority",
     },
-    result_backend_transport_options={"visibility_timeout": config.visibility_timeout()},
-    broker_connection_retry_on_startup=True,
     # Flower shows every business step from the events workers send as they receive, start and
     # finish it. "task-sent" would be one more event per hop from every sender (the order
     # service, the bridge, each chained step), and Flower needs none of them.
     worker_send_task_events=True,
     task_send_sent_event=False,
+)
+app.conf.update(
+    broker_settings(settings.redis_url()),
+    **HOP_SETTINGS,
+    result_backend=settings.redis_url(),
+    result_expires=24 * 3600,
+    result_backend_transport_options={"visibility_timeout": config.visibility_timeout()},
+    broker_connection_retry_on_startup=True,
+    task_queues=[Queue(name) for name in QUEUES],
+    task_default_queue=STARTING,
     beat_schedule={
         # A pass that waited in the queue longer than a saga may stand still would take the
         # queue's own backlog for stuck sagas and add to it: such a pass is dropped unrun.
-        "reconcile-sagas": {"task": "saga.reconcile", "schedule": config.reconcile_interval(),
+        "reconcile-sagas": {"task": tasks.RECONCILE, "schedule": config.reconcile_interval(),
                             "options": {"expires": max(config.stuck_after(),
                                                        config.reconcile_interval())}},
     },

@@ -17,10 +17,11 @@ from typing import Any
 from celery import Task
 
 from glastonbury.auth import order_messages_key
+from glastonbury.contracts import tasks
 from glastonbury.signing import is_signed
 from orchestrator.adapters import counters
-from orchestrator.adapters.step_queue import (ERROR_CALLBACK, QUEUE_OF_STAGE, START_TASK,
-                                              CeleryDispatch, step_of_task, task_name)
+from orchestrator.adapters.step_queue import (QUEUE_OF_STAGE, CeleryDispatch, step_of_task,
+                                              task_name)
 from orchestrator.bootstrap import bootstrap
 from orchestrator.domain.flow import SAGA
 from orchestrator.domain.model import InvalidMessage, StepInput
@@ -75,7 +76,7 @@ def signing_key() -> str:
     return order_messages_key()
 
 
-@app.task(name=START_TASK, bind=True, max_retries=None)
+@app.task(name=tasks.START, bind=True, max_retries=None)
 def start(self: Task, order_message: dict[str, Any]) -> str:
     """The order service placed an order: record its saga and reserve its tickets.
 
@@ -85,8 +86,8 @@ def start(self: Task, order_message: dict[str, Any]) -> str:
     it from the order service's own record."""
     if not is_signed(order_message, signing_key()):
         order = order_message.get("orderId") if isinstance(order_message, dict) else None
-        log.error("saga.start refused: the order message of %r is not signed by the order "
-                  "service", order)
+        log.error("%s refused: the order message of %r is not signed by the order service",
+                  tasks.START, order)
         counters.count_dead_letters(parts().engine, {"unsigned_order": 1})
         return "refused: not signed by the order service"
     return carried_out(self, runner.start(parts(), order_message, attempt_of(self)))
@@ -110,7 +111,7 @@ def step_task(step: StepDeclaration) -> Task:
 STEP_TASKS = {name: step_task(BY_NAME[name]) for name in SAGA.bodies}
 
 
-@app.task(name=ERROR_CALLBACK)
+@app.task(name=tasks.ON_STEP_FAILED)
 def on_step_failed(request: Any, exc: BaseException, traceback: Any) -> None:
     """Error callback of every chain and of the start. Runs inside the failing worker: record,
     enqueue, return."""
@@ -125,7 +126,7 @@ def on_step_failed(request: Any, exc: BaseException, traceback: Any) -> None:
 
 # Unseen by Flower (no task events): a pass every few seconds would bury the business steps in
 # its task list. Each pass is recorded in the saga store instead, where the dashboard shows it.
-@app.task(name="saga.reconcile", send_events=False)
+@app.task(name=tasks.RECONCILE, send_events=False)
 def reconcile() -> dict[str, int]:
     """One pass over the store; answers how many sagas each kind of repair touched."""
     return reconciler.reconcile(parts())

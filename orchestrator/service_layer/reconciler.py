@@ -124,7 +124,7 @@ def start_orphan_orders(parts: Parts, stuck_after: timedelta) -> int:
     started = 0
     for order in orphans:
         try:
-            parts.dispatch.start(OrderPlaced.message_from_order(order))
+            parts.dispatch.start(OrderPlaced.from_order(order).to_message())
             started += 1
         except InvalidMessage as error:
             log.error("pending order %s cannot be started: %s", order.get("id"), error)

@@ -26,6 +26,7 @@ from uuid import UUID
 
 from cachetools import TTLCache
 
+from glastonbury.contracts import paths
 from glastonbury.service_client import ServiceHttp, Unreachable
 from order_service.domain.model import Listing
 
@@ -71,7 +72,8 @@ class HttpCatalogue:
 
     def _fetch(self, ticket_ids: list[UUID]) -> dict[UUID, Listing] | None:
         try:
-            reply = self.http.request("GET", "/tickets", query={"id": [str(t) for t in ticket_ids]})
+            reply = self.http.request("GET", paths.TICKETS,
+                                      query={"id": [str(t) for t in ticket_ids]})
         except Unreachable as error:
             log.warning("catalogue unreachable, prices not checked here: %s", error)
             return None

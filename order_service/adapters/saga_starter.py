@@ -8,21 +8,18 @@ from typing import Any, Protocol
 
 from celery import Celery  # type: ignore[import-untyped]
 
-from glastonbury.redis_transport import transport_for
+from glastonbury.contracts import tasks
+from glastonbury.celery_apps import broker_settings
 from glastonbury.signing import signed
 
 log = logging.getLogger(__name__)
 
-START_SAGA_TASK = "saga.start"
-# The orchestrator's error callback, linked to the start as to its every chain: if the start
-# fails for good, it turns the saga back there (it runs inline in the orchestrator's worker).
-ON_STEP_FAILED = "saga.on_step_failed"
 
 # A customer waits on this send: with Redis down, give up within about two seconds and let
 # the orchestrator's reconciler start the saga of the order left PENDING.
 PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2,
                         "interval_max": 0.2}
-BROKER_SETTINGS = {
+SENDER_SETTINGS = {
     "broker_connection_timeout": 1,
     "broker_transport_options": {"socket_connect_timeout": 1, "socket_timeout": 2},
     "task_publish_retry": True,
@@ -54,9 +51,12 @@ class CelerySagaStarter:
         try:
             # Flower shows "order <id>" as the task's args (and Celery skips a repr of it all).
             celery = self._celery()
-            celery.send_task(START_SAGA_TASK, args=[signed(order_message, self.signing_key)],
+            celery.send_task(tasks.START, args=[signed(order_message, self.signing_key)],
                              argsrepr=f"order {order_message.get('orderId')}",
-                             link_error=celery.signature(ON_STEP_FAILED))
+                             # The orchestrator's error callback, linked to the start as to
+                             # its every chain: if the start fails for good, it turns the saga
+                             # back there (it runs inline in the orchestrator's worker).
+                             link_error=celery.signature(tasks.ON_STEP_FAILED))
         except Exception:  # any failure: the order is committed and the reconciler covers it
             log.warning("could not start the saga of order %s; the reconciler will",
                         order_message.get("orderId"), exc_info=True)
@@ -65,8 +65,7 @@ class CelerySagaStarter:
         # Created on first use, so that importing or creating the app touches no broker.
         with self._lock:
             if self._app is None:
-                app = Celery("order_service", broker=self.broker_url, set_as_current=False)
-                app.conf.update(BROKER_SETTINGS,
-                                broker_transport=transport_for(self.broker_url))
+                app = Celery("order_service", set_as_current=False)
+                app.conf.update(broker_settings(self.broker_url), **SENDER_SETTINGS)
                 self._app = app
             return self._app

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -22,7 +21,8 @@ from sqlalchemy.types import TypeDecorator
 
 from glastonbury.db import UtcDateTime
 from glastonbury.migrate import Schema
-from order_service.domain.model import money
+from glastonbury.contracts.limits import REASON_MAX_LENGTH
+from glastonbury.contracts.money import whole_cents
 
 
 class Money(TypeDecorator[Decimal]):
@@ -32,16 +32,13 @@ class Money(TypeDecorator[Decimal]):
     cache_ok = True
 
     def process_bind_param(self, value: Decimal | None, dialect: Any) -> int | None:
-        return None if value is None else int(money(value) * 100)
+        return None if value is None else int(whole_cents(value) * 100)
 
     def process_result_value(self, value: int | None, dialect: Any) -> Decimal | None:
-        return None if value is None else money(Decimal(value) / 100)
+        return None if value is None else whole_cents(Decimal(value) / 100)
 
 
 metadata = MetaData()
-# The migrator's: each process upgrades its database to it on start, and `python -m
-# glastonbury.migrate` finds it by this name, which glastonbury.topology gives.
-SCHEMA = Schema("order", metadata, Path(__file__).resolve().parents[1] / "migrations")
 
 orders = Table(
     "orders",
@@ -50,7 +47,7 @@ orders = Table(
     Column("customer_id", Uuid, nullable=False),
     Column("amount", Money, nullable=False),
     Column("status", String(20), nullable=False),
-    Column("reason", String(500)),
+    Column("reason", String(REASON_MAX_LENGTH)),
     # A customer's own key (nullable: orders placed without the header never collide); another
     # customer's key of the same spelling is another key.
     Column("idempotency_key", String(255)),
@@ -74,3 +71,7 @@ order_lines = Table(
     Column("amount", Money, nullable=False),
     Column("quantity", Integer, nullable=False),
 )
+
+
+# The migrator's (glastonbury.migrate): the tables above and the service's migrations.
+SCHEMA = Schema.of_service("order", metadata, __file__)

@@ -6,24 +6,13 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from enum import Enum
 from typing import Any
 
-CENT = Decimal("0.01")
-ORDER_MESSAGE_VERSION = 1
+from glastonbury.contracts import messages
+from glastonbury.contracts.money import money_text, whole_cents
+from glastonbury.contracts.statuses import OrderStatus
 
-
-class OrderStatus(str, Enum):
-    """Where an order stands; every status but PENDING is final."""
-
-    PENDING = "PENDING"
-    COMPLETED = "COMPLETED"
-    REJECTED = "REJECTED"
-    PAYMENT_FAILED = "PAYMENT_FAILED"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self is not OrderStatus.PENDING
+__all__ = ["OrderStatus", "money_text"]
 
 
 # A failed order always says why, even when the orchestrator sent no sentence of its own.
@@ -129,16 +118,6 @@ def check_order_limits(lines: list[OrderLine], catalogue: dict[uuid.UUID, Listin
         raise OverOrderLimit(problems)
 
 
-def money(amount: Decimal) -> Decimal:
-    """The amount in whole cents."""
-    return amount.quantize(CENT)
-
-
-def money_text(amount: Decimal) -> str:
-    """The amount as the saga's messages carry it: `"200.00"`."""
-    return str(money(amount))
-
-
 @dataclass(frozen=True)
 class OrderLine:
     """Some tickets of one kind: `amount` is the price of one ticket."""
@@ -187,7 +166,7 @@ class Order:
     @property
     def total(self) -> Decimal:
         """What the tickets cost: the sum of amount x quantity over the lines."""
-        return money(sum((line.subtotal for line in self.lines), Decimal(0)))
+        return whole_cents(sum((line.subtotal for line in self.lines), Decimal(0)))
 
     def record_outcome(self, status: OrderStatus, reason: str | None, now: datetime) -> bool:
         """End the order with `status`; False if it already ended so (a repeat is a no-op)."""
@@ -204,15 +183,8 @@ class Order:
 
 
 def order_message(order: Order) -> dict[str, Any]:
-    """The saga's input (`saga.start`'s one argument): ids as text, amounts as "0.00" text."""
-    return {
-        "version": ORDER_MESSAGE_VERSION,
-        "orderId": str(order.id),
-        "customerId": str(order.customer_id),
-        "total": money_text(order.total),
-        "items": [
-            {"ticketId": str(line.ticket_id), "name": line.name,
-             "quantity": line.quantity, "amount": money_text(line.amount)}
-            for line in order.lines
-        ],
-    }
+    """The saga's input (`saga.start`'s one argument, glastonbury.contracts.messages)."""
+    return messages.OrderPlaced(
+        str(order.id), str(order.customer_id), order.total,
+        tuple(messages.OrderLine(str(line.ticket_id), line.quantity, line.amount, line.name)
+              for line in order.lines)).to_message()

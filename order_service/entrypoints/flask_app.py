@@ -4,37 +4,24 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from sqlalchemy.engine import Engine
 
-from glastonbury import refusals, settings
-from glastonbury.auth import (ADMIN, ORCHESTRATOR, callers_of, install_credentials,
-                              order_messages_key, requires)
-from glastonbury.process import tune_garbage_collector
+from glastonbury import settings, tracing
+from glastonbury.auth import ADMIN, ORCHESTRATOR, callers_of, order_messages_key, requires
+from glastonbury.client_address import limit_key
+from glastonbury.contracts import errors as codes
+from glastonbury.contracts import paths
 from glastonbury.db import make_engine
 from glastonbury.gateway import WsgiGateway
-from glastonbury.migrate import upgrade
-from glastonbury import api_docs, logs, tracing
-from glastonbury.api_docs import install_api_docs
-from glastonbury.client_address import limit_key
 from glastonbury.logs import about_order
-from glastonbury.web import (
-    MAX_BODY_BYTES,
-    ApiError,
-    DecimalJSONProvider,
-    database_health,
-    error_response,
-    install_client_address,
-    install_order_trail,
-    install_json_errors,
-    json_object,
-    request_client,
-    validated,
-)
+from glastonbury.migrate import upgrade
+from glastonbury.service_app import service_app, service_routes, serving
+from glastonbury.web import (MAX_BODY_BYTES, ApiError, install_client_address, json_object,
+                             path_uuid, request_client, validated)
 from order_service.adapters.saga_starter import CelerySagaStarter, SagaStarter
 from order_service.adapters.tables import SCHEMA
 from order_service.adapters.catalogue import Catalogue, HttpCatalogue
@@ -74,16 +61,7 @@ def create_app(database_url: str | None = None, saga_starter: SagaStarter | None
     `limits` to the settings' counted in Redis."""
     engine = make_engine(database_url or settings.database_url("order"))
     upgrade(engine, SCHEMA)
-    app = Flask(__name__)
-    app.url_map.merge_slashes = False  # "//" would redirect with an HTML body; 404 JSON instead
-    app.json = DecimalJSONProvider(app)
-    install_json_errors(app)
-    install_credentials(app, tokens)
-    install_client_address(app)
-    # Anyone may place and read orders: those requests begin their own traces. The
-    # orchestrator's calls (a credential's routes) go on in the saga's trace.
-    install_order_trail(app, public=lambda view: not callers_of(view))
-    app.extensions["order_service"] = Dependencies(
+    dependencies = Dependencies(
         engine, lambda: SqlAlchemyUnitOfWork(engine),
         saga_starter or CelerySagaStarter(settings.redis_url(), order_messages_key()),
         lambda: SqlAlchemyUnitOfWork(engine, read_only=True),
@@ -91,8 +69,11 @@ def create_app(database_url: str | None = None, saga_starter: SagaStarter | None
         OutcomeWaiters(settings.order_waiting_clients(),
                        settings.order_waiting_clients_per_address()),
         limits or CountedLimits(settings.redis_url(), settings.order_rate_limits()))
-    app.register_blueprint(routes)
-    install_api_docs(app)
+    # Anyone may place and read orders: those requests begin their own traces. The
+    # orchestrator's calls (a credential's routes) go on in the saga's trace.
+    app = service_app(routes, {"order_service": dependencies}, tokens=tokens, errors=ERRORS,
+                      public=lambda view: not callers_of(view))
+    install_client_address(app)
     return app
 
 
@@ -100,19 +81,16 @@ def serve() -> WsgiGateway:
     """The app as the HTTP server runs it (`granian --interface rsgi --factory ...:serve`): each
     body is read on granian's event loop within `ORDER_BODY_READ_TIMEOUT` before one of
     `ORDER_THREADS` threads runs the request, so clients that hold their bodies hold no thread."""
-    logs.configure("order")
-    tracing.configure("order")
-    app = create_app()
-    tune_garbage_collector()
-    return WsgiGateway(app, settings.order_threads(), MAX_BODY_BYTES,
-                       settings.order_body_read_timeout())
+    return serving("order", lambda: WsgiGateway(create_app(), settings.order_threads(),
+                                                MAX_BODY_BYTES,
+                                                settings.order_body_read_timeout()))
 
 
 def _dependencies() -> Dependencies:
     return current_app.extensions["order_service"]  # type: ignore[no-any-return]
 
 
-@routes.post("/orders")
+@routes.post(paths.ORDERS)
 def place_order() -> tuple[Response, int, dict[str, str]]:
     """Store the order PENDING and start its saga: 202 with the order and its Location; 429
     past the client address's or the customer's limit."""
@@ -129,10 +107,11 @@ def place_order() -> tuple[Response, int, dict[str, str]]:
     with about_order(order.id):
         log.info("order accepted: %s, %d tickets, total %s", order.status.value,
                  sum(line.quantity for line in order.lines), order.total)
-    return jsonify(schemas.order_json(order)), 202, {"Location": f"/orders/{order.id}"}
+    location = paths.fill(paths.ORDER, order_id=order.id)
+    return jsonify(schemas.order_json(order)), 202, {"Location": location}
 
 
-@routes.get("/orders")
+@routes.get(paths.ORDERS)
 @requires(ORCHESTRATOR, ADMIN)
 def list_orders() -> Response:
     """Orders oldest first (by time, then id), filtered by `status` and `createdBefore`, at most
@@ -149,12 +128,12 @@ def list_orders() -> Response:
     return response
 
 
-@routes.get("/orders/<order_id>")
+@routes.get(paths.ORDER)
 def get_order(order_id: str) -> Response:
     """One order, 404 if unknown, 400 if the id is not a UUID. With `?wait=<seconds>` the answer
     comes once the order has ended or the time is up, whichever is first (a long-poll: no need
     to poll); `Retry-After` says when to ask again if the service could not wait that long."""
-    parsed_id = _order_id(order_id)
+    parsed_id = path_uuid(order_id, "orderId")
     wait_s = validated(schemas.GetOrderQuery, request.args.to_dict()).wait
     deps = _dependencies()
     if not wait_s:
@@ -170,11 +149,11 @@ def get_order(order_id: str) -> Response:
     return response
 
 
-@routes.post("/orders/<order_id>/outcome")
+@routes.post(paths.ORDER_OUTCOME)
 @requires(ORCHESTRATOR)
 def record_outcome(order_id: str) -> Response:
     """The orchestrator reports how the saga ended: 200, or 409 for a different end."""
-    parsed_id = _order_id(order_id)
+    parsed_id = path_uuid(order_id, "orderId")
     body = validated(schemas.OutcomeBody, json_object())
     deps = _dependencies()
     order = services.record_outcome(parsed_id, OrderStatus(body.status), body.reason,
@@ -183,22 +162,7 @@ def record_outcome(order_id: str) -> Response:
     return jsonify(schemas.order_json(order))
 
 
-@routes.get("/healthz")
-def healthz() -> Response:
-    """200 while the database answers, else 503."""
-    return jsonify(database_health(_dependencies().engine))
-
-
-@routes.get("/openapi.json")
-def openapi() -> Response:
-    """This service's OpenAPI 3.1 document."""
-    return jsonify(API.document(routes))
-
-
-@routes.get("/docs")
-def docs() -> Response:
-    """This service's OpenAPI document as a page (Swagger UI, served from here)."""
-    return api_docs.page(API.title)
+service_routes(routes, API, lambda: _dependencies().engine)
 
 
 class OverTheLimit(Exception):
@@ -216,52 +180,36 @@ OVER_THE_LIMIT = {ADDRESS: ("(client address)", "Too many orders from your addre
                   CUSTOMER: ("customerId", "Too many orders for this customer")}
 
 
-@routes.errorhandler(OverTheLimit)
-def _over_the_limit(error: OverTheLimit) -> Response:
+def _over_the_limit(error: OverTheLimit) -> ApiError:
     refusal = error.refusal
     field, what = OVER_THE_LIMIT[refusal.limit]
-    response = error_response(
-        429, "rate_limited",
-        f"{what}: at most {refusal.rule}. Try again in {refusal.retry_after_s} s.",
-        [{"field": field, "problem": f"at most {refusal.rule}"}])
-    response.headers["Retry-After"] = str(refusal.retry_after_s)
-    return response
+    return ApiError(429, codes.RATE_LIMITED,
+                    f"{what}: at most {refusal.rule}. Try again in {refusal.retry_after_s} s.",
+                    [{"field": field, "problem": f"at most {refusal.rule}"}],
+                    {"Retry-After": str(refusal.retry_after_s)})
 
 
-@routes.errorhandler(services.OrderNotFound)
-def _not_found(error: services.OrderNotFound) -> Response:
-    return error_response(404, "order_not_found", str(error))
-
-
-@routes.errorhandler(NotTheCatalogue)
-def _not_the_catalogue(error: NotTheCatalogue) -> Response:
+def _not_the_catalogue(error: NotTheCatalogue) -> ApiError:
     details = [{"field": f"items[{p.index}].{p.field}", "problem": p.problem,
                 **({"price": float(p.price)} if p.price is not None else {})}
                for p in error.problems]
-    return error_response(422, "not_the_catalogue", str(error), details)
+    return ApiError(422, codes.NOT_THE_CATALOGUE, str(error), details)
 
 
-@routes.errorhandler(OverOrderLimit)
-def _over_order_limit(error: OverOrderLimit) -> Response:
+def _over_order_limit(error: OverOrderLimit) -> ApiError:
     details = [{"field": f"items[{p.index}].{p.field}", "problem": p.problem, "limit": p.limit}
                for p in error.problems]
-    return error_response(422, refusals.OVER_ORDER_LIMIT, str(error), details)
+    return ApiError(422, codes.OVER_ORDER_LIMIT, str(error), details)
 
 
-@routes.errorhandler(IdempotencyKeyReused)
-def _key_reused(error: IdempotencyKeyReused) -> Response:
-    return error_response(409, "idempotency_key_reused", str(error),
-                          [{"field": "Idempotency-Key", "problem": "names another order"}])
-
-
-@routes.errorhandler(ConflictingOutcome)
-def _conflict(error: ConflictingOutcome) -> Response:
-    return error_response(409, "conflicting_outcome", str(error))
-
-
-def _order_id(text_id: str) -> uuid.UUID:
-    try:
-        return schemas.parse_uuid(text_id)
-    except ValueError:
-        raise ApiError(400, "malformed_id", f"{text_id!r} is not an order id (a UUID).",
-                       [{"field": "orderId", "problem": "must be a UUID"}]) from None
+# The service's own exceptions, as the JSON errors it answers them with.
+ERRORS = {
+    OverTheLimit: _over_the_limit,
+    services.OrderNotFound: lambda error: ApiError(404, codes.ORDER_NOT_FOUND, str(error)),
+    NotTheCatalogue: _not_the_catalogue,
+    OverOrderLimit: _over_order_limit,
+    IdempotencyKeyReused: lambda error: ApiError(
+        409, codes.IDEMPOTENCY_KEY_REUSED, str(error),
+        [{"field": "Idempotency-Key", "problem": "names another order"}]),
+    ConflictingOutcome: lambda error: ApiError(409, codes.CONFLICTING_OUTCOME, str(error)),
+}

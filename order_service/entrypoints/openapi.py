@@ -6,11 +6,12 @@ Paths, methods and credentials are the routes' own (flask_app), schemas the mode
 
 from __future__ import annotations
 
+from glastonbury.contracts import errors as codes
 from glastonbury.openapi import (DOCS_PAGE, HEALTH, THIS_DOCUMENT, Answer, Api, Link, Operation,
                                  PathId, error_schema)
 from order_service.entrypoints import schemas
 
-ORDER_NOT_FOUND = "No such order (`order_not_found`)."
+ORDER_NOT_FOUND = f"No such order (`{codes.ORDER_NOT_FOUND}`)."
 
 API = Api(
     "Glastonbury order service",
@@ -30,19 +31,19 @@ API = Api(
                                      "outcome": Link("record_outcome",
                                                      {"orderId": "$response.body#/id"})})},
             errors={409: "The customer's `Idempotency-Key` already names another order: this "
-                         "body is not the one first sent with it (`idempotency_key_reused`; "
-                         "`details` names `Idempotency-Key`). The same body again is answered "
-                         "202 with the order it placed.",
+                         "body is not the one first sent with it "
+                         f"(`{codes.IDEMPOTENCY_KEY_REUSED}`; `details` names `Idempotency-Key`). "
+                         "The same body again is answered 202 with the order it placed.",
                     422: "A line names a ticket the catalogue does not have or does not sell, "
-                         "or another price than the catalogue's (`not_the_catalogue`): "
+                         f"or another price than the catalogue's (`{codes.NOT_THE_CATALOGUE}`): "
                          "`details` names each such line, `items[i].id` for the ticket, "
                          "`items[i].amount` with the catalogue's `price` for the price. Or the "
                          "order asks more of a ticket, its lines added, than one order may "
-                         "(`over_order_limit`); `details` names the ticket's first line's "
+                         f"(`{codes.OVER_ORDER_LIMIT}`); `details` names the ticket's first line's "
                          "`quantity`, with the `limit`. Schema-valid bodies may be refused so: "
                          "JSON Schema cannot say what the catalogue holds.",
                     429: "Too many orders from the client's address or for the customer "
-                         "(`rate_limited`); `details` names the limit (`customerId`, or "
+                         f"(`{codes.RATE_LIMITED}`); `details` names the limit (`customerId`, or "
                          "`(client address)`) and `Retry-After` the seconds until one more "
                          "order is taken."}),
         "list_orders": Operation(
@@ -67,7 +68,7 @@ API = Api(
                                  schemas.Order)},
             errors={404: ORDER_NOT_FOUND,
                     409: "The order already ended with another outcome "
-                         "(`conflicting_outcome`)."}),
+                         f"(`{codes.CONFLICTING_OUTCOME}`)."}),
         "healthz": HEALTH,
         "openapi": THIS_DOCUMENT,
         "docs": DOCS_PAGE,

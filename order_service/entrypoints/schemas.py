@@ -19,14 +19,15 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSch
 from pydantic_core import PydanticCustomError
 
 from glastonbury.json_schema import TimeText, UuidText
-from glastonbury.money import PAYMENT_AMOUNT_MAX
+from glastonbury.contracts.ids import UUID_PATTERN, canonical_uuid
+from glastonbury.contracts.limits import REASON_MAX_LENGTH
+from glastonbury.contracts.money import PAYMENT_AMOUNT_MAX
 from glastonbury.web import STORABLE_TEXT, json_integer, json_number
 from order_service.adapters.repository import Position
 from order_service.domain import model as domain
 from order_service.domain.model import OrderLine, OrderStatus
 
 MAX_AMOUNT = Decimal("999999999.99")
-UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 IDEMPOTENCY_KEY_PATTERN = r"^[!-~]{1,255}$"
 # RFC 3339's date-time, except that the offset may be left out (then it is UTC).
 DATE_TIME_PATTERN = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
@@ -35,9 +36,11 @@ DATE_TIME_PATTERN = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}
 
 def parse_uuid(value: Any) -> uuid.UUID:
     """A UUID in its canonical 8-4-4-4-12 text form, or a ValueError (PydanticCustomError)."""
-    if not isinstance(value, str) or not re.fullmatch(UUID_PATTERN, value):
-        raise PydanticCustomError("not_a_uuid", "must be a UUID in its 8-4-4-4-12 hex form")
-    return uuid.UUID(value)
+    try:
+        return canonical_uuid(value)
+    except ValueError:
+        raise PydanticCustomError("not_a_uuid", "must be a UUID in its 8-4-4-4-12 hex form") \
+            from None
 
 
 def _utc_moment(value: Any) -> datetime:
@@ -71,7 +74,7 @@ Quantity = Annotated[int, BeforeValidator(json_integer), Field(ge=1, le=MAX_QUAN
 Uuid = Annotated[uuid.UUID, BeforeValidator(parse_uuid),
                  Field(json_schema_extra={"pattern": UUID_PATTERN})]
 Name = Annotated[str, Field(strict=True, min_length=1, max_length=200), STORABLE_TEXT]
-Reason = Annotated[str, Field(strict=True, max_length=500), STORABLE_TEXT]
+Reason = Annotated[str, Field(strict=True, max_length=REASON_MAX_LENGTH), STORABLE_TEXT]
 UtcMoment = Annotated[datetime, BeforeValidator(_utc_moment)]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from sqlalchemy import (
     Column,
@@ -19,9 +18,6 @@ from glastonbury.db import UtcDateTime
 from glastonbury.migrate import Schema
 
 metadata = MetaData()
-# The migrator's: each process upgrades its database to it on start, and `python -m
-# glastonbury.migrate` finds it by this name, which glastonbury.topology gives.
-SCHEMA = Schema("payment", metadata, Path(__file__).resolve().parents[1] / "migrations")
 
 
 payments = Table(
@@ -56,3 +52,7 @@ outbox = Table(
     Column("traceparent", String(55), nullable=True),
     Index("ix_payment_outbox_published_at_id", "published_at", "id"),
 )
+
+
+# The migrator's (glastonbury.migrate): the tables above and the service's migrations.
+SCHEMA = Schema.of_service("payment", metadata, __file__)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from glastonbury.contracts.money import money_text
 from payment_service.domain.model import Decision, Payment, PaymentStatus
 
 CARD_DECLINED = "card declined by the gateway"
@@ -48,12 +49,7 @@ class GatewayRules:
 
 def above_limit_reason(amount: Decimal, limit: Decimal) -> str:
     """The decline reason for an amount over the gateway's limit, both with two decimals."""
-    return f"amount {money(amount)} is above the gateway limit of {money(limit)}"
-
-
-def money(amount: Decimal) -> str:
-    """An amount as the contract writes it: two decimals, no exponent ("200.00")."""
-    return f"{amount.quantize(Decimal('0.01')):f}"
+    return f"amount {money_text(amount)} is above the gateway limit of {money_text(limit)}"
 
 
 def customer_set(comma_separated: str) -> frozenset[str]:

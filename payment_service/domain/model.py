@@ -11,17 +11,10 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from enum import Enum
 
+from glastonbury.contracts.statuses import PaymentStatus
 
-class PaymentStatus(str, Enum):
-    """Where a payment stands; only PENDING ever changes by the gateway's hand."""
-
-    PENDING = "PENDING"
-    APPROVED = "APPROVED"
-    DECLINED = "DECLINED"
-    CANCELLED = "CANCELLED"
-    REFUNDED = "REFUNDED"
+__all__ = ["PaymentStatus"]
 
 
 CANCELLED_BEFORE_DECISION = "cancelled before the gateway decided"

@@ -1,6 +1,6 @@
 """The payment service's HTTP API: it only translates between HTTP and the use cases.
 
-Run it with `granian --interface wsgi --factory payment_service.entrypoints.flask_app:create_app`.
+Run it with `granian --interface wsgi --factory payment_service.entrypoints.flask_app:serve`.
 """
 
 from __future__ import annotations
@@ -9,29 +9,22 @@ import logging
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy.engine import Engine
 
-from glastonbury import api_docs, logs, settings, tracing
-from glastonbury.api_docs import install_api_docs
-from glastonbury.logs import about_order
-from glastonbury.process import tune_garbage_collector
+from glastonbury import settings, tracing
+from glastonbury.auth import ADMIN, ORCHESTRATOR, requires
+from glastonbury.contracts import errors as codes
+from glastonbury.contracts import paths
 from glastonbury.db import make_engine
+from glastonbury.logs import about_order
 from glastonbury.migrate import upgrade
-from glastonbury.auth import ADMIN, ORCHESTRATOR, install_credentials, requires
-from glastonbury.web import (ApiError, database_health, error_response, install_json_errors,
-                             install_order_trail, json_object, validated)
+from glastonbury.service_app import service_app, service_engine, service_routes, serving
+from glastonbury.web import ApiError, json_object, path_uuid, validated
 from payment_service.adapters.relay_wake import RelayNudger
 from payment_service.adapters.tables import SCHEMA
 from payment_service.entrypoints.openapi import API
-from payment_service.entrypoints.schemas import (
-    MAX_ORDERS_ASKED,
-    ManualDecision,
-    PaymentRequest,
-    acknowledgement,
-    parse_order_id,
-    payment_view,
-)
-from payment_service.domain.model import InvalidTransition
+from payment_service.entrypoints.schemas import (MAX_ORDERS_ASKED, ManualDecision,
+                                                 PaymentRequest, acknowledgement, payment_view)
+from payment_service.domain.model import InvalidTransition, Payment
 from payment_service.service_layer import services
 from payment_service.service_layer.unit_of_work import SqlAlchemyUnitOfWork, UnitOfWork
 
@@ -43,48 +36,36 @@ def create_app(database_url: str | None = None,
                tokens: dict[str, str] | None = None) -> Flask:
     """The Flask app on `database_url` (default: PAYMENT_DATABASE_URL); creates missing tables.
     `tokens` by caller (default: from the environment)."""
-    app = Flask(__name__)
-    install_json_errors(app)
-    install_credentials(app, tokens)
-    install_order_trail(app)
     engine = make_engine(database_url or settings.database_url("payment"))
     upgrade(engine, SCHEMA)
-    app.extensions["payment_engine"] = engine
-    app.extensions["relay_nudger"] = RelayNudger(settings.payment_relay_wake_address())
-    app.register_blueprint(api)
-    install_api_docs(app)
-    app.register_error_handler(services.PaymentNotFound, _not_found)
-    app.register_error_handler(InvalidTransition, _not_decidable)
-    return app
+    # Amounts are read as JSON numbers by the schemas' own validators (schemas.PaymentRequest).
+    return service_app(
+        api, {"relay_nudger": RelayNudger(settings.payment_relay_wake_address())}, engine=engine,
+        tokens=tokens, decimal_json=False, errors={
+            services.PaymentNotFound: lambda error: ApiError(
+                404, codes.PAYMENT_NOT_FOUND, f"No payment for order {error}."),
+            InvalidTransition: lambda error: ApiError(409, codes.NOT_PENDING, str(error)),
+        })
 
 
 def serve() -> Flask:
     """The app as the HTTP server runs it (`granian --factory ...:serve`)."""
-    logs.configure("payment")
-    tracing.configure("payment")
-    app = create_app()
-    tune_garbage_collector()
-    return app
-
-
-def _engine() -> Engine:
-    engine: Engine = current_app.extensions["payment_engine"]
-    return engine
+    return serving("payment", create_app)
 
 
 def _uow() -> UnitOfWork:
-    return SqlAlchemyUnitOfWork(_engine())
+    return SqlAlchemyUnitOfWork(service_engine())
 
 
-def _not_decidable(error: InvalidTransition) -> ResponseReturnValue:
-    return error_response(409, "not_pending", str(error))
+def order_id_of(text: str) -> str:
+    """The path's (or query's) order id in canonical form, or a 400 if it is not a UUID."""
+    return str(path_uuid(text, "orderId"))
 
 
-def _not_found(error: services.PaymentNotFound) -> ResponseReturnValue:
-    return error_response(404, "not_found", f"No payment for order {error}.")
+service_routes(api, API)
 
 
-@api.post("/payments")
+@api.post(paths.PAYMENTS)
 @requires(ORCHESTRATOR)
 def request_payment() -> ResponseReturnValue:
     """Accept a payment for the gateway to decide later; the order id makes it idempotent."""
@@ -96,27 +77,28 @@ def request_payment() -> ResponseReturnValue:
     with about_order(payment.order_id):
         log.info("payment of %s %s", body.amount, "requested" if created else "requested again")
     # 202 for a repeat too: the contract promises one answer, whatever the payment's status.
-    return jsonify(acknowledgement(payment)), 202, {"Location": f"/payments/{payment.order_id}"}
+    location = paths.fill(paths.PAYMENT, order_id=payment.order_id)
+    return jsonify(acknowledgement(payment)), 202, {"Location": location}
 
 
-@api.get("/payments")
+@api.get(paths.PAYMENTS)
 @requires(ORCHESTRATOR, ADMIN)
 def find_payments() -> ResponseReturnValue:
     """The payments of the orders named by `?orderId=...&orderId=...` (those that exist): how
     the orchestrator checks a payment result against this service's own record."""
     wanted = request.args.getlist("orderId")
     if not 1 <= len(wanted) <= MAX_ORDERS_ASKED:
-        raise ApiError(400, "order_ids", f"Name 1 to {MAX_ORDERS_ASKED} orders.",
+        raise ApiError(400, codes.ORDER_IDS, f"Name 1 to {MAX_ORDERS_ASKED} orders.",
                        [{"field": "orderId", "problem": f"1 to {MAX_ORDERS_ASKED} values"}])
-    found = services.find_payments(_uow(), [parse_order_id(value) for value in wanted])
+    found = services.find_payments(_uow(), [order_id_of(value) for value in wanted])
     return jsonify({"payments": [payment_view(payment) for payment in found]})
 
 
-@api.get("/payments/<order_id>")
+@api.get(paths.PAYMENT)
 @requires(ORCHESTRATOR, ADMIN)
 def get_payment(order_id: str) -> ResponseReturnValue:
     """The order's payment."""
-    return jsonify(payment_view(services.get_payment(_uow(), parse_order_id(order_id))))
+    return jsonify(payment_view(services.get_payment(_uow(), order_id_of(order_id))))
 
 
 @api.post("/payments/<order_id>/decide")
@@ -125,44 +107,28 @@ def decide_payment(order_id: str) -> ResponseReturnValue:
     """The simulated gateway decides a payment it holds, as a person says (demos and tests):
     the decision and its message are stored together and the relay publishes it."""
     body = validated(ManualDecision, json_object())
-    payment = services.decide_by_hand(_uow(), parse_order_id(order_id), body.decision(),
+    payment = services.decide_by_hand(_uow(), order_id_of(order_id), body.decision(),
                                       settings.payment_results_topic())
     current_app.extensions["relay_nudger"].nudge()
     log.info("payment %s by hand", payment.status.value.lower())
     return jsonify(payment_view(payment))
 
 
-@api.post("/payments/<order_id>/cancel")
+@api.post(paths.PAYMENT_CANCEL)
 @requires(ORCHESTRATOR)
 def cancel_payment(order_id: str) -> ResponseReturnValue:
     """Cancel the order's payment before the gateway decides it (a tombstone if unknown)."""
-    payment = services.cancel_payment(_uow(), parse_order_id(order_id))
-    log.info("payment %s", payment.status.value.lower())
-    return jsonify(payment_view(payment))
+    return _moved(services.cancel_payment(_uow(), order_id_of(order_id)))
 
 
-@api.post("/payments/<order_id>/refund")
+@api.post(paths.PAYMENT_REFUND)
 @requires(ORCHESTRATOR)
 def refund_payment(order_id: str) -> ResponseReturnValue:
     """Refund the order's approved payment."""
-    payment = services.refund_payment(_uow(), parse_order_id(order_id))
+    return _moved(services.refund_payment(_uow(), order_id_of(order_id)))
+
+
+def _moved(payment: Payment) -> ResponseReturnValue:
+    """The order's payment as a use case moved it on: logged and answered."""
     log.info("payment %s", payment.status.value.lower())
     return jsonify(payment_view(payment))
-
-
-@api.get("/healthz")
-def healthz() -> ResponseReturnValue:
-    """200 while the database answers, else 503."""
-    return jsonify(database_health(_engine()))
-
-
-@api.get("/openapi.json")
-def openapi() -> ResponseReturnValue:
-    """The API's OpenAPI 3.1 description."""
-    return jsonify(API.document(api))
-
-
-@api.get("/docs")
-def docs() -> ResponseReturnValue:
-    """This service's OpenAPI document as a page (Swagger UI, served from here)."""
-    return api_docs.page(API.title)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from glastonbury.contracts import errors as codes
 from glastonbury.openapi import (DOCS_PAGE, HEALTH, THIS_DOCUMENT, Answer, Api, Link,
                                  Operation, PathId)
 from payment_service.entrypoints import schemas
 
 # Any call that reaches the database (flask_app's handler of OperationalError).
-UNAVAILABLE = {503: "The database does not answer; retry later (`unavailable`)."}
-NOT_FOUND = "The order has no payment (`not_found`)."
+UNAVAILABLE = {503: f"The database does not answer; retry later (`{codes.UNAVAILABLE}`)."}
+NOT_FOUND = f"The order has no payment (`{codes.PAYMENT_NOT_FOUND}`)."
 PAYMENT = {200: Answer("The payment.", schemas.Payment)}
 
 # What may follow a payment asked for: read it, decide it by hand, cancel or refund it.
@@ -40,8 +41,9 @@ API = Api(
             "The payments of the orders named (those that exist): how the orchestrator checks "
             "a payment result against this service's record.",
             answers={200: Answer("The payments found.", schemas.PaymentList)},
-            errors={400: f"An order id is not a UUID (`malformed_id`), or none or more than "
-                         f"{schemas.MAX_ORDERS_ASKED} (`order_ids`).", **UNAVAILABLE},
+            errors={400: f"An order id is not a UUID (`{codes.MALFORMED_ID}`), or none or more "
+                         f"than {schemas.MAX_ORDERS_ASKED} (`{codes.ORDER_IDS}`).",
+                    **UNAVAILABLE},
             # Read without a model: the route answers 400 (not 422) for them.
             parameters=[{"name": "orderId", "in": "query", "required": True,
                          "schema": {"type": "array", "items": {"type": "string",
@@ -54,7 +56,7 @@ API = Api(
             "The simulated gateway decides a PENDING payment by hand (demos, tests); the "
             "decision is published like any other.",
             answers=PAYMENT, body=schemas.ManualDecision,
-            errors={404: NOT_FOUND, 409: "The payment is not PENDING (`not_pending`).",
+            errors={404: NOT_FOUND, 409: f"The payment is not PENDING (`{codes.NOT_PENDING}`).",
                     **UNAVAILABLE}),
         "cancel_payment": Operation(
             "PENDING becomes CANCELLED; an unknown order gets a CANCELLED tombstone; other "

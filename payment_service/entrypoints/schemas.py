@@ -9,8 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from glastonbury.json_schema import TimeText, UuidText
-from glastonbury.money import PAYMENT_AMOUNT_MAX
-from glastonbury.web import STORABLE_TEXT, ApiError
+from glastonbury.contracts.money import PAYMENT_AMOUNT_MAX
+from glastonbury.web import STORABLE_TEXT
 from payment_service.domain import model as domain
 from payment_service.domain.model import Decision, PaymentStatus
 
@@ -66,15 +66,6 @@ class ManualDecision(BaseModel):
     def decision(self) -> Decision:
         return Decision(PaymentStatus(self.status),
                         self.reason or (None if self.status == "APPROVED" else "declined by hand"))
-
-
-def parse_order_id(text: str) -> str:
-    """The path's order id in canonical form, or a 400 if it is not a UUID."""
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        raise ApiError(400, "malformed_id", f"{text!r} is not a UUID.",
-                       [{"field": "orderId", "problem": "must be a UUID"}]) from None
 
 
 class PaymentAcknowledgement(BaseModel):

@@ -12,7 +12,7 @@ from typing import Protocol
 from glastonbury import tracing
 from glastonbury.clock import utc_now
 from payment_service.adapters.repository import DuplicatePayment, OutboxMessage, PaymentRepository
-from payment_service.domain.events import PaymentDecided
+from payment_service.domain.events import payment_decided
 from payment_service.domain.gateway import GatewayRules
 from payment_service.domain.model import (
     Decision,
@@ -80,7 +80,7 @@ def decide_by_hand(uow: UnitOfWork, order_id: str, decision: Decision, topic: st
         decided = payment.decide(decision, now)
         if not uow.payments.replace(PaymentStatus.PENDING, decided, now):
             raise InvalidTransition(f"the payment of order {order_id} is no longer PENDING")
-        event = PaymentDecided.of(decided)
+        event = payment_decided(decided)
         uow.payments.add_message(event.event_id, topic, order_id, event.to_json(), now,
                                  decided.traceparent)
         uow.commit()
@@ -128,7 +128,7 @@ def _decide_due(payments: PaymentRepository, rules: GatewayRules, topic: str,
         outcome = payment.decide(decision, now)
         # Another relay or a cancel may have moved it since it was read: then it is theirs.
         if payments.replace(PaymentStatus.PENDING, outcome, now):
-            event = PaymentDecided.of(outcome)
+            event = payment_decided(outcome)
             payments.add_message(event.event_id, topic, outcome.order_id, event.to_json(), now,
                                  outcome.traceparent)
             decided.append(outcome)

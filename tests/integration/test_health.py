@@ -42,8 +42,8 @@ def _on(key: str) -> Callable[[Flask, Engine], None]:
 
 SERVICES = {
     "order": (_order, _on_order),
-    "inventory": (lambda url: inventory_app(url, SERVICE_TOKENS), _on("inventory_engine")),
-    "payment": (lambda url: payment_app(url, SERVICE_TOKENS), _on("payment_engine")),
+    "inventory": (lambda url: inventory_app(url, SERVICE_TOKENS), _on("engine")),
+    "payment": (lambda url: payment_app(url, SERVICE_TOKENS), _on("engine")),
 }
 
 

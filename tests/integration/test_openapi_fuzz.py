@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import ignored_auth
 
 from inventory_service.entrypoints import flask_app as inventory_flask_app
 from inventory_service.entrypoints import openapi as inventory_openapi
-from glastonbury.money import PAYMENT_AMOUNT_MAX
+from glastonbury.contracts.money import PAYMENT_AMOUNT_MAX
 from order_service.entrypoints import flask_app as order_flask_app
 from order_service.entrypoints import openapi as order_openapi
 from payment_service.entrypoints import flask_app as payment_flask_app

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from orchestrator.adapters.saga_views import StepFigures
 from orchestrator.domain.flow import SAGA
+from orchestrator.domain.model import SagaState
 from orchestrator.domain.steps import Flow, StepDeclaration
 
 BOX_W, BOX_H, GAP = 170, 100, 60
@@ -79,10 +80,10 @@ def draw(figures: dict[str, StepFigures], states: dict[str, int], flow: Flow = S
              for i, step in enumerate(forward)]
     boxes += [Box(step.name, step.label, column[under + i], BOTTOM, figures[step.name])
               for i, step in enumerate(back)]
-    ends = [End("COMPLETED", column[-1], TOP + (BOX_H - END_H) // 2, states.get("COMPLETED", 0)),
-            End("REJECTED", column[-1], BOTTOM - 10, states.get("REJECTED", 0)),
-            End("PAYMENT_FAILED", column[-1], BOTTOM + BOX_H - END_H + 10,
-                states.get("PAYMENT_FAILED", 0))]
+    ends = [End(state, column[-1], top, states.get(state, 0)) for state, top in (
+        (SagaState.COMPLETED, TOP + (BOX_H - END_H) // 2),
+        (SagaState.REJECTED, BOTTOM - 10),
+        (SagaState.PAYMENT_FAILED, BOTTOM + BOX_H - END_H + 10))]
     return Diagram(sum(states.values()), boxes, ends,
                    _forward_arrows(flow, forward, column)
                    + _compensation_arrows(flow, forward, column, under, len(back)),

@@ -16,7 +16,7 @@ from tests.conftest import SERVICE_TOKENS, trusted
 def app(database_url: str) -> Iterator[Flask]:
     app = create_app(database_url, SERVICE_TOKENS)
     yield app
-    app.extensions["inventory_engine"].dispose()
+    app.extensions["engine"].dispose()
 
 
 @pytest.fixture

@@ -211,7 +211,7 @@ def test_a_made_up_price_beside_the_catalogues_for_the_same_ticket_holds_nothing
 
 def holding(app, customer: str, ticket: str) -> int:
     """What the customer holds of the ticket, by the inventory's own count."""
-    with app.extensions["inventory_engine"].connect() as connection:
+    with app.extensions["engine"].connect() as connection:
         return connection.execute(
             select(customer_holdings.c.held).where(
                 customer_holdings.c.customer_id == uuid.UUID(customer),

@@ -30,13 +30,13 @@ def test_starting_again_never_resets_sold_stock(app, client, database_url):
     try:
         assert restarted.test_client().get(f"/tickets/{DAY_ONE}").json["available"] == 995
     finally:
-        restarted.extensions["inventory_engine"].dispose()
+        restarted.extensions["engine"].dispose()
 
 
 def _start_worker(database_url, start, outcomes) -> None:
     start.wait()
     try:
-        create_app(database_url, SERVICE_TOKENS).extensions["inventory_engine"].dispose()
+        create_app(database_url, SERVICE_TOKENS).extensions["engine"].dispose()
         outcomes.put(None)
     except Exception as error:  # noqa: BLE001 - the test reports any failure to start
         outcomes.put(repr(error))
@@ -57,7 +57,7 @@ def test_several_workers_starting_at_once_seed_the_ticket_once(database_url):
     assert failures == []
     app = create_app(database_url, SERVICE_TOKENS)
     assert app.test_client().get("/tickets").json["tickets"] == [DAY_ONE_SEEDED]
-    app.extensions["inventory_engine"].dispose()
+    app.extensions["engine"].dispose()
 
 
 def test_a_created_ticket_is_answered_with_its_location_and_can_be_read_back(client):
@@ -245,7 +245,7 @@ def real_app(database_url):
     """The app with the orchestrator's and the admin's own tokens (from the environment)."""
     app = create_app(database_url)
     yield app
-    app.extensions["inventory_engine"].dispose()
+    app.extensions["engine"].dispose()
 
 
 RESERVATION = {"customerId": str(uuid.uuid4()),

@@ -24,7 +24,7 @@ def app(database_url: str) -> Iterator[Flask]:
     """The payment API on a fresh database."""
     app = create_app(database_url, SERVICE_TOKENS)
     yield app
-    app.extensions["payment_engine"].dispose()
+    app.extensions["engine"].dispose()
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def edge_client(tmp_path: Path) -> Iterator[FlaskClient]:
     """
     app = create_app(f"sqlite:///{tmp_path / 'edge.db'}", SERVICE_TOKENS)
     yield trusted(app.test_client())
-    app.extensions["payment_engine"].dispose()
+    app.extensions["engine"].dispose()
 
 
 @pytest.fixture

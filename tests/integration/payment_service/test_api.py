@@ -67,7 +67,10 @@ def test_an_unknown_payment_is_404(client):
 
 
 @pytest.mark.parametrize("path", ["/payments/not-a-uuid", "/payments/123/cancel",
-                                  "/payments/x/refund"])
+                                  "/payments/x/refund",
+                                  # a UUID, but not in the form every part writes ids in
+                                  "/payments/" + "5f0c6f9e3a554c1e9d2b7f3a2c1e9b40",
+                                  "/payments/{5f0c6f9e-3a55-4c1e-9d2b-7f3a2c1e9b40}/cancel"])
 def test_a_malformed_order_id_in_the_path_is_400(edge_client, path):
     method = edge_client.get if path.count("/") == 2 else edge_client.post
     assert_error(method(path), 400, "malformed_id")

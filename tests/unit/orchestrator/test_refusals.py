@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from glastonbury import refusals as codes
+from glastonbury.contracts import errors as codes
 from orchestrator.domain.refusals import Refusal, TicketLimit
 
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from glastonbury.contracts.limits import REASON_MAX_LENGTH
 from orchestrator.domain.flow import SAGA
 from orchestrator.domain.model import SagaState
 from orchestrator.domain.saga import MoveRefused, Saga
@@ -88,7 +89,8 @@ def test_after_approval_or_once_turned_back_or_finished_a_saga_does_not_turn_bac
 def test_a_customers_reason_is_cut_to_what_the_order_service_keeps() -> None:
     saga = saga_in(S.RESERVED)
     saga.turn_back("x" * 2000 + "\x00")
-    assert saga.reason is not None and len(saga.reason) <= 480 and "\x00" not in saga.reason
+    assert saga.reason is not None and len(saga.reason) <= REASON_MAX_LENGTH
+    assert "\x00" not in saga.reason
 
 
 def test_a_payment_approved_after_giving_up_is_owed_back_and_voiding_settles_it() -> None:

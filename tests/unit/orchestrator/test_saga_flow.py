@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from glastonbury import tracing
+from glastonbury.contracts.limits import REASON_MAX_LENGTH
 from glastonbury.signing import signed
 from orchestrator.adapters import saga_list
 from orchestrator.adapters.repository import SagaRepository, connect
@@ -171,7 +172,7 @@ def test_a_long_decline_reason_is_cut_so_the_order_service_can_store_it(world: P
     record_payment_results(world, [PaymentDecided("e1", "o1", False, "x" * 2000 + "\x00")])
     saga = saga_of(world, "o1")
     assert saga.state is S.PAYMENT_FAILED
-    assert len(saga.reason) <= 480 and "\x00" not in saga.reason
+    assert len(saga.reason) <= REASON_MAX_LENGTH and "\x00" not in saga.reason
     assert saga.reason.endswith("…")
 
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from payment_service.domain.events import PaymentDecided
+from payment_service.domain.events import payment_decided
 from payment_service.domain.model import Decision, InvalidTransition, PaymentStatus
 
 from .conftest import ORDER, REQUESTED_AT
@@ -20,7 +20,7 @@ DECIDED_AT = REQUESTED_AT + timedelta(seconds=2)
 
 def test_an_approval_is_announced_with_every_field_of_the_contract(pending):
     approved = pending.decide(Decision(PaymentStatus.APPROVED), DECIDED_AT)
-    message = json.loads(PaymentDecided.of(approved).to_json())
+    message = json.loads(payment_decided(approved).to_json())
     event_id = message.pop("eventId")
     assert uuid.UUID(event_id).version == 4
     assert message == {
@@ -34,16 +34,16 @@ def test_a_decline_carries_its_reason_and_the_amount_with_two_decimals(pending):
     declined = replace(pending, amount=Decimal(1200)).decide(
         Decision(PaymentStatus.DECLINED, "amount 1200.00 is above the gateway limit of 1000.00"),
         DECIDED_AT)
-    message = PaymentDecided.of(declined).to_dict()
+    message = payment_decided(declined).to_message()
     assert (message["status"], message["amount"]) == ("DECLINED", "1200.00")
     assert message["reason"] == "amount 1200.00 is above the gateway limit of 1000.00"
 
 
 def test_every_event_has_its_own_id(pending):
     approved = pending.decide(Decision(PaymentStatus.APPROVED), DECIDED_AT)
-    assert PaymentDecided.of(approved).event_id != PaymentDecided.of(approved).event_id
+    assert payment_decided(approved).event_id != payment_decided(approved).event_id
 
 
 def test_an_undecided_payment_has_no_decision_to_announce(pending):
     with pytest.raises(InvalidTransition):
-        PaymentDecided.of(pending)
+        payment_decided(pending)

@@ -6,11 +6,11 @@ from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
+from glastonbury.contracts.money import money_text
 from payment_service.domain.gateway import (
     CARD_DECLINED,
     GatewayRules,
     customer_set,
-    money,
 )
 from payment_service.domain.model import Decision, PaymentStatus
 
@@ -82,5 +82,5 @@ def test_customer_lists_are_comma_separated_with_blanks_and_case_ignored():
 
 
 def test_money_has_two_decimals_and_no_exponent():
-    assert money(Decimal("1E+3")) == "1000.00"
-    assert money(Decimal("10.5")) == "10.50"
+    assert money_text(Decimal("1E+3")) == "1000.00"
+    assert money_text(Decimal("10.5")) == "10.50"
