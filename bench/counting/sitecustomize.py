@@ -3,11 +3,11 @@
 `bench.run` puts this folder first on the parts' PYTHONPATH and names a folder in
 BENCH_COUNTERS_DIR; Python then imports this module at start-up in each process (the way
 `sitecustomize` works), and it counts, in a small file of that folder named after the process id,
-every round trip the process makes to another: PostgreSQL round trips (psycopg's waits for the
-server: BEGIN, each statement, COMMIT, a ping), the statements, commits and pings SQLAlchemy
-sends (SQLite's too), HTTP requests sent and answered, Celery messages sent, tasks run and
-events published, Redis commands sent (a pipeline is one), Kafka requests (produce, fetch,
-commit, heartbeat, metadata), records produced and records consumed.
+every round trip the process makes to another: PostgreSQL round trips (psycopg's waits that
+read or write the server's socket: each statement, COMMIT, ROLLBACK, a ping), the statements,
+commits and pings SQLAlchemy sends (SQLite's too), HTTP requests sent and answered, Celery
+messages sent, tasks run and events published, Redis commands sent (a pipeline is one), Kafka
+requests (produce, fetch, commit, heartbeat, metadata), records produced and records consumed.
 
 The file is an array of 64-bit counters in shared memory (`mmap`): counting is one add in
 this process, no system call, and the bench reads every file whenever it wants (a phase's
@@ -79,6 +79,31 @@ def _count_results(owner: Any, name: str, kind: str) -> None:
     setattr(owner, name, counted)
 
 
+def _count_waits_on_the_server(connection_class: Any) -> None:
+    """A round trip is a wait of psycopg's that reads or writes the socket: some of its waits
+    end without any (a commit or a rollback outside a transaction, setting autocommit)."""
+    original = connection_class.wait
+
+    def counted(self: Any, gen: Any, *args: Any, **kwargs: Any) -> Any:
+        return original(self, _counting_first_io(gen), *args, **kwargs)
+
+    connection_class.wait = counted
+
+
+def _counting_first_io(gen: Any) -> Any:
+    try:
+        wanted = next(gen)
+    except StopIteration as done:
+        return done.value
+    count("pg_round_trips")
+    while True:
+        ready = yield wanted
+        try:
+            wanted = gen.send(ready)
+        except StopIteration as done:
+            return done.value
+
+
 def install() -> None:
     import http.client
 
@@ -88,7 +113,7 @@ def install() -> None:
     from sqlalchemy.engine import Engine
     from sqlalchemy.engine.default import DefaultDialect
 
-    _wrap(psycopg.Connection, "wait", "pg_round_trips")
+    _count_waits_on_the_server(psycopg.Connection)
     _wrap(DefaultDialect, "_do_ping_w_event", "db_pings")
     event.listen(Engine, "before_cursor_execute", lambda *_: count("db_statements"))
     event.listen(Engine, "commit", lambda *_: count("db_commits"))
