@@ -74,8 +74,9 @@ def _engine() -> Engine:
     return engine
 
 
-def _uow() -> UnitOfWork:
-    return SqlAlchemyUnitOfWork(_engine())
+def _uow(read_only: bool = False) -> UnitOfWork:
+    """A unit of work; `read_only` for a read (on PostgreSQL: no BEGIN and ROLLBACK)."""
+    return SqlAlchemyUnitOfWork(_engine(), read_only=read_only)
 
 
 def _not_decidable(error: InvalidTransition) -> ResponseReturnValue:
@@ -115,7 +116,8 @@ def find_payments() -> ResponseReturnValue:
     if not 1 <= len(wanted) <= MAX_ORDERS_ASKED:
         raise ApiError(400, "order_ids", f"Name 1 to {MAX_ORDERS_ASKED} orders.",
                        [{"field": "orderId", "problem": f"1 to {MAX_ORDERS_ASKED} values"}])
-    found = services.find_payments(_uow(), [parse_order_id(value) for value in wanted])
+    found = services.find_payments(_uow(read_only=True),
+                                   [parse_order_id(value) for value in wanted])
     return jsonify({"payments": [payment_view(payment) for payment in found]})
 
 
@@ -123,7 +125,8 @@ def find_payments() -> ResponseReturnValue:
 @requires(ORCHESTRATOR, ADMIN)
 def get_payment(order_id: str) -> ResponseReturnValue:
     """The order's payment."""
-    return jsonify(payment_view(services.get_payment(_uow(), parse_order_id(order_id))))
+    payment = services.get_payment(_uow(read_only=True), parse_order_id(order_id))
+    return jsonify(payment_view(payment))
 
 
 @api.post("/payments/<order_id>/decide")
