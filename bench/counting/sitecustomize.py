@@ -4,7 +4,7 @@
 BENCH_COUNTERS_DIR; Python then imports this module at start-up in each process (the way
 `sitecustomize` works), and it counts, in a small file of that folder named after the process id,
 every round trip the process makes to another: PostgreSQL round trips (psycopg's waits that
-read or write the server's socket: each statement, COMMIT, ROLLBACK, a ping), the statements,
+read or write the server's socket, and the BEGIN sent within a statement's), the statements,
 commits and pings SQLAlchemy sends (SQLite's too), HTTP requests sent and answered, Celery
 messages sent, tasks run and events published, Redis commands sent (a pipeline is one), Kafka
 requests (produce, fetch, commit, heartbeat, metadata), records produced and records consumed.
@@ -90,6 +90,22 @@ def _count_waits_on_the_server(connection_class: Any) -> None:
     connection_class.wait = counted
 
 
+def _count_begins(connection_class: Any) -> None:
+    """psycopg sends BEGIN and waits for its answer inside the wait of a transaction's first
+    statement: a round trip of its own, counted here."""
+    from psycopg.pq import TransactionStatus
+
+    original = connection_class._start_query
+
+    def counted(self: Any) -> Any:
+        if not self._autocommit and self.pgconn.transaction_status == TransactionStatus.IDLE \
+                and self._pipeline is None:
+            count("pg_round_trips")
+        return original(self)
+
+    connection_class._start_query = counted
+
+
 def _counting_first_io(gen: Any) -> Any:
     try:
         wanted = next(gen)
@@ -114,6 +130,7 @@ def install() -> None:
     from sqlalchemy.engine.default import DefaultDialect
 
     _count_waits_on_the_server(psycopg.Connection)
+    _count_begins(psycopg._connection_base.BaseConnection)
     _wrap(DefaultDialect, "_do_ping_w_event", "db_pings")
     event.listen(Engine, "before_cursor_execute", lambda *_: count("db_statements"))
     event.listen(Engine, "commit", lambda *_: count("db_commits"))
