@@ -42,7 +42,7 @@ import redis
 from celery import Celery
 from sqlalchemy import create_engine, func, select
 
-from bench import floor
+from bench import floor, round_trips
 from bench.driver import OrderDriver
 from bench.progress import Progress
 from glastonbury import settings, topology
@@ -76,7 +76,7 @@ def main() -> None:
     options = parse_arguments()
     with tempfile.TemporaryDirectory(prefix="glastonbury-bench-") as workdir, \
             Progress() as progress, ExitStack() as cleanup:
-        overrides = dict(BENCH_SETTINGS)
+        overrides = dict(BENCH_SETTINGS) | round_trips.environment(Path(workdir) / "counts")
         if options.production:
             overrides |= production_servers(cleanup, options.redis_url)
         stack = Stack(Path(workdir), **overrides)
@@ -146,6 +146,8 @@ def measure(stack: Stack, options: argparse.Namespace,
         control = Celery(broker=stack.env["REDIS_URL"], set_as_current=False).control
         wait_for(lambda: ping(control, "worker@") and ping(control, "floor@"), 120, "workers up")
     floor.app.conf.broker_url = stack.env["REDIS_URL"]
+    trips = round_trips.RoundTrips(Path(stack.env["BENCH_COUNTERS_DIR"]), stack.processes,
+                                   stack.env["REDIS_URL"], urls)
     ticket = driver.new_ticket(available=10_000_000)
     with progress.section("warm-up"):
         driver.one_at_a_time(30, ticket)  # warm-up: the bridge in its group, every pool open
@@ -163,7 +165,7 @@ def measure(stack: Stack, options: argparse.Namespace,
     def load_run(number: int) -> dict[str, Any]:
         with progress.section(f"load {number}/{options.repeat}"):
             return with_cpu(stack, options.orders, lambda: driver.load(
-                options.orders, ticket, options.clients), settle_first=True)
+                options.orders, ticket, options.clients), settle_first=True, trips=trips)
 
     phases = {
         "one_at_a_time": lambda: driver.one_at_a_time(options.one, ticket),
@@ -180,7 +182,7 @@ def measure(stack: Stack, options: argparse.Namespace,
         "floor": lambda: with_cpu(stack, options.burst * SAGA_HOPS,
                                   lambda: floor.run_chains(options.burst, SAGA_HOPS,
                                                            progress=progress),
-                                  counted=lambda part: part in FLOOR_PARTS),
+                                  counted=lambda part: part in FLOOR_PARTS, trips=trips),
         "hold": lambda: hold(stack, driver, control, ticket, options, urls["orchestrator"],
                              progress),
     }
@@ -215,7 +217,8 @@ def settle(stack: Stack, quiet_s: float = 1.0, timeout_s: float = 60) -> None:
 
 def with_cpu(stack: Stack, units: int, run: Any,
              counted: Any = lambda part: part not in NOT_THE_STACK,
-             settle_first: bool = False) -> dict[str, Any]:
+             settle_first: bool = False,
+             trips: round_trips.RoundTrips | None = None) -> dict[str, Any]:
     """`run()`'s figures plus the CPU time each part of the stack spent per unit of work.
 
     CPU seconds do not stretch when other programs share the cores, so they say where the time
@@ -223,9 +226,13 @@ def with_cpu(stack: Stack, units: int, run: Any,
     """
     if settle_first:
         settle(stack)
+    counts_before = trips.snapshot() if trips else {}
     before, busy_before, began = cpu_by_part(stack), machine_busy_s(), time.time()
     figures = run()
     after, busy_after, elapsed = cpu_by_part(stack), machine_busy_s(), time.time() - began
+    if trips:  # every round trip of the phase, per unit and part
+        figures["round_trips_per_unit"] = round_trips.per_unit(counts_before, trips.snapshot(),
+                                                               units)
     spent = {part: round((after[part] - before.get(part, 0.0)) * 1000 / units, 2)
              for part in after}
     stack_total = sum(ms for part, ms in spent.items() if counted(part))
@@ -393,6 +400,10 @@ def markdown(report: dict[str, Any]) -> str:
          f"{report['saga_hops_per_s']} / {report['floor_hops_per_s']}"),
         ("cost of a saga hop vs a floor hop: wall clock / CPU",
          f"{report['cost_per_hop_vs_floor']}× / {report['cpu_per_hop_vs_floor']}×"),
+        ("round trips per saga, all parts (load; by part in the JSON's "
+         "`load.round_trips_per_unit`)", ", ".join(
+             f"{kind} {n}" for kind, n in load.get("round_trips_per_unit", {})
+             .get("all parts", {}).items())),
         (f"floor: CPU per hop (ms), {SAGA_HOPS}-hop chain one at a time (ms)",
          f"{floor_run['cpu_ms_per_unit_stack']} / {report['floor_one_at_a_time']['p50_ms']}"),
     ]

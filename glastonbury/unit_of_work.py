@@ -8,7 +8,7 @@ from typing import Protocol, Self
 from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
 
-from glastonbury.db import READ_ONLY
+from glastonbury.db import read_only
 
 
 class UnitOfWork(Protocol):
@@ -33,8 +33,8 @@ class SqlUnitOfWork:
 
     def __enter__(self) -> Self:
         connection = self.engine.connect()
-        if self.read_only:  # on SQLite: no write lock, so readers never hold up a writer
-            connection = connection.execution_options(**{READ_ONLY: True})
+        if self.read_only:  # SQLite: no write lock; PostgreSQL: no BEGIN and ROLLBACK
+            connection = read_only(connection)
         self._connection = connection
         self._open(connection)
         return self

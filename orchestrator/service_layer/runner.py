@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,6 +35,10 @@ from orchestrator.service_layer.parts import Parts
 from orchestrator.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
+
+# How often a payment's result is taken again from the state stored meanwhile, when a step's
+# move won the compare-and-set (one such move can come between the read and the write).
+MOVES_RACED = 3
 
 
 @dataclass(frozen=True)
@@ -272,10 +277,18 @@ def _take_payment_result(parts: Parts, uow: UnitOfWork, result: PaymentDecided
     outcome = payment_result(saga, result.approved, result.reason, result.amount)
     if not uow.sagas.record_event_once(result.event_id, result.order_id):
         return None
-    row = SAGA.row(AWAIT_PAYMENT, saga.state, outcome.name)
-    if row is not None and saga.may_take(row):
+    for _ in range(MOVES_RACED):
+        row = SAGA.row(AWAIT_PAYMENT, saga.state, outcome.name)
+        if row is None or not saga.may_take(row):
+            break
         saga.take(row, outcome, _payment_deadline(parts))
-        return (lambda: follow(parts, saga)) if uow.sagas.save(saga) else None
+        if uow.sagas.save(saga):
+            return partial(follow, parts, saga)
+        # Another move was stored after our read: the result came before request_payment
+        # stored its own (the payment service answers, the relay publishes at once). On
+        # PostgreSQL our compare-and-set waited for that commit and then found the saga moved:
+        # take the result from the state stored now, else it is lost until the deadline.
+        saga = uow.sagas.get(result.order_id) or saga
     if result.approved and saga.approved_after_giving_up():
         # Approved after the saga gave up: the money goes back (see void_payment).
         uow.sagas.save(saga)

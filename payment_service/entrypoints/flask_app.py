@@ -53,8 +53,9 @@ def serve() -> Flask:
     return serving("payment", create_app)
 
 
-def _uow() -> UnitOfWork:
-    return SqlAlchemyUnitOfWork(service_engine())
+def _uow(read_only: bool = False) -> UnitOfWork:
+    """A unit of work; `read_only` for a read (on PostgreSQL: no BEGIN and ROLLBACK)."""
+    return SqlAlchemyUnitOfWork(service_engine(), read_only=read_only)
 
 
 def order_id_of(text: str) -> str:
@@ -90,7 +91,8 @@ def find_payments() -> ResponseReturnValue:
     if not 1 <= len(wanted) <= MAX_ORDERS_ASKED:
         raise ApiError(400, codes.ORDER_IDS, f"Name 1 to {MAX_ORDERS_ASKED} orders.",
                        [{"field": "orderId", "problem": f"1 to {MAX_ORDERS_ASKED} values"}])
-    found = services.find_payments(_uow(), [order_id_of(value) for value in wanted])
+    found = services.find_payments(_uow(read_only=True),
+                                   [order_id_of(value) for value in wanted])
     return jsonify({"payments": [payment_view(payment) for payment in found]})
 
 
@@ -98,7 +100,8 @@ def find_payments() -> ResponseReturnValue:
 @requires(ORCHESTRATOR, ADMIN)
 def get_payment(order_id: str) -> ResponseReturnValue:
     """The order's payment."""
-    return jsonify(payment_view(services.get_payment(_uow(), order_id_of(order_id))))
+    payment = services.get_payment(_uow(read_only=True), order_id_of(order_id))
+    return jsonify(payment_view(payment))
 
 
 @api.post("/payments/<order_id>/decide")
