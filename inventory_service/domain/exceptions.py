@@ -40,25 +40,42 @@ class Excess:
     held: int = 0   # what the customer holds of it already (the per-customer limit)
 
 
-class OverOrderLimit(InventoryError):
-    """The order asks more of a ticket than one order may; nothing was held."""
+class _OverALimit(InventoryError):
+    """The order asks more of some tickets than a limit allows; nothing was held. Subclasses
+    name the limit (`limit_name`) and word each ticket's excess (`worded`)."""
+
+    limit_name = ""
 
     def __init__(self, excesses: list[Excess]):
-        super().__init__("more than one order may ask: " + ", ".join(
-            f"{e.ticket_id} ({e.requested} requested, at most {e.limit} an order)"
-            for e in excesses))
+        super().__init__(f"more than {self.limit_name}: "
+                         + ", ".join(self.worded(e) for e in excesses))
         self.excesses = excesses
 
+    @staticmethod
+    def worded(excess: Excess) -> str:
+        raise NotImplementedError
 
-class OverCustomerLimit(InventoryError):
+
+class OverOrderLimit(_OverALimit):
+    """The order asks more of a ticket than one order may; nothing was held."""
+
+    limit_name = "one order may ask"
+
+    @staticmethod
+    def worded(excess: Excess) -> str:
+        return f"{excess.ticket_id} ({excess.requested} requested, at most {excess.limit} an order)"
+
+
+class OverCustomerLimit(_OverALimit):
     """With this order the customer would hold more of a ticket than one customer may at once;
     nothing was held."""
 
-    def __init__(self, excesses: list[Excess]):
-        super().__init__("more than one customer may hold: " + ", ".join(
-            f"{e.ticket_id} ({e.held} held, {e.requested} requested, at most {e.limit} a "
-            f"customer)" for e in excesses))
-        self.excesses = excesses
+    limit_name = "one customer may hold"
+
+    @staticmethod
+    def worded(excess: Excess) -> str:
+        return (f"{excess.ticket_id} ({excess.held} held, {excess.requested} requested, "
+                f"at most {excess.limit} a customer)")
 
 
 @dataclass(frozen=True)
