@@ -51,6 +51,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
 
 
+@pytest.fixture
+def postgresql_url() -> Iterator[str]:
+    """A fresh PostgreSQL database, for what only a database server can do (SQLite has no
+    connection to lose, and its writers never read before another's commit)."""
+    if not os.environ.get("TEST_DATABASE_URL"):
+        pytest.skip("needs PostgreSQL: set TEST_DATABASE_URL (.ci/run does)")
+    with fresh_postgres_database() as url:
+        yield url
+
+
 class fresh_postgres_database:
     """A context manager creating a uniquely named database on TEST_DATABASE_URL's server."""
 

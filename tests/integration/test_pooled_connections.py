@@ -14,10 +14,8 @@ from glastonbury.db import make_engine, reading
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    if database_url.startswith("sqlite"):
-        pytest.skip("SQLite has no server to lose a connection to")
-    engine = make_engine(database_url)
+def engine(postgresql_url: str) -> Iterator[Engine]:
+    engine = make_engine(postgresql_url)
     yield engine
     engine.dispose()
 

@@ -35,10 +35,8 @@ TICKET = "ticket-1"
 
 
 @pytest.fixture
-def parts(database_url: str) -> Iterator[Parts]:
-    if database_url.startswith("sqlite"):
-        pytest.skip("on SQLite a writer reads only once the other writer committed")
-    engine = connect(database_url)
+def parts(postgresql_url: str) -> Iterator[Parts]:
+    engine = connect(postgresql_url)
     yield bootstrap(RecordingDispatch(), engine, inventory=FakeInventory({TICKET: 5}),
                     payments=FakePayments(), orders=FakeOrders())
     engine.dispose()
