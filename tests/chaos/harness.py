@@ -34,6 +34,7 @@ from bench.progress import Phase, Progress
 from devtools.devstack import binaries
 from glastonbury import settings
 from glastonbury.topology import PARTS, instances, services
+from tests.chaos.background import OnItsThread
 from tests.chaos.netproxy import FAULTS, RESET, FaultyProxy
 from tests.chaos.postgres import PostgresServer, server_binaries
 from tests.chaos.recovery import CustomerProbe, Disruption, kill_kind, recovery_by_kind
@@ -208,7 +209,7 @@ class PlannedOrder:
 
 
 @dataclass
-class Killer:
+class Killer(OnItsThread):
     """SIGKILLs the victims in shuffled rounds at random moments; restarts each after a while.
 
     A round kills each of `always` once and one of `services`, so every kind of part dies at
@@ -228,16 +229,10 @@ class Killer:
     disruptions: list[Disruption] = field(default_factory=list)
     last_restart: float = 0.0
 
+    thread_name = "chaos-killer"
+
     def __post_init__(self) -> None:
-        self.stop_event = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="chaos-killer", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.thread.join()
+        self._make_thread()
 
     def _run(self) -> None:
         while not self.stop_event.is_set():

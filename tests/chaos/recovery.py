@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 import statistics
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -26,6 +25,7 @@ from typing import Any
 
 import requests
 
+from tests.chaos.background import OnItsThread
 from tests.chaos.verdict import TERMINAL
 
 KILLED = re.compile(r"\d+$")   # worker2 is a worker
@@ -53,7 +53,7 @@ class Answer:
 
 
 @dataclass
-class CustomerProbe:
+class CustomerProbe(OnItsThread):
     """A customer asking about their order with `?wait=` every `every_s`, on a thread."""
 
     order_url: str
@@ -62,19 +62,13 @@ class CustomerProbe:
     every_s: float = 0.5
     answers: list[Answer] = field(default_factory=list)
 
+    thread_name = "chaos-customer"
+
     def __post_init__(self) -> None:
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="chaos-customer", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.thread.join()
+        self._make_thread()
 
     def _run(self) -> None:
-        while not self.stopping.wait(self.every_s):
+        while not self.stop_event.wait(self.every_s):
             order_id = self.latest_order()
             if order_id is not None:
                 self.answers.append(self.ask(order_id))

@@ -28,7 +28,6 @@ import os
 import random
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -45,6 +44,7 @@ from bench.progress import Progress
 from bench.run import machine, tree_rss
 from devtools.devstack.__main__ import ROOT
 from orchestrator.adapters.tables import metadata as saga_store
+from tests.chaos.background import OnItsThread
 from tests.chaos import soak_figures
 from tests.chaos.harness import CHAOS_SETTINGS, ChaosRun, Killer, PlannedOrder, chaos_stack
 from tests.chaos.verdict import Verdict, database_urls
@@ -77,25 +77,22 @@ class TurnKiller(Killer):
             self.last_restart = time.monotonic()
 
 
-class Sampler:
+class Sampler(OnItsThread):
     """Every `every_s` until stopped: each running part's pid and RSS (its process tree, MB),
     the orders acknowledged so far, the saga store's size on disk and the machine's load
     average (the stack shares its cores: a load above them slows every part)."""
+
+    thread_name = "soak-sampler"
 
     def __init__(self, stack: Stack, every_s: float, orders_done: Callable[[], int],
                  store_url: str) -> None:
         self.stack, self.every_s, self.orders_done = stack, every_s, orders_done
         self.store_url = store_url
         self.samples: list[dict[str, Any]] = []
-        self.stop_event = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="soak-sampler", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
+        self._make_thread()
 
     def stop(self) -> None:
-        self.stop_event.set()
-        self.thread.join()
+        super().stop()
         self.take()
 
     def take(self) -> None:
