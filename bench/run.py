@@ -76,7 +76,9 @@ def main() -> None:
     options = parse_arguments()
     with tempfile.TemporaryDirectory(prefix="glastonbury-bench-") as workdir, \
             Progress() as progress, ExitStack() as cleanup:
-        overrides = dict(BENCH_SETTINGS) | round_trips.environment(Path(workdir) / "counts")
+        overrides = dict(BENCH_SETTINGS)
+        if options.counting:
+            overrides |= round_trips.environment(Path(workdir) / "counts")
         if options.production:
             overrides |= production_servers(cleanup, options.redis_url)
         stack = Stack(Path(workdir), **overrides)
@@ -107,6 +109,10 @@ def parse_arguments() -> argparse.Namespace:
                         help="PostgreSQL (TEST_DATABASE_URL's server) and an external Redis")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
     parser.add_argument("--keep-logs", type=Path, help="copy every part's log here")
+    parser.add_argument("--no-counting", dest="counting", action="store_false",
+                        default=os.environ.get("BENCH_COUNT_ROUND_TRIPS", "1") != "0",
+                        help="leave the round-trip counters out of the stack's processes (their "
+                             "cost, to compare with code that had none; BENCH_COUNT_ROUND_TRIPS=0)")
     return parser.parse_args()
 
 
@@ -147,7 +153,8 @@ def measure(stack: Stack, options: argparse.Namespace,
         wait_for(lambda: ping(control, "worker@") and ping(control, "floor@"), 120, "workers up")
     floor.app.conf.broker_url = stack.env["REDIS_URL"]
     trips = round_trips.RoundTrips(Path(stack.env["BENCH_COUNTERS_DIR"]), stack.processes,
-                                   stack.env["REDIS_URL"], urls)
+                                   stack.env["REDIS_URL"], urls) \
+        if "BENCH_COUNTERS_DIR" in stack.env else None
     ticket = driver.new_ticket(available=10_000_000)
     with progress.section("warm-up"):
         driver.one_at_a_time(30, ticket)  # warm-up: the bridge in its group, every pool open
@@ -156,7 +163,8 @@ def measure(stack: Stack, options: argparse.Namespace,
         "orders": options.orders, "clients": options.clients, "burst": options.burst,
         "repeat": options.repeat,
         "one_at_a_time": options.one, "saga_hops": SAGA_HOPS,
-        "production": options.production, "worker": stack.parts["worker"],
+        "production": options.production, "round_trips_counted": trips is not None,
+        "worker": stack.parts["worker"],
         "floor_worker": stack.parts["floor_worker"],
         "services": {part.name: stack.parts[part.name] for part in topology.services()},
         "ticket_limits": driver.limits,   # raised: see OrderDriver.new_ticket

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from bench.driver import summarise
 from bench.floor import percentile
-from bench.run import SAGA_HOPS, floor_worker_command, headline, markdown
+import sys
+
+import pytest
+
+from bench.run import SAGA_HOPS, floor_worker_command, headline, markdown, parse_arguments
 
 
 def test_percentiles_are_nearest_rank() -> None:
@@ -21,6 +25,18 @@ def test_the_floor_worker_runs_the_saga_workers_own_command_on_its_own_app_and_q
     assert floor_worker_command(saga_worker) == (
         "celery -A bench.floor worker -E --pool solo --loglevel INFO --hostname floor@%h "
         "-Q bench.floor")
+
+
+def test_round_trips_are_counted_unless_switched_off_by_flag_or_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "argv", ["bench.run"])
+    monkeypatch.delenv("BENCH_COUNT_ROUND_TRIPS", raising=False)
+    assert parse_arguments().counting
+    monkeypatch.setattr(sys, "argv", ["bench.run", "--no-counting"])
+    assert not parse_arguments().counting
+    monkeypatch.setattr(sys, "argv", ["bench.run"])
+    monkeypatch.setenv("BENCH_COUNT_ROUND_TRIPS", "0")
+    assert not parse_arguments().counting
 
 
 def test_sagas_per_second_run_from_the_first_creation_to_the_last_completion() -> None:
