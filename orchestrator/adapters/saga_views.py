@@ -45,20 +45,19 @@ class StepFigures:
 
 @dataclass(frozen=True)
 class SagaLine:
-    """One saga in the dashboard's list, with the reasons it may need a person."""
+    """One saga in the dashboard's list, with the reasons it needs a person (of NEEDS_A_PERSON,
+    in that order; none if it does not)."""
 
     order_id: str
     state: str
     reason: str | None
     created_at: datetime
     updated_at: datetime
-    stuck: bool
-    retrying: bool
-    failed: bool
+    needs: tuple[str, ...] = ()
 
     @property
     def needs_a_person(self) -> bool:
-        return self.stuck or self.retrying or self.failed
+        return bool(self.needs)
 
 
 def median_and_p95(durations: list[float]) -> tuple[float | None, float | None]:
@@ -121,8 +120,8 @@ def find_sagas(engine: Engine, stuck_after: timedelta, state: str | None = None,
         query = query.where(flags[needs])
     with reading(engine) as connection:
         return [SagaLine(row.order_id, row.state, row.reason, aware(row.created_at),  # type: ignore[arg-type]
-                         aware(row.updated_at), bool(row.stuck), bool(row.retrying),  # type: ignore[arg-type]
-                         bool(row.failed))
+                         aware(row.updated_at),  # type: ignore[arg-type]
+                         tuple(name for name in NEEDS_A_PERSON if row._mapping[name]))
                 for row in connection.execute(query)]
 
 
