@@ -9,8 +9,10 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from celery import Celery
 from flower.urls import settings as flower_settings
+from tornado import template
 from tornado.options import options
 from tornado.testing import AsyncHTTPTestCase
 from tornado.web import Application, RequestHandler
@@ -19,7 +21,8 @@ from orchestrator.bootstrap import bootstrap
 from tests.unit.orchestrator.fakes import RecordingDispatch
 from orchestrator.adapters import counters
 from orchestrator.adapters.repository import connect
-from orchestrator.entrypoints.dashboard.app import TEMPLATES, make_dashboard
+from orchestrator.entrypoints.dashboard.app import (DashboardTemplates, make_dashboard,
+                                                    with_the_sagas_tab)
 from orchestrator.entrypoints.dashboard.login import guard_all, has_login
 
 LOGIN = "techlead:s3cret"
@@ -47,16 +50,22 @@ def navbar_parts(navbar: str) -> set[str]:
             | set(re.findall(r"handler\.[\w.]+|current_user", navbar)))
 
 
-def test_our_navbar_keeps_everything_of_the_installed_flowers_and_adds_the_sagas_tab() -> None:
-    """Our navbar.html overrides Flower's: after a Flower upgrade this says what to carry over."""
+def test_every_page_has_flowers_own_navbar_with_the_sagas_tab_after_its_main_tabs() -> None:
     flowers = (Path(flower_settings["template_path"]) / "navbar.html").read_text()
-    ours = (TEMPLATES / "navbar.html").read_text()
-    assert navbar_parts(flowers) - navbar_parts(ours) == set(), (
-        "Flower's navbar.html has these that ours lacks: carry them over")
+    loader = DashboardTemplates(flower_settings["template_path"])
+    ours = with_the_sagas_tab(flowers)
+    assert loader.load("navbar.html").code == template.Template(ours, name="navbar.html").code
     assert navbar_parts(ours) - navbar_parts(flowers) == {"sagas"}
+    assert navbar_parts(flowers) <= navbar_parts(ours)
     main_tabs = ours[:ours.index("</ul>")]
     assert [tab for tab in re.findall(r"reverse_url\('([^']+)'\)", main_tabs)] == [
         "main", "workers", "tasks", "broker", "sagas"]
+
+
+def test_a_navbar_without_a_list_of_tabs_is_refused_rather_than_shown_without_the_sagas_tab(
+        ) -> None:
+    with pytest.raises(ValueError, match="no list of tabs"):
+        with_the_sagas_tab("<nav><a href='/'>Flower</a></nav>")
 
 
 class Hello(RequestHandler):

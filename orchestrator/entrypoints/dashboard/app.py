@@ -26,15 +26,32 @@ from orchestrator.service_layer.parts import Parts
 TEMPLATES = Path(__file__).parent / "templates"
 
 
+NAVBAR = "navbar.html"
+
+
 class DashboardTemplates(template.Loader):
-    """Our templates first, then Flower's: ours extend its base.html, and our navbar.html (its
-    own with the Sagas tab) overrides Flower's on every page."""
+    """Our templates first, then Flower's: ours extend its base.html, and every page's navbar is
+    Flower's own with the Sagas tab after its main tabs (so a Flower upgrade's navbar comes as
+    it is)."""
 
     def _create_template(self, name: str) -> template.Template:
         ours = TEMPLATES / name
         if ours.is_file():
             return template.Template(ours.read_bytes(), name=name, loader=self)
+        if name == NAVBAR:
+            flowers = (Path(self.root) / NAVBAR).read_text(encoding="utf-8")
+            return template.Template(with_the_sagas_tab(flowers), name=name, loader=self)
         return super()._create_template(name)
+
+
+def with_the_sagas_tab(flowers_navbar: str) -> str:
+    """Flower's navbar with our tab (templates/sagas_tab.html) last in its first list, the main
+    tabs; a navbar without a list is not Flower's as we know it: say so rather than hide a tab."""
+    end_of_main_tabs = flowers_navbar.find("</ul>")
+    if end_of_main_tabs < 0:
+        raise ValueError("Flower's navbar.html has no list of tabs to add the Sagas tab to")
+    tab = (TEMPLATES / "sagas_tab.html").read_text(encoding="utf-8")
+    return flowers_navbar[:end_of_main_tabs] + tab + flowers_navbar[end_of_main_tabs:]
 
 
 def saga_routes(parts: Parts) -> list[Any]:
