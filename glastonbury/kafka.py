@@ -68,7 +68,7 @@ def make_consumer(servers: list[str], group_id: str, *topics: str) -> KafkaConsu
         # How long the broker may hold a fetch that finds nothing new. Apache Kafka answers a
         # held fetch as soon as a message arrives; Tansu (the local broker) only when the wait
         # ends, so the local stack shortens it (devtools.devstack).
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms(),
+        fetch_max_wait_ms=settings.KAFKA_FETCH_MAX_WAIT_MS.integer(),
         bootstrap_servers=servers,
         group_id=group_id,
         enable_auto_commit=False,

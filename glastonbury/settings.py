@@ -360,38 +360,8 @@ def payment_service_url() -> str:
     return service_url("payment")
 
 
-def kafka_fetch_max_wait_ms() -> int:
-    return KAFKA_FETCH_MAX_WAIT_MS.integer()
-
-
-def payment_results_topic() -> str:
-    return PAYMENT_RESULTS_TOPIC.text()
-
-
 def payment_results_dead_letter_topic() -> str:
-    return PAYMENT_RESULTS_DLQ_TOPIC.text(payment_results_topic() + ".dlq")
-
-
-def payment_results_partitions() -> int:
-    return PAYMENT_RESULTS_PARTITIONS.integer()
-
-
-def payment_relay_wake_address() -> str:
-    return PAYMENT_RELAY_WAKE_ADDRESS.text()
-
-
-def order_waiting_clients() -> int:
-    return ORDER_WAITING_CLIENTS.integer()
-
-
-def order_body_read_timeout() -> float:
-    return ORDER_BODY_READ_TIMEOUT.number()
-
-
-def order_threads() -> int:
-    return ORDER_THREADS.integer()
-def order_waiting_clients_per_address() -> int:
-    return ORDER_WAITING_CLIENTS_PER_ADDRESS.integer()
+    return PAYMENT_RESULTS_DLQ_TOPIC.text(PAYMENT_RESULTS_TOPIC.text() + ".dlq")
 
 
 def order_rate_limits() -> dict[str, str]:
@@ -402,16 +372,3 @@ def order_rate_limits() -> dict[str, str]:
 
 def trusted_proxies() -> list[str]:
     return [entry for entry in TRUSTED_PROXIES.text().split(",") if entry.strip()]
-
-
-def payment_decline_above() -> Decimal:
-    return PAYMENT_DECLINE_ABOVE.decimal()
-
-
-def http_timeout() -> float:
-    return HTTP_TIMEOUT.number()
-
-
-def tracing_endpoint() -> str:
-    return OTEL_EXPORTER_OTLP_ENDPOINT.text()
-

@@ -57,7 +57,7 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 def configure(service: str) -> bool:
     """Trace this process as `service` when `OTEL_EXPORTER_OTLP_ENDPOINT` is set and the extra
     is installed (else log why not, once, and stay off); whether it now traces."""
-    if enabled or not settings.tracing_endpoint():
+    if enabled or not settings.OTEL_EXPORTER_OTLP_ENDPOINT.text():
         return enabled
     try:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -72,7 +72,7 @@ def configure(service: str) -> bool:
         {"service.name": service, "service.namespace": NAMESPACE}))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     use(provider)
-    log.info("tracing to %s as %s", settings.tracing_endpoint(), service)
+    log.info("tracing to %s as %s", settings.OTEL_EXPORTER_OTLP_ENDPOINT.text(), service)
     return True
 
 

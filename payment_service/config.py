@@ -14,7 +14,7 @@ def gateway_rules() -> GatewayRules:
     return GatewayRules(
         hold_customers=customer_set(settings.PAYMENT_HOLD_CUSTOMERS.text()),
         decline_customers=customer_set(settings.PAYMENT_DECLINE_CUSTOMERS.text()),
-        decline_above=settings.payment_decline_above(),
+        decline_above=settings.PAYMENT_DECLINE_ABOVE.decimal(),
         decision_delay_s=settings.PAYMENT_DECISION_DELAY.number(),
     )
 

@@ -52,7 +52,7 @@ class HttpService:
                  credential: dict[str, str] | None = None):
         # Every call the orchestrator makes carries its own credential (glastonbury.auth).
         self.http = ServiceHttp(
-            base_url, settings.http_timeout() if timeout_s is None else timeout_s,
+            base_url, settings.HTTP_TIMEOUT.number() if timeout_s is None else timeout_s,
             headers=credential if credential is not None else bearer(ORCHESTRATOR))
 
     def call(self, method: str, path: str, expected: tuple[int, ...],

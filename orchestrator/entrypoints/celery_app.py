@@ -20,7 +20,6 @@ from glastonbury.auth import order_messages_key
 from glastonbury.contracts import tasks
 from glastonbury.process import tune_garbage_collector
 from glastonbury.celery_apps import broker_settings
-from orchestrator import config
 from orchestrator.adapters.step_queue import QUEUES, STARTING
 
 class StepRequest(Request):  # type: ignore[misc]
@@ -67,7 +66,7 @@ HOP_SETTINGS = dict(
     worker_prefetch_multiplier=1,
     broker_transport_options={
         # Redis redelivers an unacknowledged task only after this time-out (an hour by default).
-        "visibility_timeout": config.visibility_timeout(),
+        "visibility_timeout": settings.CELERY_VISIBILITY_TIMEOUT.integer(),
         # Always look in QUEUES' order (kombu's default rotates them for fairness).
         "queue_order_strategy": "priority",
     },
@@ -82,16 +81,18 @@ app.conf.update(
     **HOP_SETTINGS,
     result_backend=settings.redis_url(),
     result_expires=24 * 3600,
-    result_backend_transport_options={"visibility_timeout": config.visibility_timeout()},
+    result_backend_transport_options={
+        "visibility_timeout": settings.CELERY_VISIBILITY_TIMEOUT.integer()},
     broker_connection_retry_on_startup=True,
     task_queues=[Queue(name) for name in QUEUES],
     task_default_queue=STARTING,
     beat_schedule={
         # A pass that waited in the queue longer than a saga may stand still would take the
         # queue's own backlog for stuck sagas and add to it: such a pass is dropped unrun.
-        "reconcile-sagas": {"task": tasks.RECONCILE, "schedule": config.reconcile_interval(),
-                            "options": {"expires": max(config.stuck_after(),
-                                                       config.reconcile_interval())}},
+        "reconcile-sagas": {
+            "task": tasks.RECONCILE, "schedule": settings.SAGA_RECONCILE_INTERVAL.number(),
+            "options": {"expires": max(settings.SAGA_STUCK_AFTER.number(),
+                                       settings.SAGA_RECONCILE_INTERVAL.number())}},
     },
 )
 

@@ -45,7 +45,7 @@ class PaymentResultsBridge:
     def __init__(self, servers: list[str] | None = None, signing_key: str | None = None,
                  parts: Parts | None = None):
         self.servers = servers or settings.kafka_bootstrap_servers()
-        self.topic = settings.payment_results_topic()
+        self.topic = settings.PAYMENT_RESULTS_TOPIC.text()
         self.dead_letter_topic = settings.payment_results_dead_letter_topic()
         self.signing_key = (signing_key if signing_key is not None
                             else secret("PAYMENT_RESULTS_SIGNING_KEY"))
@@ -58,7 +58,7 @@ class PaymentResultsBridge:
         if not self.signing_key:
             raise SystemExit("PAYMENT_RESULTS_SIGNING_KEY is not set: the bridge believes only "
                              "payment results the payment relay signed with it")
-        wait_for_topics(self.servers, {self.topic: settings.payment_results_partitions(),
+        wait_for_topics(self.servers, {self.topic: settings.PAYMENT_RESULTS_PARTITIONS.integer(),
                                        self.dead_letter_topic: 1})
         self.consumer = make_consumer(self.servers, GROUP_ID, self.topic)
         self.producer = make_producer(self.servers)

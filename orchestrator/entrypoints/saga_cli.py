@@ -27,7 +27,7 @@ import click
 from celery.bin.base import handle_preload_options
 from kombu.exceptions import OperationalError
 
-from orchestrator import config
+from glastonbury import settings
 from glastonbury.clock import utc_now as now
 from orchestrator.adapters import saga_list
 from orchestrator.adapters.step_queue import CeleryDispatch
@@ -163,7 +163,7 @@ def select(state: str | None, since: datetime | None, limit: int) -> Selection:
     engine, asked = parts().engine, limit + 1
     if state == STUCK:
         found = saga_list.list_sagas(engine, since=since, limit=asked,
-                                     stuck_after=timedelta(seconds=config.stuck_after()))
+                                     stuck_after=timedelta(seconds=settings.SAGA_STUCK_AFTER.number()))
     elif state == PARKED:
         found = saga_list.list_sagas(engine, since=since, parked=True, unfinished=True,
                                      limit=asked)

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
 
-from orchestrator import config
+from glastonbury import settings
 from orchestrator.domain.ports import Inventory, Orders, Payments
 from orchestrator.domain.steps import Plan, StepDeclaration
 from orchestrator.service_layer.unit_of_work import UnitsOfWork
@@ -44,4 +44,4 @@ class Parts:
     @property
     def payment_wait_s(self) -> float:
         """Seconds a saga waits for its payment's result before it asks."""
-        return config.payment_result_timeout()
+        return settings.PAYMENT_RESULT_TIMEOUT.number()

@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from glastonbury import settings
 from glastonbury.clock import utc_now as now
-from orchestrator import config
 from orchestrator.adapters import counters, reconciler_queries as queries
 from orchestrator.domain.exceptions import ServiceUnavailable
 from orchestrator.domain.model import InvalidMessage, OrderPlaced
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 def reconcile(parts: Parts) -> dict[str, int]:
     """One pass over the store; answers how many sagas each kind of repair touched."""
-    stuck_after = timedelta(seconds=config.stuck_after())
+    stuck_after = timedelta(seconds=settings.SAGA_STUCK_AFTER.number())
     repaired = {
         "driven": drive_stuck_sagas(parts, stuck_after),
         "checked": check_expired_payment_waits(parts, stuck_after),
@@ -48,7 +48,7 @@ def drive_stuck_sagas(parts: Parts, stuck_after: timedelta) -> int:
         saga = read(parts, order_id)
         if saga is None or _driven_lately(saga, stuck_after):
             continue
-        parked = saga.drives >= config.max_drives()
+        parked = saga.drives >= settings.SAGA_MAX_DRIVES.integer()
         if parked:
             log.error("saga %s parked in %s after %d drives", order_id, saga.state, saga.drives)
             saga.park()

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
-from glastonbury import tracing
+from glastonbury import settings, tracing
 from glastonbury.clock import utc_now as now
 from orchestrator import config
 from orchestrator.domain.exceptions import ConflictingOutcome, ServiceUnavailable
@@ -97,7 +97,7 @@ def _run(parts: Parts, step: StepDeclaration, order_id: str, attempt: Attempt,
         return Ran(f"skipped: saga is {saga.state if saga else 'unknown'}")
     began = now()
     if attempt.redelivered and _counted_attempts(parts, order_id, step, attempt) \
-            > config.step_attempt_limit():
+            > settings.SAGA_STEP_ATTEMPT_LIMIT.integer():
         # Its worker died with it, again and again (Redis keeps no count; the store does):
         # a person looks at it instead.
         return park(parts, saga, step.name, "too many attempts", attempt.task_id)
@@ -189,7 +189,7 @@ def _retry_or_give_up(parts: Parts, saga: Saga, step: StepDeclaration, error: Ex
         attempts = uow.sagas.note_step_error(saga.order_id, step.name, str(error),
                                              attempt.task_id, counted=attempt.redelivered)
         uow.commit()
-    if attempts >= config.step_attempt_limit():
+    if attempts >= settings.SAGA_STEP_ATTEMPT_LIMIT.integer():
         return park(parts, saga, step.name, f"tried {attempts} times; last: {error}",
                     attempt.task_id)
     policy = config.retry_policy(step)

@@ -66,8 +66,8 @@ def create_app(database_url: str | None = None, saga_starter: SagaStarter | None
         saga_starter or CelerySagaStarter(settings.redis_url(), order_messages_key()),
         lambda: SqlAlchemyUnitOfWork(engine, read_only=True),
         catalogue or HttpCatalogue(settings.inventory_service_url()),
-        OutcomeWaiters(settings.order_waiting_clients(),
-                       settings.order_waiting_clients_per_address()),
+        OutcomeWaiters(settings.ORDER_WAITING_CLIENTS.integer(),
+                       settings.ORDER_WAITING_CLIENTS_PER_ADDRESS.integer()),
         limits or CountedLimits(settings.redis_url(), settings.order_rate_limits()))
     # Anyone may place and read orders: those requests begin their own traces. The
     # orchestrator's calls (a credential's routes) go on in the saga's trace.
@@ -81,9 +81,9 @@ def serve() -> WsgiGateway:
     """The app as the HTTP server runs it (`granian --interface rsgi --factory ...:serve`): each
     body is read on granian's event loop within `ORDER_BODY_READ_TIMEOUT` before one of
     `ORDER_THREADS` threads runs the request, so clients that hold their bodies hold no thread."""
-    return serving("order", lambda: WsgiGateway(create_app(), settings.order_threads(),
+    return serving("order", lambda: WsgiGateway(create_app(), settings.ORDER_THREADS.integer(),
                                                 MAX_BODY_BYTES,
-                                                settings.order_body_read_timeout()))
+                                                settings.ORDER_BODY_READ_TIMEOUT.number()))
 
 
 def _dependencies() -> Dependencies:

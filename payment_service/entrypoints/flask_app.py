@@ -40,7 +40,8 @@ def create_app(database_url: str | None = None,
     upgrade(engine, SCHEMA)
     # Amounts are read as JSON numbers by the schemas' own validators (schemas.PaymentRequest).
     return service_app(
-        api, {"relay_nudger": RelayNudger(settings.payment_relay_wake_address())}, engine=engine,
+        api, {"relay_nudger": RelayNudger(settings.PAYMENT_RELAY_WAKE_ADDRESS.text())},
+        engine=engine,
         tokens=tokens, decimal_json=False, errors={
             services.PaymentNotFound: lambda error: ApiError(
                 404, codes.PAYMENT_NOT_FOUND, f"No payment for order {error}."),
@@ -111,7 +112,7 @@ def decide_payment(order_id: str) -> ResponseReturnValue:
     the decision and its message are stored together and the relay publishes it."""
     body = validated(ManualDecision, json_object())
     payment = services.decide_by_hand(_uow(), order_id_of(order_id), body.decision(),
-                                      settings.payment_results_topic())
+                                      settings.PAYMENT_RESULTS_TOPIC.text())
     current_app.extensions["relay_nudger"].nudge()
     log.info("payment %s by hand", payment.status.value.lower())
     return jsonify(payment_view(payment))

@@ -109,7 +109,7 @@ def run_forever(relay: Relay, stop: threading.Event, poll_interval_s: float,
 
 def results_topics() -> dict[str, int]:
     """The topics the relay writes to (name -> partitions), dead letters included."""
-    return {settings.payment_results_topic(): settings.payment_results_partitions(),
+    return {settings.PAYMENT_RESULTS_TOPIC.text(): settings.PAYMENT_RESULTS_PARTITIONS.integer(),
             settings.payment_results_dead_letter_topic(): 1}
 
 
@@ -146,7 +146,7 @@ def recover_from_outage(publisher: KafkaPublisher) -> None:
 def stop_on_signals() -> threading.Event:
     """An event set by SIGTERM or SIGINT, so the current pass ends before the process does."""
     stop = threading.Event()
-    nudger = RelayNudger(settings.payment_relay_wake_address())
+    nudger = RelayNudger(settings.PAYMENT_RELAY_WAKE_ADDRESS.text())
 
     def stop_now(*_: object) -> None:
         stop.set()
@@ -162,7 +162,7 @@ def main() -> None:
     logs.configure("payment-relay")
     tracing.configure("payment-relay")
     stop = stop_on_signals()
-    wake = WakeListener.bind(settings.payment_relay_wake_address())
+    wake = WakeListener.bind(settings.PAYMENT_RELAY_WAKE_ADDRESS.text())
     engine = make_engine(settings.database_url("payment"))
     servers = settings.kafka_bootstrap_servers()
     publisher = None
@@ -178,7 +178,7 @@ def main() -> None:
                                      lambda: KafkaPublisher.connect(servers, signing_key=key))
         if publisher is not None:
             relay = Relay(SqlAlchemyUnitOfWork(engine), config.gateway_rules(),
-                          settings.payment_results_topic(), publisher)
+                          settings.PAYMENT_RESULTS_TOPIC.text(), publisher)
             log.info("payment relay started, publishing to %s", relay.topic)
             tune_garbage_collector()
             run_forever(relay, stop, config.relay_poll_interval(),

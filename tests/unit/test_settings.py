@@ -57,10 +57,10 @@ def test_an_empty_variable_takes_the_default_unless_empty_means_none(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HTTP_TIMEOUT", "")
     monkeypatch.setenv("PAYMENT_RELAY_WAKE_ADDRESS", "")
-    assert settings.http_timeout() == 5.0
-    assert settings.payment_relay_wake_address() == ""
+    assert settings.HTTP_TIMEOUT.number() == 5.0
+    assert settings.PAYMENT_RELAY_WAKE_ADDRESS.text() == ""
     monkeypatch.delenv("PAYMENT_RELAY_WAKE_ADDRESS")
-    assert settings.payment_relay_wake_address() == "127.0.0.1:18089"
+    assert settings.PAYMENT_RELAY_WAKE_ADDRESS.text() == "127.0.0.1:18089"
 
 
 def test_a_step_takes_its_own_retry_settings_before_every_steps(

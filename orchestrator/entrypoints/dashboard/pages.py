@@ -19,8 +19,8 @@ from kombu.exceptions import OperationalError
 from tornado import web
 from tornado.ioloop import IOLoop
 
+from glastonbury import settings
 from glastonbury.clock import utc_now as now
-from orchestrator import config
 from orchestrator.adapters import saga_list, saga_views
 from orchestrator.adapters.counters import ReconcilerPasses, reconciler_passes_so_far
 from orchestrator.domain.flow import SAGA
@@ -48,7 +48,7 @@ class Overview:
 
 def read_overview(parts: Parts, state: str | None, needs: str | None) -> Overview:
     engine = parts.engine
-    stuck_after = timedelta(seconds=config.stuck_after())
+    stuck_after = timedelta(seconds=settings.SAGA_STUCK_AFTER.number())
     figures = saga_views.step_figures(engine, diagram.STEPS)
     drawing = diagram.draw(figures, saga_views.counts_by_state(engine))
     return Overview(drawing, figures, saga_views.needs_a_person_counts(engine, stuck_after),
@@ -96,8 +96,9 @@ class SagasPage(SagaHandler):
         overview = await self.blocking(read_overview, self.parts, state, needs)
         self.render("sagas.html", overview=overview, chosen_state=state, chosen_needs=needs,
                     states=[s.value for s in SagaState], reasons=saga_views.NEEDS_A_PERSON,
-                    stuck_after=config.stuck_after(), sample=saga_views.DURATION_SAMPLE,
-                    reconcile_interval=config.reconcile_interval(), now=now())
+                    stuck_after=settings.SAGA_STUCK_AFTER.number(),
+                    sample=saga_views.DURATION_SAMPLE,
+                    reconcile_interval=settings.SAGA_RECONCILE_INTERVAL.number(), now=now())
 
 
 class SagaPage(SagaHandler):

@@ -44,7 +44,7 @@ def broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[Broker]:
 
 def test_after_the_broker_restarted_the_relay_recovers_and_publishes_again(
         broker: Broker) -> None:
-    topic = settings.payment_results_topic()
+    topic = settings.PAYMENT_RESULTS_TOPIC.text()
     wait_for_topics(broker.servers, results_topics())
     publisher = KafkaPublisher.connect(broker.servers)
     try:
