@@ -66,10 +66,10 @@ soak: $(DEV)
 	SOAK_ORDERS=$${SOAK_ORDERS:-135000} $(BIN)/python -m tests.chaos.soak
 
 # The speed figures (bench/README.md): the local stack, then the same on the machine's
-# PostgreSQL and Redis when they answer, then the store's reads under a million finished sagas;
-# each writes bench/results/<timestamp>[-production|-history].json.
-# BENCH_ARGS e.g. "--hold 10000".
+# PostgreSQL and Redis, in one result with their ratios; the store's reads under a million
+# finished sagas; the stack as `make up` runs it beside the bench's own. Each writes
+# bench/results/<timestamp>-{both,history,make-up}.json. BENCH_ARGS e.g. "--hold 10000".
 bench: $(DEV)
-	$(BIN)/python -m bench.run $(BENCH_ARGS)
-	$(BIN)/python -m bench.run --production $(BENCH_ARGS)
+	$(BIN)/python -m bench.run --both $(BENCH_ARGS)
 	$(BIN)/python -m bench.history
+	$(BIN)/python -m bench.make_up

@@ -1,7 +1,7 @@
 """`make bench`: sagas end to end through the real stack, against the floor of plain Celery.
 
     python -m bench.run [--orders 400 --clients 16] [--burst 1000] [--one 100]
-                        [--production] [--hold 10000] [--keep-logs DIR]
+                        [--production | --both] [--hold 10000] [--keep-logs DIR] [--no-counting]
 
 Starts every part of the topology as `tests/e2e/stack.py` does (free ports, a temporary
 workdir) and a floor worker, then measures in one run, on the same Redis and worker settings:
@@ -16,9 +16,11 @@ workdir) and a floor worker, then measures in one run, on the same Redis and wor
   5. --hold H: H sagas waiting for a payment that never comes; the worker's memory before and
      after, its active tasks, and the latency of new orders meanwhile.
 `--production` runs the same on this machine's PostgreSQL (a fresh database per service) and
-Redis (`--redis-url`) instead of SQLite files and the embedded Redis.
-Writes bench/results/<timestamp>.json and prints a Markdown table. Meanwhile each phase shows its
-orders or sagas done and the time left on stderr (`bench.progress`).
+Redis (`--redis-url`) instead of SQLite files and the embedded Redis; `--both` (`make bench`)
+runs the local stack, then the production one, and writes one result with both reports and the
+ratios between them (`ratios`).
+Writes bench/results/<timestamp>[-production|-both].json and prints Markdown tables. Meanwhile
+each phase shows its orders or sagas done and the time left on stderr (`bench.progress`).
 """
 
 from __future__ import annotations
@@ -74,23 +76,80 @@ FLOOR_PARTS = ("floor_worker", "redis", "flower")
 
 def main() -> None:
     options = parse_arguments()
+    if not options.both:
+        report = run_stack(options, options.production)
+        path = write_report(report)
+        print(markdown(report))
+        print(f"\nwritten to {path.relative_to(ROOT)}")
+        return
+    # The local default, then PostgreSQL + Redis, the same hour: one result with both and the
+    # ratios the targets are (bench/README.md, "Production").
+    local = run_stack(options, production=False)
+    print(markdown(local))
+    production = run_stack(options, production=True)
+    print(markdown(production))
+    pair = {"local": local, "production": production, "ratios": ratios(local, production)}
+    path = write_report(pair, suffix="-both")
+    print("\n" + ratios_markdown(pair["ratios"]))
+    print(f"\nwritten to {path.relative_to(ROOT)}")
+
+
+def run_stack(options: argparse.Namespace, production: bool) -> dict[str, Any]:
+    """Start the stack (on PostgreSQL and the machine's Redis if `production`), measure every
+    phase, stop it: the run's report."""
     with tempfile.TemporaryDirectory(prefix="glastonbury-bench-") as workdir, \
             Progress() as progress, ExitStack() as cleanup:
         overrides = dict(BENCH_SETTINGS)
         if options.counting:
             overrides |= round_trips.environment(Path(workdir) / "counts")
-        if options.production:
+        if production:
             overrides |= production_servers(cleanup, options.redis_url)
         stack = Stack(Path(workdir), **overrides)
         stack.parts["floor_worker"] = floor_worker_command(stack.parts["worker"])
         stack.start()
         cleanup.callback(stack.stop)
         if options.keep_logs:
-            cleanup.callback(shutil.copytree, stack.logs, options.keep_logs, dirs_exist_ok=True)
-        report = measure(stack, options, progress)
-    path = write_report(report)
-    print(markdown(report))
-    print(f"\nwritten to {path.relative_to(ROOT)}")
+            kept = options.keep_logs / ("production" if production else "local")
+            cleanup.callback(shutil.copytree, stack.logs, kept, dirs_exist_ok=True)
+        return measure(stack, options, production, progress)
+
+
+def ratios(local: dict[str, Any], production: dict[str, Any]) -> dict[str, Any]:
+    """Issue 22's targets, each a ratio within one run: PostgreSQL + Redis against the local
+    default (sagas/s at least 0.85, CPU a saga at most 1.2), each stack's CPU a hop against its
+    own floor's (at most 3.5), and each one-at-a-time p50 against its floor chain's."""
+    def per(numerator: float | None, denominator: float | None) -> float | None:
+        return round(numerator / denominator, 2) if numerator and denominator else None
+
+    def p50_vs_floor(report: dict[str, Any]) -> float | None:
+        return per(report["one_at_a_time"]["p50_ms"], report["floor_one_at_a_time"]["p50_ms"])
+
+    return {
+        "production_vs_local_sagas_per_s": per(production["sagas_per_s"], local["sagas_per_s"]),
+        "production_vs_local_cpu_per_saga": per(production["cpu_ms_per_saga"],
+                                                local["cpu_ms_per_saga"]),
+        "cpu_per_hop_vs_floor": {"local": local["cpu_per_hop_vs_floor"],
+                                 "production": production["cpu_per_hop_vs_floor"]},
+        "one_at_a_time_p50_vs_floor": {"local": p50_vs_floor(local),
+                                       "production": p50_vs_floor(production)},
+        "targets": {"production_vs_local_sagas_per_s": ">= 0.85",
+                    "production_vs_local_cpu_per_saga": "<= 1.2",
+                    "cpu_per_hop_vs_floor": "<= 3.5 (aim 2.5)"},
+    }
+
+
+def ratios_markdown(figures: dict[str, Any]) -> str:
+    hop, p50 = figures["cpu_per_hop_vs_floor"], figures["one_at_a_time_p50_vs_floor"]
+    return "\n".join([
+        "| ratio, one run | figure | target |", "|---|---|---|",
+        f"| PostgreSQL + Redis / local: sagas/s | {figures['production_vs_local_sagas_per_s']}"
+        " | ≥ 0.85 |",
+        f"| PostgreSQL + Redis / local: CPU a saga | "
+        f"{figures['production_vs_local_cpu_per_saga']} | ≤ 1.2 |",
+        f"| CPU a saga hop / a floor hop: local, production | {hop['local']}, "
+        f"{hop['production']} | ≤ 3.5 |",
+        f"| one at a time p50 / the floor chain's: local, production | {p50['local']}, "
+        f"{p50['production']} | kept |"])
 
 
 def parse_arguments() -> argparse.Namespace:
@@ -107,6 +166,9 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--hold-timeout", type=float, default=1800)
     parser.add_argument("--production", action="store_true",
                         help="PostgreSQL (TEST_DATABASE_URL's server) and an external Redis")
+    parser.add_argument("--both", action="store_true",
+                        help="the local stack, then --production's, in one run: one result "
+                             "with both and their ratios")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
     parser.add_argument("--keep-logs", type=Path, help="copy every part's log here")
     parser.add_argument("--no-counting", dest="counting", action="store_false",
@@ -141,7 +203,7 @@ def floor_worker_command(worker: str) -> str:
     return f"{command} -Q {floor.QUEUE}"
 
 
-def measure(stack: Stack, options: argparse.Namespace,
+def measure(stack: Stack, options: argparse.Namespace, production: bool = False,
             progress: Progress | None = None) -> dict[str, Any]:
     progress = progress or Progress.quiet()
     with progress.phase("starting the stack"):
@@ -163,7 +225,7 @@ def measure(stack: Stack, options: argparse.Namespace,
         "orders": options.orders, "clients": options.clients, "burst": options.burst,
         "repeat": options.repeat,
         "one_at_a_time": options.one, "saga_hops": SAGA_HOPS,
-        "production": options.production, "round_trips_counted": trips is not None,
+        "production": production, "round_trips_counted": trips is not None,
         "worker": stack.parts["worker"],
         "floor_worker": stack.parts["floor_worker"],
         "services": {part.name: stack.parts[part.name] for part in topology.services()},
@@ -266,7 +328,7 @@ def cpu_by_part(stack: Stack) -> dict[str, float]:
         except psutil.NoSuchProcess:
             continue
         used[part] = sum(_cpu(p) for p in tree)
-    if "redis" not in stack.processes:
+    if "redis" not in stack.parts:   # the servers `--production` points the stack at
         for server, processes in external_servers().items():
             used[server] = sum(_cpu(p) for p in processes)
     used["bench"] = _cpu(psutil.Process())
@@ -370,10 +432,11 @@ def machine() -> dict[str, Any]:
             "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
 
 
-def write_report(report: dict[str, Any]) -> Path:
+def write_report(report: dict[str, Any], suffix: str | None = None) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     report["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    suffix = "-production" if report["settings"]["production"] else ""
+    if suffix is None:
+        suffix = "-production" if report["settings"]["production"] else ""
     path = RESULTS / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}{suffix}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     return path

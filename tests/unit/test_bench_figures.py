@@ -8,7 +8,9 @@ import sys
 
 import pytest
 
-from bench.run import SAGA_HOPS, floor_worker_command, headline, markdown, parse_arguments
+from bench.make_up import compare
+from bench.run import (SAGA_HOPS, floor_worker_command, headline, markdown, parse_arguments,
+                       ratios, ratios_markdown)
 
 
 def test_percentiles_are_nearest_rank() -> None:
@@ -85,3 +87,35 @@ def test_the_table_names_every_headline_figure_and_leaves_the_bench_out_of_the_s
                    "worker 10.0"):
         assert figure in table
     assert "bench 2.0" not in table
+
+
+def test_both_stacks_in_one_result_give_the_ratios_issue_22_sets_targets_for() -> None:
+    local = report() | headline(report())
+    slower = report()
+    slower["load"] = slower["load"] | {"sagas_per_s": 45.0, "cpu_ms_per_unit_stack": 36.0}
+    slower["one_at_a_time"] = slower["one_at_a_time"] | {"p50_ms": 42.0}
+    production = slower | headline(slower)
+
+    figures = ratios(local, production)
+
+    assert figures["production_vs_local_sagas_per_s"] == 0.75
+    assert figures["production_vs_local_cpu_per_saga"] == 1.2
+    assert figures["cpu_per_hop_vs_floor"] == {"local": 3.0, "production": 3.6}
+    assert figures["one_at_a_time_p50_vs_floor"] == {"local": 5.0, "production": 7.0}
+    table = ratios_markdown(figures)
+    assert "| PostgreSQL + Redis / local: sagas/s | 0.75 | ≥ 0.85 |" in table
+    assert "3.0, 3.6 | ≤ 3.5 |" in table
+
+
+def test_make_up_is_compared_with_the_bench_stack_by_the_medians_of_their_runs() -> None:
+    runs = {"bench": [{"sagas_per_s": 40.0, "cpu_ms_per_saga": 40.0},
+                      {"sagas_per_s": 50.0, "cpu_ms_per_saga": 36.0},
+                      {"sagas_per_s": 44.0, "cpu_ms_per_saga": 38.0}],
+            "make up": [{"sagas_per_s": 38.0, "cpu_ms_per_saga": 42.0},
+                        {"sagas_per_s": 42.0, "cpu_ms_per_saga": 40.0}]}
+
+    figures = compare(runs)
+
+    assert figures["medians"] == {"bench": {"sagas_per_s": 44.0, "cpu_ms_per_saga": 38.0},
+                                  "make up": {"sagas_per_s": 40.0, "cpu_ms_per_saga": 41.0}}
+    assert figures["make_up_vs_bench"] == {"sagas_per_s": 0.909, "cpu_ms_per_saga": 1.079}
