@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from glastonbury.clock import utc_now
 from glastonbury.db import make_engine
 from glastonbury.migrate import upgrade
-from orchestrator.adapters import step_totals
+from orchestrator.adapters import one_round_trip, step_totals
 from orchestrator.adapters.tables import SCHEMA, aware, processed_events, saga_steps, sagas
 from orchestrator.domain.model import OrderLine, OrderPlaced, SagaState
 from orchestrator.domain.saga import Move, Saga, StepRecord, StepRun
@@ -76,19 +76,29 @@ class SagaRepository:
         row = self.connection.execute(SAGA_BY_ID, {"order_id": order_id}).first()
         return None if row is None else saga_from_row(row)
 
-    def save(self, saga: Saga) -> bool:
+    def save(self, saga: Saga, run: StepRun | None = None) -> bool:
         """Write what changed in the saga since it was read, and mark it as touched. A move is
         a compare-and-set from the state it was read in: False (only touched) when the saga
-        moved on meanwhile. The wait for the payment begins or ends with the move."""
+        moved on meanwhile. The wait for the payment begins or ends with the move. With `run`,
+        the step's record too (`record_step`), kept whether the saga moved or not. On
+        PostgreSQL all of it is one statement (`one_round_trip`)."""
         move, moment = saga.move, utc_now()
+        if self.connection.dialect.name == "postgresql":
+            return one_round_trip.write(self.connection, saga.order_id, move, moment, run)
+        stored = self._save(saga.order_id, move, moment)
+        if run is not None:
+            self.record_step(saga.order_id, run)
+        return stored
+
+    def _save(self, order_id: str, move: Move, moment: datetime) -> bool:
         values = {"updated_at": moment, **move.changes}
         if not move.moves:
-            self._update(saga.order_id, values)
+            self._update(order_id, values)
             return True
-        if not self._update(saga.order_id, values | {"state": move.to}, was=move.was):
-            self._update(saga.order_id, {"updated_at": moment})
+        if not self._update(order_id, values | {"state": move.to}, was=move.was):
+            self._update(order_id, {"updated_at": moment})
             return False
-        self._record_wait(saga.order_id, move, moment)
+        self._record_wait(order_id, move, moment)
         return True
 
     def record_step(self, order_id: str, run: StepRun) -> None:

@@ -142,10 +142,8 @@ def read(parts: Parts, order_id: str) -> Saga | None:
 def _store(parts: Parts, saga: Saga, run: StepRun | None = None) -> bool:
     """The saga's move and the step's record, in one transaction; False if the saga had moved
     on meanwhile (the record is kept all the same)."""
-    with parts.uow() as uow:
-        stored = uow.sagas.save(saga)
-        if run is not None:
-            uow.sagas.record_step(saga.order_id, run)
+    with parts.uow(one_write=True) as uow:
+        stored = uow.sagas.save(saga, run)
         uow.commit()
     return stored
 

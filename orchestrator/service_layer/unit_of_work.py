@@ -20,9 +20,11 @@ class UnitOfWork(unit_of_work.UnitOfWork, Protocol):
 
 class UnitsOfWork(Protocol):
     """Makes a new unit of work; `read_only`: one that only reads (on SQLite it takes no write
-    lock, so reading never queues behind a writer)."""
+    lock, so reading never queues behind a writer); `one_write`: one whose writes are a single
+    statement of the repository's (`SagaRepository.save` on PostgreSQL), which then needs no
+    transaction around it."""
 
-    def __call__(self, read_only: bool = False) -> UnitOfWork: ...
+    def __call__(self, read_only: bool = False, one_write: bool = False) -> UnitOfWork: ...
 
 
 class SqlAlchemyUnitOfWork(unit_of_work.SqlUnitOfWork):

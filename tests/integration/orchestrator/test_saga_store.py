@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import Any
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from glastonbury.clock import utc_now as now
 from orchestrator.adapters import counters, reconciler_queries as queries, saga_list
+from orchestrator.adapters.tables import DURATION_BUCKETS, saga_steps, sagas, step_totals
 from orchestrator.domain.flow import SAGA
 from orchestrator.domain.model import OrderLine, OrderPlaced, SagaState
 from orchestrator.domain.saga import Saga, StepRun
-from orchestrator.domain.steps import (CHECK_PAYMENT, REQUEST_PAYMENT, RESERVE_TICKETS, Outcome,
-                                       StepDeclaration)
+from orchestrator.domain.steps import (AWAIT_PAYMENT, CHECK_PAYMENT, FINALISE_ORDER,
+                                       REQUEST_PAYMENT, RESERVE_TICKETS, Outcome, StepDeclaration)
 from orchestrator.service_layer.unit_of_work import SqlAlchemyUnitOfWork
+from tests.conftest import fresh_postgres_database
 from tests.unit.orchestrator.store import Store
 
 S = SagaState
@@ -43,10 +47,9 @@ def took(saga: Saga, step: StepDeclaration, outcome: str) -> Saga:
 
 
 def saved(store: Store, saga: Saga, run: StepRun | None = None) -> bool:
-    with SqlAlchemyUnitOfWork(store.engine) as uow:
-        stored = uow.sagas.save(saga)
-        if run is not None:
-            uow.sagas.record_step(saga.order_id, run)
+    """As a step stores its move and its record (runner._store)."""
+    with SqlAlchemyUnitOfWork(store.engine, one_write=True) as uow:
+        stored = uow.sagas.save(saga, run)
         uow.commit()
     return stored
 
@@ -233,3 +236,67 @@ def test_stuck_means_the_same_to_the_reconciler_the_dashboard_and_the_command_li
     # the payment service instead, and a parked saga is a person's.
     assert queries.stuck_sagas(store.engine, idle) == ["in-step"]
     assert queries.payment_waits_expired(store.engine) == ["waited-too-long"]
+
+
+def test_on_postgresql_a_step_written_in_one_statement_stores_what_its_statements_one_by_one_do(
+        postgresql_url: str) -> None:
+    """`one_round_trip` against the repository's own statements, on two fresh databases of one
+    server: a saga paid for and finished, a late duplicate of a step, a declined one turned
+    back, a redelivered step; every row of the three tables the same but for the clock."""
+    def one_statement(uow: SqlAlchemyUnitOfWork, saga: Saga, run: StepRun | None) -> bool:
+        return uow.sagas.save(saga, run)
+
+    def one_by_one(uow: SqlAlchemyUnitOfWork, saga: Saga, run: StepRun | None) -> bool:
+        stored = uow.sagas._save(saga.order_id, saga.move, now())   # the SQLite path
+        if run is not None:
+            uow.sagas.record_step(saga.order_id, run)
+        return stored
+
+    with fresh_postgres_database() as other_url:
+        stores = {one_statement: Store.at(postgresql_url), one_by_one: Store.at(other_url)}
+        try:
+            rows = {write.__name__: a_sale(store, write) for write, store in stores.items()}
+        finally:
+            for store in stores.values():
+                store.dispose()
+    assert rows["one_statement"] == rows["one_by_one"]
+    assert rows["one_statement"]["stored"] == [True, True, False, True, True, True, True]
+
+
+def a_sale(store: Store, write: Any) -> dict[str, Any]:
+    stored = []
+
+    def step(order_id: str, declared: StepDeclaration | None, outcome: str,
+             run: StepRun | None = None, saga: Saga | None = None) -> Saga:
+        saga = saga or current(store, order_id)
+        if declared is not None:
+            took(saga, declared, outcome)
+        with SqlAlchemyUnitOfWork(store.engine, one_write=True) as uow:
+            stored.append(write(uow, saga, run))
+            uow.commit()
+        return saga
+
+    store.add(order("paid"))
+    late = current(store, "paid")
+    step("paid", RESERVE_TICKETS, "reserved", StepRun("reserve_tickets", "reserved", now(), "t1"))
+    step("paid", REQUEST_PAYMENT, "requested",
+         StepRun("request_payment", "payment pending", now(), "t2", error="a blip first"))
+    step("paid", None, "", StepRun("reserve_tickets", "refused", now(), "t1", counted=True),
+         saga=took(late, RESERVE_TICKETS, "refused"))
+    step("paid", AWAIT_PAYMENT, "approved")   # the bridge's: the wait ends, no task ran
+    step("paid", FINALISE_ORDER, "completed", StepRun("finalise_order", "completed", now()))
+    store.add(order("declined"))
+    step("declined", RESERVE_TICKETS, "reserved", StepRun("reserve_tickets", "reserved", now()))
+    step("declined", CHECK_PAYMENT, "declined",
+         StepRun("check_payment", "declined", now(), "t9", counted=True))
+    with store.transaction() as connection:
+        return {
+            "stored": stored,
+            "sagas": sorted(tuple(row)[:-2] + (row.payment_deadline is None,) for row in
+                            connection.execute(select(sagas).order_by(sagas.c.order_id))),
+            "steps": sorted((row.order_id, row.name, row.ended_at is None, row.attempts,
+                             row.outcome, row.error, row.task_id)
+                            for row in connection.execute(select(saga_steps))),
+            "totals": sorted((row.name, row.passed, row.failed, sum(
+                getattr(row, f"within_{index}") for index in range(len(DURATION_BUCKETS) + 1)))
+                for row in connection.execute(select(step_totals)))}
