@@ -67,7 +67,7 @@ def start(parts: Parts, order_message: dict[str, Any], attempt: Attempt) -> Ran:
     order = OrderPlaced.from_message(order_message)
 
     def record_and_reserve() -> Ran:
-        with parts.uow() as uow:
+        with parts.uow(one_write=True) as uow:   # one INSERT
             new = uow.sagas.add(order)
             if new is not None:
                 uow.commit()
