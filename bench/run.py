@@ -31,6 +31,7 @@ import os
 import platform
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -76,19 +77,28 @@ FLOOR_PARTS = ("floor_worker", "redis", "flower")
 
 def main() -> None:
     options = parse_arguments()
-    if not options.both:
-        report = run_stack(options, options.production)
-        path = write_report(report)
-        print(markdown(report))
-        print(f"\nwritten to {path.relative_to(ROOT)}")
+    if options.both:
+        both()
         return
-    # The local default, then PostgreSQL + Redis, the same hour: one result with both and the
-    # ratios the targets are (bench/README.md, "Production").
-    local = run_stack(options, production=False)
-    print(markdown(local))
-    production = run_stack(options, production=True)
-    print(markdown(production))
-    pair = {"local": local, "production": production, "ratios": ratios(local, production)}
+    report = run_stack(options, options.production)
+    path = write_report(report)
+    print(markdown(report))
+    print(f"\nwritten to {path.relative_to(ROOT)}")
+
+
+def both() -> None:
+    """The local default, then PostgreSQL + Redis, the same hour, each in a process of its own
+    (nothing of one stack's clients is left to the other): one result with both and the ratios
+    the targets are (bench/README.md)."""
+    arguments = [argument for argument in sys.argv[1:] if argument != "--both"]
+    reports = {}
+    for kind, extra in (("local", []), ("production", ["--production"])):
+        run = subprocess.run([sys.executable, "-m", "bench.run", *arguments, *extra], cwd=ROOT,
+                             stdout=subprocess.PIPE, text=True, check=True)
+        print(run.stdout, end="")
+        written = run.stdout.strip().splitlines()[-1].removeprefix("written to ")
+        reports[kind] = json.loads((ROOT / written).read_text())
+    pair = {**reports, "ratios": ratios(reports["local"], reports["production"])}
     path = write_report(pair, suffix="-both")
     print("\n" + ratios_markdown(pair["ratios"]))
     print(f"\nwritten to {path.relative_to(ROOT)}")
