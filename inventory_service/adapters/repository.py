@@ -30,9 +30,15 @@ TAKE_IF_ENOUGH = (update(tickets)
                   .values(available=tickets.c.available - bindparam("quantity")))
 GIVE_BACK = (update(tickets).where(tickets.c.id == bindparam("ticket_id"))
              .values(available=tickets.c.available + bindparam("quantity")))
-STATUS_OF = (select(reservations.c.status, reservations.c.customer_id)
-             .where(reservations.c.order_id == bindparam("order_id")))
-STATUS_OF_FOR_UPDATE = STATUS_OF.with_for_update()
+# A reservation and its lines in one statement (a round trip to a database server, not two);
+# locked, only the reservation's row (a tombstone has no lines).
+RESERVATION_OF = (select(reservations.c.status, reservations.c.customer_id,
+                         reservation_lines.c.ticket_id, reservation_lines.c.quantity)
+                  .outerjoin(reservation_lines,
+                             reservation_lines.c.order_id == reservations.c.order_id)
+                  .where(reservations.c.order_id == bindparam("order_id"))
+                  .order_by(reservation_lines.c.ticket_id))
+RESERVATION_OF_FOR_UPDATE = RESERVATION_OF.with_for_update(of=reservations)
 NEW_RESERVATION = insert(reservations).values(order_id=bindparam("order_id"),
                                               status=bindparam("status"),
                                               customer_id=bindparam("customer_id"))
@@ -42,9 +48,6 @@ NEW_LINE = insert(reservation_lines).values(order_id=bindparam("order_id"),
 # (A parameter of an UPDATE's WHERE may not bear the name of a column it sets: `key_...`.)
 SET_STATUS = (update(reservations).where(reservations.c.order_id == bindparam("key_order_id"))
               .values(status=bindparam("status")))
-LINES_OF = (select(reservation_lines.c.ticket_id, reservation_lines.c.quantity)
-            .where(reservation_lines.c.order_id == bindparam("order_id"))
-            .order_by(reservation_lines.c.ticket_id))
 HELD_BY = select(customer_holdings.c.held).where(
     customer_holdings.c.customer_id == bindparam("customer_id"),
     customer_holdings.c.ticket_id == bindparam("ticket_id"))
@@ -174,12 +177,14 @@ class ReservationRepository:
 
     def get(self, order_id: UUID, *, for_update: bool = False) -> Reservation | None:
         """The order's reservation, or None; `for_update` locks it until the transaction ends."""
-        query = STATUS_OF_FOR_UPDATE if for_update else STATUS_OF
-        row = self.connection.execute(query, {"order_id": order_id}).first()
-        if row is None:
+        query = RESERVATION_OF_FOR_UPDATE if for_update else RESERVATION_OF
+        rows = self.connection.execute(query, {"order_id": order_id}).all()
+        if not rows:
             return None
-        return Reservation(order_id, ReservationStatus(row.status), self._lines(order_id),
-                           row.customer_id)
+        lines = tuple(Line(row.ticket_id, row.quantity) for row in rows
+                      if row.ticket_id is not None)
+        return Reservation(order_id, ReservationStatus(rows[0].status), lines,
+                           rows[0].customer_id)
 
     def add(self, reservation: Reservation) -> None:
         """Insert the reservation and its lines; DuplicateKey if the order has one already."""
@@ -195,10 +200,6 @@ class ReservationRepository:
         """Write the reservation's status (its lines never change)."""
         self.connection.execute(SET_STATUS, {"key_order_id": reservation.order_id,
                                              "status": reservation.status.value})
-
-    def _lines(self, order_id: UUID) -> tuple[Line, ...]:
-        rows = self.connection.execute(LINES_OF, {"order_id": order_id})
-        return tuple(Line(row.ticket_id, row.quantity) for row in rows)
 
 
 def _ticket(row: Row[Any]) -> Ticket:

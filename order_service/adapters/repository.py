@@ -19,8 +19,13 @@ NEW_ORDER = insert(orders).values({column.name: bindparam(column.name)
                                    for column in orders.columns})
 NEW_LINE = insert(order_lines).values({column.name: bindparam(column.name)
                                        for column in order_lines.columns})
-ORDER_BY_ID = select(orders).where(orders.c.id == bindparam("order_id"))
-ORDER_BY_ID_FOR_UPDATE = ORDER_BY_ID.with_for_update()
+# An order and its lines in one statement (a round trip to a database server, not two); locked,
+# only the order's row.
+ORDER_BY_ID = (select(orders, *(column.label(f"line_{column.name}")
+                                for column in order_lines.columns if column.name != "order_id"))
+               .outerjoin(order_lines, order_lines.c.order_id == orders.c.id)
+               .where(orders.c.id == bindparam("order_id")).order_by(order_lines.c.position))
+ORDER_BY_ID_FOR_UPDATE = ORDER_BY_ID.with_for_update(of=orders)
 LINES_OF = (select(order_lines).where(order_lines.c.order_id.in_(bindparam("ids", expanding=True)))
             .order_by(order_lines.c.order_id, order_lines.c.position))
 # (A parameter of an UPDATE's WHERE may not bear the name of a column it sets: `key_...`.)
@@ -71,8 +76,12 @@ class SqlOrderRepository:
     def get(self, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None:
         """The order, or None; `for_update` locks its row until the transaction ends."""
         query = ORDER_BY_ID_FOR_UPDATE if for_update else ORDER_BY_ID
-        found = self._with_lines(self.connection.execute(query, {"order_id": order_id}).all())
-        return found[0] if found else None
+        rows = self.connection.execute(query, {"order_id": order_id}).all()
+        if not rows:
+            return None
+        return _order(rows[0], [OrderLine(row.line_ticket_id, row.line_name, row.line_amount,
+                                          row.line_quantity)
+                                for row in rows if row.line_position is not None])
 
     def get_by_idempotency_key(self, customer_id: uuid.UUID, key: str) -> Order | None:
         """The customer's order placed with this idempotency key, or None."""
