@@ -60,7 +60,7 @@ chaos: $(DEV)
 	CHAOS_ORDERS=$${CHAOS_ORDERS:-1000} $(BIN)/python -m tests.chaos
 
 # The whole sale (tests/chaos/soak.py): the day's capacity measured, then SOAK_ORDERS orders
-# (135,000) at SOAK_RATE_FRACTION (0.8) of it, a part SIGKILLed every SOAK_FAULT_EVERY_S (180);
+# (135,000) at SOAK_RATE_FRACTION (0.7) of it, a part SIGKILLed every SOAK_FAULT_EVERY_S (180);
 # memory, the saga store, latency and throughput by tenth, the verdict: bench/results/soak-*.json.
 soak: $(DEV)
 	SOAK_ORDERS=$${SOAK_ORDERS:-135000} $(BIN)/python -m tests.chaos.soak

@@ -5,10 +5,12 @@ raised, `CHAOS_SETTINGS`), with the chaos harness's orders (3/5 approved, 1/5 de
 gateway, 1/5 for scarce tickets), each POSTed with its Idempotency-Key and retried until the order
 service answers, from a pool of clients on kept-alive connections:
 
-1. capacity: after a warm-up, SOAK_CAPACITY_ORDERS (500) orders at once from SOAK_BURST_CLIENTS
-   (32) clients; sagas completed a second from the first `createdAt` to the last `updatedAt`;
+1. capacity: after a warm-up, SOAK_CAPACITY_ORDERS (3,000) orders at once from
+   SOAK_BURST_CLIENTS (32) clients; sagas completed a second from the first `createdAt` to the
+   last `updatedAt`, and over the later half of the completions (`steady_rate`), the lower
+   counting;
 2. the sale: SOAK_ORDERS (135,000: Glastonbury's 2020 sale, sold in 34 minutes) placed at a
-   steady SOAK_RATE_FRACTION (0.8) of that capacity (or SOAK_RATE orders a second) from
+   steady SOAK_RATE_FRACTION (0.7) of that capacity (or SOAK_RATE orders a second) from
    SOAK_CLIENTS (16) clients; every SOAK_FAULT_EVERY_S (180) s the next of the harness's victims
    in turn (each worker, the bridge, the relay, the three services) is SIGKILLed and started
    again a second or three later; every SOAK_SAMPLE_EVERY_S (10) s each part's memory (RSS of
@@ -150,14 +152,24 @@ class Sale:
     ended: float = 0.0
 
 
+def steady_rate(ended: dict[str, tuple[str, float, float]]) -> float | None:
+    """Sagas ended a second over the later half of a burst's completions: its queues full, what
+    the stack keeps up (a burst's first seconds end sagas faster than any long run can: the
+    whole burst's rate overstated 2026-12-03's sustained capacity by half)."""
+    ends = sorted(updated for _, _, updated in ended.values())
+    half = len(ends) // 2
+    span = ends[-1] - ends[half] if ends else 0.0
+    return round((len(ends) - 1 - half) / span, 1) if span > 0 else None
+
+
 @dataclass
 class Soak:
     """One soak: the capacity measured, then the sale at a share of it under faults."""
 
     stack: Stack
     orders: int
-    capacity_orders: int = 500
-    rate_fraction: float = 0.8
+    capacity_orders: int = 3000
+    rate_fraction: float = 0.7
     rate_per_s: float | None = None       # a fixed rate instead of the capacity's share
     fault_every_s: float = 180.0
     max_faults: int | None = None
@@ -185,7 +197,9 @@ class Soak:
                             down_s=(1.0, 3.0), max_faults=self.max_faults)
         with self.progress.section("capacity"):
             capacity = self.capacity(chaos, planned[:first], killer)
-        rate = self.rate_per_s or round(self.rate_fraction * capacity["sagas_per_s"], 1)
+        rate = self.rate_per_s or round(self.rate_fraction * min(
+            capacity["sagas_per_s"], capacity["steady_sagas_per_s"] or capacity["sagas_per_s"]),
+            1)
         sale = self.sell(chaos, planned[first:], rate, killer)
         verdict = chaos.settle_and_judge(planned)
         return self.report(chaos, capacity, sale, verdict)
@@ -265,7 +279,8 @@ class Soak:
         figures = summarise(ended, len(burst))
         return {"orders": len(burst), "clients": self.burst_clients,
                 **{key: figures.get(key) for key in ("ended", "statuses", "sagas_per_s",
-                                                     "p50_ms", "p99_ms")}}
+                                                     "p50_ms", "p99_ms")},
+                "steady_sagas_per_s": steady_rate(ended)}
 
     def order_times(self, order_ids: list[str]) -> dict[str, tuple[float, float]]:
         """Each ended order's `createdAt` and `updatedAt` (epoch s), as the order service has
@@ -284,8 +299,8 @@ def main() -> int:
             stack = chaos_stack(workdir)
         try:
             report = Soak(stack, int(env("SOAK_ORDERS", "135000")),
-                          capacity_orders=int(env("SOAK_CAPACITY_ORDERS", "500")),
-                          rate_fraction=float(env("SOAK_RATE_FRACTION", "0.8")),
+                          capacity_orders=int(env("SOAK_CAPACITY_ORDERS", "3000")),
+                          rate_fraction=float(env("SOAK_RATE_FRACTION", "0.7")),
                           rate_per_s=float(env("SOAK_RATE", "0")) or None,
                           fault_every_s=float(env("SOAK_FAULT_EVERY_S", "180")),
                           clients=int(env("SOAK_CLIENTS", "16")),

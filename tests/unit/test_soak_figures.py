@@ -100,3 +100,15 @@ def test_the_embedded_kafka_s_memory_is_reported_but_not_judged() -> None:
     assert judged["memory"] is True and judged["steepest_part"] == "worker"
     judged = flat(parts, tenth_rows([100.0] * 10), FlatBounds(unjudged=()))
     assert judged["memory"] is False and judged["parts_above_bound"] == ["kafka"]
+
+
+def test_a_bursts_steady_rate_is_taken_over_the_later_half_of_its_completions() -> None:
+    from tests.chaos.soak import steady_rate
+
+    # 100 sagas: the first 50 end in the first second (queues filling, caches warm), the other
+    # 50 one every 0.1 s: the steady rate is 10 a second, the whole burst's 100 in 5.9 s.
+    ends = [0.02 * i for i in range(50)] + [1.0 + 0.1 * i for i in range(50)]
+    ended = {f"o{i}": ("COMPLETED", 0.0, end) for i, end in enumerate(ends)}
+    assert steady_rate(ended) == 10.0
+    assert steady_rate({}) is None
+    assert steady_rate({"o": ("COMPLETED", 0.0, 1.0)}) is None
