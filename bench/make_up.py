@@ -60,21 +60,38 @@ class MakeUpStack(Stack):
 
     def start(self, *names: str) -> None:
         assert not names, "make up starts every part"
-        honcho = subprocess.Popen(
+        self.honcho = subprocess.Popen(
             [sys.executable, "-m", "devtools.devstack", "up"], cwd=ROOT, env=self.environ,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-        self.processes["make up"] = honcho
-        threading.Thread(target=_read_and_drop, args=(honcho.stdout,), daemon=True).start()
+        self.lines_read = [0]
+        threading.Thread(target=_read_and_drop, args=(self.honcho.stdout, self.lines_read),
+                         daemon=True).start()
+
+    def honcho_cpu_s(self) -> float:
+        """CPU seconds honcho used so far besides its parts: itself and the process it forks
+        for each part, which read the part's lines and relay them."""
+        root = psutil.Process(self.honcho.pid)
+        in_parts = {process.pid for part in self.processes.values()
+                    for process in [part, *part.children(recursive=True)]}  # type: ignore[attr-defined]
+        return sum(sum(process.cpu_times()[:2]) for process in
+                   [root, *root.children(recursive=True)] if process.pid not in in_parts)
 
     def wait_until_ready(self, timeout_s: float = 90) -> None:
+        """Every part healthy; then each of honcho's children known by its part's name (its
+        command), so that each part's CPU is counted as the bench's stack counts it."""
         for name in self.parts:
             if name in PARTS and PARTS[name].health:
                 wait_for(lambda part=name: self.healthy(part), timeout_s, f"{name} healthy")
+        by_command = {command: name for name, command in self.parts.items()}
+        for child in psutil.Process(self.honcho.pid).children(recursive=True):
+            name = by_command.get(" ".join(child.cmdline()[2:]))   # /bin/sh -c <command>
+            if name is not None:
+                self.processes[name] = child  # type: ignore[assignment]
 
     def stop(self) -> None:
         """honcho stops its parts on SIGTERM; any it left behind are killed."""
-        honcho = self.processes.get("make up")
-        parts = psutil.Process(honcho.pid).children(recursive=True) if honcho else []
+        parts = psutil.Process(self.honcho.pid).children(recursive=True)
+        self.processes = {"make up": self.honcho}
         super().stop()
         for process in parts:
             try:
@@ -83,9 +100,9 @@ class MakeUpStack(Stack):
                 pass
 
 
-def _read_and_drop(stream: Any) -> None:
-    for _ in iter(lambda: stream.read(65536), b""):
-        pass
+def _read_and_drop(stream: Any, lines: list[int]) -> None:
+    for chunk in iter(lambda: stream.read(65536), b""):
+        lines[0] += chunk.count(b"\n")
 
 
 def measure(kind: str, options: argparse.Namespace, progress: Progress) -> dict[str, Any]:
@@ -102,13 +119,26 @@ def measure(kind: str, options: argparse.Namespace, progress: Progress) -> dict[
                                  progress)
             ticket = driver.new_ticket(available=10_000_000)
             driver.one_at_a_time(WARM_UP_ORDERS, ticket)
+            relayed = _relayed(stack)
             figures = with_cpu(stack, options.orders, lambda: driver.load(
                 options.orders, ticket, options.clients), settle_first=True)
+            relayed = {key: round((value - relayed[key]) / options.orders, 3)
+                       for key, value in _relayed(stack).items()}
         finally:
             stack.stop()
+    honcho_ms = round(relayed["cpu_s"] * 1000, 2) if relayed else 0.0
     return {"sagas_per_s": figures["sagas_per_s"],
-            "cpu_ms_per_saga": figures["cpu_ms_per_unit_stack"],
-            "cpu_ms_by_part": figures["cpu_ms_per_unit"], "statuses": figures["statuses"]}
+            "cpu_ms_per_saga": round(figures["cpu_ms_per_unit_stack"] + honcho_ms, 2),
+            "cpu_ms_by_part": figures["cpu_ms_per_unit"], "statuses": figures["statuses"],
+            **({"honcho_cpu_ms_per_saga": honcho_ms,
+                "log_lines_per_saga": relayed["lines"]} if relayed else {})}
+
+
+def _relayed(stack: Stack) -> dict[str, float]:
+    """What honcho relayed so far: its own CPU seconds and the lines (make up's stack only)."""
+    if not isinstance(stack, MakeUpStack):
+        return {}
+    return {"cpu_s": stack.honcho_cpu_s(), "lines": float(stack.lines_read[0])}
 
 
 def compare(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
