@@ -207,7 +207,7 @@ ORDER_WAITING_CLIENTS_PER_ADDRESS = declare(
     "one client address may hold at once; beyond, answered at once with `Retry-After`.", SALE)
 
 # -- The saga ------------------------------------------------------------------------------------
-SAGA = "The saga (orchestrator.config)"
+SAGA = "The saga"
 PAYMENT_RESULT_TIMEOUT = declare(
     "PAYMENT_RESULT_TIMEOUT", 300.0, "float", "Seconds a saga waits for its payment result "
     "before it asks the payment service and cancels an undecided one: so it bounds how long "
