@@ -39,6 +39,19 @@ class SagaTask(Task):  # type: ignore[misc]
     Request = StepRequest
 
 
+class FireAndForget(Celery):  # type: ignore[misc]
+    """The orchestrator's app: nothing it sends waits for a result (`task_ignore_result`), also
+    when it sends a task by name that its process has not registered (the bridge's and the
+    command line's steps, beat's reconciler passes). Celery reads `task_ignore_result` only
+    for a registered task: sent by name, it subscribed to the task's result channel in Redis
+    for every task, and redis-py kept each channel's name, the bridge ~0.26 KB a saga for as
+    long as it ran (a SUBSCRIBE and an UNSUBSCRIBE a saga in Redis, too)."""
+
+    def send_task(self, *args: Any, **options: Any) -> Any:
+        options.setdefault("ignore_result", self.conf.task_ignore_result)
+        return super().send_task(*args, **options)
+
+
 def quiet_when_json(base: type) -> type:
     """Celery's worker or beat, without the banner it prints when LOG_FORMAT=json: every line a
     JSON object (`celery -q` does the same by hand)."""
@@ -49,7 +62,8 @@ def quiet_when_json(base: type) -> type:
     return Quiet
 
 
-app = Celery("orchestrator", include=["orchestrator.entrypoints.saga_tasks"], task_cls=SagaTask)
+app = FireAndForget("orchestrator", include=["orchestrator.entrypoints.saga_tasks"],
+                    task_cls=SagaTask)
 app.Worker = quiet_when_json(app.Worker)
 app.Beat = quiet_when_json(app.Beat)
 # Every setting that shapes the cost of one hop (the bench's floor runs its no-op chains on them).
