@@ -37,10 +37,10 @@ import psutil
 from bench.driver import OrderDriver
 from bench.progress import Progress
 from bench.run import BENCH_SETTINGS, RESULTS, machine, with_cpu
-from devtools.devstack.__main__ import ROOT, parts_to_run, stack_environment
+from devtools.devstack.__main__ import ROOT
 from glastonbury.topology import PARTS
 from tests.chaos.verdict import database_urls
-from tests.e2e.stack import FAST_SETTINGS, Stack, isolated_environment, wait_for
+from tests.e2e.stack import FAST_SETTINGS, Stack, wait_for
 
 WARM_UP_ORDERS = 30
 
@@ -50,12 +50,7 @@ class MakeUpStack(Stack):
     children are the parts; its output read and dropped, as a terminal would show it."""
 
     def __init__(self, workdir: Path, **overrides: str):
-        environ = isolated_environment(workdir)
-        environ.update(FAST_SETTINGS, **overrides)
-        self.environ = environ        # what `make up` is started with
-        self.env = stack_environment(environ)   # what it gives its parts
-        self.parts = parts_to_run(environ)
-        self.processes: dict[str, subprocess.Popen] = {}
+        super().__init__(workdir, **overrides)   # `environ`: what `make up` is started with
         self.servers = ()
 
     def start(self, *names: str) -> None:

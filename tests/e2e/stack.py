@@ -63,6 +63,7 @@ class Stack:
     def __init__(self, workdir: Path, **overrides: str):
         environ = isolated_environment(workdir)
         environ.update(FAST_SETTINGS, **overrides)
+        self.environ = environ   # what `make up` would be started with for the same stack
         self.env = stack_environment(environ)
         self.parts = parts_to_run(environ)
         self.logs = workdir / "logs"
