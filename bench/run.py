@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import psycopg
 import redis
 from celery import Celery
 from sqlalchemy import create_engine, func, select
@@ -307,9 +308,20 @@ def with_cpu(stack: Stack, units: int, run: Any,
     if settle_first:
         settle(stack)
     counts_before = trips.snapshot() if trips else {}
+    external = "redis" not in stack.parts
+    postgresql_before = postgresql_cpu_by_role() if external else {}
+    sessions_before = postgresql_sessions() if external else 0
     before, busy_before, began = cpu_by_part(stack), machine_busy_s(), time.time()
     figures = run()
     after, busy_after, elapsed = cpu_by_part(stack), machine_busy_s(), time.time() - began
+    if external:   # where PostgreSQL's share went: which backends, its own processes
+        postgresql_after = postgresql_cpu_by_role()
+        figures["postgresql_cpu_ms_per_unit_by_role"] = {
+            role: round((used - postgresql_before.get(role, 0.0)) * 1000 / units, 2)
+            for role, used in sorted(postgresql_after.items(), key=lambda kv: -kv[1])}
+        # Each a backend forked and signed in: a pool that does not keep its connections.
+        figures["postgresql_connections_opened_per_unit"] = round(
+            (postgresql_sessions() - sessions_before - 1) / units, 3)
     if trips:  # every round trip of the phase, per unit and part
         figures["round_trips_per_unit"] = round_trips.per_unit(counts_before, trips.snapshot(),
                                                                units)
@@ -355,6 +367,36 @@ def external_servers() -> dict[str, list[psutil.Process]]:
         elif name.startswith("redis-server") and ":6379" in command:
             found["redis"].append(process)
     return found
+
+
+def postgresql_cpu_by_role() -> dict[str, float]:
+    """PostgreSQL's CPU seconds so far by what its processes do: each database's backends
+    (`backend <database>`), its own workers (walwriter, checkpointer...), and the backends
+    that exited (their times are the postmaster's children's)."""
+    by_role: dict[str, float] = {}
+    for process in external_servers()["postgresql"]:
+        try:
+            title = " ".join(process.cmdline())
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        if not title.startswith("postgres: "):
+            role = "postmaster"
+            by_role["exited backends"] = (by_role.get("exited backends", 0.0)
+                                          + times.children_user + times.children_system)
+        else:   # "postgres: 15/main: checkpointer", "postgres: 15/main: user db host(port) idle"
+            words = title.split(": ")[-1].split()
+            role = f"backend {words[1]}" if len(words) > 2 and "(" in words[2] else \
+                " ".join(words)
+        by_role[role] = by_role.get(role, 0.0) + times.user + times.system
+    return by_role
+
+
+def postgresql_sessions() -> int:
+    """Connections PostgreSQL accepted so far, every database (pg_stat_database.sessions)."""
+    with psycopg.connect(os.environ["TEST_DATABASE_URL"], autocommit=True) as connection:
+        row = connection.execute("SELECT sum(sessions) FROM pg_stat_database").fetchone()
+    return int(row[0] if row and row[0] is not None else 0)
 
 
 def _cpu(process: psutil.Process) -> float:
