@@ -35,6 +35,7 @@ from devtools.devstack import binaries
 from glastonbury import settings
 from glastonbury.topology import PARTS, instances, services
 from tests.chaos.background import OnItsThread
+from tests.chaos import power_loss
 from tests.chaos.netproxy import FAULTS, RESET, FaultyProxy
 from tests.chaos.postgres import PostgresServer, server_binaries
 from tests.chaos.recovery import CustomerProbe, Disruption, kill_kind, recovery_by_kind
@@ -52,6 +53,8 @@ SERVICES = tuple(part.name for part in services())
 # (not the dashboard), the embedded Redis and Kafka broker among them, and the run's own
 # PostgreSQL when there is one (`CHAOS_DATABASE=postgresql`).
 POSTGRESQL = "postgresql"
+REDIS = "redis"
+POWER_CUT = "redis loses its last second"
 VICTIMS = tuple(name for name in PARTS if name != "flower") + (POSTGRESQL,)
 # The connections `CHAOS_NETWORK` may name: the clients' to Redis, to the broker and to each
 # service, each through a FaultyProxy of the run's.
@@ -118,6 +121,15 @@ class ChaosStack(Stack):
         else:
             self.env[settings.SERVICE_URLS[link].name] = f"http://127.0.0.1:{proxy.port}"
         return proxy
+
+    def cut_power(self, name: str) -> int:
+        """Redis killed having lost its last second of acknowledged writes (a second of them
+        let through first); the bytes of its append-only file lost."""
+        data_dir = Path(self.env["GLASTONBURY_VAR"]) / "redis"
+        noted = power_loss.increments(data_dir)
+        time.sleep(1.0)
+        self.kill(name)
+        return power_loss.cut_back(data_dir, noted)
 
     def start_postgres(self) -> None:
         """The run's PostgreSQL up, a database a service in it, and the parts pointed at it."""
@@ -226,6 +238,7 @@ class Killer(OnItsThread):
     fault_s: tuple[float, float] = (3.0, 8.0)   # a network fault's length (a reset: a tenth)
     kills: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
+    lost_bytes: list[int] = field(default_factory=list)   # each power cut's, of Redis's file
     disruptions: list[Disruption] = field(default_factory=list)
     last_restart: float = 0.0
 
@@ -254,11 +267,19 @@ class Killer(OnItsThread):
 
     def kill(self, victim: str) -> None:
         began = time.time()
-        self.stack.kill(victim)
+        # Every other kill of the embedded Redis is a power cut: its last second of
+        # acknowledged writes lost with it (tests/chaos/power_loss.py).
+        power_cut = (victim == REDIS and self.kills[victim] % 2 == 1
+                     and isinstance(self.stack, ChaosStack))
+        if power_cut and isinstance(self.stack, ChaosStack):
+            self.lost_bytes.append(self.stack.cut_power(victim))
+        else:
+            self.stack.kill(victim)
         self.kills[victim] += 1
         time.sleep(self.rng.uniform(*self.down_s))    # down for a while, then back
         self.stack.start(victim)
-        self.disruptions.append(Disruption(kill_kind(victim), victim, began, time.time()))
+        self.disruptions.append(Disruption(POWER_CUT if power_cut else kill_kind(victim),
+                                           victim, began, time.time()))
 
     def cut(self, link: str, kind: str) -> None:
         began = time.time()
@@ -355,6 +376,8 @@ class ChaosRun:
         verdict.figures.update({
             "kills": dict(killer.kills),
             "kills_total": sum(killer.kills.values()),
+            "redis_power_cuts": {"count": len(killer.lost_bytes),
+                                 "append_only_bytes_lost": killer.lost_bytes},
             "network_faults": dict(killer.faults),
             "recovery": recovery_by_kind(killer.disruptions, self.snapshot.orders,
                                          customer.answers),
