@@ -1,4 +1,5 @@
-"""`make up` as a newcomer runs it: the whole stack under its supervisor, the brief's order, Ctrl-C."""
+"""`make up` as a newcomer runs it: the whole stack under its supervisor, the brief's order,
+Ctrl-C."""
 
 from __future__ import annotations
 
