@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from functools import cache
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -11,7 +12,7 @@ from sqlalchemy import Connection, Row, Select, bindparam, insert, select, tuple
 from sqlalchemy.exc import IntegrityError
 
 from order_service.adapters.tables import order_lines, orders
-from order_service.domain.model import Order, OrderLine, OrderStatus
+from order_service.domain.model import Order, OrderLine, OrderStatus, Outcome
 
 # The statements of placing an order and of its outcome, built once with bind parameters:
 # compiled once per process, not rebuilt and re-keyed by SQLAlchemy on every request.
@@ -19,19 +20,34 @@ NEW_ORDER = insert(orders).values({column.name: bindparam(column.name)
                                    for column in orders.columns})
 NEW_LINE = insert(order_lines).values({column.name: bindparam(column.name)
                                        for column in order_lines.columns})
-# An order and its lines in one statement (a round trip to a database server, not two); locked,
-# only the order's row.
+# An order and its lines in one statement (a round trip to a database server, not two).
 ORDER_BY_ID = (select(orders, *(column.label(f"line_{column.name}")
                                 for column in order_lines.columns if column.name != "order_id"))
                .outerjoin(order_lines, order_lines.c.order_id == orders.c.id)
                .where(orders.c.id == bindparam("order_id")).order_by(order_lines.c.position))
-ORDER_BY_ID_FOR_UPDATE = ORDER_BY_ID.with_for_update(of=orders)
 LINES_OF = (select(order_lines).where(order_lines.c.order_id.in_(bindparam("ids", expanding=True)))
             .order_by(order_lines.c.order_id, order_lines.c.position))
 # (A parameter of an UPDATE's WHERE may not bear the name of a column it sets: `key_...`.)
 SET_OUTCOME = (update(orders).where(orders.c.id == bindparam("key_id"))
                .values(status=bindparam("status"), reason=bindparam("reason"),
                        updated_at=bindparam("updated_at")))
+# An outcome as a compare-and-set: only a PENDING order ends, the database deciding under the
+# row's lock; the order as it ended comes back with it.
+END_IF_PENDING = (SET_OUTCOME.where(orders.c.status == OrderStatus.PENDING.value)
+                  .returning(*orders.columns))
+
+
+@cache
+def _new_order_with_lines(lines: int) -> Any:
+    """PostgreSQL: the order and its lines as one INSERT, the order's in a WITH clause (run
+    with it, whether read or not; the lines' foreign key checked once both are in): one round
+    trip, and with the unit of work's `one_write` no BEGIN and COMMIT around it."""
+    # Each value typed as its column (only the first row's would be otherwise: an amount is
+    # stored in cents by its type, Money).
+    return insert(order_lines).values([
+        {column.name: bindparam(f"{column.name}_{index}", type_=column.type)
+         for column in order_lines.columns}
+        for index in range(lines)]).add_cte(NEW_ORDER.cte("new_order"))
 
 
 # An order's place in `GET /orders`: its creation time, then its id (two orders may share a
@@ -47,12 +63,12 @@ class OrderRepository(Protocol):
     """Where orders are kept; the service layer sees only this."""
 
     def add(self, order: Order) -> None: ...
-    def get(self, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None: ...
+    def end(self, order_id: uuid.UUID, outcome: Outcome) -> Order | None: ...
+    def get(self, order_id: uuid.UUID) -> Order | None: ...
     def get_by_idempotency_key(self, customer_id: uuid.UUID, key: str) -> Order | None: ...
     def find(self, status: OrderStatus | None, created_before: datetime | None,
              limit: int, created_after: datetime | None = None,
              after: Position | None = None) -> list[Order]: ...
-    def save_outcome(self, order: Order) -> None: ...
 
 
 class SqlOrderRepository:
@@ -62,21 +78,35 @@ class SqlOrderRepository:
         self.connection = connection
 
     def add(self, order: Order) -> None:
-        """Insert the order and its lines; DuplicateIdempotencyKey if its key is taken."""
+        """Insert the order and its lines (one statement on PostgreSQL); DuplicateIdempotencyKey
+        if its key is taken."""
+        lines = [_line_row(order.id, position, line)
+                 for position, line in enumerate(order.lines)]
         try:
+            if self.connection.dialect.name == "postgresql" and lines:
+                self.connection.execute(_new_order_with_lines(len(lines)), _order_row(order) | {
+                    f"{name}_{index}": value for index, line in enumerate(lines)
+                    for name, value in line.items()})
+                return
             self.connection.execute(NEW_ORDER, _order_row(order))
         except IntegrityError as error:
             if order.idempotency_key is None:
                 raise
             raise DuplicateIdempotencyKey(order.idempotency_key) from error
-        self.connection.execute(NEW_LINE, [
-            _line_row(order.id, position, line) for position, line in enumerate(order.lines)
-        ])
+        if lines:
+            self.connection.execute(NEW_LINE, lines)
 
-    def get(self, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None:
-        """The order, or None; `for_update` locks its row until the transaction ends."""
-        query = ORDER_BY_ID_FOR_UPDATE if for_update else ORDER_BY_ID
-        rows = self.connection.execute(query, {"order_id": order_id}).all()
+    def end(self, order_id: uuid.UUID, outcome: Outcome) -> Order | None:
+        """The order ended with `outcome` if it was PENDING, as it ended; None if it had ended
+        already, or there is no such order."""
+        ended = self.connection.execute(END_IF_PENDING, {
+            "key_id": order_id, "status": outcome.status.value, "reason": outcome.reason,
+            "updated_at": outcome.at}).all()
+        return self._with_lines(ended)[0] if ended else None
+
+    def get(self, order_id: uuid.UUID) -> Order | None:
+        """The order, or None."""
+        rows = self.connection.execute(ORDER_BY_ID, {"order_id": order_id}).all()
         if not rows:
             return None
         return _order(rows[0], [OrderLine(row.line_ticket_id, row.line_name, row.line_amount,
@@ -106,12 +136,6 @@ class SqlOrderRepository:
                                 > tuple_(*after, types=(orders.c.created_at.type,
                                                         orders.c.id.type)))
         return self._with_lines(self.connection.execute(query).all())
-
-    def save_outcome(self, order: Order) -> None:
-        """Store the order's status, reason and update time."""
-        self.connection.execute(SET_OUTCOME, {"key_id": order.id, "status": order.status.value,
-                                              "reason": order.reason,
-                                              "updated_at": order.updated_at})
 
     def _one(self, query: Select[Any]) -> Order | None:
         found = self._with_lines(self.connection.execute(query).all())

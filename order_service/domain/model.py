@@ -170,16 +170,30 @@ class Order:
 
     def record_outcome(self, status: OrderStatus, reason: str | None, now: datetime) -> bool:
         """End the order with `status`; False if it already ended so (a repeat is a no-op)."""
-        if not status.is_terminal:
-            raise ValueError("an outcome must be a terminal status")
+        outcome = Outcome.of(status, reason, now)
         if self.status is status:
             return False
         if self.status.is_terminal:
             raise ConflictingOutcome(self.id, self.status, status)
-        self.status = status
-        self.reason = (reason or DEFAULT_REASONS[status]) if status in DEFAULT_REASONS else None
-        self.updated_at = now
+        self.status, self.reason, self.updated_at = outcome.status, outcome.reason, outcome.at
         return True
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an order ends: its final status, the reason a failed one gives, and when. Only a
+    PENDING order takes one (`Order.record_outcome`; the repository's `end` in one write)."""
+
+    status: OrderStatus
+    reason: str | None
+    at: datetime
+
+    @classmethod
+    def of(cls, status: OrderStatus, reason: str | None, at: datetime) -> Outcome:
+        if not status.is_terminal:
+            raise ValueError("an outcome must be a terminal status")
+        return cls(status,
+                   (reason or DEFAULT_REASONS[status]) if status in DEFAULT_REASONS else None, at)
 
 
 def order_message(order: Order) -> dict[str, Any]:

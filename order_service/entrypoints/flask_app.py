@@ -44,7 +44,7 @@ class Dependencies:
     """What the routes need, chosen once when the app is created."""
 
     engine: Engine
-    unit_of_work: Callable[[], UnitOfWork]
+    unit_of_work: Callable[[], UnitOfWork]   # each of its writes is one statement
     saga_starter: SagaStarter
     reading: Callable[[], UnitOfWork]   # for reads only: takes no write lock
     catalogue: Catalogue | None         # the inventory's prices
@@ -62,7 +62,9 @@ def create_app(database_url: str | None = None, saga_starter: SagaStarter | None
     engine = make_engine(database_url or settings.database_url("order"))
     upgrade(engine, SCHEMA)
     dependencies = Dependencies(
-        engine, lambda: SqlAlchemyUnitOfWork(engine),
+        # Placing an order and recording its outcome each write with one statement (the order
+        # with its lines; a compare-and-set): on PostgreSQL, no BEGIN and COMMIT around them.
+        engine, lambda: SqlAlchemyUnitOfWork(engine, one_write=True),
         saga_starter or CelerySagaStarter(settings.redis_url(), order_messages_key()),
         lambda: SqlAlchemyUnitOfWork(engine, read_only=True),
         catalogue or HttpCatalogue(settings.inventory_service_url()),

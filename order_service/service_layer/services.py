@@ -15,7 +15,7 @@ from order_service.adapters.repository import DuplicateIdempotencyKey, Position
 from order_service.adapters.saga_starter import SagaStarter
 from order_service.adapters.catalogue import Catalogue
 from order_service.domain.model import (IdempotencyKeyReused, Order, OrderLine, OrderStatus,
-                                        check_against_catalogue, check_order_limits,
+                                        Outcome, check_against_catalogue, check_order_limits,
                                         order_message)
 from order_service.service_layer.outcome_waiters import OutcomeWaiters
 from order_service.service_layer.unit_of_work import UnitOfWork
@@ -140,15 +140,19 @@ def record_outcome(order_id: uuid.UUID, status: OrderStatus, reason: str | None,
     """End the order as the orchestrator reports; a repeat is a no-op, a different end conflicts.
     Clients waiting for it here are woken once it is stored.
 
-    The row is locked while deciding, so two outcomes arriving together cannot both win.
+    The outcome is a compare-and-set (only a PENDING order ends), so two outcomes arriving
+    together cannot both win; the order is read only when it had ended already.
     """
+    outcome = Outcome.of(status, reason, utc_now())
     with uow:
-        order = uow.orders.get(order_id, for_update=True)
-        if order is None:
-            raise OrderNotFound(order_id)
-        if order.record_outcome(status, reason, utc_now()):
-            uow.orders.save_outcome(order)
+        order = uow.orders.end(order_id, outcome)
+        if order is not None:
             uow.commit()
+        else:
+            order = uow.orders.get(order_id)
+            if order is None:
+                raise OrderNotFound(order_id)
+            order.record_outcome(status, reason, outcome.at)   # a repeat, or a conflict
     if waiters is not None:
         waiters.ended(order_id)
     return order

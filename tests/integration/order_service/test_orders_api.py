@@ -103,6 +103,22 @@ def test_an_outcome_ends_the_order_once(client: FlaskClient) -> None:
     assert answer(client.get(f"/orders/{order_id}"))[1] == body
 
 
+def test_of_two_outcomes_arriving_together_exactly_one_wins(client: FlaskClient) -> None:
+    for _ in range(5):
+        order_id = place(client)["id"]
+        outcomes = ["COMPLETED", "PAYMENT_FAILED"] * 4
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(lambda status: answer(client.post(
+                f"/orders/{order_id}/outcome", json={"status": status})), outcomes))
+        stored = answer(client.get(f"/orders/{order_id}"))[1]
+        assert stored["status"] in ("COMPLETED", "PAYMENT_FAILED")
+        for status, (code, body) in zip(outcomes, answers):
+            # The winner's status answers 200 every time (a repeat); the loser's 409 every time.
+            assert (code, body.get("status")) == (200, status) if status == stored["status"] \
+                else (code, body["error"]) == (409, "conflicting_outcome")
+        assert len(stored["items"]) == len(BRIEF_BODY["items"])
+
+
 def test_the_outcome_of_an_unknown_order_is_404(client: FlaskClient) -> None:
     status, body = answer(client.post(f"/orders/{uuid.uuid4()}/outcome",
                                       json={"status": "COMPLETED"}))
@@ -379,3 +395,31 @@ def test_a_page_is_read_from_an_index_from_where_the_page_before_ended(
         plan = connection.exec_driver_sql(
             ("EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN ") + statement, parameters).all()
     assert index in str(plan) and "SORT" not in str(plan).upper(), plan
+
+
+def test_on_postgresql_an_order_is_placed_with_one_statement_outside_a_transaction(
+        client: FlaskClient) -> None:
+    engine = client.application.extensions["order_service"].engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite takes no INSERT in a WITH clause: there the order is two statements")
+    sent: list[tuple[str, bool]] = []
+
+    def note(connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append((statement, connection.connection.dbapi_connection.autocommit))
+
+    two_lines = [BRIEF_BODY["items"][0], {**BRIEF_BODY["items"][0], "id": str(uuid.uuid4())}]
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        order = place(client, items=two_lines, amount=BRIEF_BODY["amount"])
+        ended = answer(client.post(f"/orders/{order['id']}/outcome",
+                                   json={"status": "COMPLETED"}))
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    # One statement wrote the order and both its lines, in a transaction of its own (no
+    # BEGIN and COMMIT round trips); the outcome is one compare-and-set and a read of its lines.
+    [(insert, autocommit)] = sent[:1]
+    assert "INSERT INTO orders" in insert and "INSERT INTO order_lines" in insert and autocommit
+    assert [statement.split()[0] for statement, _ in sent[1:]] == ["UPDATE", "SELECT"]
+    assert all(autocommit for _, autocommit in sent)
+    assert ended[0] == 200 and len(ended[1]["items"]) == 2
+    assert answer(client.get(f"/orders/{order['id']}"))[1]["items"] == order["items"]

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Self
 
 from order_service.adapters.repository import DuplicateIdempotencyKey, Position
-from order_service.domain.model import Listing, Order, OrderStatus
+from order_service.domain.model import Listing, Order, OrderStatus, Outcome
 
 
 class FakeOrderRepository:
@@ -22,8 +22,15 @@ class FakeOrderRepository:
             raise DuplicateIdempotencyKey(order.idempotency_key)
         self.orders[order.id] = order
 
-    def get(self, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None:
+    def get(self, order_id: uuid.UUID) -> Order | None:
         return self.orders.get(order_id)
+
+    def end(self, order_id: uuid.UUID, outcome: Outcome) -> Order | None:
+        order = self.orders.get(order_id)
+        if order is None or order.status is not OrderStatus.PENDING:
+            return None
+        order.status, order.reason, order.updated_at = outcome.status, outcome.reason, outcome.at
+        return order
 
     def get_by_idempotency_key(self, customer_id: uuid.UUID, key: str) -> Order | None:
         return next((o for o in self.orders.values()
@@ -39,8 +46,6 @@ class FakeOrderRepository:
                  and (after is None or (o.created_at, o.id) > after)]
         return sorted(found, key=lambda o: (o.created_at, o.id))[:limit]
 
-    def save_outcome(self, order: Order) -> None:
-        self.orders[order.id] = order
 
 
 class FakeUnitOfWork:
