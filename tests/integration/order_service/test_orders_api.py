@@ -104,18 +104,21 @@ def test_an_outcome_ends_the_order_once(client: FlaskClient) -> None:
 
 
 def test_of_two_outcomes_arriving_together_exactly_one_wins(client: FlaskClient) -> None:
+    outcomes = ["COMPLETED", "PAYMENT_FAILED"] * 4
     for _ in range(5):
-        order_id = place(client)["id"]
-        outcomes = ["COMPLETED", "PAYMENT_FAILED"] * 4
+        path = f"/orders/{place(client)['id']}/outcome"
         with ThreadPoolExecutor(max_workers=8) as pool:
-            answers = list(pool.map(lambda status: answer(client.post(
-                f"/orders/{order_id}/outcome", json={"status": status})), outcomes))
-        stored = answer(client.get(f"/orders/{order_id}"))[1]
+            answers = list(pool.map(
+                lambda status, path=path: answer(client.post(path, json={"status": status})),
+                outcomes))
+        stored = answer(client.get(path.removesuffix("/outcome")))[1]
         assert stored["status"] in ("COMPLETED", "PAYMENT_FAILED")
-        for status, (code, body) in zip(outcomes, answers):
+        for status, (code, body) in zip(outcomes, answers, strict=True):
             # The winner's status answers 200 every time (a repeat); the loser's 409 every time.
-            assert (code, body.get("status")) == (200, status) if status == stored["status"] \
-                else (code, body["error"]) == (409, "conflicting_outcome")
+            if status == stored["status"]:
+                assert (code, body["status"]) == (200, status)
+            else:
+                assert (code, body["error"]) == (409, "conflicting_outcome")
         assert len(stored["items"]) == len(BRIEF_BODY["items"])
 
 
