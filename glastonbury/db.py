@@ -7,7 +7,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, TypeDecorator, create_engine, event, exc
+from functools import cache
+from typing import Any
+
+from sqlalchemy import (DateTime, Insert, Table, TypeDecorator, bindparam, create_engine, event,
+                        exc, insert)
 from sqlalchemy.engine import Connection, Dialect, Engine
 
 
@@ -119,3 +123,29 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def insert_with_children(connection: Connection, parent: Insert, parent_values: dict[str, Any],
+                         children: Table, rows: list[dict[str, Any]]) -> None:
+    """A row and its children's rows (an order's lines, a reservation's): on PostgreSQL one
+    statement, the parent's INSERT in a WITH clause (run whether read or not; the children's
+    foreign key checked once both are in), so one round trip — and with the unit of work's
+    `one_write`, no BEGIN and COMMIT around it; elsewhere one INSERT and then the other."""
+    if connection.dialect.name == "postgresql" and rows:
+        connection.execute(_with_children(parent, children, len(rows)), parent_values | {
+            f"{name}_{index}": value for index, row in enumerate(rows)
+            for name, value in row.items()})
+        return
+    connection.execute(parent, parent_values)
+    if rows:
+        connection.execute(insert(children), rows)
+
+
+@cache
+def _with_children(parent: Insert, children: Table, count: int) -> Any:
+    # Each child's value typed as its column: otherwise only the first row's are (an amount
+    # stored in cents by its type would be written as it came).
+    return insert(children).values([
+        {column.name: bindparam(f"{column.name}_{index}", type_=column.type)
+         for column in children.columns}
+        for index in range(count)]).add_cte(parent.cte("parent"))

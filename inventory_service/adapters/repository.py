@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Executable, Row, bindparam, insert, select, u
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from glastonbury.db import insert_with_children
 from inventory_service.adapters.tables import (customer_holdings, reservation_lines,
                                                reservations, tickets)
 from inventory_service.domain.model import Limits, Line, Reservation, ReservationStatus, Ticket
@@ -42,12 +43,15 @@ RESERVATION_OF_FOR_UPDATE = RESERVATION_OF.with_for_update(of=reservations)
 NEW_RESERVATION = insert(reservations).values(order_id=bindparam("order_id"),
                                               status=bindparam("status"),
                                               customer_id=bindparam("customer_id"))
-NEW_LINE = insert(reservation_lines).values(order_id=bindparam("order_id"),
-                                            ticket_id=bindparam("ticket_id"),
-                                            quantity=bindparam("quantity"))
 # (A parameter of an UPDATE's WHERE may not bear the name of a column it sets: `key_...`.)
 SET_STATUS = (update(reservations).where(reservations.c.order_id == bindparam("key_order_id"))
               .values(status=bindparam("status")))
+# A confirmation as a compare-and-set: only a HELD reservation is confirmed, the database
+# deciding under the row's lock.
+CONFIRM_IF_HELD = (update(reservations)
+                   .where(reservations.c.order_id == bindparam("key_order_id"),
+                          reservations.c.status == ReservationStatus.HELD.value)
+                   .values(status=ReservationStatus.CONFIRMED.value))
 HELD_BY = select(customer_holdings.c.held).where(
     customer_holdings.c.customer_id == bindparam("customer_id"),
     customer_holdings.c.ticket_id == bindparam("ticket_id"))
@@ -187,14 +191,24 @@ class ReservationRepository:
                            rows[0].customer_id)
 
     def add(self, reservation: Reservation) -> None:
-        """Insert the reservation and its lines; DuplicateKey if the order has one already."""
-        _insert(self.connection, NEW_RESERVATION,
+        """Insert the reservation and its lines (one statement on PostgreSQL); DuplicateKey if
+        the order has one already."""
+        try:
+            insert_with_children(
+                self.connection, NEW_RESERVATION,
                 {"order_id": reservation.order_id, "status": reservation.status.value,
-                 "customer_id": reservation.customer_id})
-        if reservation.lines:
-            self.connection.execute(NEW_LINE, [
-                {"order_id": reservation.order_id, "ticket_id": line.ticket_id,
-                 "quantity": line.quantity} for line in reservation.lines])
+                 "customer_id": reservation.customer_id},
+                reservation_lines,
+                [{"order_id": reservation.order_id, "ticket_id": line.ticket_id,
+                  "quantity": line.quantity} for line in reservation.lines])
+        except IntegrityError as error:
+            raise DuplicateKey(str(error.orig)) from error
+
+    def confirm_if_held(self, order_id: UUID) -> bool:
+        """Confirm the order's reservation if it is held; False (and no change) if not, or if
+        there is none."""
+        return self.connection.execute(CONFIRM_IF_HELD,
+                                       {"key_order_id": order_id}).rowcount == 1
 
     def save_status(self, reservation: Reservation) -> None:
         """Write the reservation's status (its lines never change)."""

@@ -135,7 +135,9 @@ def release(order_id: str) -> Answer:
 @requires(ORCHESTRATOR)
 def confirm(order_id: str) -> Answer:
     """Confirm the order's held tickets as sold."""
-    return _moved(services.confirm(_uow(), path_uuid(order_id, "orderId")))
+    # One compare-and-set and a read: on PostgreSQL, no BEGIN and COMMIT around them.
+    confirming = SqlAlchemyUnitOfWork(service_engine(), one_write=True)
+    return _moved(services.confirm(confirming, path_uuid(order_id, "orderId")))
 
 
 def _moved(reservation: Reservation) -> Answer:

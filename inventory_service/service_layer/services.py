@@ -66,13 +66,15 @@ def release(uow: UnitOfWork, order_id: UUID) -> Reservation:
 
 
 def confirm(uow: UnitOfWork, order_id: UUID) -> Reservation:
-    """Confirm the order's held reservation (a repeat is a no-op)."""
+    """Confirm the order's held reservation (a repeat is a no-op): one compare-and-set, and
+    the reservation read as it stands."""
     with uow:
-        reservation = _found(uow.reservations.get(order_id, for_update=True),
-                             ReservationNotFound(order_id))
-        if reservation.confirm():
-            uow.reservations.save_status(reservation)
+        confirmed = uow.reservations.confirm_if_held(order_id)
+        reservation = _found(uow.reservations.get(order_id), ReservationNotFound(order_id))
+        if confirmed:
             uow.commit()
+        else:
+            reservation.confirm()   # a repeat, or ReservationReleased
         return reservation
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from functools import cache
 from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Row, Select, bindparam, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
+from glastonbury.db import insert_with_children
 from order_service.adapters.tables import order_lines, orders
 from order_service.domain.model import Order, OrderLine, OrderStatus, Outcome
 
@@ -18,8 +18,6 @@ from order_service.domain.model import Order, OrderLine, OrderStatus, Outcome
 # compiled once per process, not rebuilt and re-keyed by SQLAlchemy on every request.
 NEW_ORDER = insert(orders).values({column.name: bindparam(column.name)
                                    for column in orders.columns})
-NEW_LINE = insert(order_lines).values({column.name: bindparam(column.name)
-                                       for column in order_lines.columns})
 # An order and its lines in one statement (a round trip to a database server, not two).
 ORDER_BY_ID = (select(orders, *(column.label(f"line_{column.name}")
                                 for column in order_lines.columns if column.name != "order_id"))
@@ -35,19 +33,6 @@ SET_OUTCOME = (update(orders).where(orders.c.id == bindparam("key_id"))
 # row's lock; the order as it ended comes back with it.
 END_IF_PENDING = (SET_OUTCOME.where(orders.c.status == OrderStatus.PENDING.value)
                   .returning(*orders.columns))
-
-
-@cache
-def _new_order_with_lines(lines: int) -> Any:
-    """PostgreSQL: the order and its lines as one INSERT, the order's in a WITH clause (run
-    with it, whether read or not; the lines' foreign key checked once both are in): one round
-    trip, and with the unit of work's `one_write` no BEGIN and COMMIT around it."""
-    # Each value typed as its column (only the first row's would be otherwise: an amount is
-    # stored in cents by its type, Money).
-    return insert(order_lines).values([
-        {column.name: bindparam(f"{column.name}_{index}", type_=column.type)
-         for column in order_lines.columns}
-        for index in range(lines)]).add_cte(NEW_ORDER.cte("new_order"))
 
 
 # An order's place in `GET /orders`: its creation time, then its id (two orders may share a
@@ -83,18 +68,12 @@ class SqlOrderRepository:
         lines = [_line_row(order.id, position, line)
                  for position, line in enumerate(order.lines)]
         try:
-            if self.connection.dialect.name == "postgresql" and lines:
-                self.connection.execute(_new_order_with_lines(len(lines)), _order_row(order) | {
-                    f"{name}_{index}": value for index, line in enumerate(lines)
-                    for name, value in line.items()})
-                return
-            self.connection.execute(NEW_ORDER, _order_row(order))
+            insert_with_children(self.connection, NEW_ORDER, _order_row(order), order_lines,
+                                 lines)
         except IntegrityError as error:
             if order.idempotency_key is None:
                 raise
             raise DuplicateIdempotencyKey(order.idempotency_key) from error
-        if lines:
-            self.connection.execute(NEW_LINE, lines)
 
     def end(self, order_id: uuid.UUID, outcome: Outcome) -> Order | None:
         """The order ended with `outcome` if it was PENDING, as it ended; None if it had ended

@@ -79,6 +79,23 @@ def test_a_reservation_released_many_times_at_once_returns_its_stock_once(app: F
     assert available(client, ticket) == 10
 
 
+def test_a_confirmation_racing_a_release_lets_exactly_one_of_them_win(app: Flask, client):
+    ticket = new_ticket(client, 10 * 4)
+    ended = Counter()
+    for _ in range(10):
+        order = new_order()
+        reserve(client, order, (ticket, 4))
+        paths = [f"/reservations/{order}/{step}" for step in ("confirm", "release") * 4]
+        statuses = run_at_once(8, lambda i, paths=paths: trusted(app.test_client()).post(
+            paths[i]).status_code)
+        # The winner's four answer 200 (each a repeat after the first); the loser's four 409.
+        assert statuses == {200: 4, 409: 4}, statuses
+        ended[client.get(f"/reservations/{order}").json["status"]] += 1
+    assert set(ended) <= {"CONFIRMED", "RELEASED"}
+    # A released order's four tickets came back; a confirmed one's stay sold.
+    assert available(client, ticket) == 40 - 4 * ended["CONFIRMED"]
+
+
 def test_a_release_racing_its_reserve_never_leaves_stock_held(app: Flask, client):
     ticket = new_ticket(client, 10)
     order = new_order()
