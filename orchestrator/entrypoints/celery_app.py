@@ -18,7 +18,7 @@ from kombu import Queue
 from glastonbury import logs, settings, tracing
 from glastonbury.auth import order_messages_key
 from glastonbury.contracts import tasks
-from glastonbury.process import FreedMemoryReturner, tune_garbage_collector
+from glastonbury.process import tune_garbage_collector
 from glastonbury.celery_apps import broker_settings
 from orchestrator.adapters.step_queue import QUEUES, STARTING
 
@@ -153,13 +153,9 @@ def _about_its_order(args: Any = None, **_: Any) -> None:
     logs.set_order(order_of(args))
 
 
-_return_freed_memory = FreedMemoryReturner(every=1000)
-
-
 @task_postrun.connect
 def _done_with_its_order(**_: Any) -> None:
     logs.set_order(None)
-    _return_freed_memory()
 
 
 @worker_ready.connect

@@ -23,7 +23,7 @@ from kafka.structs import OffsetAndMetadata
 
 from glastonbury import logs, settings, tracing
 from glastonbury.auth import secret
-from glastonbury.process import FreedMemoryReturner, tune_garbage_collector
+from glastonbury.process import tune_garbage_collector
 from glastonbury.kafka import is_signed, make_consumer, make_producer, wait_for_topics
 from orchestrator.adapters import counters
 from orchestrator.adapters.step_queue import CeleryDispatch
@@ -63,11 +63,9 @@ class PaymentResultsBridge:
         self.consumer = make_consumer(self.servers, GROUP_ID, self.topic)
         self.producer = make_producer(self.servers)
         log.info("bridge consuming %s as group %s", self.topic, GROUP_ID)
-        return_freed_memory = FreedMemoryReturner(every=1000)
         try:
             while self.running:
                 self.poll_once()
-                return_freed_memory()
         finally:
             self.consumer.close()
             self.producer.close()
