@@ -310,7 +310,7 @@ def with_cpu(stack: Stack, units: int, run: Any,
     counts_before = trips.snapshot() if trips else {}
     external = "redis" not in stack.parts
     postgresql_before = postgresql_cpu_by_role() if external else {}
-    sessions_before = postgresql_sessions() if external else 0
+    sessions_before = postgresql_sessions() if external else {}
     before, busy_before, began = cpu_by_part(stack), machine_busy_s(), time.time()
     figures = run()
     after, busy_after, elapsed = cpu_by_part(stack), machine_busy_s(), time.time() - began
@@ -319,9 +319,12 @@ def with_cpu(stack: Stack, units: int, run: Any,
         figures["postgresql_cpu_ms_per_unit_by_role"] = {
             role: round((used - postgresql_before.get(role, 0.0)) * 1000 / units, 2)
             for role, used in sorted(postgresql_after.items(), key=lambda kv: -kv[1])}
-        # Each a backend forked and signed in: a pool that does not keep its connections.
-        figures["postgresql_connections_opened_per_unit"] = round(
-            (postgresql_sessions() - sessions_before - 1) / units, 3)
+        # Each a backend forked and signed in: a pool that does not keep its connections. (The
+        # bench's own look at the counts is one, in the database it connects to.)
+        sessions = postgresql_sessions()
+        figures["postgresql_connections_opened_per_unit"] = {
+            name: round((count - sessions_before.get(name, 0)) / units, 3)
+            for name, count in sessions.items() if count > sessions_before.get(name, 0)}
     if trips:  # every round trip of the phase, per unit and part
         figures["round_trips_per_unit"] = round_trips.per_unit(counts_before, trips.snapshot(),
                                                                units)
@@ -392,11 +395,12 @@ def postgresql_cpu_by_role() -> dict[str, float]:
     return by_role
 
 
-def postgresql_sessions() -> int:
-    """Connections PostgreSQL accepted so far, every database (pg_stat_database.sessions)."""
+def postgresql_sessions() -> dict[str, int]:
+    """Connections PostgreSQL accepted so far, by database (pg_stat_database.sessions)."""
     with psycopg.connect(os.environ["TEST_DATABASE_URL"], autocommit=True) as connection:
-        row = connection.execute("SELECT sum(sessions) FROM pg_stat_database").fetchone()
-    return int(row[0] if row and row[0] is not None else 0)
+        rows = connection.execute("SELECT datname, sessions FROM pg_stat_database "
+                                  "WHERE datname IS NOT NULL").fetchall()
+    return {name: int(sessions or 0) for name, sessions in rows}
 
 
 def _cpu(process: psutil.Process) -> float:

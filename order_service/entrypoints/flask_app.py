@@ -59,7 +59,9 @@ def create_app(database_url: str | None = None, saga_starter: SagaStarter | None
 
     `catalogue` defaults to the inventory's; `tokens` (by caller) to the environment's;
     `limits` to the settings' counted in Redis."""
-    engine = make_engine(database_url or settings.database_url("order"))
+    # A connection kept for each request thread (the outcome waits read every few moments).
+    engine = make_engine(database_url or settings.database_url("order"),
+                         pool_size=settings.ORDER_THREADS.integer())
     upgrade(engine, SCHEMA)
     dependencies = Dependencies(
         # Placing an order and recording its outcome each write with one statement (the order
