@@ -21,7 +21,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 # How long a part has to stop after SIGTERM before it is killed (honcho's too).
@@ -41,7 +41,7 @@ class Part:
     process: subprocess.Popen[bytes]
     prefix_colour: str
     unfinished_line: bytes = b""
-    reported_stop: bool = field(default=False)
+    reported_stop: bool = False
 
 
 class Supervisor:
