@@ -39,6 +39,7 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psutil
 import psycopg
@@ -316,14 +317,17 @@ def with_cpu(stack: Stack, units: int, run: Any,
     after, busy_after, elapsed = cpu_by_part(stack), machine_busy_s(), time.time() - began
     if external:   # where PostgreSQL's share went: which backends, its own processes
         postgresql_after = postgresql_cpu_by_role()
+        whose = databases_of(stack)
         figures["postgresql_cpu_ms_per_unit_by_role"] = {
-            role: round((used - postgresql_before.get(role, 0.0)) * 1000 / units, 2)
+            whose.get(role, role): round((used - postgresql_before.get(role, 0.0)) * 1000 / units,
+                                         2)
             for role, used in sorted(postgresql_after.items(), key=lambda kv: -kv[1])}
         # Each a backend forked and signed in: a pool that does not keep its connections. (The
         # bench's own look at the counts is one, in the database it connects to.)
         sessions = postgresql_sessions()
         figures["postgresql_connections_opened_per_unit"] = {
-            name: round((count - sessions_before.get(name, 0)) / units, 3)
+            whose.get(f"backend {name}", name).removeprefix("backend "): round(
+                (count - sessions_before.get(name, 0)) / units, 3)
             for name, count in sessions.items() if count > sessions_before.get(name, 0)}
     if trips:  # every round trip of the phase, per unit and part
         figures["round_trips_per_unit"] = round_trips.per_unit(counts_before, trips.snapshot(),
@@ -393,6 +397,15 @@ def postgresql_cpu_by_role() -> dict[str, float]:
                 " ".join(words)
         by_role[role] = by_role.get(role, 0.0) + times.user + times.system
     return by_role
+
+
+def databases_of(stack: Stack) -> dict[str, str]:
+    """`backend <database>` -> `backend <service>` for the stack's databases (the
+    bench names them at random)."""
+    return {f"backend {urlsplit(stack.env[setting.name]).path.lstrip('/')}":
+            f"backend {service}"
+            for service, setting in settings.DATABASE_URLS.items()
+            if stack.env.get(setting.name, "").startswith("postgresql")}
 
 
 def postgresql_sessions() -> dict[str, int]:
