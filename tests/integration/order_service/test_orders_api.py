@@ -14,6 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import event
 
+from order_service.adapters.rate_limits import CountedLimits
 from order_service.domain.model import Listing
 from order_service.entrypoints.flask_app import create_app
 from tests.conftest import SERVICE_TOKENS, trusted
@@ -401,10 +402,12 @@ def test_a_page_is_read_from_an_index_from_where_the_page_before_ended(
 
 
 def test_on_postgresql_an_order_is_placed_with_one_statement_outside_a_transaction(
-        client: FlaskClient) -> None:
-    engine = client.application.extensions["order_service"].engine
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite takes no INSERT in a WITH clause: there the order is two statements")
+        postgresql_url: str) -> None:
+    # (SQLite takes no INSERT in a WITH clause: there the order is two statements.)
+    app = create_app(postgresql_url, FakeSagaStarter(), FakeCatalogue(), SERVICE_TOKENS,
+                     CountedLimits("memory://", {}))
+    client = trusted(app.test_client())
+    engine = app.extensions["order_service"].engine
     sent: list[tuple[str, bool]] = []
 
     def note(connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -426,3 +429,4 @@ def test_on_postgresql_an_order_is_placed_with_one_statement_outside_a_transacti
     assert all(autocommit for _, autocommit in sent)
     assert ended[0] == 200 and len(ended[1]["items"]) == 2
     assert answer(client.get(f"/orders/{order['id']}"))[1]["items"] == order["items"]
+    engine.dispose()   # PostgreSQL drops the database next
