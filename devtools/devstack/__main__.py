@@ -110,7 +110,7 @@ def up() -> int:
         print("cannot start the stack: the databases' schemas could not be created",
               file=sys.stderr)
         return 2
-    supervisor = Supervisor(sys.stdout.fileno())
+    supervisor = Supervisor(sys.stdout.fileno(), names=parts)
     for name, command in parts.items():
         supervisor.start(name, command, env=env, cwd=str(ROOT))
     return supervisor.run()

@@ -20,7 +20,7 @@ import selectors
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +48,8 @@ class Supervisor:
     """Starts the parts (`start`), then relays their output to `output_fd` until they have all
     stopped (`run`, which returns the exit status the stack ends with)."""
 
-    def __init__(self, output_fd: int, colour: bool | None = None) -> None:
+    def __init__(self, output_fd: int, colour: bool | None = None,
+                 names: Iterable[str] = ()) -> None:
         self.output_fd = output_fd
         self.colour = os.isatty(output_fd) if colour is None else colour
         self.parts: dict[str, Part] = {}
@@ -58,7 +59,9 @@ class Supervisor:
         self.signalled: signal.Signals | None = None
         self.selector = selectors.DefaultSelector()
         self._colours = _cycle(_COLOURS)
-        self._width = len(SYSTEM)
+        # Every prefix as wide as the longest name, from the first line on (`names`: the
+        # parts that will be started).
+        self._width = max([len(SYSTEM), *map(len, names)])
         self._output_open = True
 
     def start(self, name: str, command: str, env: dict[str, str], cwd: str) -> None:

@@ -24,7 +24,7 @@ ENV = {"PATH": os.environ["PATH"]}
 def relayed(tmp_path: Path, parts: dict[str, str]) -> tuple[int, list[str], Supervisor]:
     out = tmp_path / "out"
     with open(out, "wb") as output:
-        supervisor = Supervisor(output.fileno(), colour=False)
+        supervisor = Supervisor(output.fileno(), colour=False, names=parts)
         for name, command in parts.items():
             supervisor.start(name, command, env=ENV, cwd=str(tmp_path))
         returncode = supervisor.run()
@@ -43,6 +43,8 @@ def test_every_line_is_relayed_whole_under_its_parts_name(tmp_path: Path) -> Non
     assert own["order"] == ["order             | placed order 1", "order             | ",
                             "order             | last"]
     assert own["inventory_service"] == [f"inventory_service | {n}" for n in (1, 2, 3)]
+    # Every line's text starts in the same column, the first system line's too.
+    assert len({line.index("| ") for line in lines}) == 1, lines
     assert code == 0
 
 
