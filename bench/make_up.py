@@ -117,7 +117,7 @@ def measure(kind: str, options: argparse.Namespace, progress: Progress) -> dict[
             relayed = _relayed(stack)
             figures = with_cpu(stack, options.orders, lambda: driver.load(
                 options.orders, ticket, options.clients), settle_first=True)
-            relayed = {key: round((value - relayed[key]) / options.orders, 3)
+            relayed = {key: round((value - relayed[key]) / options.orders, 6)
                        for key, value in _relayed(stack).items()}
         finally:
             stack.stop()
