@@ -309,7 +309,7 @@ def with_cpu(stack: Stack, units: int, run: Any,
     if settle_first:
         settle(stack)
     counts_before = trips.snapshot() if trips else {}
-    external = "redis" not in stack.parts
+    external = on_external_servers(stack)
     postgresql_before = postgresql_cpu_by_role() if external else {}
     sessions_before = postgresql_sessions() if external else {}
     before, busy_before, began = cpu_by_part(stack), machine_busy_s(), time.time()
@@ -357,11 +357,17 @@ def cpu_by_part(stack: Stack) -> dict[str, float]:
         except psutil.NoSuchProcess:
             continue
         used[part] = sum(_cpu(p) for p in tree)
-    if "redis" not in stack.parts:   # the servers `--production` points the stack at
+    if on_external_servers(stack):
         for server, processes in external_servers().items():
             used[server] = sum(_cpu(p) for p in processes)
     used["bench"] = _cpu(psutil.Process())
     return used
+
+
+def on_external_servers(stack: Stack) -> bool:
+    """Whether the stack runs on the servers `--production` points it at (no Redis of its
+    own): their CPU is then the stack's too."""
+    return "redis" not in stack.parts
 
 
 def external_servers() -> dict[str, list[psutil.Process]]:

@@ -269,17 +269,17 @@ class Killer(OnItsThread):
         began = time.time()
         # Every other kill of the embedded Redis is a power cut: its last second of
         # acknowledged writes lost with it (tests/chaos/power_loss.py).
-        power_cut = (victim == REDIS and self.kills[victim] % 2 == 1
-                     and isinstance(self.stack, ChaosStack))
-        if power_cut and isinstance(self.stack, ChaosStack):
+        if victim == REDIS and self.kills[victim] % 2 == 1 and isinstance(self.stack,
+                                                                          ChaosStack):
             self.lost_bytes.append(self.stack.cut_power(victim))
+            kind = POWER_CUT
         else:
             self.stack.kill(victim)
+            kind = kill_kind(victim)
         self.kills[victim] += 1
         time.sleep(self.rng.uniform(*self.down_s))    # down for a while, then back
         self.stack.start(victim)
-        self.disruptions.append(Disruption(POWER_CUT if power_cut else kill_kind(victim),
-                                           victim, began, time.time()))
+        self.disruptions.append(Disruption(kind, victim, began, time.time()))
 
     def cut(self, link: str, kind: str) -> None:
         began = time.time()

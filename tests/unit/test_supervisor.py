@@ -16,6 +16,7 @@ import pytest
 from devtools.devstack import supervisor as supervisor_module
 from devtools.devstack.__main__ import env_file
 from devtools.devstack.supervisor import Supervisor
+from tests.e2e.stack import wait_for
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="process groups are POSIX")
 ENV = {"PATH": os.environ["PATH"]}
@@ -75,9 +76,9 @@ def test_ctrl_c_stops_every_part_and_what_they_started(tmp_path: Path) -> None:
     holder: list[Supervisor] = []
 
     def interrupt_when_started() -> None:
-        while not holder or len(holder[0].parts) < 2:
-            time.sleep(0.05)
-        time.sleep(0.3)
+        # Once the supervisor's loop runs: its own handler has replaced pytest's.
+        wait_for(lambda: holder and signal.getsignal(signal.SIGINT) == holder[0]._on_signal,
+                 10, "the supervisor's loop")
         os.kill(os.getpid(), signal.SIGINT)
 
     threading.Thread(target=interrupt_when_started, daemon=True).start()
